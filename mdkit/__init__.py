@@ -1,0 +1,44 @@
+"""mdkit: crypto market data as pandas DataFrames, for research notebooks.
+
+    import mdkit
+    df = mdkit.klines("btcusdt", "1min")
+    book = mdkit.depth("btcusdt")
+
+``import mdkit`` loads pandas and numpy only; requests, websockets and
+matplotlib load on first use.
+"""
+
+from __future__ import annotations
+
+from mdkit import errors
+from mdkit.errors import (
+    AuthError,
+    InvalidArgument,
+    MdkitError,
+    NetworkError,
+    ProtocolError,
+    RateLimitError,
+    VenueError,
+)
+from mdkit.marketdata import depth, klines, prices, symbols, ticker, tickers, trades
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthError",
+    "InvalidArgument",
+    "MdkitError",
+    "NetworkError",
+    "ProtocolError",
+    "RateLimitError",
+    "VenueError",
+    "depth",
+    "errors",
+    "klines",
+    "prices",
+    "symbols",
+    "ticker",
+    "tickers",
+    "trades",
+    "__version__",
+]

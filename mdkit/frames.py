@@ -1,0 +1,408 @@
+"""The data contract: column names, dtypes and the builders that make every DataFrame.
+
+Column names follow Tardis's normalized schemas so that mdkit captures and Tardis
+history combine. This is the only module that names columns; venue parsers hand
+it numpy arrays and it returns typed frames:
+
+- time: tz-aware UTC ``datetime64[ns]``; index ``timestamp`` for time series;
+- numbers: float64 prices and amounts, int64 ids;
+- ``side``: a category, ``buy``/``sell`` for trades (taker side), ``bid``/``ask`` for books;
+- ``df.attrs``: ``venue``, ``symbol`` (or ``symbols``), ``interval`` where it applies, ``source``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "BOOK_SIDES",
+    "TRADE_SIDES",
+    "KLINE_COLUMNS",
+    "TRADE_COLUMNS",
+    "DEPTH_COLUMNS",
+    "TICKER_COLUMNS",
+    "BALANCE_COLUMNS",
+    "to_utc",
+    "side_categorical",
+    "klines_frame",
+    "trades_frame",
+    "depth_frame",
+    "tickers_frame",
+    "prices_frame",
+    "symbols_frame",
+    "balances_frame",
+    "records_frame",
+]
+
+TIMESTAMP = "timestamp"
+LOCAL_TIMESTAMP = "local_timestamp"
+TRADE_SIDES = ("buy", "sell")
+BOOK_SIDES = ("bid", "ask")
+KLINE_COLUMNS = ("open", "high", "low", "close", "volume")
+TRADE_COLUMNS = ("symbol", "id", "side", "price", "amount")
+DEPTH_COLUMNS = ("side", "level", "price", "amount")
+TICKER_COLUMNS = ("symbol", "last", "bid", "ask", "high", "low", "volume", "change")
+TICKER_OPTIONAL = ("open", "quote_volume", "bid_amount", "ask_amount")
+BALANCE_COLUMNS = ("coin", "free", "locked", "btc_value")
+
+_TRADE_SIDE_DTYPE = pd.CategoricalDtype(list(TRADE_SIDES))
+_BOOK_SIDE_DTYPE = pd.CategoricalDtype(list(BOOK_SIDES))
+_UNIT_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+
+
+def to_utc(values: Any, unit: str, *, name: str | None = TIMESTAMP) -> pd.DatetimeIndex:
+    """Convert epoch numbers to a tz-aware UTC ``datetime64[ns]`` index.
+
+    Parameters
+    ----------
+    values : array-like of int or float
+        Epoch times; NaN becomes NaT.
+    unit : {"s", "ms", "us", "ns"}
+        What the numbers count.
+    name : str or None
+        Name of the returned index.
+
+    Returns
+    -------
+    pandas.DatetimeIndex
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind == "f":
+        nat = np.isnan(arr)
+        ns = np.rint(np.where(nat, 0.0, arr * _UNIT_NS[unit])).astype("int64")
+        out = ns.view("datetime64[ns]")
+        if nat.any():
+            out = out.copy()
+            out[nat] = np.datetime64("NaT")
+    else:
+        out = (arr.astype("int64", copy=False) * _UNIT_NS[unit]).view("datetime64[ns]")
+    return pd.DatetimeIndex(out, name=name).tz_localize("UTC")
+
+
+def side_categorical(values: Any, *, book: bool = False) -> pd.Categorical:
+    """Return sides as a categorical of ``buy``/``sell`` (or ``bid``/``ask`` for books).
+
+    Parameters
+    ----------
+    values : array-like of str
+        Lower-case sides already mapped to the contract's spellings.
+    book : bool
+        Book sides instead of trade sides.
+
+    Returns
+    -------
+    pandas.Categorical
+    """
+    return pd.Categorical(values, dtype=_BOOK_SIDE_DTYPE if book else _TRADE_SIDE_DTYPE)
+
+
+def _float(values: Any) -> np.ndarray:
+    return np.asarray(values, dtype="float64")
+
+
+def _frame(
+    columns: dict[str, Any], index: pd.Index | None, attrs: Mapping[str, Any]
+) -> pd.DataFrame:
+    df = pd.DataFrame(columns, index=index, copy=False)
+    df.attrs.update(attrs)
+    return df
+
+
+def klines_frame(
+    open_time_s: Any,
+    ohlcv: np.ndarray,
+    *,
+    interval_seconds: int,
+    now_s: float,
+    quote_volume: Any = None,
+    attrs: Mapping[str, Any],
+) -> pd.DataFrame:
+    """Build a klines frame from bar open times and an ``(n, 5)`` OHLCV array.
+
+    Rows are sorted by open time and de-duplicated (the last copy of a bar wins:
+    venues resend the forming bar).
+
+    Parameters
+    ----------
+    open_time_s : array-like
+        Bar open times in epoch seconds.
+    ohlcv : numpy.ndarray
+        float64 array of shape (n, 5): open, high, low, close, volume.
+    interval_seconds : int
+        Bar length, to tell closed bars from the still-forming one.
+    now_s : float
+        The time (epoch seconds) at which the answer was received.
+    quote_volume : array-like, optional
+        Quote-currency volume per bar, where the venue sends it.
+    attrs : mapping
+        ``venue``, ``symbol``, ``interval``, ``source``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``timestamp`` (bar open, UTC); columns ``open high low close volume``
+        (float64), ``quote_volume`` (float64, if sent), ``closed`` (bool: False for the
+        still-forming last bar).
+    """
+    times = np.asarray(open_time_s, dtype="int64")
+    values = np.asarray(ohlcv, dtype="float64").reshape(-1, 5)
+    qv = None if quote_volume is None else _float(quote_volume)
+    if len(times) > 1 and not bool(np.all(times[1:] > times[:-1])):
+        # Order is not confirmed on the wire (NOTES.md): sort, keep the last copy of a bar.
+        order = np.argsort(times, kind="stable")
+        times, values = times[order], values[order]
+        qv = None if qv is None else qv[order]
+        keep = np.ones(len(times), dtype=bool)
+        keep[:-1] = times[1:] != times[:-1]
+        times, values = times[keep], values[keep]
+        qv = None if qv is None else qv[keep]
+    columns: dict[str, Any] = {name: values[:, i] for i, name in enumerate(KLINE_COLUMNS)}
+    if qv is not None:
+        columns["quote_volume"] = qv
+    columns["closed"] = (times + interval_seconds) <= now_s
+    return _frame(columns, to_utc(times, "s"), attrs)
+
+
+def trades_frame(
+    time_ms: Any,
+    symbol: str | Sequence[str],
+    trade_id: Any,
+    side: Any,
+    price: Any,
+    amount: Any,
+    *,
+    local_time_ns: Any = None,
+    attrs: Mapping[str, Any],
+) -> pd.DataFrame:
+    """Build a trades frame, oldest first.
+
+    Parameters
+    ----------
+    time_ms : array-like
+        Trade times in epoch milliseconds.
+    symbol : str or sequence of str
+        One symbol for every row, or one per row.
+    trade_id, side, price, amount : array-like
+        Venue trade ids, taker sides (``buy``/``sell``), prices and base amounts.
+    local_time_ns : array-like, optional
+        Receive times in epoch nanoseconds (streams).
+    attrs : mapping
+        Frame metadata.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``timestamp`` (UTC); columns ``symbol`` (category), ``id`` (int64),
+        ``side`` (category buy/sell), ``price``, ``amount`` (float64), and
+        ``local_timestamp`` (UTC) for streams.
+    """
+    times = np.asarray(time_ms, dtype="int64")
+    ids = np.asarray(trade_id, dtype="int64")
+    order = np.lexsort((ids, times))
+    n = len(times)
+    symbols = [symbol] * n if isinstance(symbol, str) else list(symbol)
+    columns: dict[str, Any] = {
+        "symbol": pd.Categorical(np.asarray(symbols, dtype=object)[order]) if n else
+        pd.Categorical([]),
+        "id": ids[order],
+        "side": side_categorical(np.asarray(side, dtype=object)[order]),
+        "price": _float(price)[order],
+        "amount": _float(amount)[order],
+    }
+    if local_time_ns is not None:
+        columns[LOCAL_TIMESTAMP] = to_utc(np.asarray(local_time_ns)[order], "ns", name=None)
+    return _frame(columns, to_utc(times[order], "ms"), attrs)
+
+
+def depth_frame(
+    bids: np.ndarray, asks: np.ndarray, *, attrs: Mapping[str, Any]
+) -> pd.DataFrame:
+    """Build a one-snapshot depth table from ``(n, 2)`` price/amount arrays.
+
+    Parameters
+    ----------
+    bids, asks : numpy.ndarray
+        float64 arrays of shape (n, 2), price and amount, in any order.
+    attrs : mapping
+        Frame metadata (``timestamp`` of the snapshot goes here).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``side`` (category bid/ask), ``level`` (int64, 0 = best),
+        ``price``, ``amount`` (float64); bids high→low first, then asks low→high.
+    """
+    b = np.asarray(bids, dtype="float64").reshape(-1, 2)
+    a = np.asarray(asks, dtype="float64").reshape(-1, 2)
+    b = b[np.argsort(-b[:, 0], kind="stable")]
+    a = a[np.argsort(a[:, 0], kind="stable")]
+    columns = {
+        "side": side_categorical(["bid"] * len(b) + ["ask"] * len(a), book=True),
+        "level": np.concatenate([np.arange(len(b)), np.arange(len(a))]).astype("int64"),
+        "price": np.concatenate([b[:, 0], a[:, 0]]),
+        "amount": np.concatenate([b[:, 1], a[:, 1]]),
+    }
+    return _frame(columns, None, attrs)
+
+
+def tickers_frame(
+    rows: Sequence[Mapping[str, Any]], *, time_ms: Any, attrs: Mapping[str, Any]
+) -> pd.DataFrame:
+    """Build a ticker table, one row per market, indexed by symbol.
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        Each maps contract names (``symbol last bid ask high low volume change``
+        and optionally ``open quote_volume bid_amount ask_amount``) to values;
+        values may be numeric strings, missing keys become NaN.
+    time_ms : int, sequence of int, or None
+        Server time of the tickers in epoch ms (one for all, or one per row).
+    attrs : mapping
+        Frame metadata.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``symbol``; columns ``timestamp`` (UTC), ``last bid ask high low volume
+        change`` (float64, change is the 24 h change as a fraction) and the optional
+        columns the venue sent.
+    """
+    symbols = [str(r["symbol"]) for r in rows]
+    columns: dict[str, Any] = {}
+    if time_ms is None:
+        stamps = np.full(len(rows), np.nan)
+    elif np.ndim(time_ms) == 0:
+        stamps = np.full(len(rows), float(time_ms))
+    else:
+        stamps = _float(time_ms)
+    columns[TIMESTAMP] = to_utc(stamps, "ms", name=None)
+    for name in TICKER_COLUMNS[1:] + TICKER_OPTIONAL:
+        if name in TICKER_COLUMNS or any(name in r for r in rows):
+            columns[name] = _float([_number(r.get(name)) for r in rows])
+    return _frame(columns, pd.Index(symbols, name="symbol", dtype=object), attrs)
+
+
+def _number(value: Any) -> float:
+    if value is None or value == "":
+        return float("nan")
+    return float(value)
+
+
+def prices_frame(prices: Mapping[str, Any], *, attrs: Mapping[str, Any]) -> pd.DataFrame:
+    """Build a last-price table from ``{symbol: price}``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``symbol``; column ``price`` (float64).
+    """
+    index = pd.Index(list(prices), name="symbol", dtype=object)
+    return _frame({"price": _float([_number(v) for v in prices.values()])}, index, attrs)
+
+
+def symbols_frame(rows: Sequence[Mapping[str, Any]], *, attrs: Mapping[str, Any]) -> pd.DataFrame:
+    """Build the market list.
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        Each with ``symbol base quote price_precision amount_precision``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``symbol``; columns ``base``, ``quote`` (lower-case str),
+        ``price_precision``, ``amount_precision`` (int64).
+    """
+    index = pd.Index([str(r["symbol"]) for r in rows], name="symbol", dtype=object)
+    columns = {
+        "base": [str(r["base"]).lower() for r in rows],
+        "quote": [str(r["quote"]).lower() for r in rows],
+        "price_precision": np.asarray([int(r["price_precision"]) for r in rows], dtype="int64"),
+        "amount_precision": np.asarray([int(r["amount_precision"]) for r in rows], dtype="int64"),
+    }
+    return _frame(columns, index, attrs)
+
+
+def balances_frame(rows: Sequence[Mapping[str, Any]], *, attrs: Mapping[str, Any]) -> pd.DataFrame:
+    """Build an account balance table.
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        Each with ``coin free locked btc_value``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``coin`` (str), ``free locked btc_value`` (float64).
+    """
+    columns: dict[str, Any] = {"coin": [str(r["coin"]).lower() for r in rows]}
+    for name in BALANCE_COLUMNS[1:]:
+        columns[name] = _float([_number(r.get(name)) for r in rows])
+    return _frame(columns, None, attrs)
+
+
+def records_frame(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    floats: Sequence[str] = (),
+    ints: Sequence[str] = (),
+    times_ms: Sequence[str] = (),
+    categories: Mapping[str, Sequence[str]] | None = None,
+    index: str | None = None,
+    attrs: Mapping[str, Any],
+) -> pd.DataFrame:
+    """Build a typed frame from venue records whose keys are already snake_case.
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        The records.
+    floats, ints, times_ms : sequence of str
+        Columns to make float64, int64 (nullable ``Int64`` if any is missing) and UTC
+        datetimes from epoch ms.
+    categories : mapping, optional
+        Column → allowed values, made categorical.
+    index : str, optional
+        Column to move to the index.
+    attrs : mapping
+        Frame metadata.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns in the order first seen; other columns kept as the venue sent them.
+    """
+    names: dict[str, None] = {}
+    for r in rows:
+        names.update(dict.fromkeys(r))
+    columns: dict[str, Any] = {}
+    cats = categories or {}
+    for name in names:
+        values = [r.get(name) for r in rows]
+        if name in floats:
+            columns[name] = _float([_number(v) for v in values])
+        elif name in ints:
+            if any(v is None or v == "" for v in values):
+                columns[name] = pd.array(
+                    [None if v is None or v == "" else int(v) for v in values], dtype="Int64"
+                )
+            else:
+                columns[name] = np.asarray([int(v) for v in values], dtype="int64")
+        elif name in times_ms:
+            columns[name] = to_utc(_float([_number(v) for v in values]), "ms", name=None)
+        elif name in cats:
+            columns[name] = pd.Categorical(values, categories=list(cats[name]))
+        else:
+            columns[name] = values
+    df = _frame(columns, None, attrs)
+    if index is not None and index in df.columns:
+        df = df.set_index(index)
+        df.attrs.update(attrs)
+    return df

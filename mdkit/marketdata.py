@@ -1,0 +1,294 @@
+"""Market data over REST (Crypto.com v1): the functions behind ``mdkit.klines`` and friends.
+
+Each call validates its arguments before any request, sends one request through
+:mod:`mdkit.rest` (timeouts, retries, the doc's 10 requests/s) and returns a typed
+DataFrame built by the venue parser.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from mdkit import config
+from mdkit.errors import InvalidArgument, VenueError
+from mdkit.symbols import check_symbol
+from mdkit.timeparse import Interval, parse_interval, parse_range
+from mdkit.venues import cryptocom as venue
+
+if TYPE_CHECKING:
+    from mdkit.rest import Response
+
+__all__ = ["symbols", "tickers", "ticker", "prices", "klines", "trades", "depth"]
+
+log = logging.getLogger("mdkit.marketdata")
+
+_SYMBOL_TTL = 600.0
+_symbol_cache: dict[str, tuple[float, pd.DataFrame]] = {}
+_cache_lock = threading.Lock()
+
+
+def _get(request: venue.Request, base: str) -> tuple[Any, float]:
+    from mdkit import rest  # requests loads on first use, not on `import mdkit`
+
+    explain = None
+    if request.symbol is not None:
+        explain = (
+            f"the venue answers HTTP 500 for a symbol it does not list; is {request.symbol!r} "
+            "listed? see mdkit.symbols()"
+        )
+    resp: Response = rest.send(
+        base,
+        request.method,
+        request.path,
+        request.params,
+        rate=venue.MARKET_RATE_PER_SECOND,
+        parse_error=venue.parse_envelope,
+        explain_500=explain,
+    )
+    return venue.parse_envelope(resp.body), resp.received
+
+
+def symbols(*, url: str | None = None) -> pd.DataFrame:
+    """List every market the venue trades.
+
+    Parameters
+    ----------
+    url : str, optional
+        REST base URL; default ``MDKIT_CRYPTOCOM_REST_URL``, else the doc's.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``symbol``; columns ``base``, ``quote`` (str), ``price_precision``,
+        ``amount_precision`` (int64, decimals).
+
+    Raises
+    ------
+    NetworkError, VenueError, RateLimitError
+
+    Examples
+    --------
+    >>> mdkit.symbols().loc["btcusdt", "quote"]   # doctest: +SKIP
+    'usdt'
+    """
+    base = config.rest_url(venue.VENUE, url)
+    data, _ = _get(venue.build_symbols(), base)
+    df = venue.parse_symbols(data)
+    with _cache_lock:
+        _symbol_cache[base] = (time.monotonic(), df)
+    return df
+
+
+def _known_symbols(base: str) -> list[str]:
+    with _cache_lock:
+        cached = _symbol_cache.get(base)
+    if cached is None or time.monotonic() - cached[0] > _SYMBOL_TTL:
+        return list(symbols(url=base).index)
+    return list(cached[1].index)
+
+
+def _symbol(symbol: str, base: str) -> str:
+    return check_symbol(symbol, _known_symbols(base), venue=venue.VENUE)
+
+
+def tickers(*, url: str | None = None) -> pd.DataFrame:
+    """Every market's 24 h ticker.
+
+    Reads the doc's ``/v1/tickers``; servers that only know the live API's
+    ``/v1/ticker`` without a symbol (NOTES.md) are asked that instead.
+
+    Parameters
+    ----------
+    url : str, optional
+        REST base URL.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``symbol``; columns ``timestamp`` (UTC), ``last bid ask high low volume
+        change`` (float64; ``change`` is the 24 h change as a fraction).
+
+    Examples
+    --------
+    >>> mdkit.tickers().sort_values("change").tail(3)   # doctest: +SKIP
+    """
+    base = config.rest_url(venue.VENUE, url)
+    try:
+        data, _ = _get(venue.build_tickers(), base)
+    except VenueError as exc:
+        if exc.code != "HTTP 404":
+            raise
+        data, _ = _get(venue.build_tickers(legacy=True), base)
+    return venue.parse_tickers(data)
+
+
+def ticker(symbol: str, *, url: str | None = None) -> pd.DataFrame:
+    """One market's 24 h ticker.
+
+    Parameters
+    ----------
+    symbol : str
+        ``"ethbtc"``, ``"ETH/BTC"``, ``"eth-btc"``...
+    url : str, optional
+        REST base URL.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row, same columns as :func:`tickers`.
+
+    Raises
+    ------
+    UnknownSymbol
+        With close matches, before the ticker request.
+    """
+    base = config.rest_url(venue.VENUE, url)
+    sym = _symbol(symbol, base)
+    data, _ = _get(venue.build_ticker(sym), base)
+    return venue.parse_ticker(data, sym)
+
+
+def prices(*, url: str | None = None) -> pd.DataFrame:
+    """The last traded price of every market.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``symbol``; column ``price`` (float64).
+    """
+    base = config.rest_url(venue.VENUE, url)
+    data, _ = _get(venue.build_prices(), base)
+    return venue.parse_prices(data)
+
+
+def klines(
+    symbol: str,
+    interval: str | int | Interval = "1min",
+    start: Any = None,
+    end: Any = None,
+    limit: int | None = None,
+    *,
+    url: str | None = None,
+) -> pd.DataFrame:
+    """OHLCV bars.
+
+    Parameters
+    ----------
+    symbol : str
+        ``"btcusdt"``, ``"BTC/USDT"``...
+    interval : str or int
+        ``1min 5min 15min 30min 60min 1h 1day 1d 1week 1w 1month`` or minutes.
+    start, end : datetime, Timestamp, str or number, optional
+        Bounds on the bar open time (inclusive): datetimes, ISO strings, epoch
+        seconds or ms, or phrases like ``"3 days ago"``.
+    limit : int, optional
+        Keep only the latest ``limit`` bars.
+    url : str, optional
+        REST base URL.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``timestamp`` (bar open, UTC); columns ``open high low close volume``
+        (float64) and ``closed`` (bool, False for the still-forming bar).
+        ``attrs``: ``venue symbol interval source``.
+
+    Raises
+    ------
+    UnknownInterval, UnknownSymbol, InvalidArgument
+        Before any request.
+
+    Examples
+    --------
+    >>> df = mdkit.klines("btcusdt", "1h", start="2 days ago")   # doctest: +SKIP
+    >>> df.close.plot()                                          # doctest: +SKIP
+    """
+    iv = parse_interval(interval)
+    lo, hi = parse_range(start, end)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InvalidArgument(f"limit must be a positive integer, not {limit!r}")
+    base = config.rest_url(venue.VENUE, url)
+    sym = _symbol(symbol, base)
+    data, received = _get(venue.build_klines(sym, iv), base)
+    df = venue.parse_klines(data, sym, iv, now_s=received)
+    if lo is not None and (df.empty or lo < df.index[0]):
+        log.warning(
+            "klines: the REST page starts at %s, after the requested start %s; "
+            "older bars are not available over REST",
+            df.index[0] if len(df) else "nothing",
+            lo,
+        )
+    if lo is not None or hi is not None:
+        keep = pd.Series(True, index=df.index)
+        if lo is not None:
+            keep &= df.index >= lo
+        if hi is not None:
+            keep &= df.index <= hi
+        df = df[keep.to_numpy()]
+    if limit is not None:
+        df = df.iloc[-limit:]
+    return df
+
+
+def trades(symbol: str, *, url: str | None = None) -> pd.DataFrame:
+    """The last 200 trades.
+
+    Parameters
+    ----------
+    symbol : str
+        ``"btcusdt"``, ``"BTC/USDT"``...
+    url : str, optional
+        REST base URL.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``timestamp`` (UTC, oldest first); columns ``symbol`` (category),
+        ``id`` (int64), ``side`` (category ``buy``/``sell``, the taker's side),
+        ``price``, ``amount`` (float64, base units).
+
+    Examples
+    --------
+    >>> mdkit.trades("BTC/USDT").groupby("side", observed=True).amount.sum()  # doctest: +SKIP
+    """
+    base = config.rest_url(venue.VENUE, url)
+    sym = _symbol(symbol, base)
+    data, _ = _get(venue.build_trades(sym), base)
+    return venue.parse_trades(data, sym)
+
+
+def depth(symbol: str, step: int = 0, *, url: str | None = None) -> pd.DataFrame:
+    """The order book, one snapshot, as a long table.
+
+    Parameters
+    ----------
+    symbol : str
+        ``"btcusdt"``...
+    step : {0, 1, 2}
+        0 is the full-precision book; 1 and 2 merge price levels.
+    url : str, optional
+        REST base URL.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``side`` (category ``bid``/``ask``), ``level`` (int64, 0 = best),
+        ``price``, ``amount`` (float64); bids high→low, then asks low→high.
+        ``attrs["timestamp"]``: book time (UTC).
+
+    Examples
+    --------
+    >>> book = mdkit.depth("btcusdt")                                  # doctest: +SKIP
+    >>> book.pivot(index="level", columns="side", values="price")     # doctest: +SKIP
+    """
+    request = venue.build_depth("btcusdt", step)  # validates step before any request
+    base = config.rest_url(venue.VENUE, url)
+    sym = _symbol(symbol, base)
+    request = venue.build_depth(sym, step)
+    data, received = _get(request, base)
+    return venue.parse_depth(data, sym, step, received_ms=received * 1000)

@@ -1,0 +1,1 @@
+"""Venue protocols, sans-I/O: request/message builders and response/frame parsers."""
