@@ -73,7 +73,12 @@ def to_utc(values: Any, unit: str, *, name: str | None = TIMESTAMP) -> pd.Dateti
     arr = np.asarray(values)
     if arr.dtype.kind == "f":
         nat = np.isnan(arr)
-        ns = np.rint(np.where(nat, 0.0, arr * _UNIT_NS[unit])).astype("int64")
+        clean = np.where(nat, 0.0, arr)
+        # Whole units and the fraction separately: 1.6e12 ms × 1e6 exceeds float64's
+        # 53-bit mantissa, which would shift times by tens of nanoseconds.
+        whole = np.floor(clean)
+        frac_ns = np.rint((clean - whole) * _UNIT_NS[unit]).astype("int64")
+        ns = whole.astype("int64") * _UNIT_NS[unit] + frac_ns
         out = ns.view("datetime64[ns]")
         if nat.any():
             out = out.copy()

@@ -102,9 +102,12 @@ class RateLimiter:
 
     A sliding window rather than a token bucket: the venue counts requests per
     second, so a burst of ``rate`` followed by a pause matches what it accepts.
+    The default window is 10% longer than the venue's second: the venue counts
+    arrivals, we count departures, and network jitter must not push two bursts
+    into one of its windows.
     """
 
-    def __init__(self, rate: int, period: float = 1.0) -> None:
+    def __init__(self, rate: int, period: float = 1.1) -> None:
         self.rate = rate
         self.period = period
         self._sent: deque[float] = deque()

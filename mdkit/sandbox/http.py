@@ -79,6 +79,8 @@ class HttpServer:
         self._faults: deque[Fault] = deque()
         self._lock = threading.Lock()
         self.requests_served = 0
+        #: Requests answered 429 by the rate limit (not by injected faults).
+        self.rate_limited = 0
         server = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -92,7 +94,12 @@ class HttpServer:
 
             do_GET = do_POST = do_DELETE = do_PUT = _serve
 
-        self._server = ThreadingHTTPServer((host, port), _Handler)
+        class _Server(ThreadingHTTPServer):
+            def handle_error(self, request: object, client_address: object) -> None:
+                # Clients that hang up (timeouts, dropped faults) are routine here.
+                log.debug("connection from %s ended abruptly", client_address, exc_info=True)
+
+        self._server = _Server((host, port), _Handler)
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -209,6 +216,8 @@ class HttpServer:
                          content_type="text/plain")
         handler, group = entry
         if group is not None and self.over_limit(group, request.client):
+            with self._lock:
+                self.rate_limited += 1
             return Reply(429, "Too Many Requests", {"Retry-After": "1"}, "text/plain")
         try:
             return handler(request)

@@ -1,0 +1,34 @@
+"""Shared fixtures: the sandbox on port 0 (real sockets) and the recorded samples."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mdkit.sandbox import Sandbox
+
+SAMPLES = Path(__file__).parent / "samples"
+
+
+def load_samples(venue: str, name: str) -> dict[str, Any]:
+    """Recorded samples (copied from shared/protocols/samples), by id."""
+    doc = json.loads((SAMPLES / venue / name).read_text())
+    return {s["id"]: s for s in doc["samples"]}
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    """One sandbox for the session; the MDKIT_* URLs point at it."""
+    with Sandbox(seed=7) as sb:
+        yield sb
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_faults(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "sandbox" in request.fixturenames:
+        request.getfixturevalue("sandbox").cryptocom.clear_faults()

@@ -1,0 +1,109 @@
+"""The public market-data functions against the sandbox, over real sockets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mdkit
+from mdkit.errors import InvalidArgument, UnknownInterval, UnknownSymbol
+from mdkit.sandbox import Sandbox
+
+
+def test_klines_contract(sandbox: Sandbox) -> None:
+    df = mdkit.klines("btcusdt", "1min")
+    assert isinstance(df.index, pd.DatetimeIndex) and str(df.index.tz) == "UTC"
+    assert df.index.name == "timestamp" and df.index.is_monotonic_increasing
+    assert list(df.columns) == ["open", "high", "low", "close", "volume", "closed"]
+    assert all(df[c].dtype == np.float64 for c in ["open", "high", "low", "close", "volume"])
+    assert len(df) == 300
+    assert (df.index[1:] - df.index[:-1] == pd.Timedelta(minutes=1)).all()
+    assert not df.closed.iloc[-1] and df.closed.iloc[:-1].all()
+    assert (df.high >= df[["open", "close"]].max(axis=1)).all()
+    assert (df.low <= df[["open", "close"]].min(axis=1)).all()
+    assert df.attrs["venue"] == "cryptocom" and df.attrs["symbol"] == "btcusdt"
+    assert df.attrs["interval"] == "1min"
+
+
+def test_klines_intervals_and_filters(sandbox: Sandbox) -> None:
+    hourly = mdkit.klines("ETH/USDT", "1h", start="12 hours ago")
+    assert 12 <= len(hourly) <= 13
+    assert (hourly.index[1:] - hourly.index[:-1] == pd.Timedelta(hours=1)).all()
+    assert len(mdkit.klines("ethbtc", 1440, limit=5)) == 5
+    daily = mdkit.klines("ethbtc", "1d")
+    end = daily.index[-3]
+    assert mdkit.klines("ethbtc", "1d", end=end).index[-1] == end
+
+
+def test_kline_matches_the_trades_in_its_minute(sandbox: Sandbox) -> None:
+    trades = mdkit.trades("btcusdt")
+    bars = mdkit.klines("btcusdt", "1min")
+    minute = trades.index[-1].floor("min") - pd.Timedelta(minutes=1)
+    inside = trades[(trades.index >= minute) & (trades.index < minute + pd.Timedelta(minutes=1))]
+    if len(inside) < 5 or trades.index[0] > minute:
+        pytest.fail("the sandbox should trade every minute; the story is inconsistent")
+    bar = bars.loc[minute]
+    assert bar.high == pytest.approx(inside.price.max())
+    assert bar.low == pytest.approx(inside.price.min())
+    assert bar.open == pytest.approx(inside.price.iloc[0])
+    assert bar.close == pytest.approx(inside.price.iloc[-1])
+    assert bar.volume == pytest.approx(inside.amount.sum(), rel=1e-6)
+
+
+def test_trades_contract(sandbox: Sandbox) -> None:
+    df = mdkit.trades("BTC/USDT")
+    assert len(df) == 200 and df.index.is_monotonic_increasing
+    assert list(df.columns) == ["symbol", "id", "side", "price", "amount"]
+    assert df.id.dtype == np.int64 and df.id.is_unique
+    assert set(df.side.unique()) <= {"buy", "sell"}
+    assert (df.symbol == "btcusdt").all()
+    assert (df.amount > 0).all() and (df.price > 0).all()
+
+
+def test_depth_long_table(sandbox: Sandbox) -> None:
+    df = mdkit.depth("btcusdt", step=0)
+    bids, asks = df[df.side == "bid"], df[df.side == "ask"]
+    assert bids.price.is_monotonic_decreasing and asks.price.is_monotonic_increasing
+    assert bids.price.iloc[0] < asks.price.iloc[0]
+    assert bids.level.tolist() == list(range(len(bids)))
+    merged = mdkit.depth("btcusdt", step=2)
+    assert len(merged[merged.side == "bid"]) < len(bids)
+    # merging keeps the liquidity: the sum of merged buckets covers the same levels
+    assert merged.amount.sum() == pytest.approx(df.amount.sum(), rel=0.05)
+
+
+def test_tickers_ticker_prices_symbols(sandbox: Sandbox) -> None:
+    tickers = mdkit.tickers()
+    syms = mdkit.symbols()
+    assert set(tickers.index) == set(syms.index)
+    t = mdkit.ticker("eth-btc")
+    assert t.index.tolist() == ["ethbtc"]
+    row = t.iloc[0]
+    assert row.bid <= row.ask and row.low <= row["last"] <= row.high
+    assert str(t["timestamp"].dt.tz) == "UTC"
+    prices = mdkit.prices()
+    assert prices.loc["btcusdt", "price"] == pytest.approx(tickers.loc["btcusdt", "last"], rel=0.01)
+
+
+def test_bad_input_fails_before_any_request(sandbox: Sandbox) -> None:
+    mdkit.symbols()  # fill the cache
+    before = sandbox.cryptocom.requests_served
+    with pytest.raises(UnknownInterval, match="1min"):
+        mdkit.klines("btcusdt", "7min")
+    with pytest.raises(InvalidArgument, match="limit"):
+        mdkit.klines("btcusdt", "1min", limit=0)
+    with pytest.raises(InvalidArgument, match="after end"):
+        mdkit.klines("btcusdt", "1min", start="2024-02-01", end="2024-01-01")
+    with pytest.raises(InvalidArgument, match=r"\(0, 1, 2\)"):
+        mdkit.depth("btcusdt", step=5)
+    with pytest.raises(UnknownSymbol, match="btcusdt"):
+        mdkit.trades("btcusd")
+    assert sandbox.cryptocom.requests_served == before
+
+
+def test_url_argument_overrides_environment(sandbox: Sandbox) -> None:
+    with Sandbox(seed=99, set_env=False) as other:
+        df = mdkit.klines("btcusdt", "1min", url=other.cryptocom.url)
+        ours = mdkit.klines("btcusdt", "1min")
+    assert not np.allclose(df.close.to_numpy()[:-1], ours.close.to_numpy()[:-1])
