@@ -186,7 +186,7 @@ class _Chunks:
         "chunk",
         "capacity",
         "fill",
-        "append",
+        "write_row",
     )
 
     def __init__(self, columns: tuple[_Column, ...], first_rows: int, max_rows: int) -> None:
@@ -202,10 +202,10 @@ class _Chunks:
         self.chunk: npt.NDArray[np.void] = np.empty(0, dtype=self.row_dtype)
         self.capacity = 0
         self.fill = 0
-        self.append = self._compile_append()
+        self.write_row = self._compile_writer()
 
-    def _compile_append(self) -> Callable[..., None]:
-        """Return a row writer specialised for this schema (bound to self).
+    def _compile_writer(self) -> Callable[..., None]:
+        """Return a row writer ``(store, *values)`` specialised for this schema.
 
         Generated like dataclasses' __init__: one positional parameter per
         column, category codes looked up inline, and a single struct.pack_into
@@ -244,10 +244,11 @@ class _Chunks:
             "    self.fill = i + 1\n"
         )
         exec(source, namespace)  # source built above from column positions only
-        function = namespace["append"]
+        # Popped so that the function and its globals do not form a cycle.
+        function = namespace.pop("append")
         function.__qualname__ = "ColumnBuffer.append"
         function.__doc__ = ColumnBuffer.append.__doc__
-        return cast("Callable[..., None]", MethodType(function, self))
+        return cast("Callable[..., None]", function)
 
     def next_chunk(self) -> int:
         """Keep the full chunk, start a bigger empty one and return its first row (0)."""
@@ -340,9 +341,10 @@ class ColumnBuffer:
         self._names = tuple(c.name for c in self._columns)
         self._store = _Chunks(self._columns, first_chunk_rows, chunk_rows)
         # The schema-specialised writer shadows the method below on this
-        # instance; it is bound to the store, so there is no reference cycle
-        # and a dropped buffer frees its memory at once.
-        self.__dict__["append"] = self._store.append
+        # instance. It is bound to the store, which refers to neither the
+        # buffer nor the writer: no reference cycle, so a dropped buffer
+        # frees its chunks at once rather than at the next full GC.
+        self.__dict__["append"] = MethodType(self._store.write_row, self._store)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -370,7 +372,7 @@ class ColumnBuffer:
         """
         # Only reached through the class (ColumnBuffer.append(buf, ...)):
         # instances call the generated writer directly.
-        self._store.append(*values)
+        self._store.write_row(self._store, *values)
 
     def extend(self, columns: Mapping[str, npt.ArrayLike]) -> None:
         """Append many rows given as columns.
