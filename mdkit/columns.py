@@ -214,14 +214,21 @@ class _Chunks:
         back to the checked path, which converts or raises a clear error.
         """
         # Column names as parameter names make TypeErrors readable ("missing
-        # 'amount'"); generic names when a column name cannot be one.
+        # 'amount'"); generic names when a column name cannot be one. Names
+        # never start with "_", so they cannot shadow the locals and globals below
+        # (builtins are reached through "_" aliases too).
         names = [c.name for c in self.columns]
         usable = all(
             n.isidentifier() and not keyword.iskeyword(n) and not n.startswith("_") and n != "self"
             for n in names
         )
         params = names if usable else [f"v{i}" for i in range(len(names))]
-        namespace: dict[str, Any] = {"_StructError": struct.error, "_RS": self.row_size}
+        namespace: dict[str, Any] = {
+            "_KeyError": KeyError,
+            "_TypeError": TypeError,
+            "_StructError": struct.error,
+            "_RS": self.row_size,
+        }
         packed = []
         for i, column in enumerate(self.columns):
             if column.is_category:
@@ -234,16 +241,16 @@ class _Chunks:
                 packed.append(params[i])
         source = (
             f"def append(self, {', '.join(params)}, /):\n"
-            "    i = self.fill\n"
-            "    if i == self.capacity:\n"
-            "        i = self.next_chunk()\n"
+            "    _row = self.fill\n"
+            "    if _row == self.capacity:\n"
+            "        _row = self.next_chunk()\n"
             "    try:\n"
-            f"        self.pack_into(self.chunk, i * _RS, {', '.join(packed)})\n"
-            "    except (KeyError, TypeError, _StructError):\n"
-            f"        self.append_checked(i, ({', '.join(params)},))\n"
-            "    self.fill = i + 1\n"
+            f"        self.pack_into(self.chunk, _row * _RS, {', '.join(packed)})\n"
+            "    except (_KeyError, _TypeError, _StructError):\n"
+            f"        self.append_checked(_row, ({', '.join(params)},))\n"
+            "    self.fill = _row + 1\n"
         )
-        exec(source, namespace)  # source built above from column positions only
+        exec(source, namespace)  # source built above from checked identifiers only
         # Popped so that the function and its globals do not form a cycle.
         function = namespace.pop("append")
         function.__qualname__ = "ColumnBuffer.append"
