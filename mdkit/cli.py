@@ -28,19 +28,27 @@ def demo(seed: int = 7) -> int:
         print(f"mdkit {mdkit.__version__} demo against the local sandbox ({sb.urls})")
         print("Every call below is what you would type in a notebook.")
         print('\n>>> mdkit.klines("btcusdt", "1min").tail()')
-        _show("klines btcusdt 1min (latest bars; closed=False is the forming bar)",
-              mdkit.klines("btcusdt", "1min").tail(5))
+        _show(
+            "klines btcusdt 1min (latest bars; closed=False is the forming bar)",
+            mdkit.klines("btcusdt", "1min").tail(5),
+        )
         print('\n>>> mdkit.klines("ETH/USDT", "1h", start="12 hours ago")')
-        _show("klines ethusdt 60min, last 12 hours",
-              mdkit.klines("ETH/USDT", "1h", start="12 hours ago"), 12)
+        _show(
+            "klines ethusdt 60min, last 12 hours",
+            mdkit.klines("ETH/USDT", "1h", start="12 hours ago"),
+            12,
+        )
         print('\n>>> mdkit.trades("BTC/USDT")')
         trades = mdkit.trades("BTC/USDT")
         _show("trades btcusdt (last 200, oldest first)", trades.tail(8))
         flow = trades.groupby("side", observed=True).amount.sum()
-        print(f"\n   taker flow: buy {flow.get('buy', 0.0):.4f} BTC, sell {flow.get('sell', 0.0):.4f} BTC")
+        buy, sell = flow.get("buy", 0.0), flow.get("sell", 0.0)
+        print(f"\n   taker flow: buy {buy:.4f} BTC, sell {sell:.4f} BTC")
         print('\n>>> mdkit.depth("btcusdt")')
         book = mdkit.depth("btcusdt")
-        ladder = book[book.level < 5].pivot(index="level", columns="side", values=["price", "amount"])
+        ladder = book[book.level < 5].pivot(
+            index="level", columns="side", values=["price", "amount"]
+        )
         _show("depth btcusdt, top 5 levels per side", ladder, 5)
         print("\n>>> mdkit.tickers()")
         _show("tickers, all markets", mdkit.tickers()[["last", "bid", "ask", "volume", "change"]])

@@ -211,8 +211,9 @@ def trades_frame(
     n = len(times)
     symbols = [symbol] * n if isinstance(symbol, str) else list(symbol)
     columns: dict[str, Any] = {
-        "symbol": pd.Categorical(np.asarray(symbols, dtype=object)[order]) if n else
-        pd.Categorical([]),
+        "symbol": pd.Categorical(np.asarray(symbols, dtype=object)[order])
+        if n
+        else pd.Categorical([]),
         "id": ids[order],
         "side": side_categorical(np.asarray(side, dtype=object)[order]),
         "price": _float(price)[order],
@@ -223,9 +224,7 @@ def trades_frame(
     return _frame(columns, to_utc(times[order], "ms"), attrs)
 
 
-def depth_frame(
-    bids: np.ndarray, asks: np.ndarray, *, attrs: Mapping[str, Any]
-) -> pd.DataFrame:
+def depth_frame(bids: np.ndarray, asks: np.ndarray, *, attrs: Mapping[str, Any]) -> pd.DataFrame:
     """Build a one-snapshot depth table from ``(n, 2)`` price/amount arrays.
 
     Parameters
@@ -390,7 +389,7 @@ def records_frame(
     columns: dict[str, Any] = {}
     cats = categories or {}
     for name in names:
-        values = [r.get(name) for r in rows]
+        values: list[Any] = [r.get(name) for r in rows]
         if name in floats:
             columns[name] = _float([_number(v) for v in values])
         elif name in ints:

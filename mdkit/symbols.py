@@ -32,7 +32,9 @@ def compact_symbol(symbol: str) -> str:
         If the symbol is empty or not a string.
     """
     if not isinstance(symbol, str) or not symbol.strip():
-        raise InvalidArgument(f"a symbol must be a non-empty string such as 'btcusdt', not {symbol!r}")
+        raise InvalidArgument(
+            f"a symbol must be a non-empty string such as 'btcusdt', not {symbol!r}"
+        )
     return _SEPARATORS.sub("", symbol).lower()
 
 

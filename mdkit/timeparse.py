@@ -74,7 +74,9 @@ _BY_MINUTES = {iv.minutes: iv for iv in INTERVALS.values()}
 
 def _spellings() -> str:
     names = list(INTERVALS) + ["1h", "1d", "1w", "1M"]
-    return ", ".join(names) + ", or minutes as an integer (" + ", ".join(map(str, _BY_MINUTES)) + ")"
+    return (
+        ", ".join(names) + ", or minutes as an integer (" + ", ".join(map(str, _BY_MINUTES)) + ")"
+    )
 
 
 def parse_interval(interval: str | int | Interval) -> Interval:
@@ -204,7 +206,7 @@ def parse_time(value: object, *, now: pd.Timestamp | None = None) -> pd.Timestam
                 f"cannot read {value!r} as a time; use a datetime, an ISO string such as "
                 "'2024-01-01 12:00', an epoch number, or a phrase such as '3 days ago'"
             ) from exc
-        if ts is pd.NaT:
+        if pd.isna(ts):
             raise InvalidArgument(f"cannot read {value!r} as a time")
         return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     raise InvalidArgument(f"cannot read {value!r} ({type(value).__name__}) as a time")

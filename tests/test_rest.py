@@ -53,11 +53,18 @@ def test_http_500_for_a_symbol_says_the_symbol_may_be_unknown(sandbox: Sandbox) 
 
 
 def test_unknown_symbol_500_straight_from_the_server(sandbox: Sandbox) -> None:
-    raw = requests.get(sandbox.cryptocom.url + "/v1/depth", params={"symbol": "nope", "type": "step0"})
+    raw = requests.get(
+        sandbox.cryptocom.url + "/v1/depth", params={"symbol": "nope", "type": "step0"}
+    )
     assert raw.status_code == 500  # what the live API did, not a 404
     with pytest.raises(VenueError) as info:
-        rest.send(sandbox.cryptocom.url, "GET", "/v1/depth", {"symbol": "nope", "type": "step0"},
-                  explain_500="is 'nope' listed?")
+        rest.send(
+            sandbox.cryptocom.url,
+            "GET",
+            "/v1/depth",
+            {"symbol": "nope", "type": "step0"},
+            explain_500="is 'nope' listed?",
+        )
     assert info.value.code == "HTTP 500" and "'nope'" in str(info.value)
 
 
@@ -77,7 +84,9 @@ def test_malformed_body_is_a_protocol_error(sandbox: Sandbox) -> None:
 
 def test_non_zero_code_is_a_venue_error(sandbox: Sandbox) -> None:
     # HTTP 200 with {"code":"100004",...}: the envelope carries the error.
-    resp = rest.send(sandbox.cryptocom.url, "GET", "/v1/klines", {"symbol": "btcusdt", "period": "7"})
+    resp = rest.send(
+        sandbox.cryptocom.url, "GET", "/v1/klines", {"symbol": "btcusdt", "period": "7"}
+    )
     assert resp.status == 200
     with pytest.raises(VenueError) as info:
         cryptocom.parse_envelope(resp.body)

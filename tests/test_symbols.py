@@ -6,7 +6,9 @@ from mdkit.errors import InvalidArgument, UnknownSymbol
 from mdkit.symbols import check_symbol, compact_symbol
 
 
-@pytest.mark.parametrize("spelling", ["BTC/USDT", "btc-usdt", "BTC_USDT", "btcusdt", " BtcUsdt ", "btc:usdt"])
+@pytest.mark.parametrize(
+    "spelling", ["BTC/USDT", "btc-usdt", "BTC_USDT", "btcusdt", " BtcUsdt ", "btc:usdt"]
+)
 def test_flexible_spellings(spelling: str) -> None:
     assert compact_symbol(spelling) == "btcusdt"
 

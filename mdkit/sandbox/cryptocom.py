@@ -17,8 +17,8 @@ import numpy as np
 
 from mdkit.sandbox.http import HttpRequest, HttpServer, Reply
 from mdkit.sandbox.market import Market
-from mdkit.sandbox.wire import fixed, fixed_str, plain
 from mdkit.sandbox.wire import dumps as wire_dumps
+from mdkit.sandbox.wire import fixed, fixed_str, plain
 
 __all__ = ["CryptocomRest", "PERIODS", "ok", "error"]
 
@@ -96,16 +96,18 @@ class CryptocomRest:
     def symbols(self, request: HttpRequest) -> Reply:
         """``GET /v1/symbols``."""
         case = str.upper if self.uppercase_coins else str.lower
-        return ok([
-            {
-                "symbol": i.symbol,
-                "count_coin": case(i.quote),
-                "amount_precision": i.amount_precision,
-                "base_coin": case(i.base),
-                "price_precision": i.price_precision,
-            }
-            for i in self.market.instruments.values()
-        ])
+        return ok(
+            [
+                {
+                    "symbol": i.symbol,
+                    "count_coin": case(i.quote),
+                    "amount_precision": i.amount_precision,
+                    "base_coin": case(i.base),
+                    "price_precision": i.price_precision,
+                }
+                for i in self.market.instruments.values()
+            ]
+        )
 
     def _ticker_item(self, symbol: str, stats: dict[str, float]) -> dict[str, Any]:
         pp = self.market.instrument(symbol).price_precision
@@ -137,16 +139,18 @@ class CryptocomRest:
             return fail or error(*PARAM_ILLEGAL)
         stats = self.market.ticker(symbol)
         pp = self.market.instrument(symbol).price_precision
-        return ok({
-            "high": fixed_str(stats["high"], pp),
-            "vol": fixed_str(stats["volume"], 8),
-            "last": fixed_str(stats["last"], 16),
-            "low": fixed_str(stats["low"], pp),
-            "buy": fixed_str(stats["bid"], pp),
-            "sell": fixed_str(stats["ask"], pp),
-            "rose": fixed_str(stats["change"], 10),
-            "time": int(stats["time_ms"]),
-        })
+        return ok(
+            {
+                "high": fixed_str(stats["high"], pp),
+                "vol": fixed_str(stats["volume"], 8),
+                "last": fixed_str(stats["last"], 16),
+                "low": fixed_str(stats["low"], pp),
+                "buy": fixed_str(stats["bid"], pp),
+                "sell": fixed_str(stats["ask"], pp),
+                "rose": fixed_str(stats["change"], 10),
+                "time": int(stats["time_ms"]),
+            }
+        )
 
     def klines(self, request: HttpRequest) -> Reply:
         """``GET /v1/klines?symbol=&period=`` — the latest bars, times in seconds."""
@@ -165,8 +169,14 @@ class CryptocomRest:
         bars = self.market.klines(symbol, width, current - (KLINE_PAGE - 1) * width, now + 1)
         pp = self.market.instrument(symbol).price_precision
         rows = [
-            [int(b[0]), plain(b[1], pp), plain(b[2], pp), plain(b[3], pp), plain(b[4], pp),
-             plain(b[5], 8)]
+            [
+                int(b[0]),
+                plain(b[1], pp),
+                plain(b[2], pp),
+                plain(b[3], pp),
+                plain(b[4], pp),
+                plain(b[5], 8),
+            ]
             for b in bars
             if not math.isnan(b[1])
         ]
@@ -187,16 +197,18 @@ class CryptocomRest:
                 break
             span *= 4
         take = np.arange(len(tr) - 1, max(len(tr) - TRADES_PAGE, 0) - 1, -1)
-        return ok([
-            {
-                "amount": fixed(float(tr.amount[i])),
-                "price": fixed(float(tr.price[i])),
-                "ctime": int(tr.time_ms[i]),
-                "id": int(tr.id[i]),
-                "type": "buy" if tr.is_buy[i] else "sell",
-            }
-            for i in take
-        ])
+        return ok(
+            [
+                {
+                    "amount": fixed(float(tr.amount[i])),
+                    "price": fixed(float(tr.price[i])),
+                    "ctime": int(tr.time_ms[i]),
+                    "id": int(tr.id[i]),
+                    "type": "buy" if tr.is_buy[i] else "sell",
+                }
+                for i in take
+            ]
+        )
 
     def prices(self, request: HttpRequest) -> Reply:
         """``GET /v1/ticker/price`` — ``{symbol: last}``."""
@@ -221,13 +233,15 @@ class CryptocomRest:
         bids = merge_levels(book.bids, inst.tick * merge, down=True)
         asks = merge_levels(book.asks, inst.tick * merge, down=False)
         pp, ap = inst.price_precision, inst.amount_precision
-        return ok({
-            "tick": {
-                "asks": [[plain(p, pp), plain(a, ap)] for p, a in asks],
-                "bids": [[plain(p, pp), plain(a, ap)] for p, a in bids],
-                "time": None,
+        return ok(
+            {
+                "tick": {
+                    "asks": [[plain(p, pp), plain(a, ap)] for p, a in asks],
+                    "bids": [[plain(p, pp), plain(a, ap)] for p, a in bids],
+                    "time": None,
+                }
             }
-        })
+        )
 
 
 def merge_levels(levels: np.ndarray, width: float, *, down: bool) -> np.ndarray:

@@ -87,7 +87,7 @@ class HttpServer:
             protocol_version = "HTTP/1.1"
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-                log.debug("%s %s", self.address_string(), format % args)
+                log.debug("%s %s", self.address_string(), format % args)  # noqa: UP031
 
             def _serve(self) -> None:
                 server._dispatch(self)
@@ -107,7 +107,8 @@ class HttpServer:
     def url(self) -> str:
         """``http://host:port`` of the running server."""
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        return f"http://{name}:{port}"
 
     def route(self, method: str, path: str, handler: Handler, *, limit: str | None = None) -> None:
         """Serve ``method path`` with ``handler``, counting it against rate group ``limit``."""
@@ -117,8 +118,15 @@ class HttpServer:
         """Allow ``rate`` requests per ``period`` seconds per client key in ``group``."""
         self.limits[group] = (rate, period)
 
-    def inject(self, kind: str, *, times: int = 1, path: str | None = None,
-               delay: float = 1.0, retry_after: float | None = 0.05) -> None:
+    def inject(
+        self,
+        kind: str,
+        *,
+        times: int = 1,
+        path: str | None = None,
+        delay: float = 1.0,
+        retry_after: float | None = 0.05,
+    ) -> None:
         """Queue ``times`` faults of ``kind`` for the next requests (to ``path`` if given).
 
         Raises
@@ -212,8 +220,9 @@ class HttpServer:
         if entry is None:
             known = any(path == request.path for _, path in self.routes)
             status = 405 if known else 404
-            return Reply(status, "Method Not Allowed" if known else "Not Found",
-                         content_type="text/plain")
+            return Reply(
+                status, "Method Not Allowed" if known else "Not Found", content_type="text/plain"
+            )
         handler, group = entry
         if group is not None and self.over_limit(group, request.client):
             with self._lock:

@@ -195,7 +195,8 @@ class Market:
         epoch = (second + (ticks % period)) // period
         u = _uniform(key, ticks * 7919 + epoch)
         sizes = inst.size * (0.2 + 3.0 * u * u)
-        return np.round(sizes, inst.amount_precision) + 10.0**-inst.amount_precision
+        floor = 10.0**-inst.amount_precision
+        return np.asarray(np.round(sizes + floor, inst.amount_precision), dtype=np.float64)
 
     def book(self, symbol: str, t: float | None = None) -> Book:
         """The book at epoch second ``floor(t)`` (now by default)."""
@@ -207,12 +208,16 @@ class Market:
         bid_ticks = bid_ticks[bid_ticks > 0]
         ask_ticks = ask[0] + steps
         bids = np.column_stack(
-            [np.round(bid_ticks * inst.tick, inst.price_precision),
-             self._level_sizes(symbol, second, bid_ticks, 0)]
+            [
+                np.round(bid_ticks * inst.tick, inst.price_precision),
+                self._level_sizes(symbol, second, bid_ticks, 0),
+            ]
         )
         asks = np.column_stack(
-            [np.round(ask_ticks * inst.tick, inst.price_precision),
-             self._level_sizes(symbol, second, ask_ticks, 1)]
+            [
+                np.round(ask_ticks * inst.tick, inst.price_precision),
+                self._level_sizes(symbol, second, ask_ticks, 1),
+            ]
         )
         return Book(bids, asks, second)
 
@@ -225,8 +230,12 @@ class Market:
             return self._trades_of(symbol, np.empty(0, np.int64))
         block = self._trades_of(symbol, np.arange(first, last + 1, dtype=np.int64))
         keep = (block.time_ms >= start_ms) & (block.time_ms < end_ms)
-        return Trades(*(arr[keep] for arr in (block.time_ms, block.id, block.price, block.amount,
-                                               block.is_buy)))
+        return Trades(
+            *(
+                arr[keep]
+                for arr in (block.time_ms, block.id, block.price, block.amount, block.is_buy)
+            )
+        )
 
     def _trades_of(self, symbol: str, seconds: np.ndarray) -> Trades:
         inst = self.instruments[symbol]
@@ -268,7 +277,7 @@ class Market:
                 bars = _aggregate(tr, hour * 3600 * 1000, 60_000, 60)
             lo = max(start_s, hour * 3600)
             hi = min(end_s, hour * 3600 + 3600)
-            out.append(bars[(lo - hour * 3600) // 60:(hi - hour * 3600) // 60])
+            out.append(bars[(lo - hour * 3600) // 60 : (hi - hour * 3600) // 60])
         return np.concatenate(out) if out else np.empty((0, 7))
 
     def klines(self, symbol: str, interval_s: int, start_s: int, end_s: int) -> np.ndarray:
@@ -305,8 +314,17 @@ class Market:
         volume = inst.size * self.trades_per_second * interval_s * elapsed * noise
         mean = path.mean(axis=1)
         count = np.round(self.trades_per_second * interval_s * elapsed)
-        return np.column_stack([path[:, 0], path.max(axis=1), path.min(axis=1), path[:, -1],
-                                volume, volume * mean, count])
+        return np.column_stack(
+            [
+                path[:, 0],
+                path.max(axis=1),
+                path.min(axis=1),
+                path[:, -1],
+                volume,
+                volume * mean,
+                count,
+            ]
+        )
 
     # -- ticker ---------------------------------------------------------------------
     def ticker(self, symbol: str, t: float | None = None) -> dict[str, float]:

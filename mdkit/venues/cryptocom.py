@@ -329,7 +329,9 @@ def _levels(levels: Any) -> np.ndarray:
     return np.array(levels, dtype="float64").reshape(-1, 2)
 
 
-def parse_depth(data: Any, symbol: str, step: int, *, received_ms: float | None = None) -> pd.DataFrame:
+def parse_depth(
+    data: Any, symbol: str, step: int, *, received_ms: float | None = None
+) -> pd.DataFrame:
     """Parse ``/v1/depth``: ``{"tick": {"asks": [[p, a]...], "bids": [...], "time": ms|null}}``.
 
     REST names the bid side ``bids``; WS pushes call it ``buys`` — both are read.

@@ -32,7 +32,9 @@ def test_recorded_errors_become_venue_errors() -> None:
     assert auth.value.code == "100005"
 
 
-@pytest.mark.parametrize("body", ["", "Too Many Requests", "[1,2]", '{"msg":"x"}', '{"code":"0","d'])
+@pytest.mark.parametrize(
+    "body", ["", "Too Many Requests", "[1,2]", '{"msg":"x"}', '{"code":"0","d']
+)
 def test_non_envelopes_are_protocol_errors(body: str) -> None:
     with pytest.raises(ProtocolError):
         v.parse_envelope(body)
@@ -62,11 +64,25 @@ def test_doc_all_tickers_mixed_types_and_missing_fields() -> None:
     doc = {
         "date": 1534335607859,
         "ticker": [
-            {"symbol": "btcusdt", "high": "9744.47", "vol": "0.0251263", "last": 9744.25,
-             "low": "9744.25", "buy": 9744.25, "sell": 9744.47, "change": "-0.0000225769",
-             "rose": "-0.0000225769"},
-            {"symbol": "ethusdt", "high": 535.96, "vol": 6366.8591, "last": 20, "low": 279.57,
-             "rose": -0.44564773},
+            {
+                "symbol": "btcusdt",
+                "high": "9744.47",
+                "vol": "0.0251263",
+                "last": 9744.25,
+                "low": "9744.25",
+                "buy": 9744.25,
+                "sell": 9744.47,
+                "change": "-0.0000225769",
+                "rose": "-0.0000225769",
+            },
+            {
+                "symbol": "ethusdt",
+                "high": 535.96,
+                "vol": 6366.8591,
+                "last": 20,
+                "low": 279.57,
+                "rose": -0.44564773,
+            },
         ],
     }
     df = v.parse_tickers(doc)
@@ -92,13 +108,21 @@ def test_klines_recorded_seconds_and_sorted() -> None:
     assert (df.dtypes.iloc[:5] == np.float64).all()
     assert df.volume.iloc[1] == pytest.approx(54371.8291197)
     assert df.closed.tolist() == [True, True, False]  # the last bar is still forming
-    assert df.attrs == {"venue": "cryptocom", "source": "rest:/v1/klines", "symbol": "crobtc",
-                        "interval": "15min"}
+    assert df.attrs == {
+        "venue": "cryptocom",
+        "source": "rest:/v1/klines",
+        "symbol": "crobtc",
+        "interval": "15min",
+    }
 
 
 def test_klines_newest_first_and_duplicates_are_normalised() -> None:
-    rows = [[1514445900, 3, 3, 3, 3, 0], [1514445840, "2", "2", "2", "2", "1"],
-            [1514445780, 1.12, 1.12, 1.12, 1.12, 0], [1514445900, 4, 4, 4, 4, 5]]
+    rows = [
+        [1514445900, 3, 3, 3, 3, 0],
+        [1514445840, "2", "2", "2", "2", "1"],
+        [1514445780, 1.12, 1.12, 1.12, 1.12, 0],
+        [1514445900, 4, 4, 4, 4, 5],
+    ]
     df = v.parse_klines(rows, "btcusdt", parse_interval(1), now_s=1514446000)
     assert df.index.is_monotonic_increasing and df.index.is_unique
     assert df.close.tolist() == [1.12, 2.0, 4.0]  # last copy of a re-sent bar wins
@@ -163,8 +187,14 @@ def test_prices() -> None:
 
 
 def test_builders() -> None:
-    assert v.build_klines("btcusdt", parse_interval("1h")).params == {"symbol": "btcusdt", "period": "60"}
+    assert v.build_klines("btcusdt", parse_interval("1h")).params == {
+        "symbol": "btcusdt",
+        "period": "60",
+    }
     assert v.build_depth("ethbtc", 2).params == {"symbol": "ethbtc", "type": "step2"}
-    assert v.build_tickers().path == "/v1/tickers" and v.build_tickers(legacy=True).path == "/v1/ticker"
+    assert (
+        v.build_tickers().path == "/v1/tickers"
+        and v.build_tickers(legacy=True).path == "/v1/ticker"
+    )
     with pytest.raises(InvalidArgument, match=r"\(0, 1, 2\)"):
         v.build_depth("btcusdt", 3)

@@ -1,0 +1,84 @@
+"""Package-level promises: exports, lazy imports, the command line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import mdkit
+
+
+def test_public_names_are_exported() -> None:
+    for name in [
+        "klines",
+        "trades",
+        "depth",
+        "tickers",
+        "ticker",
+        "prices",
+        "symbols",
+        "MdkitError",
+        "VenueError",
+        "errors",
+    ]:
+        assert name in mdkit.__all__ and hasattr(mdkit, name)
+
+
+def test_errors_inherit_the_builtin_they_resemble() -> None:
+    assert issubclass(mdkit.errors.UnknownInterval, ValueError)
+    assert issubclass(mdkit.errors.NetworkError, ConnectionError)
+    assert issubclass(mdkit.errors.AuthError, PermissionError)
+    assert issubclass(mdkit.errors.AuthError, mdkit.MdkitError)
+
+
+def test_import_does_not_load_heavy_or_network_modules() -> None:
+    code = (
+        "import sys, mdkit; "
+        "bad = [m for m in ('matplotlib', 'websockets', 'requests', 'tqdm') "
+        "if m in sys.modules]; print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_demo_runs_against_the_sandbox() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "mdkit", "demo"], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    for text in (
+        "klines btcusdt 1min",
+        "trades btcusdt",
+        "depth btcusdt",
+        "tickers",
+        "UnknownSymbol",
+    ):
+        assert text in out.stdout
+
+
+def test_sandbox_command_serves_until_interrupted() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mdkit", "sandbox"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        url = None
+        deadline = time.monotonic() + 30
+        while url is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if "MDKIT_CRYPTOCOM_REST_URL=" in line:
+                url = line.strip().split("=", 1)[1]
+        assert url is not None
+        assert len(mdkit.symbols(url=url)) == 8
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
