@@ -17,7 +17,7 @@ A crossed book (best bid >= best ask) or an increment that cannot apply
 (non-finite or non-positive price, NaN amount) is counted, never raised: a
 capture keeps going and reports the counters in its stats.
 
-Bench: ``python bench/bench_book.py`` (figures in ``bench/RESULTS-book.md``).
+Bench: ``python bench/bench_book.py`` (figures in ``bench/RESULTS.md``).
 """
 
 from __future__ import annotations

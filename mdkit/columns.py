@@ -19,7 +19,7 @@ How rows are stored:
 - :meth:`columns` concatenates the chunks into one contiguous array per column
   only when asked.
 
-Bench: ``python bench/bench_columns.py`` (figures in ``bench/RESULTS-book.md``).
+Bench: ``python bench/bench_columns.py`` (figures in ``bench/RESULTS.md``).
 """
 
 from __future__ import annotations
