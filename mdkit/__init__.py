@@ -10,7 +10,7 @@ matplotlib load on first use.
 
 from __future__ import annotations
 
-from mdkit import errors
+from mdkit import errors, plot
 from mdkit.errors import (
     AuthError,
     InvalidArgument,
@@ -35,6 +35,7 @@ __all__ = [
     "depth",
     "errors",
     "klines",
+    "plot",
     "prices",
     "symbols",
     "ticker",
