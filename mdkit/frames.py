@@ -459,14 +459,12 @@ def account_frame(
     for name in names:
         if name in generated:
             continue
-        values = [r.get(name) for r in rows]
+        values: list[Any] = [r.get(name) for r in rows]
         if name in floats:
             table[name] = _float([_number(v) for v in values])
         elif name in ints:
             if any(v is None or v == "" for v in values):
-                table[name] = pd.array(
-                    [None if v is None or v == "" else int(v) for v in values], dtype="Int64"
-                )
+                table[name] = pd.array([_optional_int(v) for v in values], dtype="Int64")
             else:
                 table[name] = np.asarray([int(v) for v in values], dtype="int64")
         elif name in times_ms:
@@ -481,7 +479,7 @@ def account_frame(
         if name in coded:
             labels = coded[name]
             table[f"{name}_name"] = pd.Categorical(
-                [None if v is None or v == "" else labels.get(int(v)) for v in values],
+                [_label(labels, v) for v in values],
                 categories=list(dict.fromkeys(labels.values())),
             )
     df = _frame(table, None, attrs)
@@ -490,3 +488,11 @@ def account_frame(
         df = df.sort_values(keys, kind="stable").reset_index(drop=True)
         df.attrs.update(attrs)
     return df
+
+
+def _label(labels: Mapping[int, str], value: Any) -> str | None:
+    return None if value is None or value == "" else labels.get(int(value))
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None or value == "" else int(value)

@@ -170,7 +170,11 @@ def format_amount(value: Any, what: str = "amount") -> str:
     if isinstance(value, bool):
         raise InvalidArgument(f"{what} must be a positive number, not {value!r}")
     try:
-        number = Decimal(value if isinstance(value, str | Decimal) else repr(value))
+        if isinstance(value, str | Decimal | int):
+            number = Decimal(value.strip() if isinstance(value, str) else value)
+        else:
+            # repr of a float is its shortest exact spelling (0.1, not 0.1000000000000000055)
+            number = Decimal(repr(float(value)))
     except (InvalidOperation, TypeError, ValueError):
         raise InvalidArgument(f"{what} must be a positive number, not {value!r}") from None
     if not number.is_finite() or number <= 0:
