@@ -250,11 +250,17 @@ class Account:
         data = venue.parse_envelope(resp.body)
         server = data.get("date") if isinstance(data, dict) else None
         if server is None:
-            raise VenueError("clock", "the venue refused the request time, and its tickers "
-                             "carry no 'date' to measure the offset with")
+            raise VenueError(
+                "clock",
+                "the venue refused the request time, and its tickers "
+                "carry no 'date' to measure the offset with",
+            )
         self.clock_offset_ms = float(server) - (before + after) / 2
-        log.info("%r: request time refused; clock offset to the server is %+.0f ms",
-                 self, self.clock_offset_ms)
+        log.info(
+            "%r: request time refused; clock offset to the server is %+.0f ms",
+            self,
+            self.clock_offset_ms,
+        )
 
     def _walk(self, build: Callable[[int], Request], what: str) -> list[dict[str, Any]]:
         """Fetch every page (``page`` from 1, ``pageSize``) and return all items."""
@@ -266,8 +272,14 @@ class Account:
         if pages > 1:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=pages, initial=1, desc=what, unit="page", leave=False,
-                       disable=not _show_progress())
+            bar = tqdm(
+                total=pages,
+                initial=1,
+                desc=what,
+                unit="page",
+                leave=False,
+                disable=not _show_progress(),
+            )
         page, previous = 1, items
         try:
             while len(items) >= self.page_size and (count is None or len(rows) < count):

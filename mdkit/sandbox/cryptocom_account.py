@@ -24,7 +24,8 @@ the book's levels (taker); its rest waits and fills at its own price as the
 market's trades go through that price (maker), checked on every user request.
 Market orders fill at once against the book (market buy: ``volume`` is the quote
 total, per the doc). The synthetic book is not depleted by account orders.
-Fees: :data:`FEE_RATE` of what is received (base for buys, quote for sells).
+Fees: :data:`FEE_RATE` of what is received (base for buys, quote for sells),
+rounded to 8 decimals.
 Balances are :class:`~decimal.Decimal`; ``locked`` is always the sum of what the
 open orders reserve.
 
@@ -88,10 +89,17 @@ ORDER_FINISHED = ("110003", "order already finished")
 
 _OPEN = (0, 1, 3)
 _STATUS_MSG = {
-    0: "Init", 1: "Unsettled", 2: "Completely Filled", 3: "Partially Filled",
-    4: "Canceled", 5: "Pending Cancel", 6: "Expired",
+    0: "Init",
+    1: "Unsettled",
+    2: "Completely Filled",
+    3: "Partially Filled",
+    4: "Canceled",
+    5: "Pending Cancel",
+    6: "Expired",
 }
 _ZERO = Decimal(0)
+#: Fees are rounded to 8 decimals, the precision the wire shows them with.
+_FEE_STEP = Decimal("1E-8")
 
 
 class SandboxError(Exception):
@@ -278,8 +286,17 @@ class Exchange:
             now = self._now_ms()
             self._next_order += 1
             order = Order(
-                self._next_order, user.user_id, symbol, side, order_type, vol, limit, now, now,
-                now, reserved=need,
+                self._next_order,
+                user.user_id,
+                symbol,
+                side,
+                order_type,
+                vol,
+                limit,
+                now,
+                now,
+                now,
+                reserved=need,
             )
             self._move(user, coin, -need, need)
             user.orders.append(order)
@@ -320,7 +337,7 @@ class Exchange:
         inst = self.market.instrument(order.symbol)
         funds = price * volume
         if order.side == "BUY":
-            fee, fee_coin = volume * self.fee_rate, inst.base
+            fee, fee_coin = (volume * self.fee_rate).quantize(_FEE_STEP), inst.base
             # A limit buy reserved price × volume; a fill below its price gives the
             # difference back at once, so locked stays price × remaining volume.
             held = funds if order.price is None else order.price * volume
@@ -328,7 +345,7 @@ class Exchange:
             self._move(user, inst.base, volume - fee, _ZERO)
             order.reserved -= held
         else:
-            fee, fee_coin = funds * self.fee_rate, inst.quote
+            fee, fee_coin = (funds * self.fee_rate).quantize(_FEE_STEP), inst.quote
             self._move(user, inst.base, _ZERO, -volume)
             self._move(user, inst.quote, funds - fee, _ZERO)
             order.reserved -= volume
@@ -338,8 +355,18 @@ class Exchange:
         order.updated_ms = now
         self._next_fill += 1
         order.fills.append(
-            Fill(self._next_fill, order.id, user.user_id, order.symbol, order.side, price,
-                 volume, fee, fee_coin, now)
+            Fill(
+                self._next_fill,
+                order.id,
+                user.user_id,
+                order.symbol,
+                order.side,
+                price,
+                volume,
+                fee,
+                fee_coin,
+                now,
+            )
         )
         if order.type == 1 and order.deal_volume >= order.volume:
             self._finish(user, order, 2, now)
@@ -645,12 +672,14 @@ class CryptocomAccounts:
                 free, locked = user.free[coin], user.locked.get(coin, _ZERO)
                 value = (free + locked) * self.exchange.btc_value(coin)
                 total += value
-                rows.append({
-                    "normal": Raw(_s8(free)),
-                    "locked": Raw(_s8(locked)),
-                    "btcValuatin": Raw(_s8(value)),
-                    "coin": coin,
-                })
+                rows.append(
+                    {
+                        "normal": Raw(_s8(free)),
+                        "locked": Raw(_s8(locked)),
+                        "btcValuatin": Raw(_s8(value)),
+                        "coin": coin,
+                    }
+                )
         return ok({"total_asset": Raw(_s8(total)), "coin_list": rows})
 
     def create_order(self, request: HttpRequest, user: UserAccount) -> Reply:
@@ -661,7 +690,11 @@ class CryptocomAccounts:
         except ValueError:
             raise SandboxError(PARAM_ILLEGAL, "request parameter illegal: type") from None
         order = self.exchange.place(
-            user, self._symbol(p), p.get("side", ""), order_type, p.get("volume", ""),
+            user,
+            self._symbol(p),
+            p.get("side", ""),
+            order_type,
+            p.get("volume", ""),
             p.get("price"),
         )
         return ok({"order_id": order.id})
@@ -697,8 +730,9 @@ class CryptocomAccounts:
     def open_orders(self, request: HttpRequest, user: UserAccount) -> Reply:
         """``POST /v1/openOrders``: ``{count, resultList}``, paged."""
         symbol = self._symbol(request.params)
-        items, count = _page(self._orders(user, symbol, lambda o: o.status in _OPEN),
-                             request.params)
+        items, count = _page(
+            self._orders(user, symbol, lambda o: o.status in _OPEN), request.params
+        )
         return ok({"count": count, "resultList": items})
 
     def all_orders(self, request: HttpRequest, user: UserAccount) -> Reply:
@@ -717,7 +751,10 @@ class CryptocomAccounts:
         lo, hi = _date_ms(p, "startDate"), _date_ms(p, "endDate")
         with self.exchange.lock:
             fills = [
-                f for o in user.orders if o.symbol == symbol for f in o.fills
+                f
+                for o in user.orders
+                if o.symbol == symbol
+                for f in o.fills
                 if _in_range(f.ctime_ms, lo, hi)
             ]
         fills.sort(key=lambda f: (f.ctime_ms, f.id), reverse=p.get("sort") != "1")

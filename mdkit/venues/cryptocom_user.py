@@ -82,14 +82,34 @@ TIME_CODES = frozenset({"100010"})
 _TIME_MESSAGE = re.compile(r"time.*(expire|stale|illegal|invalid|out of|differ|sync)", re.I)
 
 _ORDER_FLOATS = (
-    "total_price", "fee", "deal_price", "avg_price", "volume", "price", "deal_volume",
+    "total_price",
+    "fee",
+    "deal_price",
+    "avg_price",
+    "volume",
+    "price",
+    "deal_volume",
     "remain_volume",
 )
 _ORDER_INTS = ("id", "source", "type", "status")
 _ORDER_COLUMNS = (
-    "id", "side", "type", "status", "price", "volume", "deal_volume",
-    "remain_volume", "avg_price", "deal_price", "total_price", "fee", "fee_coin",
-    "base_coin", "count_coin", "created_at", "updated_at",
+    "id",
+    "side",
+    "type",
+    "status",
+    "price",
+    "volume",
+    "deal_volume",
+    "remain_volume",
+    "avg_price",
+    "deal_price",
+    "total_price",
+    "fee",
+    "fee_coin",
+    "base_coin",
+    "count_coin",
+    "created_at",
+    "updated_at",
 )
 _FILL_FLOATS = ("volume", "price", "fee", "deal_price")
 _FILL_INTS = ("id", "bid_id", "ask_id", "bid_user_id", "ask_user_id")
@@ -251,7 +271,10 @@ def build_all_orders(
 ) -> Request:
     """``POST /v1/allOrders``: one page of every order; ``startDate``/``endDate`` in UTC."""
     return _paged(
-        "/v1/allOrders", symbol, page, page_size,
+        "/v1/allOrders",
+        symbol,
+        page,
+        page_size,
         startDate=None if start is None else format_date(start),
         endDate=None if end is None else format_date(end),
     )
@@ -266,7 +289,10 @@ def build_my_trades(
 ) -> Request:
     """``POST /v1/myTrades``: one page of the account's fills."""
     return _paged(
-        "/v1/myTrades", symbol, page, page_size,
+        "/v1/myTrades",
+        symbol,
+        page,
+        page_size,
         startDate=None if start is None else format_date(start),
         endDate=None if end is None else format_date(end),
     )
