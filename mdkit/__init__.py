@@ -11,6 +11,7 @@ matplotlib load on first use.
 from __future__ import annotations
 
 from mdkit import errors, plot
+from mdkit.account import Account
 from mdkit.errors import (
     AuthError,
     InvalidArgument,
@@ -25,6 +26,7 @@ from mdkit.marketdata import depth, klines, prices, symbols, ticker, tickers, tr
 __version__ = "0.1.0"
 
 __all__ = [
+    "Account",
     "AuthError",
     "InvalidArgument",
     "MdkitError",

@@ -36,6 +36,7 @@ __all__ = [
     "symbols_frame",
     "balances_frame",
     "records_frame",
+    "account_frame",
 ]
 
 TIMESTAMP = "timestamp"
@@ -410,3 +411,92 @@ def records_frame(
         df = df.set_index(index)
         df.attrs.update(attrs)
     return df
+
+
+def account_frame(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    columns: Sequence[str] = (),
+    floats: Sequence[str] = (),
+    ints: Sequence[str] = (),
+    times_ms: Sequence[str] = (),
+    sides: Sequence[str] = (),
+    codes: Mapping[str, Mapping[int, str]] | None = None,
+    sort_by: Sequence[str] = (),
+    attrs: Mapping[str, Any],
+) -> pd.DataFrame:
+    """Build an account table (orders, fills) from records with snake_case keys.
+
+    Like :func:`records_frame`, plus: ``columns`` that always exist (an empty
+    answer still has its schema), trade sides as a ``buy``/``sell`` category, and
+    for each coded column ``c`` a readable ``c_name`` category right after it.
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        The records; sides already lower-case ``buy``/``sell``.
+    columns : sequence of str
+        Columns created (empty, typed) even when no row has them.
+    floats, ints, times_ms : sequence of str
+        Columns made float64, int64 (``Int64`` when a value is missing) and UTC
+        datetimes from epoch ms.
+    sides : sequence of str
+        Columns made a ``buy``/``sell`` category.
+    codes : mapping, optional
+        Column → ``{code: name}``; adds ``<column>_name`` (category of the names).
+    sort_by : sequence of str
+        Sort rows by these columns (stable), then reset the index.
+    attrs : mapping
+        Frame metadata.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns in the order first seen (``columns`` first), typed as above.
+    """
+    names: dict[str, None] = dict.fromkeys(columns)
+    for r in rows:
+        names.update(dict.fromkeys(r))
+    table: dict[str, Any] = {}
+    coded = codes or {}
+    generated = {f"{name}_name" for name in coded}
+    for name in names:
+        if name in generated:
+            continue
+        values: list[Any] = [r.get(name) for r in rows]
+        if name in floats:
+            table[name] = _float([_number(v) for v in values])
+        elif name in ints:
+            if any(v is None or v == "" for v in values):
+                table[name] = pd.array([_optional_int(v) for v in values], dtype="Int64")
+            else:
+                table[name] = np.asarray([int(v) for v in values], dtype="int64")
+        elif name in times_ms:
+            stamps = _float([_number(v) for v in values])
+            # Whole milliseconds stay integers: float ms * 1e6 would blur the last digits.
+            exact = stamps if np.isnan(stamps).any() else stamps.astype("int64")
+            table[name] = to_utc(exact, "ms", name=None)
+        elif name in sides:
+            table[name] = side_categorical(np.asarray(values, dtype=object))
+        else:
+            table[name] = pd.array(values, dtype=object)
+        if name in coded:
+            labels = coded[name]
+            table[f"{name}_name"] = pd.Categorical(
+                [_label(labels, v) for v in values],
+                categories=list(dict.fromkeys(labels.values())),
+            )
+    df = _frame(table, None, attrs)
+    keys = [k for k in sort_by if k in df.columns]
+    if keys and len(df):
+        df = df.sort_values(keys, kind="stable").reset_index(drop=True)
+        df.attrs.update(attrs)
+    return df
+
+
+def _label(labels: Mapping[int, str], value: Any) -> str | None:
+    return None if value is None or value == "" else labels.get(int(value))
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None or value == "" else int(value)

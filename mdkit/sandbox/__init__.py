@@ -18,6 +18,12 @@ from types import TracebackType
 from typing import Any
 
 from mdkit.sandbox.cryptocom import CryptocomRest
+from mdkit.sandbox.cryptocom_account import (
+    DEMO_API_KEY,
+    DEMO_BALANCES,
+    DEMO_SECRET_KEY,
+    CryptocomAccounts,
+)
 from mdkit.sandbox.http import FAULT_KINDS, HttpServer
 from mdkit.sandbox.market import INSTRUMENTS, Market
 
@@ -49,6 +55,11 @@ class Sandbox:
     cryptocom : HttpServer
         The Crypto.com REST server; ``.inject(kind, times=...)`` queues faults
         (:data:`FAULT_KINDS`).
+    accounts : CryptocomAccounts
+        The Crypto.com signed user API on the same server; ``.create(balances={...})``
+        opens an account and returns its ``(api_key, secret)``. A demo account
+        (``DEMO_API_KEY``/``DEMO_SECRET_KEY``, fake) is funded with ``DEMO_BALANCES``,
+        and inside the ``with`` block ``MDKIT_CRYPTOCOM_API_KEY``/``_SECRET_KEY`` name it.
     """
 
     def __init__(
@@ -65,13 +76,19 @@ class Sandbox:
         self.set_env = set_env
         self.cryptocom = HttpServer(host, port)
         self.cryptocom_rest = CryptocomRest(self.market, self.cryptocom)
+        self.accounts = CryptocomAccounts(self.market, self.cryptocom)
+        self.accounts.create(DEMO_BALANCES, api_key=DEMO_API_KEY, secret=DEMO_SECRET_KEY)
         self._saved_env: dict[str, str | None] = {}
         self._running = False
 
     @property
     def env(self) -> dict[str, str]:
         """The endpoint variables that point clients at this sandbox."""
-        return {"MDKIT_CRYPTOCOM_REST_URL": self.cryptocom.url}
+        return {
+            "MDKIT_CRYPTOCOM_REST_URL": self.cryptocom.url,
+            "MDKIT_CRYPTOCOM_API_KEY": DEMO_API_KEY,
+            "MDKIT_CRYPTOCOM_SECRET_KEY": DEMO_SECRET_KEY,
+        }
 
     @property
     def urls(self) -> dict[str, str]:

@@ -1,0 +1,581 @@
+"""Signed account calls on the Crypto.com v1 user API: balances, orders, fills, trading.
+
+:class:`Account` validates arguments before any request, signs every attempt
+afresh (a retry needs a new ``time``), sends signed parameters in the POST/DELETE
+form body (never the URL, so no log line carries them), keeps to the doc's 10
+requests per second per user, walks paged answers to the end, and corrects its
+clock once when the venue says the request time is off.
+
+Secrets never leave this module: the key and the secret are held in an object
+whose ``repr`` is redacted, the account's ``repr`` shows only a short hash of the
+key, errors and logs name the environment variables, never their values, and an
+:class:`Account` refuses to be pickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import pandas as pd
+
+from mdkit import config
+from mdkit.errors import AuthError, InvalidArgument, TradingDisabled, VenueError
+from mdkit.timeparse import parse_range
+from mdkit.venues import cryptocom as venue
+from mdkit.venues import cryptocom_user as user_api
+from mdkit.venues.cryptocom import Request
+
+if TYPE_CHECKING:
+    from mdkit.rest import Response
+
+__all__ = ["Account", "OrderDetail"]
+
+log = logging.getLogger("mdkit.account")
+
+_SIDES = ("buy", "sell")
+_TYPES = {"limit": 1, "market": 2}
+_KEY_ENV = config.env_name(venue.VENUE, "api_key")
+_SECRET_ENV = config.env_name(venue.VENUE, "secret_key")
+
+
+class _Credentials:
+    """The key pair; its repr is redacted and it cannot be pickled."""
+
+    __slots__ = ("key", "secret")
+
+    def __init__(self, key: str, secret: str) -> None:
+        self.key = key
+        self.secret = secret
+
+    def __repr__(self) -> str:
+        return "<credentials redacted>"
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("credentials are not picklable")
+
+
+@dataclass(frozen=True, repr=False)
+class OrderDetail:
+    """One order and its fills, as :meth:`Account.order` returns them.
+
+    Attributes
+    ----------
+    order : pandas.DataFrame
+        One row with the columns of :meth:`Account.all_orders`.
+    trades : pandas.DataFrame
+        The order's fills, with the columns of :meth:`Account.my_trades`.
+    """
+
+    order: pd.DataFrame
+    trades: pd.DataFrame
+
+    @property
+    def id(self) -> int:
+        """The order id."""
+        return int(self.order["id"].iloc[0])
+
+    @property
+    def status(self) -> str:
+        """The readable status: ``NEW``, ``PART_FILLED``, ``FILLED``, ``CANCELED``..."""
+        return str(self.order["status_name"].iloc[0])
+
+    def __repr__(self) -> str:
+        row = self.order.iloc[0]
+        return (
+            f"<OrderDetail id={self.id} {row['side']} {row['type_name']} {self.status} "
+            f"filled {row['deal_volume']:g}/{row['volume']:g} fills={len(self.trades)}>"
+        )
+
+
+def _show_progress() -> bool:
+    # tqdm's own disable=None test looks at isatty(), which is False in Jupyter's
+    # output stream: show the bar in a terminal or in a kernel, not in pipes/CI.
+    return "ipykernel" in sys.modules or bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+class Account:
+    """A Crypto.com v1 account, reached through its signed user API.
+
+    Parameters
+    ----------
+    api_key, secret_key : str, optional
+        Credentials; default ``MDKIT_CRYPTOCOM_API_KEY`` and ``MDKIT_CRYPTOCOM_SECRET_KEY``.
+    trading : bool
+        Allow order-changing calls (:meth:`place_order`, :meth:`cancel_order`,
+        :meth:`cancel_all`); without it they raise :class:`TradingDisabled`.
+    url : str, optional
+        REST base URL; default ``MDKIT_CRYPTOCOM_REST_URL``, else the doc's.
+    cancel_endpoint : {"doc", "live"}
+        ``doc``: ``DELETE /v1/order`` as documented; ``live``: ``POST
+        /v1/orders/cancel``, which the live API's clients used (NOTES.md).
+    page_size : int
+        Rows per page when walking paged answers.
+
+    Raises
+    ------
+    AuthError
+        If the key or the secret is missing (the message names the variables).
+    InvalidArgument
+        For an unknown ``cancel_endpoint`` or a bad ``page_size``.
+
+    Examples
+    --------
+    >>> with mdkit.sandbox.Sandbox():                       # doctest: +SKIP
+    ...     acct = mdkit.Account(trading=True)
+    ...     oid = acct.place_order("btcusdt", "buy", 0.01, price=60000)
+    ...     acct.open_orders("btcusdt")
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        secret_key: str | None = None,
+        *,
+        trading: bool = False,
+        url: str | None = None,
+        cancel_endpoint: str = "doc",
+        page_size: int = user_api.PAGE_SIZE,
+    ) -> None:
+        key = config.credential(venue.VENUE, "api_key", api_key)
+        secret = config.credential(venue.VENUE, "secret_key", secret_key)
+        missing = [
+            f"{what} (argument {arg}= or {env})"
+            for what, arg, env, value in (
+                ("API key", "api_key", _KEY_ENV, key),
+                ("secret key", "secret_key", _SECRET_ENV, secret),
+            )
+            if not value
+        ]
+        if missing or key is None or secret is None:
+            raise AuthError("credentials", "missing " + " and ".join(missing))
+        if cancel_endpoint not in user_api.CANCEL_ENDPOINTS:
+            raise InvalidArgument(
+                f"cancel_endpoint must be one of {', '.join(user_api.CANCEL_ENDPOINTS)}, "
+                f"not {cancel_endpoint!r}"
+            )
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+            raise InvalidArgument(f"page_size must be a positive integer, not {page_size!r}")
+        self._credentials = _Credentials(key, secret)
+        #: A short hash of the key: names the account in reprs, logs and rate budgets.
+        self.key_id = hashlib.sha256(key.encode()).hexdigest()[:10]
+        self.trading = bool(trading)
+        self.url = config.rest_url(venue.VENUE, url)
+        self.cancel_endpoint = cancel_endpoint
+        self.page_size = page_size
+        self.clock_offset_ms = 0.0
+
+    def __repr__(self) -> str:
+        mode = "trading" if self.trading else "read-only"
+        return f"<Account cryptocom key#{self.key_id} {mode} {self.url}>"
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("an Account holds credentials and is not picklable; pickle its frames")
+
+    # -- transport ------------------------------------------------------------------
+    def _now_ms(self) -> int:
+        return int(time.time() * 1000 + self.clock_offset_ms)
+
+    def _send(self, request: Request, *, idempotent: bool, rate_key: str) -> Response:
+        from mdkit import rest  # requests loads on first use, not on `import mdkit`
+
+        creds = self._credentials
+
+        def params() -> dict[str, str]:
+            if not request.signed:
+                return dict(request.params)
+            return user_api.signed(request.params, creds.key, creds.secret, self._now_ms())
+
+        explain = None
+        if request.symbol is not None:
+            explain = f"is {request.symbol!r} listed? see mdkit.symbols()"
+        return rest.send(
+            self.url,
+            request.method,
+            request.path,
+            params,
+            rate=user_api.USER_RATE_PER_SECOND if request.signed else venue.MARKET_RATE_PER_SECOND,
+            rate_key=rate_key,
+            idempotent=idempotent,
+            parse_error=venue.parse_envelope,
+            explain_500=explain,
+        )
+
+    def _call(self, request: Request, *, idempotent: bool = True) -> Any:
+        """Send a signed request and return the envelope's ``data``; fix the clock once."""
+        for attempt in (0, 1):
+            try:
+                resp = self._send(request, idempotent=idempotent, rate_key=f"user:{self.key_id}")
+                return venue.parse_envelope(resp.body)
+            except VenueError as exc:
+                if not user_api.is_time_error(exc):
+                    self._raise_with_hint(exc)
+                if attempt == 1:
+                    raise VenueError(
+                        exc.code,
+                        f"{exc.msg}: the venue still rejects the request time after mdkit "
+                        f"corrected its clock by {self.clock_offset_ms:+.0f} ms to the "
+                        "server's; check this machine's clock (and the venue's)",
+                    ) from exc
+                # The venue refused a stale `time`: nothing was done, so measuring the
+                # offset to server time and resending once is safe, orders included.
+                self._sync_clock()
+        raise AssertionError("unreachable")
+
+    def _raise_with_hint(self, exc: VenueError) -> NoReturn:
+        if exc.code == "HTTP 401":
+            raise AuthError(exc.code, f"{exc.msg}; check {_KEY_ENV} (or api_key=)") from exc
+        if exc.code == "100005":
+            raise AuthError(
+                exc.code, f"{exc.msg}; check {_SECRET_ENV} (or secret_key=) for this key"
+            ) from exc
+        raise exc
+
+    def _sync_clock(self) -> None:
+        """Measure the offset to server time from the tickers' ``date`` (ms)."""
+        before = time.time() * 1000
+        try:
+            resp = self._send(venue.build_tickers(), idempotent=True, rate_key="market")
+        except VenueError as exc:
+            if exc.code != "HTTP 404":
+                raise
+            resp = self._send(venue.build_tickers(legacy=True), idempotent=True, rate_key="market")
+        after = time.time() * 1000
+        data = venue.parse_envelope(resp.body)
+        server = data.get("date") if isinstance(data, dict) else None
+        if server is None:
+            raise VenueError(
+                "clock",
+                "the venue refused the request time, and its tickers "
+                "carry no 'date' to measure the offset with",
+            )
+        self.clock_offset_ms = float(server) - (before + after) / 2
+        log.info(
+            "%r: request time refused; clock offset to the server is %+.0f ms",
+            self,
+            self.clock_offset_ms,
+        )
+
+    def _walk(self, build: Callable[[int], Request], what: str) -> list[dict[str, Any]]:
+        """Fetch every page (``page`` from 1, ``pageSize``) and return all items."""
+        rows: list[dict[str, Any]] = []
+        items, count = user_api.parse_page(self._call(build(1)))
+        rows.extend(items)
+        pages = math.ceil(count / self.page_size) if count else 1
+        bar = None
+        if pages > 1:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(
+                total=pages,
+                initial=1,
+                desc=what,
+                unit="page",
+                leave=False,
+                disable=not _show_progress(),
+            )
+        page, previous = 1, items
+        try:
+            while len(items) >= self.page_size and (count is None or len(rows) < count):
+                page += 1
+                items, count = user_api.parse_page(self._call(build(page)))
+                if not items or items == previous:
+                    break  # a server that ignores `page` would repeat itself forever
+                rows.extend(items)
+                previous = items
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+        log.debug("%s: %d rows in %d pages", what, len(rows), page)
+        return rows
+
+    # -- validation -----------------------------------------------------------------
+    def _symbol(self, symbol: str) -> str:
+        from mdkit.marketdata import _symbol
+
+        return _symbol(symbol, self.url)
+
+    def _require_trading(self, what: str) -> None:
+        if not self.trading:
+            raise TradingDisabled(
+                f"{what} changes orders; open the account with Account(trading=True) to allow it"
+            )
+
+    @staticmethod
+    def _order_id(order_id: Any) -> int:
+        bad = InvalidArgument(f"order_id must be a positive integer, not {order_id!r}")
+        if isinstance(order_id, bool):
+            raise bad
+        try:
+            value = int(order_id)
+        except (TypeError, ValueError):
+            raise bad from None
+        if value < 1 or (isinstance(order_id, float) and value != order_id):
+            raise bad
+        return value
+
+    # -- reading --------------------------------------------------------------------
+    def balances(self) -> pd.DataFrame:
+        """Every coin's balance.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``coin`` (str), ``free locked btc_value`` (float64);
+            ``attrs["total_btc"]``: the venue's estimate of the whole account in BTC.
+
+        Raises
+        ------
+        AuthError
+            Unknown key (HTTP 401) or rejected signature (``100005``).
+        NetworkError, RateLimitError, VenueError
+
+        Examples
+        --------
+        >>> acct.balances().set_index("coin").free["usdt"]      # doctest: +SKIP
+        """
+        return user_api.parse_balances(self._call(user_api.build_account()))
+
+    def open_orders(self, symbol: str) -> pd.DataFrame:
+        """Every open order of one market (all pages).
+
+        Parameters
+        ----------
+        symbol : str
+            ``"btcusdt"``, ``"BTC/USDT"``...
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per order, oldest first, columns as :meth:`all_orders`.
+
+        Raises
+        ------
+        UnknownSymbol
+            With close matches, before any signed request.
+
+        Examples
+        --------
+        >>> acct.open_orders("btcusdt")[["id", "side", "price", "remain_volume"]]  # doctest: +SKIP
+        """
+        sym = self._symbol(symbol)
+        rows = self._walk(
+            lambda page: user_api.build_open_orders(sym, page, self.page_size), "open orders"
+        )
+        return user_api.parse_orders(rows, sym, source="rest:/v1/openOrders")
+
+    def all_orders(self, symbol: str, start: Any = None, end: Any = None) -> pd.DataFrame:
+        """Every order of one market — open, filled and canceled — over all pages.
+
+        Parameters
+        ----------
+        symbol : str
+            ``"btcusdt"``...
+        start, end : datetime, Timestamp, str or number, optional
+            Bounds on the creation time (inclusive, to the second, UTC): anything
+            :func:`mdkit.timeparse.parse_range` reads (``"2 days ago"``, ISO, epoch).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per order, oldest first: ``id source type status`` (int64),
+            ``type_name`` (category limit/market), ``status_name`` (category INIT NEW
+            FILLED PART_FILLED CANCELED PENDING_CANCEL EXPIRED), ``side`` (category
+            buy/sell), ``price volume deal_volume remain_volume avg_price deal_price
+            total_price fee`` (float64; ``deal_price`` is the filled quote total),
+            ``fee_coin base_coin count_coin`` (str), ``created_at updated_at`` (UTC),
+            and the venue's text fields (``status_msg side_msg source_msg``).
+
+        Raises
+        ------
+        InvalidArgument, UnknownSymbol
+            Before any signed request.
+
+        Examples
+        --------
+        >>> df = acct.all_orders("btcusdt", start="1 day ago")    # doctest: +SKIP
+        >>> df.status_name.value_counts()                         # doctest: +SKIP
+        """
+        lo, hi = parse_range(start, end)
+        sym = self._symbol(symbol)
+        rows = self._walk(
+            lambda page: user_api.build_all_orders(sym, page, self.page_size, lo, hi), "orders"
+        )
+        return user_api.parse_orders(rows, sym, source="rest:/v1/allOrders")
+
+    def my_trades(self, symbol: str, start: Any = None, end: Any = None) -> pd.DataFrame:
+        """Every fill of the account's orders in one market, over all pages.
+
+        Parameters
+        ----------
+        symbol : str
+            ``"btcusdt"``...
+        start, end : optional
+            Bounds on the fill time, as in :meth:`all_orders`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per fill, oldest first: ``id`` (int64), ``ctime`` (UTC), ``side``
+            and ``type`` (category buy/sell, the account's side), ``price volume
+            deal_price fee`` (float64), ``fee_coin`` (str), and ``bid_id bid_user_id``
+            or ``ask_id ask_user_id`` (``Int64``, the order on the account's side).
+
+        Examples
+        --------
+        >>> t = acct.my_trades("btcusdt"); (t.price * t.volume).sum()   # doctest: +SKIP
+        """
+        lo, hi = parse_range(start, end)
+        sym = self._symbol(symbol)
+        rows = self._walk(
+            lambda page: user_api.build_my_trades(sym, page, self.page_size, lo, hi), "trades"
+        )
+        return user_api.parse_fills(rows, sym, source="rest:/v1/myTrades")
+
+    def order(self, symbol: str, order_id: int) -> OrderDetail:
+        """One order and its fills.
+
+        Parameters
+        ----------
+        symbol : str
+            The order's market.
+        order_id : int
+            As :meth:`place_order` returned it.
+
+        Returns
+        -------
+        OrderDetail
+            ``.order``: a one-row frame with :meth:`all_orders`'s columns;
+            ``.trades``: its fills with :meth:`my_trades`'s columns; ``.status``.
+
+        Examples
+        --------
+        >>> acct.order("btcusdt", oid).status                  # doctest: +SKIP
+        'PART_FILLED'
+        """
+        oid = self._order_id(order_id)
+        sym = self._symbol(symbol)
+        order, fills = user_api.parse_order_detail(
+            self._call(user_api.build_show_order(sym, oid)), sym
+        )
+        return OrderDetail(order, fills)
+
+    # -- trading --------------------------------------------------------------------
+    def place_order(
+        self,
+        symbol: str,
+        side: str,
+        amount: float | str,
+        price: float | str | None = None,
+        type: str = "limit",  # noqa: A002 - the public contract's name
+    ) -> int:
+        """Place an order and return its id.
+
+        Parameters
+        ----------
+        symbol : str
+            ``"btcusdt"``...
+        side : {"buy", "sell"}
+        amount : float or str
+            Base amount for limit orders and market sells. For a **market buy** it
+            is the quote total to spend, as the venue defines ``volume`` (doc
+            "Create an order").
+        price : float or str, optional
+            Required for limit orders, refused for market orders.
+        type : {"limit", "market"}
+
+        Returns
+        -------
+        int
+            The venue's order id.
+
+        Raises
+        ------
+        TradingDisabled
+            Unless the account was opened with ``trading=True``, before anything else.
+        InvalidArgument, UnknownSymbol
+            Bad side, type, amount or price, before any request.
+        VenueError
+            The venue refused the order (e.g. balance not enough).
+
+        Examples
+        --------
+        >>> acct.place_order("btcusdt", "buy", 0.01, price=60000)   # doctest: +SKIP
+        8001
+        """
+        self._require_trading("place_order")
+        side_l = side.strip().lower() if isinstance(side, str) else side
+        if side_l not in _SIDES:
+            raise InvalidArgument(f"side must be one of {', '.join(_SIDES)}, not {side!r}")
+        type_l = type.strip().lower() if isinstance(type, str) else type
+        if type_l not in _TYPES:
+            raise InvalidArgument(f"type must be one of {', '.join(_TYPES)}, not {type!r}")
+        volume = user_api.format_amount(amount, "amount")
+        if type_l == "limit":
+            if price is None:
+                raise InvalidArgument("price is required for a limit order")
+            price_text: str | None = user_api.format_amount(price, "price")
+        elif price is not None:
+            raise InvalidArgument("a market order takes no price; use type='limit'")
+        else:
+            price_text = None
+        sym = self._symbol(symbol)
+        request = user_api.build_create_order(
+            sym, side_l, volume, order_type=_TYPES[type_l], price=price_text
+        )
+        log.info("%r: place %s %s %s %s at %s", self, type_l, side_l, volume, sym, price_text)
+        order_id = user_api.parse_order_id(self._call(request, idempotent=False))
+        log.info("%r: order %d placed", self, order_id)
+        return order_id
+
+    def cancel_order(self, symbol: str, order_id: int) -> None:
+        """Cancel one order (through the endpoint chosen by ``cancel_endpoint``).
+
+        Parameters
+        ----------
+        symbol : str
+            The order's market.
+        order_id : int
+            The order id.
+
+        Raises
+        ------
+        TradingDisabled
+            Unless ``trading=True``, before any request.
+        VenueError
+            Unknown or already finished order.
+
+        Examples
+        --------
+        >>> acct.cancel_order("btcusdt", oid)                  # doctest: +SKIP
+        """
+        self._require_trading("cancel_order")
+        oid = self._order_id(order_id)
+        sym = self._symbol(symbol)
+        log.info("%r: cancel order %d on %s", self, oid, sym)
+        self._call(user_api.build_cancel_order(sym, oid, self.cancel_endpoint), idempotent=False)
+
+    def cancel_all(self, symbol: str) -> None:
+        """Cancel every open order of one market.
+
+        Raises
+        ------
+        TradingDisabled
+            Unless ``trading=True``, before any request.
+
+        Examples
+        --------
+        >>> acct.cancel_all("btcusdt")                         # doctest: +SKIP
+        """
+        self._require_trading("cancel_all")
+        sym = self._symbol(symbol)
+        log.info("%r: cancel all orders on %s", self, sym)
+        self._call(user_api.build_cancel_all(sym), idempotent=False)
