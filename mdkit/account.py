@@ -299,9 +299,9 @@ class Account:
 
     # -- validation -----------------------------------------------------------------
     def _symbol(self, symbol: str) -> str:
-        from mdkit.marketdata import _symbol
+        from mdkit.marketdata import resolve_symbol
 
-        return _symbol(symbol, self.url)
+        return resolve_symbol(symbol, self.url)
 
     def _require_trading(self, what: str) -> None:
         if not self.trading:

@@ -23,7 +23,16 @@ from mdkit.venues import cryptocom as venue
 if TYPE_CHECKING:
     from mdkit.rest import Response
 
-__all__ = ["symbols", "tickers", "ticker", "prices", "klines", "trades", "depth"]
+__all__ = [
+    "symbols",
+    "tickers",
+    "ticker",
+    "prices",
+    "klines",
+    "trades",
+    "depth",
+    "resolve_symbol",
+]
 
 log = logging.getLogger("mdkit.marketdata")
 
@@ -92,7 +101,16 @@ def _known_symbols(base: str) -> list[str]:
     return list(cached[1].index)
 
 
-def _symbol(symbol: str, base: str) -> str:
+def resolve_symbol(symbol: str, base: str) -> str:
+    """Return the venue's spelling of ``symbol`` if the venue at ``base`` lists it.
+
+    The symbol list is fetched once and cached for ten minutes per base URL.
+
+    Raises
+    ------
+    UnknownSymbol
+        With close matches from the venue's list.
+    """
     return check_symbol(symbol, _known_symbols(base), venue=venue.VENUE)
 
 
@@ -148,7 +166,7 @@ def ticker(symbol: str, *, url: str | None = None) -> pd.DataFrame:
         With close matches, before the ticker request.
     """
     base = config.rest_url(venue.VENUE, url)
-    sym = _symbol(symbol, base)
+    sym = resolve_symbol(symbol, base)
     data, _ = _get(venue.build_ticker(sym), base)
     return venue.parse_ticker(data, sym)
 
@@ -213,7 +231,7 @@ def klines(
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidArgument(f"limit must be a positive integer, not {limit!r}")
     base = config.rest_url(venue.VENUE, url)
-    sym = _symbol(symbol, base)
+    sym = resolve_symbol(symbol, base)
     data, received = _get(venue.build_klines(sym, iv), base)
     df = venue.parse_klines(data, sym, iv, now_s=received)
     if lo is not None and (df.empty or lo < df.index[0]):
@@ -257,7 +275,7 @@ def trades(symbol: str, *, url: str | None = None) -> pd.DataFrame:
     >>> mdkit.trades("BTC/USDT").groupby("side", observed=True).amount.sum()  # doctest: +SKIP
     """
     base = config.rest_url(venue.VENUE, url)
-    sym = _symbol(symbol, base)
+    sym = resolve_symbol(symbol, base)
     data, _ = _get(venue.build_trades(sym), base)
     return venue.parse_trades(data, sym)
 
@@ -286,9 +304,9 @@ def depth(symbol: str, step: int = 0, *, url: str | None = None) -> pd.DataFrame
     >>> book = mdkit.depth("btcusdt")                                  # doctest: +SKIP
     >>> book.pivot(index="level", columns="side", values="price")     # doctest: +SKIP
     """
-    request = venue.build_depth("btcusdt", step)  # validates step before any request
+    venue.check_depth_step(step)  # before the symbol list is fetched
     base = config.rest_url(venue.VENUE, url)
-    sym = _symbol(symbol, base)
+    sym = resolve_symbol(symbol, base)
     request = venue.build_depth(sym, step)
     data, received = _get(request, base)
     return venue.parse_depth(data, sym, step, received_ms=received * 1000)

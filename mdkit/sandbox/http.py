@@ -85,6 +85,9 @@ class HttpServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; without TCP_NODELAY, Nagle plus
+            # the client's delayed ACK stalls every keep-alive answer by ~40 ms.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 log.debug("%s %s", self.address_string(), format % args)  # noqa: UP031

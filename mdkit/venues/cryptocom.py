@@ -37,6 +37,7 @@ __all__ = [
     "build_trades",
     "build_prices",
     "build_depth",
+    "check_depth_step",
     "parse_envelope",
     "parse_symbols",
     "parse_tickers",
@@ -55,8 +56,9 @@ WS_URL = "wss://ws.crypto.com/kline-api/ws"
 MARKET_RATE_PER_SECOND = 10
 #: doc "Get the order book": step0 is unaggregated, step1/step2 merge price levels.
 DEPTH_STEPS = (0, 1, 2)
-#: Error codes that mean the credentials or the signature were refused.
-AUTH_CODES = frozenset({"100005", "100007", "100011", "100012"})
+#: Error codes that mean the signature was refused (NOTES.md: 100005 "request sign
+#: illegal"). An unknown key is an HTTP 401, mapped by the REST engine.
+AUTH_CODES = frozenset({"100005"})
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,13 @@ def build_prices() -> Request:
     return Request("GET", "/v1/ticker/price")
 
 
+def check_depth_step(step: object) -> int:
+    """Return ``step`` if it is 0, 1 or 2, else raise :class:`InvalidArgument` naming them."""
+    if isinstance(step, bool) or not isinstance(step, int) or step not in DEPTH_STEPS:
+        raise InvalidArgument(f"depth step must be one of {DEPTH_STEPS}, not {step!r}")
+    return step
+
+
 def build_depth(symbol: str, step: int = 0) -> Request:
     """Request the order book (``GET /v1/depth?symbol=&type=step<N>``).
 
@@ -116,8 +125,7 @@ def build_depth(symbol: str, step: int = 0) -> Request:
     InvalidArgument
         If ``step`` is not 0, 1 or 2.
     """
-    if isinstance(step, bool) or step not in DEPTH_STEPS:
-        raise InvalidArgument(f"depth step must be one of {DEPTH_STEPS}, not {step!r}")
+    check_depth_step(step)
     return Request("GET", "/v1/depth", {"symbol": symbol, "type": f"step{step}"}, symbol=symbol)
 
 
