@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from mdkit.sandbox import Sandbox
-from mdkit.sandbox.cryptocom_account import (
+from mdkit.sandbox.exchange import (
     DEMO_API_KEY,
     DEMO_SECRET_KEY,
     Exchange,
