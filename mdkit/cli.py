@@ -52,6 +52,15 @@ def demo(seed: int = 7) -> int:
         _show("depth btcusdt, top 5 levels per side", ladder, 5)
         print("\n>>> mdkit.tickers()")
         _show("tickers, all markets", mdkit.tickers()[["last", "bid", "ask", "volume", "change"]])
+        print("\n>>> acct = mdkit.Account(trading=True)   # the sandbox's demo key pair")
+        acct = mdkit.Account(trading=True)
+        _show("balances", acct.balances())
+        asks = book[book.side == "ask"]
+        price = round(float(asks.price.iloc[0]) * 1.001, 2)
+        print(f'\n>>> acct.place_order("btcusdt", "buy", 0.05, price={price})')
+        oid = acct.place_order("btcusdt", "buy", 0.05, price=price)
+        detail = acct.order("btcusdt", oid)
+        _show(f"order {oid}: {detail.status}, its fills", detail.trades)
         try:
             mdkit.klines("btcusd", "1min")
         except mdkit.InvalidArgument as exc:
