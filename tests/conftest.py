@@ -14,6 +14,16 @@ from mdkit.sandbox import Sandbox
 SAMPLES = Path(__file__).parent / "samples"
 
 
+class Clock:
+    """A settable clock for a sandbox market (``Market(clock=Clock(t))``)."""
+
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
 def load_samples(venue: str, name: str) -> dict[str, Any]:
     """Recorded samples (copied from shared/protocols/samples), by id."""
     doc = json.loads((SAMPLES / venue / name).read_text())

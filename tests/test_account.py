@@ -26,14 +26,7 @@ from mdkit.errors import (
 )
 from mdkit.sandbox import Sandbox
 from mdkit.sandbox.cryptocom_account import DEMO_API_KEY, DEMO_BALANCES, DEMO_SECRET_KEY
-
-
-class Clock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
+from tests.conftest import Clock
 
 
 @pytest.fixture

@@ -109,25 +109,37 @@ class CryptocomRest:
             ]
         )
 
-    def _ticker_item(self, symbol: str, stats: dict[str, float]) -> dict[str, Any]:
+    def _ticker_fields(
+        self, symbol: str, stats: dict[str, float], *, listing: bool
+    ) -> dict[str, Any]:
         pp = self.market.instrument(symbol).price_precision
-        # Mixed types as on the wire: 16-decimal strings, plain strings, numbers.
-        return {
-            "symbol": symbol,
+        # Mixed types as on the wire: 16-decimal strings, plain strings, and (in the
+        # all-markets listing) numbers for the touch; the single ticker sends strings.
+        touch = plain if listing else fixed_str
+        fields: dict[str, Any] = {
             "high": fixed_str(stats["high"], pp),
             "vol": fixed_str(stats["volume"], 8),
             "last": fixed_str(stats["last"], 16),
             "low": fixed_str(stats["low"], pp),
-            "buy": plain(stats["bid"], pp),
-            "sell": plain(stats["ask"], pp),
-            "change": fixed_str(stats["change"], 10),
-            "rose": fixed_str(stats["change"], 10),
+            "buy": touch(stats["bid"], pp),
+            "sell": touch(stats["ask"], pp),
         }
+        if listing:
+            return {
+                "symbol": symbol,
+                **fields,
+                "change": fixed_str(stats["change"], 10),
+                "rose": fixed_str(stats["change"], 10),
+            }
+        return {**fields, "rose": fixed_str(stats["change"], 10), "time": int(stats["time_ms"])}
 
     def tickers(self, request: HttpRequest) -> Reply:
         """``GET /v1/tickers`` (and ``/v1/ticker`` without a symbol)."""
         now = self.market.now()
-        items = [self._ticker_item(s, self.market.ticker(s, now)) for s in self.market.instruments]
+        items = [
+            self._ticker_fields(s, self.market.ticker(s, now), listing=True)
+            for s in self.market.instruments
+        ]
         return ok({"date": int(now * 1000), "ticker": items})
 
     def ticker(self, request: HttpRequest) -> Reply:
@@ -137,20 +149,7 @@ class CryptocomRest:
         symbol, fail = self._symbol(request)
         if fail is not None or symbol is None:
             return fail or error(*PARAM_ILLEGAL)
-        stats = self.market.ticker(symbol)
-        pp = self.market.instrument(symbol).price_precision
-        return ok(
-            {
-                "high": fixed_str(stats["high"], pp),
-                "vol": fixed_str(stats["volume"], 8),
-                "last": fixed_str(stats["last"], 16),
-                "low": fixed_str(stats["low"], pp),
-                "buy": fixed_str(stats["bid"], pp),
-                "sell": fixed_str(stats["ask"], pp),
-                "rose": fixed_str(stats["change"], 10),
-                "time": int(stats["time_ms"]),
-            }
-        )
+        return ok(self._ticker_fields(symbol, self.market.ticker(symbol), listing=False))
 
     def klines(self, request: HttpRequest) -> Reply:
         """``GET /v1/klines?symbol=&period=`` — the latest bars, times in seconds."""

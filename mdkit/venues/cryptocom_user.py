@@ -262,6 +262,24 @@ def build_open_orders(symbol: str, page: int = 1, page_size: int = PAGE_SIZE) ->
     return _paged("/v1/openOrders", symbol, page, page_size)
 
 
+def _dated(
+    path: str,
+    symbol: str,
+    page: int,
+    page_size: int,
+    start: pd.Timestamp | None,
+    end: pd.Timestamp | None,
+) -> Request:
+    return _paged(
+        path,
+        symbol,
+        page,
+        page_size,
+        startDate=None if start is None else format_date(start),
+        endDate=None if end is None else format_date(end),
+    )
+
+
 def build_all_orders(
     symbol: str,
     page: int = 1,
@@ -270,14 +288,7 @@ def build_all_orders(
     end: pd.Timestamp | None = None,
 ) -> Request:
     """``POST /v1/allOrders``: one page of every order; ``startDate``/``endDate`` in UTC."""
-    return _paged(
-        "/v1/allOrders",
-        symbol,
-        page,
-        page_size,
-        startDate=None if start is None else format_date(start),
-        endDate=None if end is None else format_date(end),
-    )
+    return _dated("/v1/allOrders", symbol, page, page_size, start, end)
 
 
 def build_my_trades(
@@ -288,14 +299,7 @@ def build_my_trades(
     end: pd.Timestamp | None = None,
 ) -> Request:
     """``POST /v1/myTrades``: one page of the account's fills."""
-    return _paged(
-        "/v1/myTrades",
-        symbol,
-        page,
-        page_size,
-        startDate=None if start is None else format_date(start),
-        endDate=None if end is None else format_date(end),
-    )
+    return _dated("/v1/myTrades", symbol, page, page_size, start, end)
 
 
 # -- parsers --------------------------------------------------------------------

@@ -27,16 +27,9 @@ from mdkit.sandbox.exchange import (
     expected_sign,
 )
 from mdkit.sandbox.market import Market
+from tests.conftest import Clock
 
 T0 = 1_700_000_000.0
-
-
-class Clock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @pytest.fixture
