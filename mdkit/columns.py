@@ -1,0 +1,473 @@
+"""Columnar accumulators: capture rows without a Python object per row.
+
+A capture appends millions of rows (trades, book increments). Keeping a dict or
+tuple per row costs ~350 B/row; :class:`ColumnBuffer` keeps ~the raw width of
+the row instead (48 B for a trade row: 5 × 8-byte numbers + 2 × 4-byte codes).
+
+How rows are stored:
+
+- Rows are packed row-major into chunks, each a NumPy structured array with
+  the schema's fields packed back to back. :meth:`ColumnBuffer.append` is a
+  writer generated for the schema (as dataclasses generate ``__init__``): one
+  :class:`struct.Struct` ``pack_into`` call writes a whole row, ~0.2 µs for a
+  seven-column trade row.
+- The first chunk holds 1024 rows; each next one doubles, up to 65536 rows.
+  Full chunks are kept as they are and never copied again on append, so the
+  memory held is the rows plus at most one partly filled chunk.
+- A ``"category"`` column (symbol, side) stores int32 codes; the code → string
+  table lives once per buffer. ``None`` is stored as a missing value (code -1).
+- :meth:`columns` concatenates the chunks into one contiguous array per column
+  only when asked.
+
+Bench: ``python bench/bench_columns.py`` (figures in ``bench/RESULTS-book.md``).
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import operator
+import struct
+import sys
+from collections.abc import Callable, Mapping
+from types import MethodType
+from typing import Any, Final, cast
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+__all__ = ["CATEGORY", "ColumnBuffer"]
+
+CATEGORY: Final = "category"
+"""Schema value for a low-cardinality string column stored as small int codes."""
+
+FIRST_CHUNK_ROWS: Final = 1024
+CHUNK_ROWS: Final = 65536
+
+_CODE_DTYPE: Final = np.dtype("<i4")
+# struct format character for each storable (kind, itemsize); '<' = no padding.
+_STRUCT_CHARS: Final = {
+    ("b", 1): "?",
+    ("i", 1): "b",
+    ("i", 2): "h",
+    ("i", 4): "i",
+    ("i", 8): "q",
+    ("u", 1): "B",
+    ("u", 2): "H",
+    ("u", 4): "I",
+    ("u", 8): "Q",
+    ("f", 2): "e",
+    ("f", 4): "f",
+    ("f", 8): "d",
+    ("M", 8): "q",
+    ("m", 8): "q",
+}
+# Bool columns go through this dict on the fast path: struct's "?" would
+# silently take None or 2 as a truth value.
+_BOOLS: Final[dict[Any, bool]] = {True: True, False: False}
+
+
+class _Column:
+    """One column of the schema: its storage dtype and, for categories, the table."""
+
+    __slots__ = ("name", "dtype", "is_category", "codes", "categories")
+
+    def __init__(self, name: str, spec: Any) -> None:
+        self.name = name
+        self.codes: dict[Any, int] = {}
+        self.categories: list[str] = []
+        self.is_category = isinstance(spec, pd.CategoricalDtype) or (
+            isinstance(spec, str) and spec == CATEGORY
+        )
+        if self.is_category:
+            self.dtype = _CODE_DTYPE
+            self.codes[None] = -1
+            if isinstance(spec, pd.CategoricalDtype) and spec.categories is not None:
+                for value in spec.categories:
+                    self.code_for(value)
+            return
+        try:
+            dtype = np.dtype(spec)
+        except TypeError as exc:
+            raise ValueError(f"column {name!r}: unknown dtype {spec!r}") from exc
+        if (dtype.kind, dtype.itemsize) not in _STRUCT_CHARS:
+            raise ValueError(
+                f"column {name!r}: dtype {dtype} is not supported; valid choices: "
+                "bool, (u)int8-64, float16-64, datetime64, timedelta64, or 'category'"
+            )
+        self.dtype = dtype.newbyteorder("<")
+
+    @property
+    def struct_char(self) -> str:
+        """Return the struct format character of the stored value."""
+        return _STRUCT_CHARS[(self.dtype.kind, self.dtype.itemsize)]
+
+    def code_for(self, value: Any) -> int:
+        """Return the code of a category value, adding it to the table if new."""
+        code = self.codes.get(value)
+        if code is None:
+            if not isinstance(value, str):
+                raise TypeError(
+                    f"column {self.name!r} is a category of strings; got {type(value).__name__}"
+                )
+            code = self.codes[value] = len(self.categories)
+            self.categories.append(value)
+        return code
+
+    def convert(self, value: Any) -> Any:
+        """Return one value as struct.pack expects it, or raise a clear error."""
+        if self.is_category:
+            return self.code_for(value)
+        kind = self.dtype.kind
+        if kind == "f":
+            if value is None:
+                return math.nan
+            try:
+                return float(value)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"column {self.name!r} ({self.dtype}): {exc}") from exc
+        if value is None:
+            raise TypeError(
+                f"column {self.name!r} is {self.dtype} and cannot hold None; "
+                "declare it float to store missing values as NaN"
+            )
+        if kind == "b":
+            if value not in _BOOLS:
+                raise TypeError(
+                    f"column {self.name!r} is bool; got {type(value).__name__} {value!r}"
+                )
+            return _BOOLS[value]
+        if kind in "Mm" and isinstance(value, np.datetime64 | np.timedelta64):
+            return int(value.astype(self.dtype).view(np.int64))
+        try:
+            return operator.index(value)
+        except TypeError as exc:
+            raise TypeError(
+                f"column {self.name!r} is {self.dtype}; got {type(value).__name__} {value!r}"
+            ) from exc
+
+    def to_array(self, values: npt.ArrayLike) -> npt.NDArray[Any]:
+        """Return many values as a 1-D array of the stored dtype, or raise a clear error."""
+        if self.is_category:
+            codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+            table = np.array([self.code_for(u) for u in uniques], dtype=_CODE_DTYPE)
+            out: npt.NDArray[Any] = np.where(codes < 0, -1, table[codes] if len(table) else -1)
+            return out.astype(_CODE_DTYPE, copy=False)
+        source = np.asarray(values)
+        if source.ndim != 1:
+            raise ValueError(f"column {self.name!r}: expected 1-D values, got shape {source.shape}")
+        kind = self.dtype.kind
+        if kind in "iub" and source.dtype.kind == "f":
+            raise TypeError(
+                f"column {self.name!r} is {self.dtype}; got float values "
+                "(NaN/None cannot be stored in an integer column)"
+            )
+        try:
+            return np.asarray(source, dtype=self.dtype)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"column {self.name!r} is {self.dtype} and cannot hold these values: {exc}"
+            ) from exc
+
+
+class _Chunks:
+    """The chunk list and the row writer; holds no reference to its ColumnBuffer."""
+
+    __slots__ = (
+        "columns",
+        "row_dtype",
+        "row_size",
+        "pack_into",
+        "first_rows",
+        "max_rows",
+        "full",
+        "full_rows",
+        "chunk",
+        "capacity",
+        "fill",
+        "append",
+    )
+
+    def __init__(self, columns: tuple[_Column, ...], first_rows: int, max_rows: int) -> None:
+        self.columns = columns
+        # Packed (align=False): the row is exactly the sum of its fields.
+        self.row_dtype = np.dtype([(c.name, c.dtype) for c in columns], align=False)
+        self.row_size = self.row_dtype.itemsize
+        self.pack_into = struct.Struct("<" + "".join(c.struct_char for c in columns)).pack_into
+        self.first_rows = first_rows
+        self.max_rows = max_rows
+        self.full: list[npt.NDArray[np.void]] = []
+        self.full_rows = 0
+        self.chunk: npt.NDArray[np.void] = np.empty(0, dtype=self.row_dtype)
+        self.capacity = 0
+        self.fill = 0
+        self.append = self._compile_append()
+
+    def _compile_append(self) -> Callable[..., None]:
+        """Return a row writer specialised for this schema (bound to self).
+
+        Generated like dataclasses' __init__: one positional parameter per
+        column, category codes looked up inline, and a single struct.pack_into
+        per row. This runs ~3x faster than a generic ``*values`` loop. Anything
+        the fast line cannot pack (None, a new category, a wrong type) falls
+        back to the checked path, which converts or raises a clear error.
+        """
+        # Column names as parameter names make TypeErrors readable ("missing
+        # 'amount'"); generic names when a column name cannot be one.
+        names = [c.name for c in self.columns]
+        usable = all(
+            n.isidentifier() and not keyword.iskeyword(n) and not n.startswith("_") and n != "self"
+            for n in names
+        )
+        params = names if usable else [f"v{i}" for i in range(len(names))]
+        namespace: dict[str, Any] = {"_StructError": struct.error, "_RS": self.row_size}
+        packed = []
+        for i, column in enumerate(self.columns):
+            if column.is_category:
+                namespace[f"_codes{i}"] = column.codes
+                packed.append(f"_codes{i}[{params[i]}]")
+            elif column.dtype.kind == "b":
+                namespace[f"_bools{i}"] = _BOOLS
+                packed.append(f"_bools{i}[{params[i]}]")
+            else:
+                packed.append(params[i])
+        source = (
+            f"def append(self, {', '.join(params)}, /):\n"
+            "    i = self.fill\n"
+            "    if i == self.capacity:\n"
+            "        i = self.next_chunk()\n"
+            "    try:\n"
+            f"        self.pack_into(self.chunk, i * _RS, {', '.join(packed)})\n"
+            "    except (KeyError, TypeError, _StructError):\n"
+            f"        self.append_checked(i, ({', '.join(params)},))\n"
+            "    self.fill = i + 1\n"
+        )
+        exec(source, namespace)  # source built above from column positions only
+        function = namespace["append"]
+        function.__qualname__ = "ColumnBuffer.append"
+        function.__doc__ = ColumnBuffer.append.__doc__
+        return cast("Callable[..., None]", MethodType(function, self))
+
+    def next_chunk(self) -> int:
+        """Keep the full chunk, start a bigger empty one and return its first row (0)."""
+        if self.capacity:
+            self.full.append(self.chunk)
+            self.full_rows += self.capacity
+            capacity = min(self.capacity * 2, self.max_rows)
+        else:
+            capacity = self.first_rows
+        self.chunk = np.empty(capacity, dtype=self.row_dtype)
+        self.capacity = capacity
+        self.fill = 0
+        return 0
+
+    def append_checked(self, i: int, values: tuple[Any, ...]) -> None:
+        """Convert each value by its column's rules and pack it at row i; raise clear errors."""
+        row = [c.convert(v) for c, v in zip(self.columns, values, strict=True)]
+        try:
+            self.pack_into(cast(Any, self.chunk), i * self.row_size, *row)
+        except struct.error as exc:
+            raise ValueError(f"value out of range for row dtype {self.row_dtype}: {exc}") from exc
+
+    def extend(self, arrays: list[npt.NDArray[Any]]) -> None:
+        """Copy equal-length column arrays into the chunks, chunk by chunk."""
+        n = len(arrays[0])
+        done = 0
+        while done < n:
+            if self.fill == self.capacity:
+                self.next_chunk()
+            k = min(self.capacity - self.fill, n - done)
+            dest = self.chunk[self.fill : self.fill + k]
+            for column, arr in zip(self.columns, arrays, strict=True):
+                dest[column.name] = arr[done : done + k]
+            self.fill += k
+            done += k
+
+    def field(self, column: _Column) -> npt.NDArray[Any]:
+        """Return one column from all chunks as one contiguous native-order array."""
+        parts = [chunk[column.name] for chunk in self.full]
+        parts.append(self.chunk[column.name][: self.fill])
+        return np.concatenate(parts).astype(column.dtype.newbyteorder("="), copy=False)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of every chunk at full capacity."""
+        return sum(c.nbytes for c in self.full) + self.chunk.nbytes
+
+
+class ColumnBuffer:
+    """Rows appended into chunked NumPy arrays, read back as columns.
+
+    Parameters
+    ----------
+    schema : mapping of str to dtype or "category"
+        Column name → NumPy dtype (bool, integers, floats, datetime64,
+        timedelta64) or ``"category"`` (or a ``pandas.CategoricalDtype`` to
+        fix the first categories and their order) for a low-cardinality
+        string column. The order is the order of :meth:`append`'s values.
+    first_chunk_rows : int, default 1024
+        Rows of the first chunk; each next chunk doubles.
+    chunk_rows : int, default 65536
+        Largest chunk.
+
+    Raises
+    ------
+    ValueError
+        If the schema is empty or names an unsupported dtype.
+
+    Examples
+    --------
+    >>> buf = ColumnBuffer({"id": "int64", "side": "category", "price": "float64"})
+    >>> buf.append(1, "buy", 100.5)
+    >>> buf.extend({"id": [2, 3], "side": ["sell", "buy"], "price": [100.4, None]})
+    >>> len(buf), buf.columns()["side"].tolist()
+    (3, ['buy', 'sell', 'buy'])
+    """
+
+    def __init__(
+        self,
+        schema: Mapping[str, Any],
+        *,
+        first_chunk_rows: int = FIRST_CHUNK_ROWS,
+        chunk_rows: int = CHUNK_ROWS,
+    ) -> None:
+        if not schema:
+            raise ValueError("schema must name at least one column")
+        if not 0 < first_chunk_rows <= chunk_rows:
+            raise ValueError("need 0 < first_chunk_rows <= chunk_rows")
+        self._columns = tuple(_Column(name, spec) for name, spec in schema.items())
+        self._names = tuple(c.name for c in self._columns)
+        self._store = _Chunks(self._columns, first_chunk_rows, chunk_rows)
+        # The schema-specialised writer shadows the method below on this
+        # instance; it is bound to the store, so there is no reference cycle
+        # and a dropped buffer frees its memory at once.
+        self.__dict__["append"] = self._store.append
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Column names in schema order."""
+        return self._names
+
+    def append(self, *values: Any) -> None:
+        """Append one row.
+
+        Parameters
+        ----------
+        *values
+            One value per column, in schema order. Python ints, floats and
+            strings (or NumPy scalars) take the fast path. ``None`` is stored
+            as NaN in a float column and as missing in a category column;
+            other values ``float()`` accepts are converted on a slower path.
+
+        Raises
+        ------
+        TypeError
+            If the number of values is wrong, an integer or bool column gets
+            None or a non-integer, or a category column gets a non-string.
+        ValueError
+            If an integer does not fit its column's dtype.
+        """
+        # Only reached through the class (ColumnBuffer.append(buf, ...)):
+        # instances call the generated writer directly.
+        self._store.append(*values)
+
+    def extend(self, columns: Mapping[str, npt.ArrayLike]) -> None:
+        """Append many rows given as columns.
+
+        Parameters
+        ----------
+        columns : mapping of str to array-like
+            Exactly the schema's column names, each a 1-D sequence of the same
+            length. None/NaN are allowed in float and category columns.
+
+        Raises
+        ------
+        ValueError
+            If names are missing or unknown, or the lengths differ.
+        TypeError
+            If values do not fit their column (None or floats for an integer column).
+        """
+        missing = [n for n in self._names if n not in columns]
+        unknown = [n for n in columns if n not in self._names]
+        if missing or unknown:
+            raise ValueError(
+                f"extend() needs exactly the columns {list(self._names)}; "
+                f"missing {missing}, unknown {unknown}"
+            )
+        arrays = [c.to_array(columns[c.name]) for c in self._columns]
+        if any(len(a) != len(arrays[0]) for a in arrays):
+            lengths = {c.name: len(a) for c, a in zip(self._columns, arrays, strict=True)}
+            raise ValueError(f"extend() columns differ in length: {lengths}")
+        self._store.extend(arrays)
+
+    def __len__(self) -> int:
+        """Return the number of rows."""
+        return self._store.full_rows + self._store.fill
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held: every chunk at full capacity, plus the category tables."""
+        held = self._store.nbytes
+        for column in self._columns:
+            if column.is_category:
+                held += sys.getsizeof(column.codes) + sys.getsizeof(column.categories)
+                held += sum(sys.getsizeof(s) for s in column.categories)
+        return held
+
+    def columns(self) -> dict[str, npt.NDArray[Any] | pd.Categorical]:
+        """Return the rows as columns.
+
+        Returns
+        -------
+        dict of str to ndarray or pandas.Categorical
+            Name → 1-D array of exactly ``len(self)`` values in append order,
+            with the schema's dtype; category columns as ``pandas.Categorical``
+            (categories in order of first appearance, None as missing).
+        """
+        out: dict[str, npt.NDArray[Any] | pd.Categorical] = {}
+        for column in self._columns:
+            values = self._store.field(column)
+            if column.is_category:
+                out[column.name] = pd.Categorical.from_codes(
+                    values, categories=pd.Index(column.categories, dtype=object)
+                )
+            else:
+                out[column.name] = values
+        return out
+
+    def to_frame(self, index: str | None = None) -> pd.DataFrame:
+        """Return the rows as a DataFrame.
+
+        Parameters
+        ----------
+        index : str, optional
+            Column to use as the index.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One column per schema entry with its dtype; datetime64 columns
+            become tz-aware UTC; category columns are ``category`` dtype.
+
+        Raises
+        ------
+        KeyError
+            If `index` is not a column.
+        """
+        if index is not None and index not in self._names:
+            raise KeyError(f"index {index!r} is not a column; columns: {list(self._names)}")
+        data: dict[str, Any] = {}
+        for name, values in self.columns().items():
+            if isinstance(values, np.ndarray) and values.dtype.kind == "M":
+                data[name] = pd.DatetimeIndex(values).tz_localize("UTC")
+            else:
+                data[name] = values
+        frame = pd.DataFrame(data, copy=False)
+        return frame if index is None else frame.set_index(index)
+
+    def __repr__(self) -> str:
+        return (
+            f"<ColumnBuffer {len(self)} rows x {len(self._names)} columns "
+            f"({', '.join(self._names)}), {self.nbytes:,} bytes>"
+        )
