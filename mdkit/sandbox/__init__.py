@@ -18,10 +18,11 @@ from types import TracebackType
 from typing import Any
 
 from mdkit.sandbox.cryptocom import CryptocomRest
+from mdkit.sandbox.cryptocom_ws import WS_FAULT_KINDS, CryptocomWsServer
 from mdkit.sandbox.http import FAULT_KINDS, HttpServer
 from mdkit.sandbox.market import INSTRUMENTS, Market
 
-__all__ = ["Sandbox", "Market", "INSTRUMENTS", "FAULT_KINDS"]
+__all__ = ["Sandbox", "Market", "INSTRUMENTS", "FAULT_KINDS", "WS_FAULT_KINDS"]
 
 
 class Sandbox:
@@ -38,6 +39,9 @@ class Sandbox:
     set_env : bool
         Point the ``MDKIT_*_URL`` environment variables at the sandbox inside the
         ``with`` block (restored on exit).
+    ws_options : mapping, optional
+        Passed to :class:`~mdkit.sandbox.cryptocom_ws.CryptocomWsServer` (``ack``,
+        ``depth_mode``, ``ping_interval``, ``ping_unit``, ``rate``, ``strings``...).
     **market_options
         Passed to :class:`~mdkit.sandbox.market.Market` (``trades_per_second``,
         ``depth``, ``clock``).
@@ -49,6 +53,8 @@ class Sandbox:
     cryptocom : HttpServer
         The Crypto.com REST server; ``.inject(kind, times=...)`` queues faults
         (:data:`FAULT_KINDS`).
+    cryptocom_ws : CryptocomWsServer
+        The Crypto.com WebSocket server; ``.inject(kind, ...)`` (:data:`WS_FAULT_KINDS`).
     """
 
     def __init__(
@@ -58,6 +64,7 @@ class Sandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         set_env: bool = True,
+        ws_options: dict[str, Any] | None = None,
         **market_options: Any,
     ) -> None:
         self.market = Market(seed, **market_options)
@@ -65,23 +72,28 @@ class Sandbox:
         self.set_env = set_env
         self.cryptocom = HttpServer(host, port)
         self.cryptocom_rest = CryptocomRest(self.market, self.cryptocom)
+        self.cryptocom_ws = CryptocomWsServer(self.market, host, **(ws_options or {}))
         self._saved_env: dict[str, str | None] = {}
         self._running = False
 
     @property
     def env(self) -> dict[str, str]:
         """The endpoint variables that point clients at this sandbox."""
-        return {"MDKIT_CRYPTOCOM_REST_URL": self.cryptocom.url}
+        return {
+            "MDKIT_CRYPTOCOM_REST_URL": self.cryptocom.url,
+            "MDKIT_CRYPTOCOM_WS_URL": self.cryptocom_ws.url,
+        }
 
     @property
     def urls(self) -> dict[str, str]:
         """Every endpoint, by name."""
-        return {"cryptocom rest": self.cryptocom.url}
+        return {"cryptocom rest": self.cryptocom.url, "cryptocom ws": self.cryptocom_ws.url}
 
     def start(self) -> Sandbox:
         """Start every server (returns self)."""
         if not self._running:
             self.cryptocom.start()
+            self.cryptocom_ws.start()
             self._running = True
         return self
 
@@ -89,6 +101,7 @@ class Sandbox:
         """Stop every server."""
         if self._running:
             self.cryptocom.stop()
+            self.cryptocom_ws.stop()
             self._running = False
 
     def __enter__(self) -> Sandbox:
