@@ -18,7 +18,7 @@ from __future__ import annotations
 import html
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -118,7 +118,9 @@ class Capture:
             cols = self._engine.tables.klines.columns()
             widths = {name: iv.seconds for name, iv in INTERVALS.items()}
             self._cache["klines"] = frames.stream_klines_frame(
-                cols, interval_seconds=widths, end_s=self._engine.stats.ended_ns / 1e9,
+                cols,
+                interval_seconds=widths,
+                end_s=self._engine.stats.ended_ns / 1e9,
                 attrs=self._attrs(),
             )
         return self._cache["klines"]
@@ -181,9 +183,11 @@ class Capture:
         codes = np.asarray(symbol.codes)
         names = list(symbol.categories)
         # One message = one run of rows with the same receive time and symbol.
-        starts = np.flatnonzero(
-            np.r_[True, (local[1:] != local[:-1]) | (codes[1:] != codes[:-1])]
-        ) if n else np.empty(0, dtype="int64")
+        starts = (
+            np.flatnonzero(np.r_[True, (local[1:] != local[:-1]) | (codes[1:] != codes[:-1])])
+            if n
+            else np.empty(0, dtype="int64")
+        )
         ends = np.r_[starts[1:], n].astype("int64")
         snap = np.asarray(cols["is_snapshot"], dtype=bool)
         side_codes = np.asarray(pd.Categorical(cols["side"], categories=["bid", "ask"]).codes)
@@ -201,12 +205,16 @@ class Capture:
                 book.apply_snapshot(pa[bid], pa[~bid])
             else:
                 for i in range(lo, hi):
-                    book.update("bid" if side_codes[i] == 0 else "ask", float(prices[i]),
-                                float(amounts[i]))
+                    book.update(
+                        "bid" if side_codes[i] == 0 else "ask", float(prices[i]), float(amounts[i])
+                    )
             crossed += book.is_crossed()
             tops[row] = np.stack(book.top(levels))
         df = frames.book_frame(
-            times[starts], local[starts], [names[c] for c in codes[starts]], tops,
+            times[starts],
+            local[starts],
+            [names[c] for c in codes[starts]],
+            tops,
             attrs=self._attrs(levels=levels, crossed=int(crossed)),
         )
         return df
@@ -247,7 +255,7 @@ class Capture:
         server_errors unrouted other parse_errors connections reconnects
         connect_failures gaps duration rate outcome interrupted rows raw_dropped
         book_bytes``."""
-        out = self._engine.stats.as_dict()
+        out: dict[str, Any] = self._engine.stats.as_dict()
         out["rows"] = self._engine.tables.counts()
         out["raw_dropped"] = self._engine.raw.dropped
         out["held_bytes"] = self._engine.tables.nbytes + self._engine.raw.nbytes
@@ -347,7 +355,7 @@ def _engine(
     seconds: float | None,
     max_messages: int | None,
     url: str | None,
-    options: Mapping[str, Any],
+    options: dict[str, Any],
 ) -> Any:
     from mdkit.stream import Engine, resolve_credentials, stream_spec
 

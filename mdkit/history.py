@@ -64,14 +64,23 @@ async def fetch_klines(
     tables = StreamTables()
     sub = venue.plan(symbol, [f"klines:{interval.name}"])
     router = venue.CryptocomRouter(sub, tables)
-    bar = tqdm(total=pages, desc=f"{symbol} {interval.name}", unit="page",
-               disable=not progress or pages < 2, leave=False)
+    bar = tqdm(
+        total=pages,
+        desc=f"{symbol} {interval.name}",
+        unit="page",
+        disable=not progress or pages < 2,
+        leave=False,
+    )
     try:
-        async with connect(url, ping_interval=None, open_timeout=10, close_timeout=1,
-                           max_size=2**24) as ws:
+        async with connect(
+            url, ping_interval=None, open_timeout=10, close_timeout=1, max_size=2**24
+        ) as ws:
             while since <= end_s:
-                await ws.send(venue.build_req_klines(symbol, interval, since=since,
-                                                     page_size=venue.KLINE_PAGE))
+                await ws.send(
+                    venue.build_req_klines(
+                        symbol, interval, since=since, page_size=venue.KLINE_PAGE
+                    )
+                )
                 async with asyncio.timeout(PAGE_TIMEOUT):
                     while True:
                         frame = await ws.recv()

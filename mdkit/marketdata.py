@@ -234,7 +234,11 @@ def klines(
 
 
 def _with_history(
-    df: pd.DataFrame, symbol: str, iv: Interval, lo: pd.Timestamp, hi: pd.Timestamp | None,
+    df: pd.DataFrame,
+    symbol: str,
+    iv: Interval,
+    lo: pd.Timestamp,
+    hi: pd.Timestamp | None,
     received: float,
 ) -> pd.DataFrame:
     """Prepend the bars older than the REST page, paged over the WebSocket ``req``."""
@@ -249,17 +253,19 @@ def _with_history(
     log.info("klines: %d older bars paged over WebSocket req", n)
     if not n:
         return df
-    rest_times = df.index.as_unit("s").asi8.astype("int64")
-    ohlcv = np.vstack([
-        np.column_stack([older[c] for c in frames.KLINE_COLUMNS]),
-        df[list(frames.KLINE_COLUMNS)].to_numpy(dtype="float64"),
-    ])
+    rest_times = pd.DatetimeIndex(df.index).as_unit("s").asi8.astype("int64")
+    ohlcv = np.vstack(
+        [
+            np.column_stack([older[c] for c in frames.KLINE_COLUMNS]),
+            df[list(frames.KLINE_COLUMNS)].to_numpy(dtype="float64"),
+        ]
+    )
     return frames.klines_frame(
         np.concatenate([older["timestamp"], rest_times]),
         ohlcv,
         interval_seconds=iv.seconds,
         now_s=received,
-        attrs={**df.attrs, "source": "ws:req+rest:/v1/klines"},
+        attrs={**{str(k): v for k, v in df.attrs.items()}, "source": "ws:req+rest:/v1/klines"},
     )
 
 

@@ -69,9 +69,7 @@ def stream_spec(venue: str) -> StreamSpec:
     """
     key = venue.strip().lower() if isinstance(venue, str) else venue
     if key not in STREAM_MODULES:
-        raise UnknownVenue(
-            f"no streams for venue {venue!r}; valid: {', '.join(STREAM_MODULES)}"
-        )
+        raise UnknownVenue(f"no streams for venue {venue!r}; valid: {', '.join(STREAM_MODULES)}")
     spec: StreamSpec = importlib.import_module(STREAM_MODULES[key]).STREAM
     return spec
 
@@ -307,8 +305,12 @@ class Engine:
             stats.outcome = "no data"
             log.warning(
                 "%s: connected %d time(s) but received no data in %.1f s (%d frames, "
-                "%d server errors)", self.spec.venue, stats.connections, stats.duration,
-                stats.messages, len(stats.server_errors),
+                "%d server errors)",
+                self.spec.venue,
+                stats.connections,
+                stats.duration,
+                stats.messages,
+                len(stats.server_errors),
             )
         else:
             stats.outcome = self._stop_reason or "completed"
@@ -369,8 +371,9 @@ class Engine:
                 "reason": reason,
             }
             self.stats.gaps.append(self._open_gap)
-            log.info("%s: connection %d ended (%s); reconnecting", self.spec.venue,
-                     connection, reason)
+            log.info(
+                "%s: connection %d ended (%s); reconnecting", self.spec.venue, connection, reason
+            )
             failures = 0 if self.stats.data_messages > got_data else failures + 1
             await self._sleep_backoff(failures)
 
@@ -414,12 +417,14 @@ class Engine:
                     text = str(exc)
                     if text[:60] not in seen_kinds:
                         seen_kinds.add(text[:60])
-                        log.warning("%s: frame not understood, kept in .raw: %s",
-                                    self.spec.venue, text)
+                        log.warning(
+                            "%s: frame not understood, kept in .raw: %s", self.spec.venue, text
+                        )
                     continue
                 if kind == DATA:
                     stats.data_messages += 1
-                    per_channel[key] = per_channel.get(key, 0) + 1  # type: ignore[index]
+                    name = key or "?"
+                    per_channel[name] = per_channel.get(name, 0) + 1
                     if self._open_gap is not None:
                         self._open_gap["end_ns"] = now
                         self._open_gap = None

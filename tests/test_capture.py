@@ -17,9 +17,12 @@ from mdkit.sandbox import Sandbox
 @pytest.fixture(scope="module")
 def cap() -> Iterator[mdkit.Capture]:
     with Sandbox(trades_per_second=8, ws_options={"rate": 4}):
-        yield mdkit.capture("cryptocom", ["btcusdt", "ethusdt"],
-                            ["trades", "ticker", "klines:1min", "klines:5min", "book"],
-                            seconds=2.5)
+        yield mdkit.capture(
+            "cryptocom",
+            ["btcusdt", "ethusdt"],
+            ["trades", "ticker", "klines:1min", "klines:5min", "book"],
+            seconds=2.5,
+        )
 
 
 def utc(index: pd.Index) -> bool:
@@ -28,8 +31,11 @@ def utc(index: pd.Index) -> bool:
 
 def test_every_channel_has_rows(cap: mdkit.Capture) -> None:
     per = cap.stats["per_channel"]
-    assert all(per[f"{c} {s}"] > 0 for c in ("trades", "ticker", "klines:1min", "klines:5min",
-                                             "book") for s in ("btcusdt", "ethusdt")), per
+    assert all(
+        per[f"{c} {s}"] > 0
+        for c in ("trades", "ticker", "klines:1min", "klines:5min", "book")
+        for s in ("btcusdt", "ethusdt")
+    ), per
     assert cap.stats["outcome"] == "completed" and not cap.stats["interrupted"]
 
 
@@ -49,12 +55,33 @@ def test_trades_contract(cap: mdkit.Capture) -> None:
 
 def test_ticker_and_klines(cap: mdkit.Capture) -> None:
     t = cap.ticker
-    assert {"symbol", "last", "bid", "ask", "high", "low", "volume", "change", "open",
-            "quote_volume", "local_timestamp"} <= set(t.columns)
+    assert {
+        "symbol",
+        "last",
+        "bid",
+        "ask",
+        "high",
+        "low",
+        "volume",
+        "change",
+        "open",
+        "quote_volume",
+        "local_timestamp",
+    } <= set(t.columns)
     assert utc(t.index) and (t["last"] > 0).all() and t["bid"].isna().all()
     k = cap.klines
-    assert list(k.columns) == ["symbol", "interval", "open", "high", "low", "close", "volume",
-                               "quote_volume", "closed", "local_timestamp"]
+    assert list(k.columns) == [
+        "symbol",
+        "interval",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+        "quote_volume",
+        "closed",
+        "local_timestamp",
+    ]
     assert utc(k.index) and k["closed"].dtype == bool
     assert set(k["interval"]) == {"1min", "5min"}
     forming = k[~k["closed"]]
@@ -65,12 +92,24 @@ def test_ticker_and_klines(cap: mdkit.Capture) -> None:
 
 def test_depth_and_book(cap: mdkit.Capture) -> None:
     d = cap.depth
-    assert list(d.columns) == ["symbol", "is_snapshot", "side", "price", "amount",
-                               "local_timestamp"]
+    assert list(d.columns) == [
+        "symbol",
+        "is_snapshot",
+        "side",
+        "price",
+        "amount",
+        "local_timestamp",
+    ]
     assert list(d["side"].cat.categories) == ["bid", "ask"] and d["is_snapshot"].all()
     b = cap.book(levels=3)
-    assert list(b.columns[:6]) == ["symbol", "local_timestamp", "asks[0].price",
-                                   "asks[0].amount", "bids[0].price", "bids[0].amount"]
+    assert list(b.columns[:6]) == [
+        "symbol",
+        "local_timestamp",
+        "asks[0].price",
+        "asks[0].amount",
+        "bids[0].price",
+        "bids[0].amount",
+    ]
     assert len(b.columns) == 2 + 4 * 3
     assert (b["asks[0].price"] > b["bids[0].price"]).all()
     assert (b["asks[1].price"] > b["asks[0].price"]).all()
@@ -102,8 +141,14 @@ def test_reprs(cap: mdkit.Capture) -> None:
 def test_to_parquet_round_trip(cap: mdkit.Capture, tmp_path) -> None:
     written = cap.to_parquet(tmp_path / "data")
     names = sorted(p.rsplit("/", 1)[-1] for p in written)
-    assert names == ["book.parquet", "depth.parquet", "klines.parquet", "raw.parquet",
-                     "ticker.parquet", "trades.parquet"]
+    assert names == [
+        "book.parquet",
+        "depth.parquet",
+        "klines.parquet",
+        "raw.parquet",
+        "ticker.parquet",
+        "trades.parquet",
+    ]
     back = pd.read_parquet(tmp_path / "data" / "trades.parquet")
     pd.testing.assert_frame_equal(back, cap.trades, check_like=True, check_categorical=False)
     raw = pd.read_parquet(tmp_path / "data" / "raw.parquet")
@@ -120,8 +165,10 @@ def test_raw_limit_keeps_rows_and_counts_drops() -> None:
 
 
 def test_import_mdkit_stays_light() -> None:
-    code = ("import sys, mdkit; assert hasattr(mdkit, 'capture'); "
-            "print(sorted(m for m in ('websockets', 'matplotlib', 'requests') if m in sys.modules))")
+    code = (
+        "import sys, mdkit; assert hasattr(mdkit, 'capture'); "
+        "print(sorted(m for m in ('websockets', 'matplotlib', 'requests') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert {"capture", "acapture", "Capture"} <= set(mdkit.__all__)

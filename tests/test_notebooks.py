@@ -22,14 +22,16 @@ def _kernel_finds_mdkit(monkeypatch: pytest.MonkeyPatch) -> None:
     # from any working directory even without an editable install.
     import os
 
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    )
 
 
 def test_tour_notebook_runs(tmp_path: Path) -> None:
     nb = nbformat.read(ROOT / "notebooks" / "capture.ipynb", as_version=4)
-    NotebookClient(nb, kernel_name="python3", timeout=120, resources={
-        "metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     text = " ".join(str(o.get("data", {}).get("text/plain", "")) for o in outputs)

@@ -56,8 +56,7 @@ def test_reconnect_keeps_rows_from_both_connections(sandbox: Sandbox, fault: str
 
 def test_silence_watchdog_reconnects(sandbox: Sandbox) -> None:
     later(0.6, lambda: sandbox.cryptocom_ws.inject("silence", seconds=1.5))
-    cap = mdkit.capture("cryptocom", "btcusdt", ["book"], seconds=2.8, silence_timeout=0.6,
-                        **FAST)
+    cap = mdkit.capture("cryptocom", "btcusdt", ["book"], seconds=2.8, silence_timeout=0.6, **FAST)
     assert cap.stats["reconnects"] >= 1
     assert cap.gaps["reason"].str.contains("silence").any()
     assert (cap.raw["connection"] > 1).any()
@@ -86,8 +85,15 @@ def test_server_that_never_sends_anything() -> None:
     thread.start()
     ready.wait(5)
     try:
-        cap = mdkit.capture("cryptocom", "btcusdt", "trades", seconds=1.5,
-                            url=f"ws://127.0.0.1:{stop['port']}", silence_timeout=0.4, **FAST)
+        cap = mdkit.capture(
+            "cryptocom",
+            "btcusdt",
+            "trades",
+            seconds=1.5,
+            url=f"ws://127.0.0.1:{stop['port']}",
+            silence_timeout=0.4,
+            **FAST,
+        )
     finally:
         stop["loop"].call_soon_threadsafe(stop["event"].set)
     assert cap.stats["outcome"] == "no data"
@@ -150,8 +156,14 @@ def test_unreachable_server_raises_network_error() -> None:
         port = s.getsockname()[1]
     started = time.monotonic()
     with pytest.raises(NetworkError, match="could not connect"):
-        mdkit.capture("cryptocom", "btcusdt", "trades", seconds=30,
-                      url=f"ws://127.0.0.1:{port}", backoff=(0.01, 0.05))
+        mdkit.capture(
+            "cryptocom",
+            "btcusdt",
+            "trades",
+            seconds=30,
+            url=f"ws://127.0.0.1:{port}",
+            backoff=(0.01, 0.05),
+        )
     assert time.monotonic() - started < 10
 
 
@@ -198,10 +210,9 @@ def test_ackless_string_server_and_incremental_book() -> None:
     # the rebuilt book equals the market's book of one of the last seconds
     seconds = int(last.name.timestamp())
     candidates = [market.book("btcusdt", s) for s in (seconds, seconds - 1)]
-    got = [last[f"bids[{i}].price"] for i in range(5)] + [last[f"asks[{i}].amount"]
-                                                          for i in range(5)]
-    wanted = [
-        list(b.bids[:5, 0]) + list(b.asks[:5, 1]) for b in candidates
+    got = [last[f"bids[{i}].price"] for i in range(5)] + [
+        last[f"asks[{i}].amount"] for i in range(5)
     ]
+    wanted = [list(b.bids[:5, 0]) + list(b.asks[:5, 1]) for b in candidates]
     assert any(got == pytest.approx(w) for w in wanted)
     assert top.attrs["crossed"] == 0

@@ -47,11 +47,21 @@ __all__ = ["CryptocomWsServer", "WS_FAULT_KINDS", "PERIODS"]
 log = logging.getLogger("mdkit.sandbox.cryptocom_ws")
 
 #: Kline channel tokens and their length in seconds (doc "Subscribe to new k-line data").
-PERIODS = {"1min": 60, "5min": 300, "15min": 900, "30min": 1800, "60min": 3600,
-           "1day": 86400, "1week": 604800, "1month": 2592000}
+PERIODS = {
+    "1min": 60,
+    "5min": 300,
+    "15min": 900,
+    "30min": 1800,
+    "60min": 3600,
+    "1day": 86400,
+    "1week": 604800,
+    "1month": 2592000,
+}
 WS_FAULT_KINDS = ("drop", "close", "malformed", "silence", "gap")
 PATH = "/kline-api/ws"
-_CHANNEL = re.compile(r"^market_([a-z0-9]+)_(ticker|trade_ticker|kline_([0-9a-z]+)|depth_step([0-2]))$")
+_CHANNEL = re.compile(
+    r"^market_([a-z0-9]+)_(ticker|trade_ticker|kline_([0-9a-z]+)|depth_step([0-2]))$"
+)
 _MERGE = {0: 1, 1: 10, 2: 100}
 
 
@@ -195,8 +205,14 @@ class CryptocomWsServer:
         from websockets.asyncio.server import serve
 
         self._stopped = asyncio.Event()
-        async with serve(self._handler, self.host, self.port, compression=None,
-                         ping_interval=None, max_size=2**20) as server:
+        async with serve(
+            self._handler,
+            self.host,
+            self.port,
+            compression=None,
+            ping_interval=None,
+            max_size=2**20,
+        ) as server:
             self._server = server
             self.port = server.sockets[0].getsockname()[1]
             ready.set()
@@ -318,16 +334,24 @@ class CryptocomWsServer:
                 self.pongs.append(msg["pong"])
             return
         event = msg.get("event")
-        params = msg.get("params") if isinstance(msg.get("params"), dict) else {}
+        given = msg.get("params")
+        params: dict[str, Any] = given if isinstance(given, dict) else {}
         channel = str(params.get("channel", ""))
         if event == "sub":
             await self._subscribe(conn, channel, params)
         elif event == "unsub":
             conn.subs.pop(channel, None)
             if self.ack:
-                await self._send(conn, {"event_rep": "unsubed", "channel": channel,
-                                        "cb_id": params.get("cb_id"), "ts": self._ms(),
-                                        "status": "ok"})
+                await self._send(
+                    conn,
+                    {
+                        "event_rep": "unsubed",
+                        "channel": channel,
+                        "cb_id": params.get("cb_id"),
+                        "ts": self._ms(),
+                        "status": "ok",
+                    },
+                )
         elif event == "req":
             await self._request(conn, channel, params)
         else:
@@ -336,14 +360,27 @@ class CryptocomWsServer:
     async def _subscribe(self, conn: _Conn, channel: str, params: dict[str, Any]) -> None:
         match = _CHANNEL.match(channel)
         if match is None or (match[3] and match[3] not in PERIODS):
-            await self._send(conn, {"event_rep": "subed", "channel": channel,
-                                    "cb_id": params.get("cb_id"), "ts": self._ms(),
-                                    "status": "error", "msg": "channel illegal"})
+            await self._send(
+                conn,
+                {
+                    "event_rep": "subed",
+                    "channel": channel,
+                    "cb_id": params.get("cb_id"),
+                    "ts": self._ms(),
+                    "status": "error",
+                    "msg": "channel illegal",
+                },
+            )
             return
         symbol, what = match[1], match[2]
         if self.ack:
-            ack = {"event_rep": "subed", "channel": channel, "cb_id": params.get("cb_id"),
-                   "ts": self._ms(), "status": "ok"}
+            ack = {
+                "event_rep": "subed",
+                "channel": channel,
+                "cb_id": params.get("cb_id"),
+                "ts": self._ms(),
+                "status": "ok",
+            }
             if what.startswith("depth"):
                 ack["asks"] = params.get("asks", 150)
                 ack["bids"] = params.get("bids", params.get("buys", 150))
@@ -369,16 +406,23 @@ class CryptocomWsServer:
     def _push(self, channel: str, tick: Any) -> dict[str, Any]:
         out: dict[str, Any] = {"channel": channel, "ts": self._ms(), "tick": tick}
         if not self.ack:
-            out = {"event_rep": "", "channel": channel, "data": None, "tick": tick,
-                   "ts": out["ts"], "status": "ok"}
+            out = {
+                "event_rep": "",
+                "channel": channel,
+                "data": None,
+                "tick": tick,
+                "ts": out["ts"],
+                "status": "ok",
+            }
         return out
 
     def _num(self, value: float, decimals: int) -> Any:
         rounded = round(float(value), decimals)
         return repr(rounded) if self.strings else rounded
 
-    def _trade_items(self, symbol: str, start_ms: int, end_ms: int, top: int | None = None
-                     ) -> list[dict[str, Any]]:
+    def _trade_items(
+        self, symbol: str, start_ms: int, end_ms: int, top: int | None = None
+    ) -> list[dict[str, Any]]:
         inst = self.market.instrument(symbol)
         tr = self.market.trades(symbol, start_ms, end_ms)
         idx = range(len(tr) - 1, -1, -1)  # newest first, as in the doc
@@ -387,31 +431,50 @@ class CryptocomWsServer:
         buy, sell = ("BUY", "SELL") if self.strings else ("buy", "sell")
         pp, ap = inst.price_precision, inst.amount_precision
         return [
-            {"id": int(tr.id[i]), "side": buy if tr.is_buy[i] else sell,
-             "price": self._num(tr.price[i], pp), "vol": self._num(tr.amount[i], ap),
-             "amount": self._num(tr.price[i] * tr.amount[i], 8), "ts": int(tr.time_ms[i]),
-             "ds": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(tr.time_ms[i] / 1000))}
+            {
+                "id": int(tr.id[i]),
+                "side": buy if tr.is_buy[i] else sell,
+                "price": self._num(tr.price[i], pp),
+                "vol": self._num(tr.amount[i], ap),
+                "amount": self._num(tr.price[i] * tr.amount[i], 8),
+                "ts": int(tr.time_ms[i]),
+                "ds": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(tr.time_ms[i] / 1000)),
+            }
             for i in idx
         ]
 
     def _ticker_tick(self, symbol: str, as_strings: bool = False) -> dict[str, Any]:
         stats = self.market.ticker(symbol)
         pp = self.market.instrument(symbol).price_precision
-        values = {"amount": round(stats["quote_volume"], 8), "vol": round(stats["volume"], 8),
-                  "open": round(stats["open"], pp), "close": round(stats["last"], pp),
-                  "high": round(stats["high"], pp), "low": round(stats["low"], pp),
-                  "rose": round(stats["change"], 8)}
+        values = {
+            "amount": round(stats["quote_volume"], 8),
+            "vol": round(stats["volume"], 8),
+            "open": round(stats["open"], pp),
+            "close": round(stats["last"], pp),
+            "high": round(stats["high"], pp),
+            "low": round(stats["low"], pp),
+            "rose": round(stats["change"], 8),
+        }
         if as_strings or self.strings:
             return {k: repr(v) for k, v in values.items()}
-        return {"id": int(stats["time_ms"] // 1000), **values, "ts": int(stats["time_ms"]),
-                "lower_frame": "0"}
+        return {
+            "id": int(stats["time_ms"] // 1000),
+            **values,
+            "ts": int(stats["time_ms"]),
+            "lower_frame": "0",
+        }
 
     def _bar(self, symbol: str, row: Any) -> dict[str, Any]:
         pp = self.market.instrument(symbol).price_precision
-        return {"id": int(row[0]), "amount": round(float(row[6]), 8),
-                "vol": round(float(row[5]), 8), "open": round(float(row[1]), pp),
-                "close": round(float(row[4]), pp), "high": round(float(row[2]), pp),
-                "low": round(float(row[3]), pp)}
+        return {
+            "id": int(row[0]),
+            "amount": round(float(row[6]), 8),
+            "vol": round(float(row[5]), 8),
+            "open": round(float(row[1]), pp),
+            "close": round(float(row[4]), pp),
+            "high": round(float(row[2]), pp),
+            "low": round(float(row[3]), pp),
+        }
 
     def _levels(self, sub: _Sub) -> tuple[list[list[float]], list[list[float]]]:
         inst = self.market.instrument(sub.symbol)
@@ -421,8 +484,11 @@ class CryptocomWsServer:
         for levels, down in ((book.bids, True), (book.asks, False)):
             merged: dict[float, float] = {}
             for price, amount in levels.tolist():
-                key = price if sub.step == 0 else (
-                    (price // width) * width if down else -((-price) // width) * width)
+                key = (
+                    price
+                    if sub.step == 0
+                    else ((price // width) * width if down else -((-price) // width) * width)
+                )
                 key = round(key, inst.price_precision)
                 merged[key] = merged.get(key, 0.0) + amount
             pairs = sorted(merged.items(), reverse=down)[: sub.levels]
@@ -433,8 +499,10 @@ class CryptocomWsServer:
         bids, asks = self._levels(sub)
         sub.book = {("buys", p): a for p, a in bids} | {("asks", p): a for p, a in asks}
         if self.strings:
-            return {"asks": [[repr(p), repr(a)] for p, a in asks],
-                    "buys": [[repr(p), repr(a)] for p, a in bids]}
+            return {
+                "asks": [[repr(p), repr(a)] for p, a in asks],
+                "buys": [[repr(p), repr(a)] for p, a in bids],
+            }
         return {"asks": asks, "buys": bids}
 
     async def _pusher(self, conn: _Conn) -> None:
@@ -452,8 +520,9 @@ class CryptocomWsServer:
                         await self._send(conn, self._push(sub.channel, tick), push=True)
                 elif sub.kind == "ticker" and mono - sub.last_push >= 1.0 / self.rate:
                     sub.last_push = mono
-                    await self._send(conn, self._push(sub.channel, self._ticker_tick(sub.symbol)),
-                                     push=True)
+                    await self._send(
+                        conn, self._push(sub.channel, self._ticker_tick(sub.symbol)), push=True
+                    )
                 elif sub.kind == "kline" and mono - sub.last_push >= 1.0 / self.rate:
                     sub.last_push = mono
                     await self._push_bar(conn, sub)
@@ -473,8 +542,9 @@ class CryptocomWsServer:
         sub.bar_open = current
         for row in rows:  # on a rollover: the finished bar once more, then the new one
             if row[1] == row[1]:  # not NaN
-                await self._send(conn, self._push(sub.channel, self._bar(sub.symbol, row)),
-                                 push=True)
+                await self._send(
+                    conn, self._push(sub.channel, self._bar(sub.symbol, row)), push=True
+                )
 
     async def _push_increments(self, conn: _Conn, sub: _Sub) -> None:
         before = sub.book
@@ -489,8 +559,13 @@ class CryptocomWsServer:
 
     # -- requests -------------------------------------------------------------------------
     async def _request(self, conn: _Conn, channel: str, params: dict[str, Any]) -> None:
-        base = {"event_rep": "rep", "channel": channel, "cb_id": params.get("cb_id"),
-                "ts": self._ms(), "status": "ok"}
+        base = {
+            "event_rep": "rep",
+            "channel": channel,
+            "cb_id": params.get("cb_id"),
+            "ts": self._ms(),
+            "status": "ok",
+        }
         if channel == "review":
             data = {s: self._ticker_tick(s, as_strings=True) for s in self.market.instruments}
             await self._send(conn, {**base, "data": data})

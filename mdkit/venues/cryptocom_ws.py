@@ -82,10 +82,11 @@ BOOK_LEVELS = 150
 #: The server pings every 5 s and drops after 3 unanswered: 15 s of silence is a dead link.
 SILENCE_TIMEOUT = 15.0
 
-_CHANNEL = re.compile(r"^market_(?P<symbol>[a-z0-9_]+?)_(?P<what>ticker|trade_ticker|"
-                      r"kline_(?P<interval>[0-9a-z]+)|depth_step(?P<step>[0-2]))$")
-_SIDES = {"buy": "buy", "sell": "sell", "BUY": "buy", "SELL": "sell", "Buy": "buy",
-          "Sell": "sell"}
+_CHANNEL = re.compile(
+    r"^market_(?P<symbol>[a-z0-9_]+?)_(?P<what>ticker|trade_ticker|"
+    r"kline_(?P<interval>[0-9a-z]+)|depth_step(?P<step>[0-2]))$"
+)
+_SIDES = {"buy": "buy", "sell": "sell", "BUY": "buy", "SELL": "sell", "Buy": "buy", "Sell": "sell"}
 _BOOK_SIDES = {"buys": "bid", "bids": "bid", "asks": "ask", "buy": "bid", "sell": "ask"}
 _NAN = float("nan")
 
@@ -151,8 +152,9 @@ def plan(symbols: Sequence[str] | str, channels: Sequence[str] | str) -> tuple[S
     compact = [check_stream_symbol(s, venue=VENUE) for s in symbol_list]
     out: dict[str, Subscription] = {}
     for text in channel_list:
-        kind, interval = parse_channel(text, venue=VENUE, offered=CHANNELS,
-                                       intervals=INTERVAL_TOKENS)
+        kind, interval = parse_channel(
+            text, venue=VENUE, offered=CHANNELS, intervals=INTERVAL_TOKENS
+        )
         for symbol in compact:
             name = channel_name(kind, symbol, interval)
             options = {"asks": BOOK_LEVELS, "bids": BOOK_LEVELS} if kind == "book" else {}
@@ -373,9 +375,20 @@ class CryptocomRouter:
         # `rose` the 24 h change as a fraction; v1 tickers carry no bid/ask.
         get = tick.get
         self.tables.ticker.append(
-            ts, local_ns, symbol,
-            _f(get("close")), _NAN, _NAN, _f(get("high")), _f(get("low")), _f(get("vol")),
-            _f(get("rose")), _f(get("open")), _f(get("amount")), _NAN, _NAN,
+            ts,
+            local_ns,
+            symbol,
+            _f(get("close")),
+            _NAN,
+            _NAN,
+            _f(get("high")),
+            _f(get("low")),
+            _f(get("vol")),
+            _f(get("rose")),
+            _f(get("open")),
+            _f(get("amount")),
+            _NAN,
+            _NAN,
         )
 
     def _kline(self, tick: Any, msg: Any, channel: str, local_ns: int) -> None:
@@ -384,9 +397,16 @@ class CryptocomRouter:
     def _kline_row(self, symbol: str, interval: str, item: Any, local_ns: int) -> None:
         # tick.id is the bar open in SECONDS (NOTES.md); repeated pushes update the bar.
         self.tables.klines.append(
-            int(item["id"]), local_ns, symbol, interval,
-            float(item["open"]), float(item["high"]), float(item["low"]),
-            float(item["close"]), float(item["vol"]), _f(item.get("amount")),
+            int(item["id"]),
+            local_ns,
+            symbol,
+            interval,
+            float(item["open"]),
+            float(item["high"]),
+            float(item["low"]),
+            float(item["close"]),
+            float(item["vol"]),
+            _f(item.get("amount")),
         )
 
     def _book(self, tick: Any, msg: Any, channel: str, local_ns: int) -> None:
@@ -423,8 +443,7 @@ class CryptocomRouter:
                     self._kline_row(symbol, token or "1min", item, local_ns)
                 return DATA, f"klines:{token} {symbol} rep", None
             if kind == "trades":
-                self._trade_rows(data, symbol, _ms(msg.get("ts"), local_ns // 1_000_000),
-                                 local_ns)
+                self._trade_rows(data, symbol, _ms(msg.get("ts"), local_ns // 1_000_000), local_ns)
                 return DATA, f"trades {symbol} rep", None
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ProtocolError(f"{VENUE}: cannot read {channel} reply: {exc!r}") from None

@@ -146,8 +146,9 @@ class StreamSpec:
     subscribe: Callable[[Sequence[Subscription]], list[str]]
     router: Callable[[Sequence[Subscription], StreamTables], Router]
     client_ping: Callable[[float], str | None] = lambda now_s: None
-    auth: Callable[[Mapping[str, str]], tuple[dict[str, str], list[str]]] = (
-        lambda credentials: ({}, [])
+    auth: Callable[[Mapping[str, str]], tuple[dict[str, str], list[str]]] = lambda credentials: (
+        {},
+        [],
     )
     ping_interval: float | None = None
     silence_timeout: float = 15.0
@@ -182,7 +183,9 @@ def parse_channel(
         Naming the venue's intervals.
     """
     if not isinstance(text, str) or not text.strip():
-        raise UnknownChannel(f"a channel must be a non-empty string; {venue} offers {_list(offered)}")
+        raise UnknownChannel(
+            f"a channel must be a non-empty string; {venue} offers {_list(offered)}"
+        )
     head, _, rest = text.strip().lower().partition(":")
     if head in ("kline", "candles", "candle"):
         head = "klines"

@@ -95,7 +95,12 @@ def test_kline_push_seconds() -> None:
     )
     assert df.index[0] == pd.Timestamp(1506602880, unit="s", tz="UTC")
     assert df[["open", "high", "low", "close", "volume"]].iloc[0].tolist() == [
-        2233.22, 22322.22, 2321.22, 1221.11, 1212.12211]
+        2233.22,
+        22322.22,
+        2321.22,
+        1221.11,
+        1212.12211,
+    ]
     assert bool(df["closed"].iloc[0])
 
 
@@ -183,8 +188,10 @@ def test_unsubscribed_channel_is_unrouted() -> None:
         b"\x00\xffjunk",
         b"\x1f\x8b\x08broken-gzip",
         gz("[1, 2]"),
-        gz('{"channel":"market_btcusdt_trade_ticker","tick":{"data":[{"side":"up",'
-           '"price":1,"vol":1}]}}'),
+        gz(
+            '{"channel":"market_btcusdt_trade_ticker","tick":{"data":[{"side":"up",'
+            '"price":1,"vol":1}]}}'
+        ),
         gz('{"channel":"market_btcusdt_trade_ticker","tick":{"data":[{"side":"buy"}]}}'),
     ],
 )
@@ -196,8 +203,10 @@ def test_bad_frames_raise_protocol_error(frame: bytes) -> None:
 
 def test_plan_validates_before_connecting() -> None:
     subs = ws.plan(["BTC/USDT", "eth-usdt"], ["trades", "klines:1h", "book", "ticker"])
-    assert [s.channel for s in subs[:2]] == ["market_btcusdt_trade_ticker",
-                                             "market_ethusdt_trade_ticker"]
+    assert [s.channel for s in subs[:2]] == [
+        "market_btcusdt_trade_ticker",
+        "market_ethusdt_trade_ticker",
+    ]
     assert subs[2].channel == "market_btcusdt_kline_60min"
     assert ws.plan("btcusdt", "klines")[0].interval == parse_interval("1min")
     with pytest.raises(UnknownChannel, match="trades, ticker, klines, book"):
@@ -210,8 +219,9 @@ def test_plan_validates_before_connecting() -> None:
         ws.plan("btc usdt!", ["trades"])
 
 
-@pytest.mark.parametrize("token", ["1min", "5min", "15min", "30min", "60min", "1day", "1week",
-                                   "1month"])
+@pytest.mark.parametrize(
+    "token", ["1min", "5min", "15min", "30min", "60min", "1day", "1week", "1month"]
+)
 def test_all_kline_periods(token: str) -> None:
     sub = ws.plan("btcusdt", [f"klines:{token}"])[0]
     assert sub.channel == f"market_btcusdt_kline_{token}"
@@ -222,11 +232,18 @@ def test_builders_match_the_doc() -> None:
     doc = orjson.loads(TEMPLATE["sub_depth_doc"])
     assert sub["event"] == doc["event"] and sub["params"]["channel"] == doc["params"]["channel"]
     assert sub["params"]["asks"] == 150 and sub["params"]["bids"] == 150
-    req = orjson.loads(ws.build_req_klines("btcusdt", parse_interval("5min"), since=1506602880,
-                                           page_size=300))
-    assert req == {"event": "req", "params": {"channel": "market_btcusdt_kline_5min",
-                                              "cb_id": "btcusdt", "pageSize": 300,
-                                              "since": "1506602880"}}
+    req = orjson.loads(
+        ws.build_req_klines("btcusdt", parse_interval("5min"), since=1506602880, page_size=300)
+    )
+    assert req == {
+        "event": "req",
+        "params": {
+            "channel": "market_btcusdt_kline_5min",
+            "cb_id": "btcusdt",
+            "pageSize": 300,
+            "since": "1506602880",
+        },
+    }
     assert orjson.loads(ws.build_req_review()) == orjson.loads(TEMPLATE["req_review"])
     with pytest.raises(ValueError):
         ws.build_req_klines("btcusdt", parse_interval("1min"), page_size=301)
@@ -235,8 +252,10 @@ def test_builders_match_the_doc() -> None:
 
 def test_venue_module_is_sans_io() -> None:
     tree = ast.parse(Path(ws.__file__).read_text())
-    names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
-             for a in n.names}
-    names |= {n.module.split(".")[0] for n in ast.walk(tree)
-              if isinstance(n, ast.ImportFrom) and n.module}
+    names = {
+        a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    }
+    names |= {
+        n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+    }
     assert not names & {"asyncio", "websockets", "socket", "threading", "requests"}
