@@ -3,6 +3,7 @@
     import mdkit
     df = mdkit.klines("btcusdt", "1min")
     book = mdkit.depth("btcusdt")
+    cap = mdkit.capture("cryptocom", "btcusdt", ["trades", "book"], seconds=10)
 
 ``import mdkit`` loads pandas and numpy only; requests, websockets and
 matplotlib load on first use.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from mdkit import errors, plot
 from mdkit.account import Account
+from mdkit.capture import Capture, acapture, capture
 from mdkit.errors import (
     AuthError,
     InvalidArgument,
@@ -28,12 +30,15 @@ __version__ = "0.1.0"
 __all__ = [
     "Account",
     "AuthError",
+    "Capture",
     "InvalidArgument",
     "MdkitError",
     "NetworkError",
     "ProtocolError",
     "RateLimitError",
     "VenueError",
+    "acapture",
+    "capture",
     "depth",
     "errors",
     "klines",

@@ -37,6 +37,20 @@ __all__ = [
     "balances_frame",
     "records_frame",
     "account_frame",
+    "TRADE_STREAM_SCHEMA",
+    "TICKER_STREAM_SCHEMA",
+    "KLINE_STREAM_SCHEMA",
+    "DEPTH_STREAM_SCHEMA",
+    "RAW_STREAM_SCHEMA",
+    "STREAM_KINDS",
+    "StreamTables",
+    "stream_trades_frame",
+    "stream_ticker_frame",
+    "stream_klines_frame",
+    "stream_depth_frame",
+    "book_frame",
+    "raw_frame",
+    "gaps_frame",
 ]
 
 TIMESTAMP = "timestamp"
@@ -500,3 +514,338 @@ def _label(labels: Mapping[int, str], value: Any) -> str | None:
 
 def _optional_int(value: Any) -> int | None:
     return None if value is None or value == "" else int(value)
+
+
+# -- streams: columnar accumulators and the frames built from them -----------------------
+# A capture's parsers append rows positionally into these buffers (schema order below), so
+# no per-row Python object is kept and no module but this one names a column.
+
+#: trades: time (ms), receive time (ns), symbol, trade id (-1 if the venue sends none),
+#: taker side, price, amount.
+TRADE_STREAM_SCHEMA: dict[str, Any] = {
+    TIMESTAMP: "int64",
+    LOCAL_TIMESTAMP: "int64",
+    "symbol": "category",
+    "id": "int64",
+    "side": _TRADE_SIDE_DTYPE,
+    "price": "float64",
+    "amount": "float64",
+}
+#: ticker: time (ms), receive time (ns), symbol, then the ticker values (NaN if not sent).
+TICKER_STREAM_SCHEMA: dict[str, Any] = {
+    TIMESTAMP: "int64",
+    LOCAL_TIMESTAMP: "int64",
+    "symbol": "category",
+    **{name: "float64" for name in TICKER_COLUMNS[1:] + TICKER_OPTIONAL},
+}
+#: klines: bar open (s), receive time (ns), symbol, interval name, OHLCV, quote volume.
+KLINE_STREAM_SCHEMA: dict[str, Any] = {
+    TIMESTAMP: "int64",
+    LOCAL_TIMESTAMP: "int64",
+    "symbol": "category",
+    "interval": "category",
+    **{name: "float64" for name in KLINE_COLUMNS},
+    "quote_volume": "float64",
+}
+#: book updates: time (ms), receive time (ns), symbol, is_snapshot, side, price, amount.
+DEPTH_STREAM_SCHEMA: dict[str, Any] = {
+    TIMESTAMP: "int64",
+    LOCAL_TIMESTAMP: "int64",
+    "symbol": "category",
+    "is_snapshot": "bool",
+    "side": _BOOK_SIDE_DTYPE,
+    "price": "float64",
+    "amount": "float64",
+}
+#: raw frames: receive time (ns), connection number, offset and size in the byte store,
+#: whether it came as a text frame, whether it could not be understood.
+RAW_STREAM_SCHEMA: dict[str, Any] = {
+    LOCAL_TIMESTAMP: "int64",
+    "connection": "int32",
+    "offset": "int64",
+    "size": "int32",
+    "text": "bool",
+    "error": "bool",
+}
+STREAM_KINDS = ("trades", "ticker", "klines", "depth")
+
+
+class StreamTables:
+    """The columnar accumulators of one capture, one :class:`~mdkit.columns.ColumnBuffer` each.
+
+    Venue parsers append rows positionally, in the order of the ``*_STREAM_SCHEMA``
+    mappings above (times as epoch integers, receive time in ns).
+
+    Attributes
+    ----------
+    trades, ticker, klines, depth : ColumnBuffer
+        Rows as received.
+    """
+
+    __slots__ = ("trades", "ticker", "klines", "depth")
+
+    def __init__(self) -> None:
+        from mdkit.columns import ColumnBuffer
+
+        self.trades = ColumnBuffer(TRADE_STREAM_SCHEMA)
+        self.ticker = ColumnBuffer(TICKER_STREAM_SCHEMA)
+        self.klines = ColumnBuffer(KLINE_STREAM_SCHEMA)
+        self.depth = ColumnBuffer(DEPTH_STREAM_SCHEMA)
+
+    def counts(self) -> dict[str, int]:
+        """Rows held per data kind."""
+        return {kind: len(getattr(self, kind)) for kind in STREAM_KINDS}
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by every buffer."""
+        return sum(getattr(self, kind).nbytes for kind in STREAM_KINDS)
+
+
+def _local(values: Any) -> pd.DatetimeIndex:
+    return to_utc(np.asarray(values, dtype="int64"), "ns", name=None)
+
+
+def _categorical(values: Any) -> pd.Categorical:
+    if isinstance(values, pd.Categorical):
+        return values.remove_unused_categories()
+    return pd.Categorical(values)
+
+
+def stream_trades_frame(columns: Mapping[str, Any], *, attrs: Mapping[str, Any]) -> pd.DataFrame:
+    """Build a stream trades frame from :data:`TRADE_STREAM_SCHEMA` columns.
+
+    Rows are sorted by time (stable, so receive order breaks ties); a trade received
+    twice (same symbol and id, e.g. replayed after a reconnect) is kept once.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``timestamp`` (UTC); ``symbol`` (category), ``id`` (int64, or nullable
+        Int64 when the venue sent trades without ids), ``side`` (category buy/sell),
+        ``price``, ``amount`` (float64), ``local_timestamp`` (UTC receive time).
+    """
+    times = np.asarray(columns[TIMESTAMP], dtype="int64")
+    ids = np.asarray(columns["id"], dtype="int64")
+    symbol = _categorical(columns["symbol"])
+    keep = np.ones(len(ids), dtype=bool)
+    has_id = ids >= 0
+    if has_id.any():
+        key = pd.DataFrame({"s": np.asarray(symbol.codes), "i": ids})
+        keep &= ~(key.duplicated(keep="first").to_numpy() & has_id)
+    order = np.flatnonzero(keep)
+    order = order[np.argsort(times[order], kind="stable")]
+    id_values: Any = ids[order]
+    if not bool(has_id[order].all()):
+        id_values = pd.array(np.where(id_values >= 0, id_values, 0), dtype="Int64")
+        id_values[~has_id[order]] = pd.NA
+    out = {
+        "symbol": symbol[order],
+        "id": id_values,
+        "side": pd.Categorical(columns["side"])[order],
+        "price": _float(columns["price"])[order],
+        "amount": _float(columns["amount"])[order],
+        LOCAL_TIMESTAMP: _local(np.asarray(columns[LOCAL_TIMESTAMP])[order]),
+    }
+    return _frame(out, to_utc(times[order], "ms"), attrs)
+
+
+def stream_ticker_frame(columns: Mapping[str, Any], *, attrs: Mapping[str, Any]) -> pd.DataFrame:
+    """Build a stream ticker frame from :data:`TICKER_STREAM_SCHEMA` columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``timestamp`` (UTC, server time of the ticker); ``symbol`` (category),
+        ``last bid ask high low volume change`` (float64, NaN where the venue does not
+        send the value), the optional ``open quote_volume bid_amount ask_amount``
+        (float64) that the venue sent, ``local_timestamp`` (UTC).
+    """
+    out: dict[str, Any] = {"symbol": _categorical(columns["symbol"])}
+    for name in TICKER_COLUMNS[1:]:
+        out[name] = _float(columns[name])
+    for name in TICKER_OPTIONAL:
+        values = _float(columns[name])
+        if len(values) and not bool(np.isnan(values).all()):
+            out[name] = values
+    out[LOCAL_TIMESTAMP] = _local(columns[LOCAL_TIMESTAMP])
+    return _frame(out, to_utc(np.asarray(columns[TIMESTAMP], dtype="int64"), "ms"), attrs)
+
+
+def stream_klines_frame(
+    columns: Mapping[str, Any],
+    *,
+    interval_seconds: Mapping[str, int],
+    end_s: float,
+    attrs: Mapping[str, Any],
+) -> pd.DataFrame:
+    """Build a stream klines frame: the last update of each bar, with a ``closed`` flag.
+
+    A bar is closed when a later bar of the same symbol and interval arrived, or when
+    its interval ended before ``end_s`` (the end of the capture).
+
+    Parameters
+    ----------
+    columns : mapping
+        :data:`KLINE_STREAM_SCHEMA` columns, in receive order.
+    interval_seconds : mapping of str to int
+        Interval name → length in seconds.
+    end_s : float
+        End of the capture, epoch seconds.
+    attrs : mapping
+        Frame metadata.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``timestamp`` (bar open, UTC); ``symbol``, ``interval`` (category),
+        ``open high low close volume quote_volume`` (float64), ``closed`` (bool),
+        ``local_timestamp`` (UTC receive time of the bar's last update).
+    """
+    opens = np.asarray(columns[TIMESTAMP], dtype="int64")
+    symbol = _categorical(columns["symbol"])
+    interval = _categorical(columns["interval"])
+    key = pd.DataFrame({"s": np.asarray(symbol.codes), "i": np.asarray(interval.codes), "t": opens})
+    last = ~key.duplicated(keep="last").to_numpy()
+    rows = np.flatnonzero(last)
+    rows = rows[
+        np.lexsort((opens[rows], np.asarray(interval.codes)[rows], np.asarray(symbol.codes)[rows]))
+    ]
+    widths = np.array([interval_seconds.get(str(v), 0) for v in interval[rows]], dtype="int64")
+    later = np.zeros(len(rows), dtype=bool)
+    if len(rows) > 1:
+        same = (np.asarray(symbol.codes)[rows][1:] == np.asarray(symbol.codes)[rows][:-1]) & (
+            np.asarray(interval.codes)[rows][1:] == np.asarray(interval.codes)[rows][:-1]
+        )
+        later[:-1] = same
+    closed = later | ((opens[rows] + widths) <= end_s)
+    rows_by_time = np.argsort(opens[rows], kind="stable")
+    rows, closed = rows[rows_by_time], closed[rows_by_time]
+    out: dict[str, Any] = {"symbol": symbol[rows], "interval": interval[rows]}
+    for name in (*KLINE_COLUMNS, "quote_volume"):
+        out[name] = _float(columns[name])[rows]
+    if len(rows) and bool(np.isnan(out["quote_volume"]).all()):
+        del out["quote_volume"]  # the venue does not send it: leave it out, never invent it
+    out["closed"] = closed
+    out[LOCAL_TIMESTAMP] = _local(np.asarray(columns[LOCAL_TIMESTAMP])[rows])
+    return _frame(out, to_utc(opens[rows], "s"), attrs)
+
+
+def stream_depth_frame(columns: Mapping[str, Any], *, attrs: Mapping[str, Any]) -> pd.DataFrame:
+    """Build the book-updates frame (``Capture.depth``) from :data:`DEPTH_STREAM_SCHEMA`.
+
+    Rows stay in receive order: a run of ``is_snapshot`` rows with one
+    ``local_timestamp`` and symbol is one full book that replaces the previous one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``timestamp`` (UTC, server time); ``symbol`` (category), ``is_snapshot``
+        (bool), ``side`` (category bid/ask), ``price``, ``amount`` (float64; 0 deletes
+        the level), ``local_timestamp`` (UTC).
+    """
+    out = {
+        "symbol": _categorical(columns["symbol"]),
+        "is_snapshot": np.asarray(columns["is_snapshot"], dtype=bool),
+        "side": pd.Categorical(columns["side"]),
+        "price": _float(columns["price"]),
+        "amount": _float(columns["amount"]),
+        LOCAL_TIMESTAMP: _local(columns[LOCAL_TIMESTAMP]),
+    }
+    return _frame(out, to_utc(np.asarray(columns[TIMESTAMP], dtype="int64"), "ms"), attrs)
+
+
+def book_frame(
+    time_ms: Any,
+    local_time_ns: Any,
+    symbols: Any,
+    tops: np.ndarray,
+    *,
+    attrs: Mapping[str, Any],
+) -> pd.DataFrame:
+    """Build a top-N book over time (Tardis ``book_snapshot_N`` columns).
+
+    Parameters
+    ----------
+    time_ms, local_time_ns : array-like
+        Server time (ms) and receive time (ns) of the message after which each row holds.
+    symbols : array-like of str
+        Symbol of each row.
+    tops : numpy.ndarray
+        float64, shape (rows, 4, levels): bid prices, bid amounts, ask prices, ask
+        amounts; NaN where a side has fewer levels.
+    attrs : mapping
+        Frame metadata.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``timestamp`` (UTC); ``symbol`` (category), ``local_timestamp`` (UTC), then
+        per level i: ``asks[i].price asks[i].amount bids[i].price bids[i].amount``
+        (float64; asks low→high, bids high→low).
+    """
+    levels = tops.shape[2] if tops.ndim == 3 else 0
+    out: dict[str, Any] = {
+        "symbol": pd.Categorical(symbols),
+        LOCAL_TIMESTAMP: _local(local_time_ns),
+    }
+    for i in range(levels):
+        out[f"asks[{i}].price"] = tops[:, 2, i]
+        out[f"asks[{i}].amount"] = tops[:, 3, i]
+        out[f"bids[{i}].price"] = tops[:, 0, i]
+        out[f"bids[{i}].amount"] = tops[:, 1, i]
+    return _frame(out, to_utc(np.asarray(time_ms, dtype="int64"), "ms"), attrs)
+
+
+def raw_frame(
+    columns: Mapping[str, Any], payloads: Sequence[bytes], *, attrs: Mapping[str, Any]
+) -> pd.DataFrame:
+    """Build the raw-frames table (``Capture.raw``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``local_timestamp`` (UTC receive time); ``connection`` (int32, 1 = first),
+        ``text`` (bool, a text frame), ``error`` (bool, could not be understood),
+        ``size`` (int32, bytes on the wire), ``payload`` (bytes exactly as received;
+        binary frames are still gzip-compressed where the venue compresses).
+    """
+    out = {
+        "connection": np.asarray(columns["connection"], dtype="int32"),
+        "text": np.asarray(columns["text"], dtype=bool),
+        "error": np.asarray(columns["error"], dtype=bool),
+        "size": np.asarray(columns["size"], dtype="int32"),
+        "payload": pd.array(list(payloads), dtype=object),
+    }
+    index = to_utc(np.asarray(columns[LOCAL_TIMESTAMP], dtype="int64"), "ns", name=LOCAL_TIMESTAMP)
+    return _frame(out, index, attrs)
+
+
+def gaps_frame(rows: Sequence[Mapping[str, Any]], *, attrs: Mapping[str, Any]) -> pd.DataFrame:
+    """Build the gaps table of a capture (disconnects, silences, reconnects).
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        Each with ``start_ns`` (last frame before the gap, or the disconnect time),
+        ``end_ns`` (first frame after it; None if the capture ended first),
+        ``connection`` (the connection that ended), ``reason`` (str).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``start``, ``end`` (UTC; ``end`` NaT if no frame came after),
+        ``duration`` (timedelta), ``connection`` (int64), ``reason`` (str).
+    """
+    start = _float([r["start_ns"] for r in rows])
+    end = _float([np.nan if r.get("end_ns") is None else r["end_ns"] for r in rows])
+    starts = to_utc(start / 1e9, "s", name=None)
+    ends = to_utc(end / 1e9, "s", name=None)
+    out = {
+        "start": starts,
+        "end": ends,
+        "duration": ends - starts,
+        "connection": np.asarray([int(r["connection"]) for r in rows], dtype="int64"),
+        "reason": [str(r["reason"]) for r in rows],
+    }
+    return _frame(out, None, attrs)

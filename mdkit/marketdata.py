@@ -12,6 +12,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from mdkit import config
@@ -203,7 +204,9 @@ def klines(
         ``1min 5min 15min 30min 60min 1h 1day 1d 1week 1w 1month`` or minutes.
     start, end : datetime, Timestamp, str or number, optional
         Bounds on the bar open time (inclusive): datetimes, ISO strings, epoch
-        seconds or ms, or phrases like ``"3 days ago"``.
+        seconds or ms, or phrases like ``"3 days ago"``. Bars older than the REST
+        page (the latest 300) are paged over the WebSocket ``req`` (``since``,
+        ``pageSize`` 300; URL from ``MDKIT_CRYPTOCOM_WS_URL``) with a progress bar.
     limit : int, optional
         Keep only the latest ``limit`` bars.
     url : str, optional
@@ -235,12 +238,7 @@ def klines(
     data, received = _get(venue.build_klines(sym, iv), base)
     df = venue.parse_klines(data, sym, iv, now_s=received)
     if lo is not None and (df.empty or lo < df.index[0]):
-        log.warning(
-            "klines: the REST page starts at %s, after the requested start %s; "
-            "older bars are not available over REST",
-            df.index[0] if len(df) else "nothing",
-            lo,
-        )
+        df = _with_history(df, sym, iv, lo, hi, received)
     if lo is not None or hi is not None:
         keep = pd.Series(True, index=df.index)
         if lo is not None:
@@ -251,6 +249,42 @@ def klines(
     if limit is not None:
         df = df.iloc[-limit:]
     return df
+
+
+def _with_history(
+    df: pd.DataFrame,
+    symbol: str,
+    iv: Interval,
+    lo: pd.Timestamp,
+    hi: pd.Timestamp | None,
+    received: float,
+) -> pd.DataFrame:
+    """Prepend the bars older than the REST page, paged over the WebSocket ``req``."""
+    from mdkit import frames, history
+
+    first = int(df.index[0].timestamp()) if len(df) else int(received)
+    end_s = first - iv.seconds
+    if hi is not None:
+        end_s = min(end_s, int(hi.timestamp()))
+    older = history.klines_history(symbol, iv, int(lo.timestamp()), end_s)
+    n = len(older["timestamp"])
+    log.info("klines: %d older bars paged over WebSocket req", n)
+    if not n:
+        return df
+    rest_times = pd.DatetimeIndex(df.index).as_unit("s").asi8.astype("int64")
+    ohlcv = np.vstack(
+        [
+            np.column_stack([older[c] for c in frames.KLINE_COLUMNS]),
+            df[list(frames.KLINE_COLUMNS)].to_numpy(dtype="float64"),
+        ]
+    )
+    return frames.klines_frame(
+        np.concatenate([older["timestamp"], rest_times]),
+        ohlcv,
+        interval_seconds=iv.seconds,
+        now_s=received,
+        attrs={**{str(k): v for k, v in df.attrs.items()}, "source": "ws:req+rest:/v1/klines"},
+    )
 
 
 def trades(symbol: str, *, url: str | None = None) -> pd.DataFrame:

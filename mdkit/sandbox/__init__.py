@@ -24,10 +24,11 @@ from mdkit.sandbox.cryptocom_account import (
     DEMO_SECRET_KEY,
     CryptocomAccounts,
 )
+from mdkit.sandbox.cryptocom_ws import WS_FAULT_KINDS, CryptocomWsServer
 from mdkit.sandbox.http import FAULT_KINDS, HttpServer
 from mdkit.sandbox.market import INSTRUMENTS, Market
 
-__all__ = ["Sandbox", "Market", "INSTRUMENTS", "FAULT_KINDS"]
+__all__ = ["Sandbox", "Market", "INSTRUMENTS", "FAULT_KINDS", "WS_FAULT_KINDS"]
 
 
 class Sandbox:
@@ -44,6 +45,9 @@ class Sandbox:
     set_env : bool
         Point the ``MDKIT_*_URL`` environment variables at the sandbox inside the
         ``with`` block (restored on exit).
+    ws_options : mapping, optional
+        Passed to :class:`~mdkit.sandbox.cryptocom_ws.CryptocomWsServer` (``ack``,
+        ``depth_mode``, ``ping_interval``, ``ping_unit``, ``rate``, ``strings``...).
     **market_options
         Passed to :class:`~mdkit.sandbox.market.Market` (``trades_per_second``,
         ``depth``, ``clock``).
@@ -60,6 +64,8 @@ class Sandbox:
         opens an account and returns its ``(api_key, secret)``. A demo account
         (``DEMO_API_KEY``/``DEMO_SECRET_KEY``, fake) is funded with ``DEMO_BALANCES``,
         and inside the ``with`` block ``MDKIT_CRYPTOCOM_API_KEY``/``_SECRET_KEY`` name it.
+    cryptocom_ws : CryptocomWsServer
+        The Crypto.com WebSocket server; ``.inject(kind, ...)`` (:data:`WS_FAULT_KINDS`).
     """
 
     def __init__(
@@ -69,6 +75,7 @@ class Sandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         set_env: bool = True,
+        ws_options: dict[str, Any] | None = None,
         **market_options: Any,
     ) -> None:
         self.market = Market(seed, **market_options)
@@ -78,6 +85,7 @@ class Sandbox:
         self.cryptocom_rest = CryptocomRest(self.market, self.cryptocom)
         self.accounts = CryptocomAccounts(self.market, self.cryptocom)
         self.accounts.create(DEMO_BALANCES, api_key=DEMO_API_KEY, secret=DEMO_SECRET_KEY)
+        self.cryptocom_ws = CryptocomWsServer(self.market, host, **(ws_options or {}))
         self._saved_env: dict[str, str | None] = {}
         self._running = False
 
@@ -86,6 +94,7 @@ class Sandbox:
         """The endpoint variables that point clients at this sandbox."""
         return {
             "MDKIT_CRYPTOCOM_REST_URL": self.cryptocom.url,
+            "MDKIT_CRYPTOCOM_WS_URL": self.cryptocom_ws.url,
             "MDKIT_CRYPTOCOM_API_KEY": DEMO_API_KEY,
             "MDKIT_CRYPTOCOM_SECRET_KEY": DEMO_SECRET_KEY,
         }
@@ -93,12 +102,13 @@ class Sandbox:
     @property
     def urls(self) -> dict[str, str]:
         """Every endpoint, by name."""
-        return {"cryptocom rest": self.cryptocom.url}
+        return {"cryptocom rest": self.cryptocom.url, "cryptocom ws": self.cryptocom_ws.url}
 
     def start(self) -> Sandbox:
         """Start every server (returns self)."""
         if not self._running:
             self.cryptocom.start()
+            self.cryptocom_ws.start()
             self._running = True
         return self
 
@@ -106,6 +116,7 @@ class Sandbox:
         """Stop every server."""
         if self._running:
             self.cryptocom.stop()
+            self.cryptocom_ws.stop()
             self._running = False
 
     def __enter__(self) -> Sandbox:

@@ -1,0 +1,495 @@
+"""The capture engine: one asyncio loop of connect, subscribe, receive, for every venue.
+
+A venue plugs in with a :class:`~mdkit.venues.spec.StreamSpec` (pure functions and
+data); this module does the I/O around it:
+
+- connect (``wss://`` with TLS or plain ``ws://``), optional auth messages, subscribe;
+- receive frames, stamp each with a strictly increasing receive time (epoch ns),
+  keep it in the raw store, hand it to the venue router (which appends rows into
+  columnar buffers), answer server pings, send client pings where the venue needs them;
+- stop at the time box (``seconds``), after ``max_messages`` data messages, or on
+  :meth:`Engine.stop` (interrupt);
+- a silence watchdog: no frame for ``silence_timeout`` seconds (including "nothing
+  ever arrived" after connecting) drops the connection;
+- reconnect after any close (clean ones too) with capped, jittered exponential
+  backoff, and subscribe again; every interruption is recorded as a gap (start =
+  last frame before it, end = first data frame after it) and counted in the stats.
+  Rows received before a reconnect are never discarded.
+
+Frames that cannot be understood are counted (``parse_errors``), kept in the raw
+store flagged ``error``, logged once per kind, and the capture goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mdkit import config
+from mdkit.columns import ColumnBuffer
+from mdkit.errors import NetworkError, ProtocolError, UnknownVenue
+from mdkit.frames import RAW_STREAM_SCHEMA, StreamTables
+from mdkit.venues.spec import (
+    ACK,
+    DATA,
+    ERROR,
+    PING,
+    PONG,
+    UNROUTED,
+    StreamSpec,
+    Subscription,
+)
+
+__all__ = ["STREAM_MODULES", "Engine", "RawStore", "StreamStats", "stream_spec"]
+
+log = logging.getLogger("mdkit.stream")
+
+#: Venue key → the module that defines its ``STREAM`` spec (imported on first use).
+STREAM_MODULES: dict[str, str] = {"cryptocom": "mdkit.venues.cryptocom_ws"}
+CREDENTIAL_NAMES = ("api_key", "secret_key", "passphrase", "token")
+#: Consecutive failed connection attempts, with no connection ever made, before giving up.
+MAX_CONNECT_FAILURES = 5
+
+
+def stream_spec(venue: str) -> StreamSpec:
+    """Return a venue's stream spec.
+
+    Raises
+    ------
+    UnknownVenue
+        If mdkit does not know the venue or has no streams for it; names the valid ones.
+    """
+    key = venue.strip().lower() if isinstance(venue, str) else venue
+    if key not in STREAM_MODULES:
+        raise UnknownVenue(f"no streams for venue {venue!r}; valid: {', '.join(STREAM_MODULES)}")
+    spec: StreamSpec = importlib.import_module(STREAM_MODULES[key]).STREAM
+    return spec
+
+
+@dataclass
+class StreamStats:
+    """Counters of one capture (see ``Capture.stats``)."""
+
+    messages: int = 0
+    bytes: int = 0
+    data_messages: int = 0
+    per_channel: dict[str, int] = field(default_factory=dict)
+    acks: int = 0
+    pings: int = 0
+    pongs: int = 0
+    server_errors: list[str] = field(default_factory=list)
+    unrouted: int = 0
+    other: int = 0
+    parse_errors: int = 0
+    connections: int = 0
+    reconnects: int = 0
+    connect_failures: int = 0
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+    started_ns: int = 0
+    ended_ns: int = 0
+    outcome: str = "not started"
+    interrupted: bool = False
+    first_data_ns: int | None = None
+
+    @property
+    def duration(self) -> float:
+        """Seconds from start to end."""
+        end = self.ended_ns or time.time_ns()
+        return max(0.0, (end - self.started_ns) / 1e9) if self.started_ns else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """A plain dict of every counter (``duration`` and ``rate`` included)."""
+        out = {k: v for k, v in self.__dict__.items() if k not in ("gaps", "first_data_ns")}
+        out["per_channel"] = dict(self.per_channel)
+        out["server_errors"] = list(self.server_errors)
+        out["gaps"] = len(self.gaps)
+        out["duration"] = round(self.duration, 3)
+        out["rate"] = round(self.data_messages / self.duration, 1) if self.duration else 0.0
+        return out
+
+
+class RawStore:
+    """Every received frame, compactly: one byte buffer plus a row per frame.
+
+    Payloads are kept exactly as received (gzip frames stay compressed). With
+    ``limit_bytes`` set, payloads beyond the limit are not kept (the row is, with
+    size 0 stored) and counted in ``dropped``; frames that could not be understood
+    are always kept.
+    """
+
+    def __init__(self, limit_bytes: int | None = None) -> None:
+        self.data = bytearray()
+        self.rows = ColumnBuffer(RAW_STREAM_SCHEMA)
+        self.errors: list[int] = []
+        self.limit = limit_bytes
+        self.dropped = 0
+        #: Payloads of error rows kept past the limit: row → (offset, size).
+        self.extra: dict[int, tuple[int, int]] = {}
+        self._kept_last = True
+        self._append = self.rows.append
+
+    def add(self, frame: bytes | str, local_ns: int, connection: int) -> int:
+        """Keep one frame; return its row number."""
+        text = isinstance(frame, str)
+        payload = frame.encode() if isinstance(frame, str) else frame
+        offset = len(self.data)
+        if self.limit is None or offset + len(payload) <= self.limit:
+            self.data += payload
+            size = len(payload)
+            self._kept_last = True
+        else:
+            self.dropped += 1
+            size = 0
+            self._kept_last = False
+        row = len(self.rows)
+        self._append(local_ns, connection, offset, size, text, False)
+        return row
+
+    def mark_error(self, row: int, frame: bytes | str) -> None:
+        """Flag a row as not understood; keep its payload even past the limit."""
+        self.errors.append(row)
+        if not self._kept_last:
+            payload = frame.encode() if isinstance(frame, str) else frame
+            self.extra[row] = (len(self.data), len(payload))
+            self.data += payload
+            self.dropped -= 1
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held (payloads + rows)."""
+        return len(self.data) + self.rows.nbytes
+
+    def columns(self) -> tuple[dict[str, Any], list[bytes]]:
+        """Row columns (with the ``error`` flags set) and the payloads, in receive order."""
+        cols = dict(self.rows.columns())
+        error = np.zeros(len(self.rows), dtype=bool)
+        error[self.errors] = True
+        cols["error"] = error
+        offsets = np.asarray(cols["offset"])
+        sizes = np.asarray(cols["size"])
+        view = bytes(self.data)
+        payloads = [view[o : o + s] for o, s in zip(offsets.tolist(), sizes.tolist(), strict=True)]
+        for row, (o, s) in self.extra.items():
+            payloads[row] = view[o : o + s]
+        return cols, payloads
+
+
+class Engine:
+    """Runs one capture: see the module docstring.
+
+    Parameters
+    ----------
+    spec : StreamSpec
+        The venue's stream protocol.
+    url : str
+        WebSocket URL (``wss://`` or ``ws://``).
+    subscriptions : sequence of Subscription
+        From ``spec.plan``.
+    seconds : float or None
+        Time box; None runs until ``max_messages`` or :meth:`stop`.
+    max_messages : int or None
+        Stop after this many data messages.
+    credentials : mapping
+        For ``spec.auth``; never logged.
+    silence_timeout : float, optional
+        Seconds without a frame before reconnecting; the venue's default otherwise.
+    raw_limit : int or None
+        Bytes of raw payload to keep (None: all).
+    backoff : (float, float)
+        First and largest reconnect delay in seconds (jittered).
+    open_timeout : float
+        Seconds allowed for the TCP/TLS/WebSocket handshake.
+    """
+
+    def __init__(
+        self,
+        spec: StreamSpec,
+        url: str,
+        subscriptions: Sequence[Subscription],
+        *,
+        seconds: float | None,
+        max_messages: int | None = None,
+        credentials: Mapping[str, str] | None = None,
+        silence_timeout: float | None = None,
+        raw_limit: int | None = None,
+        backoff: tuple[float, float] = (0.2, 5.0),
+        open_timeout: float = 10.0,
+    ) -> None:
+        self.spec = spec
+        self.url = url
+        self.subscriptions = tuple(subscriptions)
+        self.seconds = seconds
+        self.max_messages = max_messages
+        self._credentials = dict(credentials or {})
+        self.silence_timeout = silence_timeout or spec.silence_timeout
+        self.backoff = backoff
+        self.open_timeout = open_timeout
+        self.tables = StreamTables()
+        self.raw = RawStore(raw_limit)
+        self.stats = StreamStats()
+        self.stats.per_channel = {s.key: 0 for s in self.subscriptions}
+        self.router = spec.router(self.subscriptions, self.tables)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._stopping = False
+        self._stop_reason: str | None = None
+        self._abort_reason: str | None = None
+        self._last_ns = 0
+        self._last_rx = 0.0
+        self._open_gap: dict[str, Any] | None = None
+        self._last_error: str | None = None
+
+    # -- control ------------------------------------------------------------------------
+    def stop(self, reason: str = "stopped") -> None:
+        """Ask the capture to end soon, keeping what it has (safe from any thread)."""
+        if self._loop is None:
+            self._stopping, self._stop_reason = True, reason
+            return
+        self._loop.call_soon_threadsafe(self._stop, reason)
+
+    def _stop(self, reason: str) -> None:
+        if self._stopping:
+            return
+        self._stopping, self._stop_reason = True, reason
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    async def run(self) -> None:
+        """Capture until the time box, ``max_messages`` or :meth:`stop`.
+
+        Raises
+        ------
+        NetworkError
+            If no connection could ever be made.
+        """
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        self.stats.started_ns = time.time_ns()
+        deadline = None
+        if self.seconds is not None:
+            deadline = self._loop.call_later(self.seconds, self._stop, "completed")
+        try:
+            if not self._stopping:
+                await self._sessions()
+        except asyncio.CancelledError:
+            if not self._stopping or self._task is None:
+                raise
+            self._task.uncancel()
+        finally:
+            if deadline is not None:
+                deadline.cancel()
+            self.stats.ended_ns = time.time_ns()
+            self._finish()
+        if self.stats.connections == 0:
+            raise NetworkError(
+                f"{self.spec.venue}: could not connect to {self.url}: {self._last_error}"
+            )
+
+    def _finish(self) -> None:
+        stats = self.stats
+        stats.interrupted = self._stop_reason == "interrupted"
+        if stats.interrupted:
+            stats.outcome = "interrupted"
+        elif stats.data_messages == 0 and stats.connections:
+            stats.outcome = "no data"
+            log.warning(
+                "%s: connected %d time(s) but received no data in %.1f s (%d frames, "
+                "%d server errors)",
+                self.spec.venue,
+                stats.connections,
+                stats.duration,
+                stats.messages,
+                len(stats.server_errors),
+            )
+        else:
+            stats.outcome = self._stop_reason or "completed"
+
+    # -- connections --------------------------------------------------------------------
+    async def _sessions(self) -> None:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+        headers, auth_messages = self.spec.auth(self._credentials)
+        failures = 0
+        while not self._stopping:
+            try:
+                ws = await connect(
+                    self.url,
+                    additional_headers=headers or None,
+                    open_timeout=self.open_timeout,
+                    ping_interval=None,  # keepalive is the venue's (spec), not RFC pings
+                    close_timeout=1.0,
+                    max_size=2**24,
+                    user_agent_header="mdkit",
+                )
+            except InvalidURI as exc:
+                self._last_error = str(exc)
+                return
+            except (OSError, TimeoutError, InvalidHandshake) as exc:
+                failures += 1
+                self.stats.connect_failures += 1
+                self._last_error = f"{type(exc).__name__}: {exc}"
+                log.info("%s: connect failed (%s)", self.spec.venue, self._last_error)
+                if self.stats.connections == 0 and failures >= MAX_CONNECT_FAILURES:
+                    return
+                await self._sleep_backoff(failures)
+                continue
+            self.stats.connections += 1
+            if self.stats.connections > 1:
+                self.stats.reconnects += 1
+            connection = self.stats.connections
+            got_data = self.stats.data_messages
+            reason = "closed"
+            try:
+                await self._session(ws, connection, auth_messages)
+            except ConnectionClosed as exc:
+                reason = self._abort_reason or _close_reason(exc)
+            except OSError as exc:
+                reason = self._abort_reason or f"{type(exc).__name__}: {exc}"
+            finally:
+                self._abort_reason = None
+                if self._stopping:
+                    await ws.close()
+            if self._stopping:
+                return
+            await ws.close()
+            self._open_gap = {
+                "start_ns": self._last_ns or time.time_ns(),
+                "end_ns": None,
+                "connection": connection,
+                "reason": reason,
+            }
+            self.stats.gaps.append(self._open_gap)
+            log.info(
+                "%s: connection %d ended (%s); reconnecting", self.spec.venue, connection, reason
+            )
+            failures = 0 if self.stats.data_messages > got_data else failures + 1
+            await self._sleep_backoff(failures)
+
+    async def _sleep_backoff(self, attempt: int) -> None:
+        first, cap = self.backoff
+        delay = min(cap, first * 2 ** max(0, attempt - 1))
+        await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+
+    async def _session(self, ws: Any, connection: int, auth_messages: list[str]) -> None:
+        for message in auth_messages:
+            await ws.send(message)
+        for message in self.spec.subscribe(self.subscriptions):
+            await ws.send(message)
+        self._last_rx = time.monotonic()
+        watchdog = asyncio.get_running_loop().create_task(self._watch(ws))
+        stats = self.stats
+        per_channel = stats.per_channel
+        handle = self.router.handle
+        keep = self.raw.add
+        recv = ws.recv
+        monotonic = time.monotonic
+        time_ns = time.time_ns
+        max_messages = self.max_messages
+        seen_kinds: set[str] = set()
+        try:
+            while True:
+                frame = await recv()
+                now = time_ns()
+                if now <= self._last_ns:
+                    now = self._last_ns + 1  # strictly increasing: one receive time per frame
+                self._last_ns = now
+                self._last_rx = monotonic()
+                stats.messages += 1
+                stats.bytes += len(frame)
+                row = keep(frame, now, connection)
+                try:
+                    kind, key, extra = handle(frame, now)
+                except ProtocolError as exc:
+                    stats.parse_errors += 1
+                    self.raw.mark_error(row, frame)
+                    text = str(exc)
+                    if text[:60] not in seen_kinds:
+                        seen_kinds.add(text[:60])
+                        log.warning(
+                            "%s: frame not understood, kept in .raw: %s", self.spec.venue, text
+                        )
+                    continue
+                if kind == DATA:
+                    stats.data_messages += 1
+                    name = key or "?"
+                    per_channel[name] = per_channel.get(name, 0) + 1
+                    if self._open_gap is not None:
+                        self._open_gap["end_ns"] = now
+                        self._open_gap = None
+                    if stats.first_data_ns is None:
+                        stats.first_data_ns = now
+                    if max_messages is not None and stats.data_messages >= max_messages:
+                        self._stop("max_messages")
+                        return
+                elif kind == PING:
+                    stats.pings += 1
+                    if extra is not None:
+                        await ws.send(extra)
+                elif kind == ACK:
+                    stats.acks += 1
+                elif kind == PONG:
+                    stats.pongs += 1
+                elif kind == ERROR:
+                    stats.server_errors.append(str(extra))
+                    log.warning("%s: server error: %s", self.spec.venue, extra)
+                elif kind == UNROUTED:
+                    stats.unrouted += 1
+                else:
+                    stats.other += 1
+        finally:
+            watchdog.cancel()
+
+    async def _watch(self, ws: Any) -> None:
+        """Silence watchdog and client keepalive for one connection."""
+        silence = self.silence_timeout
+        period = min(0.25, silence / 4)
+        ping_every = self.spec.ping_interval
+        next_ping = time.monotonic() + ping_every if ping_every else None
+        while True:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            idle = now - self._last_rx
+            if idle > silence:
+                self._abort_reason = (
+                    f"silence: no frame for {idle:.1f} s"
+                    if self.stats.messages
+                    else f"silence: nothing received {idle:.1f} s after connecting"
+                )
+                log.info("%s: %s; dropping the connection", self.spec.venue, self._abort_reason)
+                ws.transport.abort()
+                return
+            if next_ping is not None and ping_every and now >= next_ping:
+                message = self.spec.client_ping(time.time())
+                if message is not None:
+                    await ws.send(message)
+                next_ping = now + ping_every
+
+
+def _close_reason(exc: Any) -> str:
+    rcvd = getattr(exc, "rcvd", None)
+    if rcvd is None:
+        return "connection lost (no close frame)"
+    text = f"closed by server (code {rcvd.code}"
+    return text + (f", {rcvd.reason!r})" if rcvd.reason else ")")
+
+
+def resolve_credentials(venue: str, given: Mapping[str, Any]) -> dict[str, str]:
+    """Credentials from arguments, else ``MDKIT_<VENUE>_<NAME>``; only those that are set."""
+    out: dict[str, str] = {}
+    for name in CREDENTIAL_NAMES:
+        value = config.credential(venue, name, given.get(name))
+        if value:
+            out[name] = value
+    return out

@@ -1,0 +1,480 @@
+"""Crypto.com Exchange v1 WebSocket (ChainUP kline-api), market streams — sans-I/O.
+
+Frames in, rows out: :func:`decode` reads one received frame, :class:`CryptocomRouter`
+appends its rows into the capture's :class:`~mdkit.frames.StreamTables` and says
+what the frame was; the ``build_*`` functions return the text messages to send.
+Nothing here opens a socket or touches an event loop.
+
+Protocol: ``shared/protocols/cryptocom-v1-rest-ws.md`` section "WebSocket API".
+Real-server quirks handled here (``NOTES.md``, Crypto.com v1 WebSocket):
+
+- every server frame is **binary gzip**, pings included; some family servers send
+  text frames: both are read;
+- acks ``{"event_rep":"subed","status":"ok"}``; some servers send no ack and push
+  with ``"event_rep":""`` (the router keys on ``channel`` + ``tick``, not on acks);
+- depth pushes name the bid side ``buys``; full books replace the book, the
+  incremental form ``{"side","price","volume"}`` sets one level (volume 0 deletes);
+- ``{"ping": n}`` → ``{"pong": n}`` with the same n, 13-digit ms or 10-digit seconds;
+- kline ``tick.id`` is the bar open in **seconds**; ``review`` values are strings;
+  numbers may be strings, sides may be UPPERCASE, ``ts`` may be a string.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from mdkit.errors import ProtocolError
+from mdkit.frames import StreamTables
+from mdkit.timeparse import INTERVALS, Interval
+from mdkit.venues.cryptocom import VENUE, WS_URL
+from mdkit.venues.spec import (
+    ACK,
+    DATA,
+    ERROR,
+    OTHER,
+    PING,
+    PONG,
+    UNROUTED,
+    Handled,
+    StreamSpec,
+    Subscription,
+    check_stream_symbol,
+    parse_channel,
+)
+
+__all__ = [
+    "VENUE",
+    "WS_URL",
+    "CHANNELS",
+    "INTERVAL_TOKENS",
+    "KLINE_PAGE",
+    "TRADES_TOP",
+    "BOOK_LEVELS",
+    "STREAM",
+    "CryptocomRouter",
+    "channel_name",
+    "parse_channel_name",
+    "decode",
+    "build_subscribe",
+    "build_unsubscribe",
+    "build_req_klines",
+    "build_req_trades",
+    "build_req_review",
+    "build_pong",
+    "plan",
+]
+
+#: Vocabulary channels offered: ``quotes`` has no v1 channel (use ``book``).
+CHANNELS = ("trades", "ticker", "klines", "book")
+#: Canonical interval → channel token (doc "Subscribe to new k-line data"): all eight.
+INTERVAL_TOKENS: dict[str, str] = {name: name for name in INTERVALS}
+#: doc "Request k-line data history": at most 300 bars per ``req``.
+KLINE_PAGE = 300
+#: doc "Request last 200 trades": ``top`` at most 200.
+TRADES_TOP = 200
+#: Levels per side asked for in a depth subscription (doc example).
+BOOK_LEVELS = 150
+#: The server pings every 5 s and drops after 3 unanswered: 15 s of silence is a dead link.
+SILENCE_TIMEOUT = 15.0
+
+_CHANNEL = re.compile(
+    r"^market_(?P<symbol>[a-z0-9_]+?)_(?P<what>ticker|trade_ticker|"
+    r"kline_(?P<interval>[0-9a-z]+)|depth_step(?P<step>[0-2]))$"
+)
+_SIDES = {"buy": "buy", "sell": "sell", "BUY": "buy", "SELL": "sell", "Buy": "buy", "Sell": "sell"}
+_BOOK_SIDES = {"buys": "bid", "bids": "bid", "asks": "ask", "buy": "bid", "sell": "ask"}
+_NAN = float("nan")
+
+
+def channel_name(kind: str, symbol: str, interval: Interval | None = None, step: int = 0) -> str:
+    """The venue channel of a vocabulary channel: ``market_btcusdt_trade_ticker`` etc."""
+    if kind == "trades":
+        return f"market_{symbol}_trade_ticker"
+    if kind == "ticker":
+        return f"market_{symbol}_ticker"
+    if kind == "klines":
+        if interval is None:
+            raise ValueError("klines need an interval")
+        return f"market_{symbol}_kline_{INTERVAL_TOKENS[interval.name]}"
+    if kind == "book":
+        return f"market_{symbol}_depth_step{step}"
+    raise ValueError(f"no Crypto.com v1 channel for {kind!r}")
+
+
+def parse_channel_name(channel: str) -> tuple[str, str, str | None] | None:
+    """``market_btcusdt_kline_1min`` → ``("klines", "btcusdt", "1min")``; None if unknown."""
+    match = _CHANNEL.match(channel)
+    if match is None:
+        return None
+    what = match["what"]
+    if what == "ticker":
+        kind = "ticker"
+    elif what == "trade_ticker":
+        kind = "trades"
+    elif what.startswith("kline_"):
+        kind = "klines"
+    else:
+        kind = "book"
+    return kind, match["symbol"], match["interval"] or match["step"]
+
+
+def plan(symbols: Sequence[str] | str, channels: Sequence[str] | str) -> tuple[Subscription, ...]:
+    """Validate symbols and channels and return the subscriptions, before any connection.
+
+    Parameters
+    ----------
+    symbols : str or sequence of str
+        Any accepted spelling (``btcusdt``, ``BTC/USDT``).
+    channels : str or sequence of str
+        Vocabulary channels: ``trades ticker klines klines:<interval> book``.
+
+    Returns
+    -------
+    tuple of Subscription
+        One per (channel, symbol), in the order given.
+
+    Raises
+    ------
+    UnknownChannel, UnknownInterval, InvalidArgument
+        Naming the valid choices.
+    """
+    symbol_list = [symbols] if isinstance(symbols, str) else list(symbols)
+    channel_list = [channels] if isinstance(channels, str) else list(channels)
+    if not symbol_list or not channel_list:
+        from mdkit.errors import InvalidArgument
+
+        raise InvalidArgument("a capture needs at least one symbol and one channel")
+    compact = [check_stream_symbol(s, venue=VENUE) for s in symbol_list]
+    out: dict[str, Subscription] = {}
+    for text in channel_list:
+        kind, interval = parse_channel(
+            text, venue=VENUE, offered=CHANNELS, intervals=INTERVAL_TOKENS
+        )
+        for symbol in compact:
+            name = channel_name(kind, symbol, interval)
+            options = {"asks": BOOK_LEVELS, "bids": BOOK_LEVELS} if kind == "book" else {}
+            out.setdefault(name, Subscription(kind, symbol, name, interval, options))
+    return tuple(out.values())
+
+
+def _dumps(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
+
+
+def build_subscribe(subscriptions: Sequence[Subscription]) -> list[str]:
+    """``{"event":"sub","params":{"channel":...,"cb_id":...}}`` for each subscription."""
+    return [
+        _dumps({"event": "sub", "params": {"channel": s.channel, "cb_id": s.symbol, **s.options}})
+        for s in subscriptions
+    ]
+
+
+def build_unsubscribe(subscriptions: Sequence[Subscription]) -> list[str]:
+    """``{"event":"unsub",...}`` for each subscription."""
+    return [
+        _dumps({"event": "unsub", "params": {"channel": s.channel, "cb_id": s.symbol}})
+        for s in subscriptions
+    ]
+
+
+def build_req_klines(
+    symbol: str,
+    interval: Interval,
+    *,
+    since: int | None = None,
+    end_idx: int | None = None,
+    page_size: int = KLINE_PAGE,
+    cb_id: str | None = None,
+) -> str:
+    """A kline history ``req`` (doc "Request k-line data history").
+
+    Parameters
+    ----------
+    symbol : str
+        Compact symbol.
+    interval : Interval
+        Bar interval.
+    since, end_idx : int, optional
+        Bar open times in epoch **seconds** (sent as strings, as in the doc).
+    page_size : int
+        Bars wanted, at most 300.
+
+    Raises
+    ------
+    ValueError
+        If ``page_size`` is not in 1..300.
+    """
+    if not 1 <= page_size <= KLINE_PAGE:
+        raise ValueError(f"page_size must be within 1..{KLINE_PAGE}, not {page_size}")
+    params: dict[str, Any] = {
+        "channel": channel_name("klines", symbol, interval),
+        "cb_id": cb_id or symbol,
+        "pageSize": page_size,
+    }
+    if since is not None:
+        params["since"] = str(int(since))
+    if end_idx is not None:
+        params["endIdx"] = str(int(end_idx))
+    return _dumps({"event": "req", "params": params})
+
+
+def build_req_trades(symbol: str, top: int = TRADES_TOP) -> str:
+    """The last ``top`` (≤ 200) trades ``req``."""
+    if not 1 <= top <= TRADES_TOP:
+        raise ValueError(f"top must be within 1..{TRADES_TOP}, not {top}")
+    channel = channel_name("trades", symbol)
+    return _dumps({"event": "req", "params": {"channel": channel, "cb_id": symbol, "top": top}})
+
+
+def build_req_review() -> str:
+    """Every market's ticker (``review``); values come back as strings."""
+    return _dumps({"event": "req", "params": {"channel": "review"}})
+
+
+def build_pong(value: Any) -> str:
+    """``{"pong": n}`` with exactly the ping's n (ms or s, number or string kept as is)."""
+    return _dumps({"pong": value})
+
+
+def decode(frame: bytes | str) -> Any:
+    """Decode one received frame: gzip binary (the norm), plain binary or text JSON.
+
+    Raises
+    ------
+    ProtocolError
+        If the frame is neither gzip nor JSON.
+    """
+    try:
+        if isinstance(frame, str):
+            return orjson.loads(frame)
+        if frame[:2] == b"\x1f\x8b":
+            frame = zlib.decompress(frame, 31)
+        return orjson.loads(frame)
+    except (zlib.error, orjson.JSONDecodeError) as exc:
+        raise ProtocolError(f"{VENUE}: frame is neither gzip JSON nor JSON: {exc}") from None
+
+
+def _ms(value: Any, default: int) -> int:
+    """An epoch-ms field that may be a number, a string or missing."""
+    if value is None or value == "":
+        return default
+    return int(value)
+
+
+class CryptocomRouter:
+    """Routes decoded frames of one capture into its tables.
+
+    Parameters
+    ----------
+    subscriptions : sequence of Subscription
+        What the capture subscribed to; pushes for other channels are UNROUTED.
+    tables : StreamTables
+        Where rows go.
+
+    Examples
+    --------
+    A trade push (gzip-compressed on the wire)::
+
+        {"channel": "market_btcusdt_trade_ticker",   # routes to trades btcusdt
+         "ts": 1506584998239,                        # server time, ms (may be a string)
+         "tick": {"id": 12121, "ts": 1506584998239,
+                  "data": [{"id": 12121,             # trade id (some servers omit it)
+                            "side": "buy",           # taker side; "SELL" on some servers
+                            "price": 32.233,         # number or string
+                            "vol": 232,              # amount in base units -> `amount`
+                            "amount": 323,           # quote total (not kept)
+                            "ts": 1506584998239}]}}  # trade time, ms
+
+    becomes one row of ``tables.trades``.
+    """
+
+    def __init__(self, subscriptions: Sequence[Subscription], tables: StreamTables) -> None:
+        self.tables = tables
+        self.routes: dict[str, tuple[Callable[[Any, Any, str, int], None], str, str]] = {}
+        handlers: Mapping[str, Callable[[Any, Any, str, int], None]] = {
+            "trades": self._trades,
+            "ticker": self._ticker,
+            "book": self._book,
+        }
+        self._intervals: dict[str, str] = {}
+        for sub in subscriptions:
+            if sub.kind == "klines":
+                self.routes[sub.channel] = (self._kline, sub.symbol, sub.key)
+                self._intervals[sub.channel] = sub.interval.name if sub.interval else "1min"
+            else:
+                self.routes[sub.channel] = (handlers[sub.kind], sub.symbol, sub.key)
+
+    def handle(self, frame: bytes | str, local_ns: int) -> Handled:
+        """Handle one frame; see :class:`~mdkit.venues.spec.Router`."""
+        msg = decode(frame)
+        if type(msg) is not dict:
+            raise ProtocolError(f"{VENUE}: frame is not a JSON object")
+        tick = msg.get("tick")
+        channel = msg.get("channel")
+        if tick is not None and channel is not None:
+            route = self.routes.get(channel)
+            if route is None:
+                return UNROUTED, str(channel), None
+            parse, symbol, key = route
+            try:
+                parse(tick, msg, channel, local_ns)
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+                raise ProtocolError(f"{VENUE}: cannot read {channel} push: {exc!r}") from None
+            return DATA, key, None
+        if "ping" in msg:
+            return PING, None, build_pong(msg["ping"])
+        rep = msg.get("event_rep")
+        status = msg.get("status", "ok")
+        if status not in ("ok", None, ""):
+            return ERROR, channel, _clip(msg)
+        if rep == "subed":
+            return ACK, channel, None
+        if rep == "rep":
+            return self._reply(msg, local_ns)
+        if "pong" in msg:
+            return PONG, None, None
+        return OTHER, channel, None
+
+    # -- pushes ---------------------------------------------------------------------
+    def _symbol(self, channel: str) -> str:
+        return self.routes[channel][1]
+
+    def _trades(self, tick: Any, msg: Any, channel: str, local_ns: int) -> None:
+        symbol = self._symbol(channel)
+        default = _ms(msg.get("ts"), local_ns // 1_000_000)
+        self._trade_rows(tick["data"], symbol, default, local_ns)
+
+    def _trade_rows(self, items: Any, symbol: str, default_ms: int, local_ns: int) -> None:
+        append = self.tables.trades.append
+        sides = _SIDES
+        for item in items:
+            side = sides.get(item["side"]) or _side(item["side"])
+            ts = item.get("ts")
+            tid = item.get("id")
+            append(
+                default_ms if ts is None else int(ts),
+                local_ns,
+                symbol,
+                -1 if tid is None else int(tid),
+                side,
+                float(item["price"]),
+                float(item["vol"]),
+            )
+
+    def _ticker(self, tick: Any, msg: Any, channel: str, local_ns: int) -> None:
+        ts = _ms(tick.get("ts", msg.get("ts")), local_ns // 1_000_000)
+        self._ticker_row(self._symbol(channel), tick, ts, local_ns)
+
+    def _ticker_row(self, symbol: str, tick: Any, ts: int, local_ns: int) -> None:
+        # `close` is the last price, `vol` base volume, `amount` quote turnover,
+        # `rose` the 24 h change as a fraction; v1 tickers carry no bid/ask.
+        get = tick.get
+        self.tables.ticker.append(
+            ts,
+            local_ns,
+            symbol,
+            _f(get("close")),
+            _NAN,
+            _NAN,
+            _f(get("high")),
+            _f(get("low")),
+            _f(get("vol")),
+            _f(get("rose")),
+            _f(get("open")),
+            _f(get("amount")),
+            _NAN,
+            _NAN,
+        )
+
+    def _kline(self, tick: Any, msg: Any, channel: str, local_ns: int) -> None:
+        self._kline_row(self._symbol(channel), self._intervals[channel], tick, local_ns)
+
+    def _kline_row(self, symbol: str, interval: str, item: Any, local_ns: int) -> None:
+        # tick.id is the bar open in SECONDS (NOTES.md); repeated pushes update the bar.
+        self.tables.klines.append(
+            int(item["id"]),
+            local_ns,
+            symbol,
+            interval,
+            float(item["open"]),
+            float(item["high"]),
+            float(item["low"]),
+            float(item["close"]),
+            float(item["vol"]),
+            _f(item.get("amount")),
+        )
+
+    def _book(self, tick: Any, msg: Any, channel: str, local_ns: int) -> None:
+        symbol = self._symbol(channel)
+        ts = _ms(msg.get("ts"), local_ns // 1_000_000)
+        append = self.tables.depth.append
+        if "asks" in tick or "buys" in tick or "bids" in tick:
+            # Full book: replaces the previous one (`buys` on WS, `bids` tolerated).
+            for price, amount in tick.get("buys") or tick.get("bids") or ():
+                append(ts, local_ns, symbol, True, "bid", float(price), float(amount))
+            for price, amount in tick.get("asks") or ():
+                append(ts, local_ns, symbol, True, "ask", float(price), float(amount))
+            return
+        # Incremental: one level, volume 0 deletes ("Deep Port (High Frequency)").
+        side = _BOOK_SIDES[tick["side"].lower()]
+        append(ts, local_ns, symbol, False, side, float(tick["price"]), float(tick["volume"]))
+
+    # -- req replies ------------------------------------------------------------------
+    def _reply(self, msg: Any, local_ns: int) -> Handled:
+        channel = str(msg.get("channel") or "")
+        data = msg.get("data")
+        try:
+            if channel == "review" and isinstance(data, dict):
+                ts = _ms(msg.get("ts"), local_ns // 1_000_000)
+                for symbol, values in data.items():
+                    self._ticker_row(str(symbol).lower(), values, ts, local_ns)
+                return DATA, "ticker review", None
+            named = parse_channel_name(channel)
+            if named is None or not isinstance(data, list):
+                return OTHER, channel, None
+            kind, symbol, token = named
+            if kind == "klines":
+                for item in data:
+                    self._kline_row(symbol, token or "1min", item, local_ns)
+                return DATA, f"klines:{token} {symbol} rep", None
+            if kind == "trades":
+                self._trade_rows(data, symbol, _ms(msg.get("ts"), local_ns // 1_000_000), local_ns)
+                return DATA, f"trades {symbol} rep", None
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise ProtocolError(f"{VENUE}: cannot read {channel} reply: {exc!r}") from None
+        return OTHER, channel, None
+
+
+def _f(value: Any) -> float:
+    return _NAN if value is None or value == "" else float(value)
+
+
+def _side(value: Any) -> str:
+    side = str(value).strip().lower()
+    if side in ("buy", "sell"):
+        return side
+    raise ValueError(f"unknown side {value!r}")
+
+
+def _clip(msg: Any, size: int = 300) -> str:
+    text = orjson.dumps(msg).decode()
+    return text if len(text) <= size else text[:size] + "…"
+
+
+#: The stream protocol the capture engine runs (see :mod:`mdkit.venues.spec`).
+STREAM = StreamSpec(
+    venue=VENUE,
+    channels=CHANNELS,
+    intervals=INTERVAL_TOKENS,
+    plan=plan,
+    subscribe=build_subscribe,
+    router=CryptocomRouter,
+    ping_interval=None,  # the server pings every 5 s; the router answers each ping
+    silence_timeout=SILENCE_TIMEOUT,
+    max_subscriptions=1000,
+)

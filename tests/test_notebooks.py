@@ -1,0 +1,123 @@
+"""Real Jupyter kernels: the tour notebook, "Run All" with queued cells, and an interrupt."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+
+pytestmark = pytest.mark.notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _kernel_finds_mdkit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Kernels inherit the environment; an absolute path keeps `import mdkit` working
+    # from any working directory even without an editable install.
+    import os
+
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    )
+
+
+def test_tour_notebook_runs(tmp_path: Path) -> None:
+    nb = nbformat.read(ROOT / "notebooks" / "capture.ipynb", as_version=4)
+    NotebookClient(
+        nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    text = " ".join(str(o.get("data", {}).get("text/plain", "")) for o in outputs)
+    assert "<Capture cryptocom capture" in text and "completed" in text
+
+
+def _kernel() -> tuple[KernelManager, Any]:
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=60)
+    return km, kc
+
+
+def _replies(kc: Any, ids: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + timeout
+    while len(out) < len(ids) and time.monotonic() < deadline:
+        msg = kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+        parent = msg["parent_header"].get("msg_id")
+        if parent in ids:
+            out[parent] = msg["content"]
+    return out
+
+
+def _stdout(kc: Any, msg_id: str, timeout: float = 30) -> str:
+    text = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msg = kc.get_iopub_msg(timeout=timeout)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "stream":
+            text.append(msg["content"]["text"])
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            break
+    return "".join(text)
+
+
+SETUP = (
+    "import os, mdkit\nfrom mdkit.sandbox import Sandbox\n"
+    "sb = Sandbox(ws_options={'rate': 4}).start()\nos.environ.update(sb.env)\n"
+)
+
+
+def test_run_all_with_a_capture_cell_runs_every_queued_cell() -> None:
+    # "Run All" queues every cell at once; a capture that re-entered the kernel's loop
+    # (nest-asyncio) left the queued cells unexecuted on ipykernel 7.
+    km, kc = _kernel()
+    try:
+        cells = [
+            SETUP,
+            "cap = mdkit.capture('cryptocom', 'btcusdt', ['trades', 'book'], seconds=1.5)",
+            "n = len(cap.depth)",
+            "acap = await mdkit.acapture('cryptocom', 'btcusdt', 'ticker', seconds=1)",
+            "print('done', n > 0, len(acap.ticker) > 0, cap.stats['outcome'])",
+            "sb.stop()",
+        ]
+        ids = [kc.execute(code) for code in cells]
+        replies = _replies(kc, ids, timeout=90)
+        assert [replies[i]["status"] for i in ids] == ["ok"] * len(cells), replies
+        assert "done True True completed" in _stdout(kc, ids[4])
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_interrupt_ends_the_capture_early_with_data() -> None:
+    km, kc = _kernel()
+    try:
+        assert _replies(kc, [setup := kc.execute(SETUP)], 60)[setup]["status"] == "ok"
+        started = time.monotonic()
+        run = kc.execute(
+            "cap = mdkit.capture('cryptocom', 'btcusdt', ['ticker', 'book'], seconds=60)"
+        )
+        time.sleep(3.0)
+        km.interrupt_kernel()
+        reply = _replies(kc, [run], 30)[run]
+        assert time.monotonic() - started < 20
+        assert reply["status"] == "ok", reply  # the capture returned, it did not raise
+        check = kc.execute(
+            "print('result', cap.stats['interrupted'], cap.stats['outcome'], len(cap.depth) > 0)"
+        )
+        assert "result True interrupted True" in _stdout(kc, check)
+        kc.execute("sb.stop()")
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
