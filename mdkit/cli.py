@@ -61,6 +61,17 @@ def demo(seed: int = 7) -> int:
         oid = acct.place_order("btcusdt", "buy", 0.05, price=price)
         detail = acct.order("btcusdt", oid)
         _show(f"order {oid}: {detail.status}, its fills", detail.trades)
+        print(
+            '\n>>> cap = mdkit.capture("cryptocom", ["btcusdt", "ethusdt"], '
+            '["trades", "ticker", "book"], seconds=3)'
+        )
+        cap = mdkit.capture(
+            "cryptocom", ["btcusdt", "ethusdt"], ["trades", "ticker", "book"], seconds=3
+        )
+        print(cap)
+        _show("cap.trades (WebSocket, with receive time)", cap.trades.tail(5))
+        top = cap.book(levels=2)
+        _show("cap.book(levels=2), the reconstructed top of book over time", top.tail(4))
         try:
             mdkit.klines("btcusd", "1min")
         except mdkit.InvalidArgument as exc:

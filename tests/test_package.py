@@ -54,6 +54,9 @@ def test_demo_runs_against_the_sandbox() -> None:
         "trades btcusdt",
         "depth btcusdt",
         "tickers",
+        "balances",
+        "cap.trades",
+        "cap.book(levels=2)",
         "UnknownSymbol",
     ):
         assert text in out.stdout
