@@ -11,6 +11,8 @@ import pytest
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
+from mdkit.sandbox.exchange import DEMO_API_KEY, DEMO_SECRET_KEY
+
 pytestmark = pytest.mark.notebook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,6 +27,22 @@ def _kernel_finds_mdkit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(
         "PYTHONPATH", os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     )
+
+
+def test_market_and_account_notebook_runs(tmp_path: Path) -> None:
+    nb = nbformat.read(ROOT / "notebooks" / "market_and_account.ipynb", as_version=4)
+    NotebookClient(
+        nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    text = " ".join(
+        str(o.get("data", {}).get("text/plain", "")) + str(o.get("text", "")) for o in outputs
+    )
+    assert "UnknownInterval" in text and "1min" in text  # the bad-input cell's message
+    assert "FILLED" in text and "CANCELED" in text
+    assert any("image/png" in o.get("data", {}) for o in outputs)  # the candles chart
+    assert DEMO_API_KEY not in text and DEMO_SECRET_KEY not in text  # never shown
 
 
 def test_tour_notebook_runs(tmp_path: Path) -> None:
