@@ -91,9 +91,99 @@ def feeder(port_q: Any, n: int, rate: float | None) -> None:
     asyncio.run(main())
 
 
-def start_feeder(n: int, rate: float | None = None) -> tuple[mp.Process, str]:
+def encode_frame(payload: bytes, opcode: int = 0x2) -> bytes:
+    """One unmasked server WebSocket frame (FIN set), as RFC 6455 puts it on the wire."""
+    n = len(payload)
+    if n < 126:
+        head = bytes((0x80 | opcode, n))
+    elif n < 65536:
+        head = bytes((0x80 | opcode, 126)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((0x80 | opcode, 127)) + n.to_bytes(8, "big")
+    return head + payload
+
+
+def bulk_feeder(port_q: Any, n: int, rate: float | None) -> None:
+    """A WebSocket server that writes many pre-encoded frames per ``transport.write``.
+
+    The HTTP upgrade is a normal RFC 6455 handshake (done by hand); after it the
+    server writes ``b"".join(frames)`` chunks of 500 frames (paced per chunk when
+    ``rate`` is set), then a close frame. Client frames are read and ignored. This
+    measures the client's ceiling, not the feeder's ``ws.send()`` cost.
+    """
+    import base64
+    import hashlib
+
+    wire = [encode_frame(p) for p in frames()]
+    per_chunk = 500
+    blocks = [b"".join(wire[i : i + per_chunk]) for i in range(0, FRAMES, per_chunk)]
+    close = encode_frame((1000).to_bytes(2, "big"), opcode=0x8)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readuntil(b"\r\n\r\n")
+        key = b""
+        for line in request.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"sec-websocket-key":
+                key = value.strip()
+        accept = base64.b64encode(
+            hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()
+        )
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
+
+        async def drain_client() -> None:
+            """Read (and ignore) client frames until the client's close frame."""
+            while True:
+                head = await reader.readexactly(2)
+                size = head[1] & 0x7F
+                if size == 126:
+                    size = int.from_bytes(await reader.readexactly(2), "big")
+                elif size == 127:
+                    size = int.from_bytes(await reader.readexactly(8), "big")
+                await reader.readexactly(size + (4 if head[1] & 0x80 else 0))
+                if head[0] & 0x0F == 0x8:
+                    return
+
+        client = asyncio.get_running_loop().create_task(drain_client())
+        sent = 0
+        start = time.perf_counter()
+        while sent < n:
+            k = min(per_chunk, n - sent)
+            if k == per_chunk:  # sent is a multiple of per_chunk here
+                writer.write(blocks[(sent % FRAMES) // per_chunk])
+            else:
+                writer.write(b"".join(wire[(sent + i) % FRAMES] for i in range(k)))
+            sent += k
+            await writer.drain()
+            if rate:
+                ahead = sent / rate - (time.perf_counter() - start)
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+        writer.write(close)
+        await writer.drain()
+        try:
+            await asyncio.wait_for(client, 10)
+        except (TimeoutError, OSError, asyncio.IncompleteReadError):
+            pass
+        writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        port_q.put(server.sockets[0].getsockname()[1])
+        await asyncio.Future()
+
+    asyncio.run(main())
+
+
+FEEDERS = {"send": feeder, "bulk": bulk_feeder}
+
+
+def start_feeder(n: int, rate: float | None = None, mode: str = "send") -> tuple[mp.Process, str]:
     q: Any = mp.Queue()
-    proc = mp.Process(target=feeder, args=(q, n, rate), daemon=True)
+    proc = mp.Process(target=FEEDERS[mode], args=(q, n, rate), daemon=True)
     proc.start()
     return proc, f"ws://127.0.0.1:{q.get(timeout=20)}"
 
@@ -172,6 +262,8 @@ def raw_cpu_per_message(n: int, rate: float) -> float:
 
 
 def bytes_per_row(n: int, raw_limit: int | None) -> tuple[float, float]:
+    import websockets.asyncio.client  # noqa: F401  (a one-off import is not memory per row)
+
     proc, url = start_feeder(n)
     try:
         eng = engine(url, n, raw_limit=raw_limit)
