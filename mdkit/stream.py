@@ -347,7 +347,6 @@ class Engine:
         self._stop_reason: str | None = None
         self._abort_reason: str | None = None
         self._last_ns = 0
-        self._last_rx = 0.0
         self._open_gap: dict[str, Any] | None = None
         self._last_error: str | None = None
 
@@ -488,26 +487,26 @@ class Engine:
             await ws.send(message)
         for message in self.spec.subscribe(self.subscriptions):
             await ws.send(message)
-        self._last_rx = time.monotonic()
         watchdog = asyncio.get_running_loop().create_task(self._watch(ws))
         stats = self.stats
         per_channel = stats.per_channel
         handle = self.router.handle
         keep = self.raw.add
         recv = ws.recv
-        monotonic = time.monotonic
         time_ns = time.time_ns
-        max_messages = self.max_messages
+        limit = self.max_messages if self.max_messages is not None else 1 << 62
+        # First data frame of the capture, or the first after a reconnect: close the gap.
+        pending = self._open_gap is not None or stats.first_data_ns is None
+        last_ns = self._last_ns
         seen_kinds: set[str] = set()
         try:
             while True:
                 frame = await recv()
                 now = time_ns()
-                if now <= self._last_ns:
-                    now = self._last_ns + 1  # strictly increasing: one receive time per frame
-                self._last_ns = now
-                self._last_rx = monotonic()
-                stats.messages += 1
+                if now <= last_ns:
+                    now = last_ns + 1  # strictly increasing: one receive time per frame
+                last_ns = now
+                stats.messages += 1  # the watchdog reads it: frames are arriving
                 stats.bytes += len(frame)
                 row = keep(frame, now, connection)
                 try:
@@ -523,15 +522,18 @@ class Engine:
                         )
                     continue
                 if kind == DATA:
-                    stats.data_messages += 1
+                    count = stats.data_messages + 1
+                    stats.data_messages = count
                     name = key or "?"
                     per_channel[name] = per_channel.get(name, 0) + 1
-                    if self._open_gap is not None:
-                        self._open_gap["end_ns"] = now
-                        self._open_gap = None
-                    if stats.first_data_ns is None:
-                        stats.first_data_ns = now
-                    if max_messages is not None and stats.data_messages >= max_messages:
+                    if pending:
+                        pending = False
+                        if self._open_gap is not None:
+                            self._open_gap["end_ns"] = now
+                            self._open_gap = None
+                        if stats.first_data_ns is None:
+                            stats.first_data_ns = now
+                    if count >= limit:
                         self._stop("max_messages")
                         return
                 elif kind == PING:
@@ -550,18 +552,27 @@ class Engine:
                 else:
                     stats.other += 1
         finally:
+            self._last_ns = last_ns
             watchdog.cancel()
 
     async def _watch(self, ws: Any) -> None:
         """Silence watchdog and client keepalive for one connection."""
+        # Frames are noticed by the message counter rather than a per-frame clock read
+        # (that would cost every frame); a silence is so detected within one period
+        # (<= 0.25 s) of ``silence_timeout``.
         silence = self.silence_timeout
         period = min(0.25, silence / 4)
         ping_every = self.spec.ping_interval
-        next_ping = time.monotonic() + ping_every if ping_every else None
+        seen = self.stats.messages
+        last_rx = time.monotonic()
+        next_ping = last_rx + ping_every if ping_every else None
         while True:
             await asyncio.sleep(period)
             now = time.monotonic()
-            idle = now - self._last_rx
+            if self.stats.messages != seen:
+                seen = self.stats.messages
+                last_rx = now
+            idle = now - last_rx
             if idle > silence:
                 self._abort_reason = (
                     f"silence: no frame for {idle:.1f} s"
