@@ -314,6 +314,12 @@ class Capture:
             f"connections {s.connections}, reconnects {s.reconnects}, gaps {len(s.gaps)}, "
             f"parse errors {s.parse_errors}, server errors {len(s.server_errors)}"
         )
+        raw = self._engine.raw
+        if raw.dropped:
+            notes.append(
+                f"raw payloads dropped {raw.dropped:,} (past raw_limit={raw.limit:,} bytes; "
+                "rows and parse-error frames kept)"
+            )
         silent = [k for k, v in s.per_channel.items() if v == 0]
         if silent:
             notes.append("no data from: " + ", ".join(silent))
@@ -420,7 +426,9 @@ def capture(
         WebSocket URL; default ``MDKIT_<VENUE>_WS_URL``, else the venue's.
     **options
         Credentials (``api_key``, ``secret_key``, ``passphrase``, ``token``) and engine
-        options: ``silence_timeout`` (s), ``raw_limit`` (bytes of raw payload kept),
+        options: ``silence_timeout`` (s), ``raw_limit`` (bytes of raw payload kept;
+        default 256 MiB, None keeps all; payloads past it are counted in
+        ``stats["raw_dropped"]``, frames not understood are always kept),
         ``backoff`` ((first, max) reconnect delay, s), ``open_timeout`` (s).
 
     Returns

@@ -27,6 +27,7 @@ import importlib
 import logging
 import random
 import time
+from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,7 +49,14 @@ from mdkit.venues.spec import (
     Subscription,
 )
 
-__all__ = ["STREAM_MODULES", "Engine", "RawStore", "StreamStats", "stream_spec"]
+__all__ = [
+    "DEFAULT_RAW_LIMIT",
+    "STREAM_MODULES",
+    "Engine",
+    "RawStore",
+    "StreamStats",
+    "stream_spec",
+]
 
 log = logging.getLogger("mdkit.stream")
 
@@ -116,13 +124,25 @@ class StreamStats:
         return out
 
 
+#: Default ``raw_limit``: bytes of raw payload a capture keeps (256 MiB).
+DEFAULT_RAW_LIMIT = 256 * 2**20
+_DELTA_MAX = 2**32 - 1
+
+
 class RawStore:
     """Every received frame, compactly: one byte buffer plus a row per frame.
 
     Payloads are kept exactly as received (gzip frames stay compressed). With
-    ``limit_bytes`` set, payloads beyond the limit are not kept (the row is, with
-    size 0 stored) and counted in ``dropped``; frames that could not be understood
-    are always kept.
+    ``limit_bytes`` set, payloads beyond the limit are not kept and counted in
+    ``dropped``; frames that could not be understood are always kept.
+
+    Memory: a frame whose payload is kept costs its payload plus a 26-byte row.
+    A frame whose payload is dropped keeps only its receive time, as a 4-byte
+    delta from the previous dropped frame (an escape table holds the rare delta
+    of 4.3 s or more), and its connection and text flag as change points, so a
+    capture with ``raw_limit=0`` holds ~4 B per frame here. :meth:`columns`
+    rebuilds one row per frame, in receive order, either way (dropped payloads
+    empty, size 0).
     """
 
     def __init__(self, limit_bytes: int | None = None) -> None:
@@ -131,58 +151,137 @@ class RawStore:
         self.errors: list[int] = []
         self.limit = limit_bytes
         self.dropped = 0
-        #: Payloads of error rows kept past the limit: row → (offset, size).
-        self.extra: dict[int, tuple[int, int]] = {}
-        self._kept_last = True
+        #: Receive-time deltas (ns) of the dropped frames, uint32.
+        self._deltas = array("I")
+        #: Dropped index → absolute receive time, where the delta did not fit.
+        self._bases: dict[int, int] = {}
+        #: (dropped index, connection, text) wherever connection or text changes.
+        self._changes: list[tuple[int, int, bool]] = []
+        self._drop_ns = 0
+        self._drop_key: tuple[int, bool] | None = None
+        self._kept = 0
+        self._last: tuple[int, int, bool] | None = None
         self._append = self.rows.append
+        self._add_delta = self._deltas.append
 
     def add(self, frame: bytes | str, local_ns: int, connection: int) -> int:
-        """Keep one frame; return its row number."""
-        text = isinstance(frame, str)
-        payload = frame.encode() if isinstance(frame, str) else frame
-        offset = len(self.data)
-        if self.limit is None or offset + len(payload) <= self.limit:
-            self.data += payload
-            size = len(payload)
-            self._kept_last = True
+        """Keep one frame; return its kept row number, or -1 if its payload was dropped."""
+        if isinstance(frame, str):
+            text, payload = True, frame.encode()
         else:
-            self.dropped += 1
-            size = 0
-            self._kept_last = False
-        row = len(self.rows)
-        self._append(local_ns, connection, offset, size, text, False)
-        return row
+            text, payload = False, frame
+        data = self.data
+        offset = len(data)
+        limit = self.limit
+        if limit is None or offset + len(payload) <= limit:
+            data += payload
+            row = self._kept
+            self._append(local_ns, connection, offset, len(payload), text, False)
+            self._kept = row + 1
+            return row
+        index = self.dropped
+        self.dropped = index + 1
+        delta = local_ns - self._drop_ns
+        if index == 0 or delta > _DELTA_MAX:
+            self._bases[index] = local_ns
+            delta = 0
+        self._add_delta(delta)
+        self._drop_ns = local_ns
+        if self._drop_key != (connection, text):
+            self._drop_key = (connection, text)
+            self._changes.append((index, connection, text))
+        self._last = (local_ns, connection, text)
+        return -1
 
     def mark_error(self, row: int, frame: bytes | str) -> None:
-        """Flag a row as not understood; keep its payload even past the limit."""
+        """Flag a frame as not understood (``row`` from :meth:`add`); keep its payload
+        even past the limit."""
+        if row >= 0:
+            self.errors.append(row)
+            return
+        if self._last is None:  # pragma: no cover - add() always precedes
+            return
+        local_ns, connection, text = self._last
+        # Undo the dropped entry add() just made, then keep the frame in full.
+        index = self.dropped - 1
+        self.dropped = index
+        self._deltas.pop()
+        self._bases.pop(index, None)
+        if self._changes and self._changes[-1][0] == index:
+            self._changes.pop()
+            self._drop_key = self._changes[-1][1:] if self._changes else None
+        self._drop_ns = self._dropped_time(index - 1) if index else 0
+        payload = frame.encode() if isinstance(frame, str) else frame
+        row = self._kept
+        self._append(local_ns, connection, len(self.data), len(payload), text, False)
+        self.data += payload
+        self._kept = row + 1
         self.errors.append(row)
-        if not self._kept_last:
-            payload = frame.encode() if isinstance(frame, str) else frame
-            self.extra[row] = (len(self.data), len(payload))
-            self.data += payload
-            self.dropped -= 1
+        self._last = None
+
+    def _dropped_time(self, index: int) -> int:
+        """Receive time of one dropped frame (slow; used only after an undo)."""
+        return int(self._dropped_times()[index])
+
+    def _dropped_times(self) -> np.ndarray[Any, np.dtype[np.int64]]:
+        deltas = np.frombuffer(self._deltas, dtype=np.uint32).astype(np.int64)
+        out = np.empty(len(deltas), dtype=np.int64)
+        starts = sorted(self._bases)
+        for i, start in enumerate(starts):
+            end = starts[i + 1] if i + 1 < len(starts) else len(deltas)
+            segment = deltas[start:end].copy()
+            segment[0] = self._bases[start]
+            out[start:end] = np.cumsum(segment)
+        return out
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return self._kept + self.dropped
 
     @property
     def nbytes(self) -> int:
         """Bytes held (payloads + rows)."""
-        return len(self.data) + self.rows.nbytes
+        return (
+            len(self.data)
+            + self.rows.nbytes
+            + self._deltas.buffer_info()[1] * self._deltas.itemsize
+        )
 
     def columns(self) -> tuple[dict[str, Any], list[bytes]]:
         """Row columns (with the ``error`` flags set) and the payloads, in receive order."""
-        cols = dict(self.rows.columns())
-        error = np.zeros(len(self.rows), dtype=bool)
+        kept = self.rows.columns()
+        error = np.zeros(self._kept, dtype=bool)
         error[self.errors] = True
-        cols["error"] = error
-        offsets = np.asarray(cols["offset"])
-        sizes = np.asarray(cols["size"])
         view = bytes(self.data)
-        payloads = [view[o : o + s] for o, s in zip(offsets.tolist(), sizes.tolist(), strict=True)]
-        for row, (o, s) in self.extra.items():
-            payloads[row] = view[o : o + s]
-        return cols, payloads
+        offsets = np.asarray(kept["offset"]).tolist()
+        sizes = np.asarray(kept["size"]).tolist()
+        payloads = [view[o : o + s] for o, s in zip(offsets, sizes, strict=True)]
+        cols: dict[str, Any] = {
+            "local_timestamp": np.asarray(kept["local_timestamp"]),
+            "connection": np.asarray(kept["connection"]),
+            "offset": np.asarray(kept["offset"]),
+            "size": np.asarray(kept["size"]),
+            "text": np.asarray(kept["text"]),
+            "error": error,
+        }
+        if not self.dropped:
+            return cols, payloads
+        n = self.dropped
+        where = np.array([c[0] for c in self._changes], dtype=np.int64)
+        pick = np.searchsorted(where, np.arange(n), side="right") - 1
+        dropped = {
+            "local_timestamp": self._dropped_times(),
+            "connection": np.array([c[1] for c in self._changes], dtype=np.int32)[pick],
+            "offset": np.zeros(n, dtype=np.int64),
+            "size": np.zeros(n, dtype=np.int32),
+            "text": np.array([c[2] for c in self._changes], dtype=bool)[pick],
+            "error": np.zeros(n, dtype=bool),
+        }
+        order = np.argsort(
+            np.concatenate([cols["local_timestamp"], dropped["local_timestamp"]]), kind="stable"
+        )
+        merged = {k: np.concatenate([cols[k], dropped[k]])[order] for k in cols}
+        payloads += [b""] * n
+        return merged, [payloads[i] for i in order.tolist()]
 
 
 class Engine:
@@ -204,8 +303,10 @@ class Engine:
         For ``spec.auth``; never logged.
     silence_timeout : float, optional
         Seconds without a frame before reconnecting; the venue's default otherwise.
-    raw_limit : int or None
-        Bytes of raw payload to keep (None: all).
+    raw_limit : int or None, default 256 MiB
+        Bytes of raw payload to keep (None: all). Past it, payloads are counted
+        (``stats["raw_dropped"]``) rather than kept, so a long capture's memory stays
+        bounded by its rows; frames that could not be understood are always kept.
     backoff : (float, float)
         First and largest reconnect delay in seconds (jittered).
     open_timeout : float
@@ -222,7 +323,7 @@ class Engine:
         max_messages: int | None = None,
         credentials: Mapping[str, str] | None = None,
         silence_timeout: float | None = None,
-        raw_limit: int | None = None,
+        raw_limit: int | None = DEFAULT_RAW_LIMIT,
         backoff: tuple[float, float] = (0.2, 5.0),
         open_timeout: float = 10.0,
     ) -> None:
@@ -246,7 +347,6 @@ class Engine:
         self._stop_reason: str | None = None
         self._abort_reason: str | None = None
         self._last_ns = 0
-        self._last_rx = 0.0
         self._open_gap: dict[str, Any] | None = None
         self._last_error: str | None = None
 
@@ -387,26 +487,26 @@ class Engine:
             await ws.send(message)
         for message in self.spec.subscribe(self.subscriptions):
             await ws.send(message)
-        self._last_rx = time.monotonic()
         watchdog = asyncio.get_running_loop().create_task(self._watch(ws))
         stats = self.stats
         per_channel = stats.per_channel
         handle = self.router.handle
         keep = self.raw.add
         recv = ws.recv
-        monotonic = time.monotonic
         time_ns = time.time_ns
-        max_messages = self.max_messages
+        limit = self.max_messages if self.max_messages is not None else 1 << 62
+        # First data frame of the capture, or the first after a reconnect: close the gap.
+        pending = self._open_gap is not None or stats.first_data_ns is None
+        last_ns = self._last_ns
         seen_kinds: set[str] = set()
         try:
             while True:
                 frame = await recv()
                 now = time_ns()
-                if now <= self._last_ns:
-                    now = self._last_ns + 1  # strictly increasing: one receive time per frame
-                self._last_ns = now
-                self._last_rx = monotonic()
-                stats.messages += 1
+                if now <= last_ns:
+                    now = last_ns + 1  # strictly increasing: one receive time per frame
+                last_ns = now
+                stats.messages += 1  # the watchdog reads it: frames are arriving
                 stats.bytes += len(frame)
                 row = keep(frame, now, connection)
                 try:
@@ -422,15 +522,18 @@ class Engine:
                         )
                     continue
                 if kind == DATA:
-                    stats.data_messages += 1
+                    count = stats.data_messages + 1
+                    stats.data_messages = count
                     name = key or "?"
                     per_channel[name] = per_channel.get(name, 0) + 1
-                    if self._open_gap is not None:
-                        self._open_gap["end_ns"] = now
-                        self._open_gap = None
-                    if stats.first_data_ns is None:
-                        stats.first_data_ns = now
-                    if max_messages is not None and stats.data_messages >= max_messages:
+                    if pending:
+                        pending = False
+                        if self._open_gap is not None:
+                            self._open_gap["end_ns"] = now
+                            self._open_gap = None
+                        if stats.first_data_ns is None:
+                            stats.first_data_ns = now
+                    if count >= limit:
                         self._stop("max_messages")
                         return
                 elif kind == PING:
@@ -449,18 +552,27 @@ class Engine:
                 else:
                     stats.other += 1
         finally:
+            self._last_ns = last_ns
             watchdog.cancel()
 
     async def _watch(self, ws: Any) -> None:
         """Silence watchdog and client keepalive for one connection."""
+        # Frames are noticed by the message counter rather than a per-frame clock read
+        # (that would cost every frame); a silence is so detected within one period
+        # (<= 0.25 s) of ``silence_timeout``.
         silence = self.silence_timeout
         period = min(0.25, silence / 4)
         ping_every = self.spec.ping_interval
-        next_ping = time.monotonic() + ping_every if ping_every else None
+        seen = self.stats.messages
+        last_rx = time.monotonic()
+        next_ping = last_rx + ping_every if ping_every else None
         while True:
             await asyncio.sleep(period)
             now = time.monotonic()
-            idle = now - self._last_rx
+            if self.stats.messages != seen:
+                seen = self.stats.messages
+                last_rx = now
+            idle = now - last_rx
             if idle > silence:
                 self._abort_reason = (
                     f"silence: no frame for {idle:.1f} s"

@@ -203,3 +203,15 @@ def test_any_column_names_work(names: tuple[str, str, str]) -> None:
     np.testing.assert_array_equal(cols[names[0]], np.arange(10))
     np.testing.assert_array_equal(cols[names[1]], np.arange(10) * 0.5)
     assert cols[names[2]].isna().sum() == 5
+
+
+def test_category_codes_are_int16_and_overflow_is_a_clear_error() -> None:
+    from mdkit.columns import MAX_CATEGORIES
+
+    buf = ColumnBuffer({"s": "category"})
+    buf.extend({"s": [f"v{i}" for i in range(MAX_CATEGORIES)]})
+    assert buf._store.row_dtype["s"] == np.dtype("<i2")  # internal: 2-byte codes
+    with pytest.raises(ValueError, match="distinct values"):
+        buf.append("one too many")
+    buf.append("v0")  # known values still go in
+    assert len(buf) == MAX_CATEGORIES + 1
