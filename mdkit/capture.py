@@ -19,6 +19,7 @@ import html
 import logging
 import os
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -59,7 +60,7 @@ class Capture:
         self.url: str = engine.url
         self.symbols: list[str] = list(dict.fromkeys(s.symbol for s in engine.subscriptions))
         self.channels: list[str] = [s.key for s in engine.subscriptions]
-        self._cache: dict[Any, pd.DataFrame] = {}
+        self._books: dict[int, pd.DataFrame] = {}
 
     # -- frames -------------------------------------------------------------------------
     def _attrs(self, **extra: Any) -> dict[str, Any]:
@@ -71,7 +72,7 @@ class Capture:
             **extra,
         }
 
-    @property
+    @cached_property
     def trades(self) -> pd.DataFrame:
         """Trades.
 
@@ -82,12 +83,10 @@ class Capture:
             ``side`` (category ``buy``/``sell``, taker side), ``price``, ``amount``
             (float64, base units), ``local_timestamp`` (UTC receive time).
         """
-        if "trades" not in self._cache:
-            cols = self._engine.tables.trades.columns()
-            self._cache["trades"] = frames.stream_trades_frame(cols, attrs=self._attrs())
-        return self._cache["trades"]
+        cols = self._engine.tables.trades.columns()
+        return frames.stream_trades_frame(cols, attrs=self._attrs())
 
-    @property
+    @cached_property
     def ticker(self) -> pd.DataFrame:
         """Ticker pushes.
 
@@ -98,12 +97,10 @@ class Capture:
             (float64; NaN where the venue does not send it, e.g. v1 bid/ask),
             ``open``, ``quote_volume`` where sent, ``local_timestamp``.
         """
-        if "ticker" not in self._cache:
-            cols = self._engine.tables.ticker.columns()
-            self._cache["ticker"] = frames.stream_ticker_frame(cols, attrs=self._attrs())
-        return self._cache["ticker"]
+        cols = self._engine.tables.ticker.columns()
+        return frames.stream_ticker_frame(cols, attrs=self._attrs())
 
-    @property
+    @cached_property
     def klines(self) -> pd.DataFrame:
         """Bars: the last update of each bar, with a ``closed`` flag.
 
@@ -114,18 +111,15 @@ class Capture:
             ``open high low close volume`` (+ ``quote_volume``) float64, ``closed``
             (bool; False for the bar still forming at the end), ``local_timestamp``.
         """
-        if "klines" not in self._cache:
-            cols = self._engine.tables.klines.columns()
-            widths = {name: iv.seconds for name, iv in INTERVALS.items()}
-            self._cache["klines"] = frames.stream_klines_frame(
-                cols,
-                interval_seconds=widths,
-                end_s=self._engine.stats.ended_ns / 1e9,
-                attrs=self._attrs(),
-            )
-        return self._cache["klines"]
+        widths = {name: iv.seconds for name, iv in INTERVALS.items()}
+        return frames.stream_klines_frame(
+            self._engine.tables.klines.columns(),
+            interval_seconds=widths,
+            end_s=self._engine.stats.ended_ns / 1e9,
+            attrs=self._attrs(),
+        )
 
-    @property
+    @cached_property
     def depth(self) -> pd.DataFrame:
         """Book updates, as received.
 
@@ -137,10 +131,8 @@ class Capture:
             reconnect), ``side`` (category ``bid``/``ask``), ``price``, ``amount``
             (float64, 0 deletes the level), ``local_timestamp`` (UTC).
         """
-        if "depth" not in self._cache:
-            cols = self._engine.tables.depth.columns()
-            self._cache["depth"] = frames.stream_depth_frame(cols, attrs=self._attrs())
-        return self._cache["depth"]
+        cols = self._engine.tables.depth.columns()
+        return frames.stream_depth_frame(cols, attrs=self._attrs())
 
     def book(self, levels: int = 10) -> pd.DataFrame:
         """The top of the book over time, rebuilt from :attr:`depth`, one row per message.
@@ -170,10 +162,9 @@ class Capture:
         """
         if isinstance(levels, bool) or not isinstance(levels, int) or levels < 1:
             raise InvalidArgument(f"levels must be a positive integer, not {levels!r}")
-        key = ("book", levels)
-        if key not in self._cache:
-            self._cache[key] = self._rebuild_book(levels)
-        return self._cache[key]
+        if levels not in self._books:
+            self._books[levels] = self._rebuild_book(levels)
+        return self._books[levels]
 
     def _rebuild_book(self, levels: int) -> pd.DataFrame:
         cols = self._engine.tables.depth.columns()
@@ -219,7 +210,7 @@ class Capture:
         )
         return df
 
-    @property
+    @cached_property
     def raw(self) -> pd.DataFrame:
         """Every received frame, as received.
 
@@ -232,10 +223,8 @@ class Capture:
             them with ``zlib.decompress(payload, 31)``). Payloads past the capture's
             ``raw_limit`` are empty (counted in ``stats["raw_dropped"]``).
         """
-        if "raw" not in self._cache:
-            cols, payloads = self._engine.raw.columns()
-            self._cache["raw"] = frames.raw_frame(cols, payloads, attrs=self._attrs())
-        return self._cache["raw"]
+        cols, payloads = self._engine.raw.columns()
+        return frames.raw_frame(cols, payloads, attrs=self._attrs())
 
     @property
     def gaps(self) -> pd.DataFrame:
