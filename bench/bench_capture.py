@@ -1,6 +1,6 @@
 """Capture throughput, CPU per message and memory per row, against a pre-encoded feeder.
 
-    python bench/bench_capture.py [--messages 200000] [--write bench/RESULTS-capture.md]
+    python bench/bench_capture.py [--messages 200000] [--write FILE]
 
 The feeder runs in a separate process and sends pre-encoded gzip Crypto.com v1
 trade frames (one trade each) as fast as possible, or paced. In the same run and over the
