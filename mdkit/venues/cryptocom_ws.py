@@ -355,28 +355,12 @@ class CryptocomRouter:
         return self.routes[channel][1]
 
     def _trades(self, tick: Any, msg: Any, channel: str, local_ns: int) -> None:
-        # _ms() and _trade_rows() inlined: the per-message path of a trade capture.
-        symbol = self.routes[channel][1]
-        default = msg.get("ts")
-        default = local_ns // 1_000_000 if default is None or default == "" else int(default)
-        append = self._trade_append
-        sides = _SIDES
-        for item in tick["data"]:
-            side = sides.get(item["side"]) or _side(item["side"])
-            ts = item.get("ts")
-            tid = item.get("id")
-            append(
-                default if ts is None else int(ts),
-                local_ns,
-                symbol,
-                -1 if tid is None else int(tid),
-                side,
-                float(item["price"]),
-                float(item["vol"]),
-            )
+        # Items may lack `ts` (then the frame's `ts`, else the receive time) and `id`.
+        default = _ms(msg.get("ts"), local_ns // 1_000_000)
+        self._trade_rows(tick["data"], self.routes[channel][1], default, local_ns)
 
     def _trade_rows(self, items: Any, symbol: str, default_ms: int, local_ns: int) -> None:
-        append = self.tables.trades.append
+        append = self._trade_append
         sides = _SIDES
         for item in items:
             side = sides.get(item["side"]) or _side(item["side"])
