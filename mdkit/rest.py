@@ -20,7 +20,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -83,17 +83,9 @@ def policy_from_env() -> RetryPolicy:
     timeout = os.environ.get("MDKIT_TIMEOUT")
     retries = os.environ.get("MDKIT_RETRIES")
     if timeout:
-        policy = RetryPolicy(
-            policy.retries, policy.backoff, policy.backoff_cap, float(timeout), float(timeout)
-        )
+        policy = replace(policy, connect_timeout=float(timeout), read_timeout=float(timeout))
     if retries:
-        policy = RetryPolicy(
-            int(retries),
-            policy.backoff,
-            policy.backoff_cap,
-            policy.connect_timeout,
-            policy.read_timeout,
-        )
+        policy = replace(policy, retries=int(retries))
     return policy
 
 

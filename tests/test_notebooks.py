@@ -29,8 +29,9 @@ def _kernel_finds_mdkit(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-def test_market_and_account_notebook_runs(tmp_path: Path) -> None:
-    nb = nbformat.read(ROOT / "notebooks" / "market_and_account.ipynb", as_version=4)
+def _run_notebook(name: str, tmp_path: Path) -> tuple[list[Any], str]:
+    """Execute ``notebooks/<name>`` in a real kernel; return its outputs and their text."""
+    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
     NotebookClient(
         nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(tmp_path)}}
     ).execute()
@@ -39,6 +40,11 @@ def test_market_and_account_notebook_runs(tmp_path: Path) -> None:
     text = " ".join(
         str(o.get("data", {}).get("text/plain", "")) + str(o.get("text", "")) for o in outputs
     )
+    return outputs, text
+
+
+def test_market_and_account_notebook_runs(tmp_path: Path) -> None:
+    outputs, text = _run_notebook("market_and_account.ipynb", tmp_path)
     assert "UnknownInterval" in text and "1min" in text  # the bad-input cell's message
     assert "FILLED" in text and "CANCELED" in text
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the candles chart
@@ -46,13 +52,7 @@ def test_market_and_account_notebook_runs(tmp_path: Path) -> None:
 
 
 def test_tour_notebook_runs(tmp_path: Path) -> None:
-    nb = nbformat.read(ROOT / "notebooks" / "capture.ipynb", as_version=4)
-    NotebookClient(
-        nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(tmp_path)}}
-    ).execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
-    text = " ".join(str(o.get("data", {}).get("text/plain", "")) for o in outputs)
+    _, text = _run_notebook("capture.ipynb", tmp_path)
     assert "<Capture cryptocom capture" in text and "completed" in text
 
 
