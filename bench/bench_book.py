@@ -1,4 +1,4 @@
-"""Benchmark mdkit.book.OrderBook on a realistic increment stream.
+"""Benchmark mdkit.data.book.OrderBook on a realistic increment stream.
 
 Run: ``python bench/bench_book.py [--events N] [--repeats R]``
 
@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mdkit.book import OrderBook  # noqa: E402
+from mdkit.data.book import OrderBook  # noqa: E402
 
 TICK = 0.01
 LEVELS = 150

@@ -228,7 +228,7 @@ async def naive_rate(url: str, n: int) -> tuple[float, int]:
 
 
 def engine(url: str, n: int, **options: Any) -> Any:
-    from mdkit.stream import Engine, stream_spec
+    from mdkit.engine.stream import Engine, stream_spec
 
     spec = stream_spec("cryptocom")
     subs = spec.plan(["btcusdt"], ["trades"])

@@ -1,4 +1,4 @@
-"""Benchmark mdkit.columns.ColumnBuffer against a naive list-of-dicts pipeline.
+"""Benchmark mdkit.data.columns.ColumnBuffer against a naive list-of-dicts pipeline.
 
 Run: ``python bench/bench_columns.py [--rows N] [--repeats R]``
 
@@ -32,7 +32,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mdkit.columns import ColumnBuffer  # noqa: E402
+from mdkit.data.columns import ColumnBuffer  # noqa: E402
 
 TRADE = {
     "timestamp": "int64",

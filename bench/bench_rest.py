@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from mdkit.timeparse import parse_interval
+from mdkit.data.timeparse import parse_interval
 from mdkit.venues import cryptocom
 
 

@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pandas as pd
 
 from mdkit import config
+from mdkit.data.timeparse import parse_range
 from mdkit.errors import AuthError, InvalidArgument, TradingDisabled, VenueError
-from mdkit.timeparse import parse_range
 from mdkit.venues import cryptocom as venue
 from mdkit.venues import cryptocom_user as user_api
 from mdkit.venues.cryptocom import Request
 
 if TYPE_CHECKING:
-    from mdkit.rest import Response
+    from mdkit.engine.rest import Response
 
 __all__ = ["Account", "OrderDetail"]
 
@@ -183,7 +183,7 @@ class Account:
         return int(time.time() * 1000 + self.clock_offset_ms)
 
     def _send(self, request: Request, *, idempotent: bool, rate_key: str) -> Response:
-        from mdkit import rest  # requests loads on first use, not on `import mdkit`
+        from mdkit.engine import rest  # requests loads on first use, not on `import mdkit`
 
         creds = self._credentials
 
@@ -381,7 +381,7 @@ class Account:
             ``"btcusdt"``...
         start, end : datetime, Timestamp, str or number, optional
             Bounds on the creation time (inclusive, to the second, UTC): anything
-            :func:`mdkit.timeparse.parse_range` reads (``"2 days ago"``, ISO, epoch).
+            :func:`mdkit.data.timeparse.parse_range` reads (``"2 days ago"``, ISO, epoch).
 
         Returns
         -------

@@ -5,134 +5,166 @@
     cap = mdkit.capture("cryptocom", ["btcusdt", "ethusdt"],
                         ["trades", "ticker", "klines:1min", "book"], seconds=30)
     cap                 # one-glance summary
-    cap.trades          # one DataFrame per data kind
+    cap.trades          # one DataFrame per data kind (cap.frames() lists them)
     cap.book(levels=10) # top-10 book over time
 
+    both = mdkit.capture([("bitget", ["BTCUSDT"], ["trades"]),
+                          ("cryptocom", ["btcusdt"], ["trades"])], seconds=30)
+    both.trades.groupby("venue", observed=True).price.mean()
+
 In a notebook the sync :func:`capture` is safe: it runs on mdkit's own loop thread
-(:mod:`mdkit.runner`), and the stop button ends it early with what it collected
-(``cap.stats["interrupted"]`` is True). In async code, ``await acapture(...)``.
+(:mod:`mdkit.engine.runner`), and the stop button ends it early with what it
+collected (``cap.stats["interrupted"]`` is True). In async code, ``await acapture(...)``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import os
-from collections.abc import Sequence
-from functools import cached_property
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mdkit import config, frames
-from mdkit.book import OrderBook
-from mdkit.errors import InvalidArgument
-from mdkit.timeparse import INTERVALS
+from mdkit import config
+from mdkit.data import tables as stream_tables
+from mdkit.data.book import OrderBook
+from mdkit.errors import (
+    AuthError,
+    InvalidArgument,
+    MdkitError,
+    NetworkError,
+    UnknownSymbol,
+    VenueError,
+)
 
-__all__ = ["Capture", "capture", "acapture"]
+__all__ = ["Capture", "capture", "acapture", "MAX_BOOK_LEVELS"]
 
 log = logging.getLogger("mdkit.capture")
 
-_KINDS = ("trades", "ticker", "klines", "depth")
+#: Most levels per side :meth:`Capture.book` rebuilds.
+MAX_BOOK_LEVELS = 1000
 
 
 class Capture:
     """What a capture received: one DataFrame per data kind, the raw frames, the stats.
 
+    Every data kind the capture received is an attribute (``cap.trades``,
+    ``cap.quotes``, ``cap.orders``...); :meth:`frames` lists them. Every frame has a
+    ``venue`` column and ``attrs`` with ``venues``, ``symbols``, ``source`` (``"ws"``)
+    and ``interrupted``.
+
     Attributes
     ----------
-    venue : str
+    venues : list of str
     symbols : list of str
     channels : list of str
-        The subscriptions, as ``"<channel> <symbol>"``.
-    url : str
-
-    Notes
-    -----
-    Frames are built when first read and cached. Every frame's ``attrs`` carry
-    ``venue``, ``symbols``, ``source`` (``"ws"``) and ``interrupted``.
+        The subscriptions, as ``"<venue> <channel> <symbol>"``.
+    urls : dict
+        ``"<venue> <endpoint>"`` → URL.
     """
 
     def __init__(self, engine: Any) -> None:
         self._engine = engine
-        self.venue: str = engine.spec.venue
-        self.url: str = engine.url
-        self.symbols: list[str] = list(dict.fromkeys(s.symbol for s in engine.subscriptions))
-        self.channels: list[str] = [s.key for s in engine.subscriptions]
+        self.venues: list[str] = [s.venue.key for s in engine.streams]
+        self.venue: str = self.venues[0] if len(self.venues) == 1 else "+".join(self.venues)
+        self.symbols: list[str] = list(
+            dict.fromkeys(
+                sub.symbol for s in engine.streams for sub in s.subscriptions if sub.symbol
+            )
+        )
+        self.channels: list[str] = [
+            f"{s.venue.key} {sub.key}" for s in engine.streams for sub in s.subscriptions
+        ]
+        self.urls: dict[str, str] = {
+            f"{s.venue.key} {name}": u for s in engine.streams for name, u in s.urls.items()
+        }
+        self.url: str = next(iter(self.urls.values()), "")
+        self._frames: dict[str, pd.DataFrame] = {}
         self._books: dict[int, pd.DataFrame] = {}
 
     # -- frames -------------------------------------------------------------------------
     def _attrs(self, **extra: Any) -> dict[str, Any]:
         return {
             "venue": self.venue,
+            "venues": list(self.venues),
             "symbols": list(self.symbols),
             "source": "ws",
             "interrupted": bool(self._engine.stats.interrupted),
             **extra,
         }
 
-    @cached_property
-    def trades(self) -> pd.DataFrame:
-        """Trades.
+    def frames(self) -> list[str]:
+        """The data kinds this capture holds rows of (each is an attribute)."""
+        kinds: set[str] = set()
+        for part in self._engine.parts.values():
+            kinds.update(part.tables.kinds())
+        return [k for k in stream_tables.STREAM_KINDS if k in kinds]
+
+    def frame(self, kind: str) -> pd.DataFrame:
+        """The DataFrame of one data kind (``cap.frame("trades")`` is ``cap.trades``).
 
         Returns
         -------
         pandas.DataFrame
-            Index ``timestamp`` (UTC trade time); ``symbol`` (category), ``id`` (int64),
-            ``side`` (category ``buy``/``sell``, taker side), ``price``, ``amount``
-            (float64, base units), ``local_timestamp`` (UTC receive time).
+            See :func:`mdkit.data.tables.stream_frame` for each kind's columns, plus
+            ``venue`` (category) first.
+
+        Raises
+        ------
+        InvalidArgument
+            For a kind that is not a stream kind (naming them).
         """
-        cols = self._engine.tables.trades.columns()
-        return frames.stream_trades_frame(cols, attrs=self._attrs())
+        if kind not in stream_tables.STREAM_KINDS:
+            raise InvalidArgument(
+                f"no data kind {kind!r}; kinds: {', '.join(stream_tables.STREAM_KINDS)}"
+            )
+        if kind not in self._frames:
+            self._frames[kind] = self._build(kind)
+        return self._frames[kind]
 
-    @cached_property
-    def ticker(self) -> pd.DataFrame:
-        """Ticker pushes.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Index ``timestamp`` (UTC); ``symbol``, ``last bid ask high low volume change``
-            (float64; NaN where the venue does not send it, e.g. v1 bid/ask),
-            ``open``, ``quote_volume`` where sent, ``local_timestamp``.
-        """
-        cols = self._engine.tables.ticker.columns()
-        return frames.stream_ticker_frame(cols, attrs=self._attrs())
-
-    @cached_property
-    def klines(self) -> pd.DataFrame:
-        """Bars: the last update of each bar, with a ``closed`` flag.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Index ``timestamp`` (bar open, UTC); ``symbol``, ``interval`` (category),
-            ``open high low close volume`` (+ ``quote_volume``) float64, ``closed``
-            (bool; False for the bar still forming at the end), ``local_timestamp``.
-        """
-        widths = {name: iv.seconds for name, iv in INTERVALS.items()}
-        return frames.stream_klines_frame(
-            self._engine.tables.klines.columns(),
-            interval_seconds=widths,
-            end_s=self._engine.stats.ended_ns / 1e9,
-            attrs=self._attrs(),
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        if name in stream_tables.STREAM_KINDS:
+            return self.frame(name)
+        raise AttributeError(
+            f"Capture has no attribute {name!r}; data kinds: "
+            f"{', '.join(stream_tables.STREAM_KINDS)}"
         )
 
-    @cached_property
-    def depth(self) -> pd.DataFrame:
-        """Book updates, as received.
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(stream_tables.STREAM_KINDS))
 
-        Returns
-        -------
-        pandas.DataFrame
-            Index ``timestamp`` (UTC); ``symbol``, ``is_snapshot`` (bool: the rows of one
-            full book, which replaces the previous one — also the first book after a
-            reconnect), ``side`` (category ``bid``/``ask``), ``price``, ``amount``
-            (float64, 0 deletes the level), ``local_timestamp`` (UTC).
-        """
-        cols = self._engine.tables.depth.columns()
-        return frames.stream_depth_frame(cols, attrs=self._attrs())
+    def _build(self, kind: str) -> pd.DataFrame:
+        end_ns = int(self._engine.stats.ended_ns)
+        parts: list[pd.DataFrame] = []
+        for key, part in self._engine.parts.items():
+            buffers = part.tables
+            if kind in buffers.counts():
+                columns = buffers[kind].columns()
+            else:
+                columns = stream_tables.empty_columns(kind)
+            df = stream_tables.stream_frame(kind, columns, attrs=self._attrs(), end_ns=end_ns)
+            if len(df) or not parts:
+                df.insert(0, "venue", key)
+                parts.append(df)
+        if len(parts) == 1:
+            out = parts[0]
+        else:
+            parts = [p for p in parts if len(p)]
+            out = pd.concat(parts) if parts else parts[0]
+            if kind != "depth":  # book updates stay in receive order per venue
+                out = out.sort_index(kind="stable")
+        for name in ("venue", "symbol", "interval"):
+            if name in out and not isinstance(out[name].dtype, pd.CategoricalDtype):
+                if isinstance(out[name].dtype, pd.StringDtype):
+                    continue
+                out[name] = out[name].astype("category")
+        out.attrs.clear()
+        out.attrs.update(self._attrs())
+        return out
 
     def book(self, levels: int = 10) -> pd.DataFrame:
         """The top of the book over time, rebuilt from :attr:`depth`, one row per message.
@@ -140,51 +172,58 @@ class Capture:
         Parameters
         ----------
         levels : int
-            Levels per side.
+            Levels per side, 1 to :data:`MAX_BOOK_LEVELS`.
 
         Returns
         -------
         pandas.DataFrame
-            Index ``timestamp`` (UTC); ``symbol`` (category), ``local_timestamp``, then
-            for each level i ``asks[i].price asks[i].amount bids[i].price
-            bids[i].amount`` (float64, NaN past the book's depth). ``attrs["crossed"]``
-            counts rows whose best bid was at or above the best ask.
+            Index ``timestamp`` (UTC); ``venue``, ``symbol`` (category),
+            ``local_timestamp``, then for each level i ``asks[i].price asks[i].amount
+            bids[i].price bids[i].amount`` (float64, NaN past the book's depth).
+            ``attrs["crossed"]`` counts rows whose best bid was at or above the best ask.
 
         Raises
         ------
         InvalidArgument
-            If ``levels`` is not a positive integer.
+            If ``levels`` is not an integer from 1 to :data:`MAX_BOOK_LEVELS`.
 
         Examples
         --------
         >>> top = cap.book(levels=1)                                          # doctest: +SKIP
         >>> (top["asks[0].price"] - top["bids[0].price"]).describe()          # doctest: +SKIP
         """
-        if isinstance(levels, bool) or not isinstance(levels, int) or levels < 1:
-            raise InvalidArgument(f"levels must be a positive integer, not {levels!r}")
+        if (
+            isinstance(levels, bool)
+            or not isinstance(levels, int | np.integer)
+            or not 1 <= levels <= MAX_BOOK_LEVELS
+        ):
+            raise InvalidArgument(
+                f"levels must be an integer from 1 to {MAX_BOOK_LEVELS}, not {levels!r}"
+            )
+        levels = int(levels)
         if levels not in self._books:
             self._books[levels] = self._rebuild_book(levels)
         return self._books[levels]
 
     def _rebuild_book(self, levels: int) -> pd.DataFrame:
-        cols = self._engine.tables.depth.columns()
-        local = np.asarray(cols[frames.LOCAL_TIMESTAMP], dtype="int64")
+        depth = self.frame("depth")
+        local = pd.DatetimeIndex(depth["local_timestamp"]).asi8
         n = len(local)
-        symbol = pd.Categorical(cols["symbol"])
-        codes = np.asarray(symbol.codes)
-        names = list(symbol.categories)
-        # One message = one run of rows with the same receive time and symbol.
+        key = pd.Categorical(depth["venue"].astype(str) + "\x00" + depth["symbol"].astype(str))
+        codes = np.asarray(key.codes)
+        names = [str(c).split("\x00") for c in key.categories]
+        # One message = one run of rows with the same receive time and venue/symbol.
         starts = (
             np.flatnonzero(np.r_[True, (local[1:] != local[:-1]) | (codes[1:] != codes[:-1])])
             if n
             else np.empty(0, dtype="int64")
         )
         ends = np.r_[starts[1:], n].astype("int64")
-        snap = np.asarray(cols["is_snapshot"], dtype=bool)
-        side_codes = np.asarray(pd.Categorical(cols["side"], categories=["bid", "ask"]).codes)
-        prices = np.asarray(cols["price"], dtype="float64")
-        amounts = np.asarray(cols["amount"], dtype="float64")
-        times = np.asarray(cols[frames.TIMESTAMP], dtype="int64")
+        snap = depth["is_snapshot"].to_numpy()
+        side_codes = np.asarray(pd.Categorical(depth["side"], categories=["bid", "ask"]).codes)
+        prices = depth["price"].to_numpy()
+        amounts = depth["amount"].to_numpy()
+        times = pd.DatetimeIndex(depth.index).asi8
         books: dict[int, OrderBook] = {}
         tops = np.empty((len(starts), 4, levels))
         crossed = 0
@@ -201,60 +240,114 @@ class Capture:
                     )
             crossed += book.is_crossed()
             tops[row] = np.stack(book.top(levels))
-        df = frames.book_frame(
+        df = stream_tables.book_frame(
             times[starts],
             local[starts],
-            [names[c] for c in codes[starts]],
+            [names[c][1] for c in codes[starts]],
             tops,
             attrs=self._attrs(levels=levels, crossed=int(crossed)),
         )
+        df.insert(
+            0,
+            "venue",
+            pd.Series(pd.Categorical([names[c][0] for c in codes[starts]]), index=df.index),
+        )
         return df
 
-    @cached_property
+    @property
     def raw(self) -> pd.DataFrame:
         """Every received frame, as received.
 
         Returns
         -------
         pandas.DataFrame
-            Index ``local_timestamp`` (UTC receive time); ``connection`` (int32),
-            ``text`` (bool), ``error`` (bool: the frame could not be understood),
-            ``size`` (int32), ``payload`` (bytes; gzip frames stay compressed: read
-            them with ``zlib.decompress(payload, 31)``). Payloads past the capture's
-            ``raw_limit`` are empty (counted in ``stats["raw_dropped"]``).
+            Index ``local_timestamp`` (UTC receive time); ``venue`` (category),
+            ``connection`` (int32), ``text`` (bool), ``error`` (bool: the frame could
+            not be understood), ``size`` (int32), ``payload`` (bytes; gzip frames stay
+            compressed: read them with ``zlib.decompress(payload, 31)``). Payloads past
+            the capture's ``raw_limit`` are empty (counted in ``stats["raw_dropped"]``).
         """
-        cols, payloads = self._engine.raw.columns()
-        return frames.raw_frame(cols, payloads, attrs=self._attrs())
+        if "raw" not in self._frames:
+            cols, payloads = self._engine.raw.columns()
+            df = stream_tables.raw_frame(cols, payloads, attrs=self._attrs())
+            venues = self._engine.connection_venues
+            labels = pd.Categorical([venues.get(int(c), "") for c in df["connection"]])
+            df.insert(0, "venue", pd.Series(labels, index=df.index))
+            self._frames["raw"] = df
+        return self._frames["raw"]
 
     @property
     def gaps(self) -> pd.DataFrame:
-        """Interruptions of the stream: disconnects, silences, and the reconnects after them.
+        """Interruptions: disconnects, silences, resyncs, sequence gaps.
 
         Returns
         -------
         pandas.DataFrame
-            ``start`` (last frame before), ``end`` (first data frame after; NaT if none),
-            ``duration``, ``connection`` (int64, the connection that ended), ``reason``.
+            ``start`` (last frame before), ``end`` (first data after, or the end of the
+            capture), ``duration``, ``venue``, ``connection`` (int64), ``channels``
+            ("" = the whole connection), ``reason``.
         """
-        return frames.gaps_frame(self._engine.stats.gaps, attrs=self._attrs())
+        return stream_tables.gaps_frame(self._engine.stats.gaps, attrs=self._attrs())
 
     @property
     def stats(self) -> dict[str, Any]:
         """Counters: ``messages bytes data_messages per_channel acks pings pongs
         server_errors unrouted other parse_errors connections reconnects
-        connect_failures gaps duration rate outcome interrupted rows raw_dropped
-        book_bytes``."""
-        out: dict[str, Any] = self._engine.stats.as_dict()
-        out["rows"] = self._engine.tables.counts()
+        connect_failures resyncs gaps rate_limits duration rate outcome interrupted
+        rows raw_dropped held_bytes worst_reconnect_rate``."""
+        s = self._engine.stats
+        out: dict[str, Any] = {
+            "messages": s.messages,
+            "bytes": s.bytes,
+            "data_messages": self._engine.data_total,
+        }
+        per_channel: dict[str, int] = {}
+        totals = {"acks": 0, "pings": 0, "pongs": 0, "unrouted": 0, "other": 0}
+        many = len(self._engine.parts) > 1
+        for key, part in self._engine.parts.items():
+            c = part.counters
+            for sub in part.stream.subscriptions:
+                per_channel.setdefault(f"{key} {sub.key}" if many else sub.key, 0)
+            for name, count in c.per_channel.items():
+                label = f"{key} {name}" if many else name
+                per_channel[label] = per_channel.get(label, 0) + count
+            for name in totals:
+                totals[name] += getattr(c, name)
+        out["per_channel"] = per_channel
+        out.update(totals)
+        for name in (
+            "server_errors",
+            "parse_errors",
+            "connections",
+            "reconnects",
+            "connect_failures",
+            "resyncs",
+        ):
+            value = getattr(s, name)
+            out[name] = list(value) if isinstance(value, list) else value
+        out["gaps"] = len(s.gaps)
+        out["rate_limits"] = dict(s.rate_limits)
+        out["duration"] = round(s.duration, 3)
+        out["rate"] = round(self._engine.data_total / s.duration, 1) if s.duration else 0.0
+        out["outcome"] = s.outcome
+        out["interrupted"] = s.interrupted
+        out["worst_reconnect_rate"] = s.worst_reconnect_rate
+        rows: dict[str, int] = {}
+        held = 0
+        for part in self._engine.parts.values():
+            for kind, count in part.tables.counts().items():
+                rows[kind] = rows.get(kind, 0) + count
+            held += part.tables.nbytes
+        out["rows"] = rows
         out["raw_dropped"] = self._engine.raw.dropped
-        out["held_bytes"] = self._engine.tables.nbytes + self._engine.raw.nbytes
+        out["held_bytes"] = held + self._engine.raw.nbytes
         return out
 
     # -- saving -------------------------------------------------------------------------
     def to_parquet(self, directory: str | os.PathLike[str], *, levels: int = 10) -> list[str]:
         """Write one Parquet file per non-empty frame into ``directory`` (created if needed).
 
-        Files: ``trades ticker klines depth book raw gaps`` + ``.parquet``.
+        Files: one per data kind, plus ``book raw gaps``, each ``<name>.parquet``.
 
         Parameters
         ----------
@@ -270,8 +363,8 @@ class Capture:
         """
         os.makedirs(directory, exist_ok=True)
         written = []
-        tables: dict[str, pd.DataFrame] = {kind: getattr(self, kind) for kind in _KINDS}
-        if len(tables["depth"]):
+        tables: dict[str, pd.DataFrame] = {kind: self.frame(kind) for kind in self.frames()}
+        if "depth" in tables:
             tables["book"] = self.book(levels)
         tables["raw"] = self.raw
         tables["gaps"] = self.gaps
@@ -290,18 +383,20 @@ class Capture:
     # -- reprs --------------------------------------------------------------------------
     def _summary(self) -> tuple[str, list[tuple[str, int]], list[str]]:
         s = self._engine.stats
+        data = self._engine.data_total
         head = (
-            f"{self.venue} capture, {s.duration:.1f} s, {s.outcome}: {s.data_messages:,} data "
-            f"messages ({s.data_messages / s.duration if s.duration else 0:,.0f}/s), "
-            f"{s.bytes:,} bytes"
+            f"{self.venue} capture, {s.duration:.1f} s, {s.outcome}: {data:,} data "
+            f"messages ({data / s.duration if s.duration else 0:,.0f}/s), {s.bytes:,} bytes"
         )
-        channels = sorted(s.per_channel.items())
+        stats = self.stats
+        channels = sorted(stats["per_channel"].items())
         notes = []
-        rows = self._engine.tables.counts()
-        notes.append("rows: " + ", ".join(f"{k} {v:,}" for k, v in rows.items() if v))
+        rows = {kind: len(self.frame(kind)) for kind in self.frames()}
+        notes.append("rows: " + (", ".join(f"{k} {v:,}" for k, v in rows.items()) or "none"))
         notes.append(
             f"connections {s.connections}, reconnects {s.reconnects}, gaps {len(s.gaps)}, "
-            f"parse errors {s.parse_errors}, server errors {len(s.server_errors)}"
+            f"resyncs {s.resyncs}, parse errors {s.parse_errors}, "
+            f"server errors {len(s.server_errors)}"
         )
         raw = self._engine.raw
         if raw.dropped:
@@ -309,7 +404,7 @@ class Capture:
                 f"raw payloads dropped {raw.dropped:,} (past raw_limit={raw.limit:,} bytes; "
                 "rows and parse-error frames kept)"
             )
-        silent = [k for k, v in s.per_channel.items() if v == 0]
+        silent = [k for k, v in stats["per_channel"].items() if v == 0]
         if silent:
             notes.append("no data from: " + ", ".join(silent))
         if s.interrupted:
@@ -319,7 +414,7 @@ class Capture:
     def __repr__(self) -> str:
         head, channels, notes = self._summary()
         lines = [f"<Capture {head}"]
-        lines += [f"  {key:<28} {count:>9,}" for key, count in channels]
+        lines += [f"  {key:<36} {count:>9,}" for key, count in channels]
         lines += [f"  {note}" for note in notes]
         return "\n".join(lines) + ">"
 
@@ -343,53 +438,164 @@ def _plain(value: Any) -> bool:
     )
 
 
+_ENGINE_OPTIONS = ("silence_timeout", "raw_limit", "backoff", "open_timeout")
+_CREDENTIALS = ("api_key", "secret_key", "passphrase", "token")
+
+
+def _as_list(value: Any, what: str, *, allow_empty: bool) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list | tuple):
+        raise InvalidArgument(
+            f"{what} must be a string or a list of strings, not {type(value).__name__}"
+        )
+    items = list(value)
+    for item in items:
+        if not isinstance(item, str):
+            raise InvalidArgument(f"{what} must be strings; got {item!r}")
+    if not items and not allow_empty:
+        raise InvalidArgument(f"{what}: give at least one")
+    if len(items) > 100_000:
+        raise InvalidArgument(f"{what}: {len(items):,} is more than any venue allows")
+    return items
+
+
+def _stream(
+    venue_key: Any,
+    symbols: Any,
+    channels: Any,
+    options: dict[str, Any],
+    *,
+    url: Any = None,
+    urls: Any = None,
+) -> Any:
+    """Validate one venue's request, before any connection: a planned Stream."""
+    from mdkit.engine.listing import venue_symbols
+    from mdkit.engine.stream import Stream
+    from mdkit.venues import get_venue
+    from mdkit.venues.base import Credentials, close_matches
+
+    venue = get_venue(venue_key)
+    symbol_list = _as_list(symbols, "symbols", allow_empty=True)
+    channel_list = _as_list(channels, "channels", allow_empty=False)
+    secrets = {k: options.pop(k) for k in _CREDENTIALS if k in options}
+    venue_options = {k: options.pop(k) for k in list(options) if k in venue.options}
+    if options:
+        valid = [*_ENGINE_OPTIONS, *venue.credentials, *venue.options]
+        raise InvalidArgument(
+            f"unknown capture option(s) for {venue.key}: {', '.join(sorted(options))}; "
+            f"valid: {', '.join(valid)}"
+        )
+    subscriptions = venue.plan(symbol_list, channel_list, venue_options)
+    if not subscriptions:
+        raise InvalidArgument(f"{venue.key}: nothing to capture (no symbol for these channels)")
+    endpoints: dict[str, str] = {}
+    if urls is not None:
+        if not isinstance(urls, Mapping):
+            raise InvalidArgument(f"urls must be a mapping of endpoint name to URL, not {urls!r}")
+        for name, value in urls.items():
+            if name not in venue.endpoints:
+                raise InvalidArgument(
+                    f"{venue.key} has no endpoint {name!r}; it has {', '.join(venue.endpoints)}"
+                )
+            endpoints[name] = config.endpoint_url(venue.key, name, value)
+    if url is not None:
+        endpoints["public"] = config.endpoint_url(venue.key, "public", url)
+    for sub in subscriptions:
+        if sub.endpoint not in endpoints:
+            endpoints[sub.endpoint] = config.endpoint_url(venue.key, sub.endpoint)
+    given = config.credentials(venue.key, secrets)
+    needed = {s.endpoint for s in subscriptions if venue.endpoints[s.endpoint].private}
+    missing = [n for n in venue.credentials if n not in given]
+    if needed and missing:
+        names = ", ".join(f"MDKIT_{venue.key.upper()}_{n.upper()}" for n in missing)
+        raise AuthError(
+            "credentials",
+            f"{venue.key}: the channels on the {', '.join(sorted(needed))} endpoint need "
+            f"credentials; set {names} or pass {', '.join(missing)}=",
+        )
+    listed = _listed_symbols(venue, venue_options, endpoints, venue_symbols)
+    if listed is not None:
+        known = set(listed)
+        for sub in subscriptions:
+            if sub.symbol and sub.symbol not in known:
+                close = close_matches(sub.symbol, listed)
+                hint = f"; close matches: {', '.join(close)}" if close else ""
+                raise UnknownSymbol(
+                    f"{venue.key} does not list the symbol {sub.symbol!r}{hint} "
+                    f"(see mdkit.symbols({venue.key!r}))"
+                )
+    credentials = Credentials(given)
+    headers = venue.handshake_headers(credentials) if venue.handshake_headers else {}
+    return Stream(venue, tuple(subscriptions), endpoints, credentials, headers)
+
+
+def _listed_symbols(
+    venue: Any, options: Mapping[str, Any], endpoints: Mapping[str, str], fetch: Any
+) -> list[str] | None:
+    try:
+        listed: list[str] | None = fetch(venue, options, urls=endpoints)
+    except (NetworkError, VenueError) as exc:
+        # The REST list is a convenience: a capture through a WS-only proxy still runs,
+        # with symbols checked for their spelling only.
+        log.warning("%s: symbol list unavailable (%s); symbols not checked", venue.key, exc)
+        return None
+    return listed
+
+
 def _engine(
-    venue: str,
-    symbols: Sequence[str] | str,
-    channels: Sequence[str] | str,
-    seconds: float | None,
-    max_messages: int | None,
-    url: str | None,
+    venue: Any,
+    symbols: Any,
+    channels: Any,
+    seconds: Any,
+    max_messages: Any,
+    url: Any,
+    urls: Any,
     options: dict[str, Any],
 ) -> Any:
-    from mdkit.stream import Engine, resolve_credentials, stream_spec
+    from mdkit.engine.stream import Engine, check_options
 
-    if seconds is not None and (isinstance(seconds, bool) or not seconds > 0):
-        raise InvalidArgument(f"seconds must be a positive number or None, not {seconds!r}")
-    if max_messages is not None and (
-        isinstance(max_messages, bool) or not isinstance(max_messages, int) or max_messages < 1
-    ):
-        raise InvalidArgument(f"max_messages must be a positive integer, not {max_messages!r}")
-    spec = stream_spec(venue)
-    subscriptions = spec.plan(symbols, channels)
-    engine_options = {
-        k: options.pop(k)
-        for k in ("silence_timeout", "raw_limit", "backoff", "open_timeout")
-        if k in options
-    }
-    credentials = resolve_credentials(spec.venue, options)
-    unknown = set(options) - {"api_key", "secret_key", "passphrase", "token"}
-    if unknown:
-        raise InvalidArgument(f"unknown capture options: {', '.join(sorted(unknown))}")
-    return Engine(
-        spec,
-        config.ws_url(spec.venue, url),
-        subscriptions,
-        seconds=seconds,
-        max_messages=max_messages,
-        credentials=credentials,
-        **engine_options,
-    )
+    engine_options = {k: options.pop(k) for k in _ENGINE_OPTIONS if k in options}
+    checked = check_options(seconds=seconds, max_messages=max_messages, **engine_options)
+    if isinstance(venue, list | tuple):
+        if symbols is not None or channels is not None or url is not None or urls is not None:
+            raise InvalidArgument(
+                "a multi-venue capture takes [(venue, symbols, channels), ...] alone; "
+                "put per-venue options in a 4th item: (venue, symbols, channels, {options})"
+            )
+        if not venue:
+            raise InvalidArgument("give at least one (venue, symbols, channels)")
+        streams = []
+        for item in venue:
+            if not isinstance(item, tuple | list) or len(item) not in (3, 4):
+                raise InvalidArgument(
+                    f"each venue part is (venue, symbols, channels[, options]), not {item!r}"
+                )
+            extra = dict(item[3]) if len(item) == 4 else {}
+            extra.update({k: v for k, v in options.items()})
+            streams.append(_stream(item[0], item[1], item[2], extra))
+        keys = [s.venue.key for s in streams]
+        if len(set(keys)) != len(keys):
+            raise InvalidArgument(f"a venue appears twice: {keys}; merge its symbols and channels")
+    else:
+        if symbols is None or channels is None:
+            raise InvalidArgument(
+                "capture(venue, symbols, channels, seconds=...): symbols and channels are "
+                "required (symbols may be [] for account-wide private channels)"
+            )
+        streams = [_stream(venue, symbols, channels, options, url=url, urls=urls)]
+    return Engine(streams, **checked)
 
 
 def capture(
-    venue: str,
-    symbols: Sequence[str] | str,
-    channels: Sequence[str] | str,
+    venue: str | Sequence[tuple[Any, ...]],
+    symbols: Sequence[str] | str | None = None,
+    channels: Sequence[str] | str | None = None,
     seconds: float | None = 10.0,
     *,
     max_messages: int | None = None,
     url: str | None = None,
+    urls: Mapping[str, str] | None = None,
     **options: Any,
 ) -> Capture:
     """Capture WebSocket streams for a while and return them as DataFrames.
@@ -400,58 +606,75 @@ def capture(
 
     Parameters
     ----------
-    venue : str
-        ``"cryptocom"``.
+    venue : str or list of tuple
+        A venue key (``mdkit.venues.venue_keys()``), or several venues at once:
+        ``[("bitget", syms, chans), ("cryptocom", syms, chans, {options}), ...]``.
     symbols : str or sequence of str
-        ``"btcusdt"``, ``"BTC/USDT"``...
+        In any spelling the venue accepts; ``[]`` for account-wide private channels.
     channels : str or sequence of str
-        ``trades``, ``ticker``, ``klines`` / ``klines:<interval>`` (``klines:1h``...),
-        ``book`` (and ``quotes`` where the venue offers it).
+        ``trades``, ``ticker``, ``klines`` / ``klines:<interval>``, ``book`` /
+        ``book:<levels>``, ``quotes``, and private ``orders fills balances positions``
+        where the venue offers them.
     seconds : float or None
-        Time box; reaching it is a success. None: until ``max_messages`` or interrupt.
+        Time box; reaching it is a success. None: until ``max_messages`` or interrupt
+        (then ``max_messages`` is required).
     max_messages : int, optional
         Stop after this many data messages.
     url : str, optional
-        WebSocket URL; default ``MDKIT_<VENUE>_WS_URL``, else the venue's.
+        The public WebSocket URL of a one-venue capture; default
+        ``MDKIT_<VENUE>_WS_URL``, else the venue's.
+    urls : mapping, optional
+        URL per endpoint name (``{"public": ..., "private": ...}``).
     **options
-        Credentials (``api_key``, ``secret_key``, ``passphrase``, ``token``) and engine
-        options: ``silence_timeout`` (s), ``raw_limit`` (bytes of raw payload kept;
-        default 256 MiB, None keeps all; payloads past it are counted in
-        ``stats["raw_dropped"]``, frames not understood are always kept),
-        ``backoff`` ((first, max) reconnect delay, s), ``open_timeout`` (s).
+        Credentials (``api_key``, ``secret_key``, ``passphrase``, ``token``; default
+        ``MDKIT_<VENUE>_<NAME>``), the venue's own options (Bitget ``inst_type``...),
+        and engine options: ``silence_timeout`` (s), ``raw_limit`` (bytes of raw
+        payload kept; default 256 MiB, None keeps all), ``backoff`` ((first, max)
+        reconnect delay, s), ``open_timeout`` (s).
 
     Returns
     -------
     Capture
-        ``.trades .ticker .klines .depth .book(levels) .raw .gaps .stats``.
+        One DataFrame per data kind received (``.trades .ticker .klines .depth .quotes
+        .orders .fills .balances .positions``, each with a ``venue`` column),
+        ``.book(levels)``, ``.raw``, ``.gaps``, ``.stats``.
 
     Raises
     ------
-    UnknownVenue, UnknownChannel, UnknownInterval, InvalidArgument
+    UnknownVenue, UnknownChannel, UnknownInterval, UnknownSymbol, InvalidArgument, AuthError
         Before connecting, naming the valid choices.
     NetworkError
         If no connection could be made at all.
+    MdkitError
+        A fatal server error (a refused login: ``AuthError``); its ``.capture``
+        holds what arrived before it.
 
     Examples
     --------
     >>> cap = mdkit.capture("cryptocom", "btcusdt", ["trades", "book"], seconds=5)  # doctest: +SKIP
     >>> cap.trades.groupby("side", observed=True).amount.sum()                      # doctest: +SKIP
     """
-    from mdkit import runner
+    from mdkit.engine import runner
 
-    engine = _engine(venue, symbols, channels, seconds, max_messages, url, dict(options))
-    runner.run(engine.run(), on_interrupt=lambda: engine.stop("interrupted"))
+    engine = _engine(venue, symbols, channels, seconds, max_messages, url, urls, dict(options))
+    try:
+        runner.run(engine.run(), on_interrupt=lambda: engine.stop("interrupted"))
+    except MdkitError as exc:
+        if engine.stats.connections:
+            exc.capture = Capture(engine)  # type: ignore[attr-defined]
+        raise
     return Capture(engine)
 
 
 async def acapture(
-    venue: str,
-    symbols: Sequence[str] | str,
-    channels: Sequence[str] | str,
+    venue: str | Sequence[tuple[Any, ...]],
+    symbols: Sequence[str] | str | None = None,
+    channels: Sequence[str] | str | None = None,
     seconds: float | None = 10.0,
     *,
     max_messages: int | None = None,
     url: str | None = None,
+    urls: Mapping[str, str] | None = None,
     **options: Any,
 ) -> Capture:
     """The coroutine form of :func:`capture`, for async code (same parameters and result).
@@ -463,6 +686,13 @@ async def acapture(
     --------
     >>> cap = await mdkit.acapture("cryptocom", "btcusdt", "trades", seconds=5)  # doctest: +SKIP
     """
-    engine = _engine(venue, symbols, channels, seconds, max_messages, url, dict(options))
-    await engine.run()
+    engine = await asyncio.to_thread(
+        _engine, venue, symbols, channels, seconds, max_messages, url, urls, dict(options)
+    )
+    try:
+        await engine.run()
+    except MdkitError as exc:
+        if engine.stats.connections:
+            exc.capture = Capture(engine)  # type: ignore[attr-defined]
+        raise
     return Capture(engine)

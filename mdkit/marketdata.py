@@ -1,7 +1,7 @@
 """Market data over REST (Crypto.com v1): the functions behind ``mdkit.klines`` and friends.
 
 Each call validates its arguments before any request, sends one request through
-:mod:`mdkit.rest` (timeouts, retries, the doc's 10 requests/s) and returns a typed
+:mod:`mdkit.engine.rest` (timeouts, retries, the doc's 10 requests/s) and returns a typed
 DataFrame built by the venue parser.
 """
 
@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 
 from mdkit import config
-from mdkit.errors import InvalidArgument, VenueError
-from mdkit.symbols import check_symbol
-from mdkit.timeparse import Interval, parse_interval, parse_range
+from mdkit.data.symbols import check_symbol
+from mdkit.data.timeparse import Interval, parse_interval, parse_range
+from mdkit.errors import InvalidArgument, UnknownInterval, VenueError
 from mdkit.venues import cryptocom as venue
 
 if TYPE_CHECKING:
-    from mdkit.rest import Response
+    from mdkit.engine.rest import Response
 
 __all__ = [
     "symbols",
@@ -38,12 +38,14 @@ __all__ = [
 log = logging.getLogger("mdkit.marketdata")
 
 _SYMBOL_TTL = 600.0
+#: Crypto.com v1's kline intervals (doc "Get k-line data": period in minutes).
+_INTERVALS = ("1min", "5min", "15min", "30min", "60min", "1day", "1week", "1month")
 _symbol_cache: dict[str, tuple[float, pd.DataFrame]] = {}
 _cache_lock = threading.Lock()
 
 
 def _get(request: venue.Request, base: str) -> tuple[Any, float]:
-    from mdkit import rest  # requests loads on first use, not on `import mdkit`
+    from mdkit.engine import rest  # requests loads on first use, not on `import mdkit`
 
     explain = None
     if request.symbol is not None:
@@ -193,6 +195,7 @@ def klines(
     limit: int | None = None,
     *,
     url: str | None = None,
+    max_pages: int = 2000,
 ) -> pd.DataFrame:
     """OHLCV bars.
 
@@ -211,6 +214,9 @@ def klines(
         Keep only the latest ``limit`` bars.
     url : str, optional
         REST base URL.
+    max_pages : int
+        Most WebSocket history pages one call may fetch (300 bars each); a start
+        further back is refused before the first page, saying how many it would take.
 
     Returns
     -------
@@ -230,6 +236,10 @@ def klines(
     >>> df.close.plot()                                          # doctest: +SKIP
     """
     iv = parse_interval(interval)
+    if iv.name not in _INTERVALS:
+        raise UnknownInterval(
+            f"{venue.VENUE} has no {iv.name} klines; valid: {', '.join(_INTERVALS)}"
+        )
     lo, hi = parse_range(start, end)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidArgument(f"limit must be a positive integer, not {limit!r}")
@@ -238,7 +248,7 @@ def klines(
     data, received = _get(venue.build_klines(sym, iv), base)
     df = venue.parse_klines(data, sym, iv, now_s=received)
     if lo is not None and (df.empty or lo < df.index[0]):
-        df = _with_history(df, sym, iv, lo, hi, received)
+        df = _with_history(df, sym, iv, lo, hi, received, max_pages)
     if lo is not None or hi is not None:
         keep = pd.Series(True, index=df.index)
         if lo is not None:
@@ -258,16 +268,20 @@ def _with_history(
     lo: pd.Timestamp,
     hi: pd.Timestamp | None,
     received: float,
+    max_pages: int,
 ) -> pd.DataFrame:
     """Prepend the bars older than the REST page, paged over the WebSocket ``req``."""
-    from mdkit import frames, history
+    from mdkit.data import frames
+    from mdkit.engine import history
 
     first = int(df.index[0].timestamp()) if len(df) else int(received)
     end_s = first - iv.seconds
     if hi is not None:
         end_s = min(end_s, int(hi.timestamp()))
-    older = history.klines_history(symbol, iv, int(lo.timestamp()), end_s)
-    n = len(older["timestamp"])
+    older = history.klines_history(
+        venue.VENUE, symbol, iv, lo.value, end_s * 1_000_000_000, max_pages=max_pages
+    )
+    n = len(older.get("timestamp", ()))
     log.info("klines: %d older bars paged over WebSocket req", n)
     if not n:
         return df
@@ -279,7 +293,7 @@ def _with_history(
         ]
     )
     return frames.klines_frame(
-        np.concatenate([older["timestamp"], rest_times]),
+        np.concatenate([older["timestamp"] // 1_000_000_000, rest_times]),
         ohlcv,
         interval_seconds=iv.seconds,
         now_s=received,

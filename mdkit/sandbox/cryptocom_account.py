@@ -2,7 +2,7 @@
 
 Written from ``cryptocom-v1-rest-ws.md`` ("Request Signing", "Response Status
 Code", "User API") and NOTES.md, independently of the client: it imports no
-``mdkit.venues``, ``mdkit.rest`` or ``mdkit.account`` code and checks signatures
+``mdkit.venues``, ``mdkit.engine.rest`` or ``mdkit.account`` code and checks signatures
 with its own implementation, so a client mistake (unsorted names, signed empty
 values, URL-encoded values) is refused instead of mirrored.
 

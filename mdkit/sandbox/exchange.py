@@ -1,7 +1,7 @@
 """The sandbox exchange: accounts, balances and an order matching engine on the market.
 
 No HTTP here: :mod:`mdkit.sandbox.cryptocom_account` serves it as the Crypto.com v1
-user API. Written independently of the client (no ``mdkit.venues``, ``mdkit.rest``
+user API. Written independently of the client (no ``mdkit.venues``, ``mdkit.engine.rest``
 or ``mdkit.account`` imports), with its own signature check.
 
 Matching: a limit order that crosses the synthetic book fills at once, walking

@@ -19,9 +19,9 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from mdkit import frames
+from mdkit.data import frames
+from mdkit.data.timeparse import Interval
 from mdkit.errors import AuthError, InvalidArgument, ProtocolError, VenueError
-from mdkit.timeparse import Interval
 
 __all__ = [
     "VENUE",

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from mdkit import frames
+from mdkit.data import frames
 from mdkit.errors import InvalidArgument, ProtocolError, VenueError
 from mdkit.venues.cryptocom import VENUE, Request, normalize_side
 

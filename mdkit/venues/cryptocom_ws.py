@@ -1,7 +1,7 @@
 """Crypto.com Exchange v1 WebSocket (ChainUP kline-api), market streams — sans-I/O.
 
 Frames in, rows out: :func:`decode` reads one received frame, :class:`CryptocomRouter`
-appends its rows into the capture's :class:`~mdkit.frames.StreamTables` and says
+appends its rows into the capture's :class:`~mdkit.data.frames.StreamTables` and says
 what the frame was; the ``build_*`` functions return the text messages to send.
 Nothing here opens a socket or touches an event loop.
 
@@ -28,24 +28,26 @@ from typing import Any
 
 import orjson
 
-from mdkit.errors import ProtocolError
-from mdkit.frames import StreamTables
-from mdkit.timeparse import INTERVALS, Interval
-from mdkit.venues.cryptocom import VENUE, WS_URL
-from mdkit.venues.spec import (
-    ACK,
-    DATA,
-    ERROR,
-    OTHER,
-    PING,
-    PONG,
-    UNROUTED,
-    Handled,
-    StreamSpec,
+from mdkit.data.tables import Tables
+from mdkit.data.timeparse import INTERVALS, Interval
+from mdkit.errors import InvalidArgument, ProtocolError
+from mdkit.venues import cryptocom as rest
+from mdkit.venues.base import (
+    NOTHING,
+    Endpoint,
+    Event,
+    Limits,
+    Reply,
+    Send,
+    ServerError,
+    Session,
+    SessionSetup,
     Subscription,
-    check_stream_symbol,
+    SymbolQuery,
+    Venue,
     parse_channel,
 )
+from mdkit.venues.cryptocom import REST_URL, VENUE, WS_URL
 
 __all__ = [
     "VENUE",
@@ -55,8 +57,8 @@ __all__ = [
     "KLINE_PAGE",
     "TRADES_TOP",
     "BOOK_LEVELS",
-    "STREAM",
-    "CryptocomRouter",
+    "DESCRIPTOR",
+    "CryptocomSession",
     "channel_name",
     "parse_channel_name",
     "decode",
@@ -69,7 +71,8 @@ __all__ = [
     "plan",
 ]
 
-#: Vocabulary channels offered: ``quotes`` has no v1 channel (use ``book``).
+#: Vocabulary channels offered, all on the one public endpoint (``quotes`` has no v1
+#: channel: use ``book``).
 CHANNELS = ("trades", "ticker", "klines", "book")
 #: Canonical interval → channel token (doc "Subscribe to new k-line data"): all eight.
 INTERVAL_TOKENS: dict[str, str] = {name: name for name in INTERVALS}
@@ -89,6 +92,7 @@ _CHANNEL = re.compile(
 _SIDES = {"buy": "buy", "sell": "sell", "BUY": "buy", "SELL": "sell", "Buy": "buy", "Sell": "sell"}
 _BOOK_SIDES = {"buys": "bid", "bids": "bid", "asks": "ask", "buy": "bid", "sell": "ask"}
 _NAN = float("nan")
+_MS = 1_000_000
 _loads = orjson.loads
 _decompress = zlib.decompress
 
@@ -125,19 +129,26 @@ def parse_channel_name(channel: str) -> tuple[str, str, str | None] | None:
     return kind, match["symbol"], match["interval"] or match["step"]
 
 
-def plan(symbols: Sequence[str] | str, channels: Sequence[str] | str) -> tuple[Subscription, ...]:
+_SYMBOL = re.compile(r"^[a-z0-9_]{2,40}$")
+
+
+def plan(
+    symbols: Sequence[str], channels: Sequence[str], options: Mapping[str, Any]
+) -> list[Subscription]:
     """Validate symbols and channels and return the subscriptions, before any connection.
 
     Parameters
     ----------
-    symbols : str or sequence of str
-        Any accepted spelling (``btcusdt``, ``BTC/USDT``).
-    channels : str or sequence of str
+    symbols : sequence of str
+        Any accepted spelling (``btcusdt``, ``BTC/USDT``); compacted to ``btcusdt``.
+    channels : sequence of str
         Vocabulary channels: ``trades ticker klines klines:<interval> book``.
+    options : mapping
+        None are accepted (the mapping must be empty).
 
     Returns
     -------
-    tuple of Subscription
+    list of Subscription
         One per (channel, symbol), in the order given.
 
     Raises
@@ -145,23 +156,33 @@ def plan(symbols: Sequence[str] | str, channels: Sequence[str] | str) -> tuple[S
     UnknownChannel, UnknownInterval, InvalidArgument
         Naming the valid choices.
     """
-    symbol_list = [symbols] if isinstance(symbols, str) else list(symbols)
-    channel_list = [channels] if isinstance(channels, str) else list(channels)
-    if not symbol_list or not channel_list:
-        from mdkit.errors import InvalidArgument
-
-        raise InvalidArgument("a capture needs at least one symbol and one channel")
-    compact = [check_stream_symbol(s, venue=VENUE) for s in symbol_list]
+    if options:
+        raise InvalidArgument(f"{VENUE} takes no capture options; got {', '.join(options)}")
+    compact = [_compact(s) for s in symbols]
     out: dict[str, Subscription] = {}
-    for text in channel_list:
-        kind, interval = parse_channel(
-            text, venue=VENUE, offered=CHANNELS, intervals=INTERVAL_TOKENS
-        )
+    for text in channels:
+        kind, interval, arg = parse_channel(text, DESCRIPTOR)
+        if arg:
+            raise InvalidArgument(
+                f"{VENUE}: channel {text!r} takes no ':' argument (books are {BOOK_LEVELS} "
+                "levels per side)"
+            )
         for symbol in compact:
             name = channel_name(kind, symbol, interval)
-            options = {"asks": BOOK_LEVELS, "bids": BOOK_LEVELS} if kind == "book" else {}
-            out.setdefault(name, Subscription(kind, symbol, name, interval, options))
-    return tuple(out.values())
+            options_ = {"asks": BOOK_LEVELS, "bids": BOOK_LEVELS} if kind == "book" else {}
+            out.setdefault(name, Subscription(kind, symbol, name, "public", interval, options_))
+    return list(out.values())
+
+
+def _compact(symbol: str) -> str:
+    from mdkit.data.symbols import compact_symbol
+
+    compact = compact_symbol(symbol) if isinstance(symbol, str) else ""
+    if not _SYMBOL.match(compact):
+        raise InvalidArgument(
+            f"{VENUE}: {symbol!r} is not a symbol spelling; write it like 'btcusdt' or 'BTC/USDT'"
+        )
+    return compact
 
 
 def _dumps(obj: Any) -> str:
@@ -268,15 +289,13 @@ def _ms(value: Any, default: int) -> int:
     return int(value)
 
 
-class CryptocomRouter:
-    """Routes decoded frames of one capture into its tables.
+class CryptocomSession(Session):
+    """One Crypto.com v1 connection: sans-I/O (see :mod:`mdkit.venues.base`).
 
-    Parameters
-    ----------
-    subscriptions : sequence of Subscription
-        What the capture subscribed to; pushes for other channels are UNROUTED.
-    tables : StreamTables
-        Where rows go.
+    No login; subscriptions go out at once. Server pings are answered with the same
+    value. ``req`` answers (kline history, last trades, ``review``) go into the same
+    tables as pushes and come back as :class:`~mdkit.venues.base.Reply` events keyed
+    by their ``cb_id``.
 
     Examples
     --------
@@ -290,14 +309,16 @@ class CryptocomRouter:
                             "price": 32.233,         # number or string
                             "vol": 232,              # amount in base units -> `amount`
                             "amount": 323,           # quote total (not kept)
-                            "ts": 1506584998239}]}}  # trade time, ms
+                            "ts": 1506584998239}]}}  # trade time, ms -> ns
 
-    becomes one row of ``tables.trades``.
+    becomes one row of the ``trades`` table.
     """
 
-    def __init__(self, subscriptions: Sequence[Subscription], tables: StreamTables) -> None:
-        self.tables = tables
-        self._trade_append = tables.trades.append
+    def __init__(self, setup: SessionSetup) -> None:
+        super().__init__(setup)
+        tables: Tables = setup.tables
+        self._trade_append = tables["trades"].append
+        self._tables = tables
         self.routes: dict[str, tuple[Callable[[Any, Any, str, int], None], str, str]] = {}
         handlers: Mapping[str, Callable[[Any, Any, str, int], None]] = {
             "trades": self._trades,
@@ -305,18 +326,51 @@ class CryptocomRouter:
             "book": self._book,
         }
         self._intervals: dict[str, str] = {}
-        for sub in subscriptions:
+        for sub in setup.subscriptions:
             if sub.kind == "klines":
                 self.routes[sub.channel] = (self._kline, sub.symbol, sub.key)
                 self._intervals[sub.channel] = sub.interval.name if sub.interval else "1min"
             else:
                 self.routes[sub.channel] = (handlers[sub.kind], sub.symbol, sub.key)
+        self._pending: dict[str, str] = {}  # cb_id -> request id
 
-    def handle(self, frame: bytes | str, local_ns: int) -> Handled:
-        """Handle one frame; see :class:`~mdkit.venues.spec.Router`."""
+    def subscribe(self, subscriptions: Sequence[Subscription]) -> Sequence[Event]:
+        """One ``sub`` message per subscription."""
+        return [Send(m) for m in build_subscribe(subscriptions)]
+
+    def resubscribe(self, subscriptions: Sequence[Subscription]) -> Sequence[Event]:
+        """``unsub`` then ``sub``: the server answers a ``sub`` with a fresh full book."""
+        return [Send(m) for m in build_unsubscribe(subscriptions) + build_subscribe(subscriptions)]
+
+    def request(self, method: str, params: Mapping[str, Any], request_id: str) -> Sequence[Event]:
+        """``klines`` (symbol, interval, start_ns, limit ≤ 300) or ``trades`` (symbol, limit).
+
+        Raises
+        ------
+        InvalidArgument
+            For another method.
+        """
+        if method == "klines":
+            since = int(params["start_ns"]) // 1_000_000_000
+            message = build_req_klines(
+                params["symbol"],
+                params["interval"],
+                since=since,
+                page_size=int(params.get("limit", KLINE_PAGE)),
+                cb_id=request_id,
+            )
+        elif method == "trades":
+            message = build_req_trades(params["symbol"], int(params.get("limit", TRADES_TOP)))
+            self._pending[f"trades {params['symbol']}"] = request_id
+        else:
+            raise InvalidArgument(f"{VENUE} requests: klines, trades; not {method!r}")
+        return (Send(message),)
+
+    def receive(self, frame: bytes, now_ns: int) -> Sequence[Event]:
+        """Handle one frame; see :class:`~mdkit.venues.base.Session`."""
         # decode(), inlined: this runs once per received frame.
         try:
-            if not isinstance(frame, str) and frame[:2] == b"\x1f\x8b":
+            if frame[:2] == b"\x1f\x8b":
                 msg = _loads(_decompress(frame, 31))
             else:
                 msg = _loads(frame)
@@ -329,37 +383,40 @@ class CryptocomRouter:
         if tick is not None and channel is not None:
             route = self.routes.get(channel)
             if route is None:
-                return UNROUTED, str(channel), None
+                self.counters.unrouted += 1
+                return NOTHING
             parse, symbol, key = route
             try:
-                parse(tick, msg, channel, local_ns)
+                parse(tick, msg, channel, now_ns)
             except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
                 raise ProtocolError(f"{VENUE}: cannot read {channel} push: {exc!r}") from None
-            return DATA, key, None
+            self.count(key)
+            return NOTHING
         if "ping" in msg:
-            return PING, None, build_pong(msg["ping"])
+            self.counters.pings += 1
+            return (Send(build_pong(msg["ping"]), urgent=True),)
         rep = msg.get("event_rep")
         status = msg.get("status", "ok")
         if status not in ("ok", None, ""):
-            return ERROR, channel, _clip(msg)
+            return (ServerError(_clip(msg), code=str(msg.get("code") or "") or None),)
         if rep == "subed":
-            return ACK, channel, None
+            self.counters.acks += 1
+            return NOTHING
         if rep == "rep":
-            return self._reply(msg, local_ns)
+            return self._reply(msg, now_ns)
         if "pong" in msg:
-            return PONG, None, None
-        return OTHER, channel, None
+            self.counters.pongs += 1
+            return NOTHING
+        self.counters.other += 1
+        return NOTHING
 
     # -- pushes ---------------------------------------------------------------------
-    def _symbol(self, channel: str) -> str:
-        return self.routes[channel][1]
-
-    def _trades(self, tick: Any, msg: Any, channel: str, local_ns: int) -> None:
+    def _trades(self, tick: Any, msg: Any, channel: str, now_ns: int) -> None:
         # Items may lack `ts` (then the frame's `ts`, else the receive time) and `id`.
-        default = _ms(msg.get("ts"), local_ns // 1_000_000)
-        self._trade_rows(tick["data"], self.routes[channel][1], default, local_ns)
+        default = _ms(msg.get("ts"), now_ns // _MS)
+        self._trade_rows(tick["data"], self.routes[channel][1], default, now_ns)
 
-    def _trade_rows(self, items: Any, symbol: str, default_ms: int, local_ns: int) -> None:
+    def _trade_rows(self, items: Any, symbol: str, default_ms: int, now_ns: int) -> int:
         append = self._trade_append
         sides = _SIDES
         for item in items:
@@ -367,26 +424,27 @@ class CryptocomRouter:
             ts = item.get("ts")
             tid = item.get("id")
             append(
-                default_ms if ts is None else int(ts),
-                local_ns,
+                (default_ms if ts is None else int(ts)) * _MS,
+                now_ns,
                 symbol,
                 -1 if tid is None else int(tid),
                 side,
                 float(item["price"]),
                 float(item["vol"]),
             )
+        return len(items)
 
-    def _ticker(self, tick: Any, msg: Any, channel: str, local_ns: int) -> None:
-        ts = _ms(tick.get("ts", msg.get("ts")), local_ns // 1_000_000)
-        self._ticker_row(self._symbol(channel), tick, ts, local_ns)
+    def _ticker(self, tick: Any, msg: Any, channel: str, now_ns: int) -> None:
+        ts = _ms(tick.get("ts", msg.get("ts")), now_ns // _MS)
+        self._ticker_row(self.routes[channel][1], tick, ts, now_ns)
 
-    def _ticker_row(self, symbol: str, tick: Any, ts: int, local_ns: int) -> None:
+    def _ticker_row(self, symbol: str, tick: Any, ts_ms: int, now_ns: int) -> None:
         # `close` is the last price, `vol` base volume, `amount` quote turnover,
         # `rose` the 24 h change as a fraction; v1 tickers carry no bid/ask.
         get = tick.get
-        self.tables.ticker.append(
-            ts,
-            local_ns,
+        self._tables["ticker"].append(
+            ts_ms * _MS,
+            now_ns,
             symbol,
             _f(get("close")),
             _NAN,
@@ -401,14 +459,14 @@ class CryptocomRouter:
             _NAN,
         )
 
-    def _kline(self, tick: Any, msg: Any, channel: str, local_ns: int) -> None:
-        self._kline_row(self._symbol(channel), self._intervals[channel], tick, local_ns)
+    def _kline(self, tick: Any, msg: Any, channel: str, now_ns: int) -> None:
+        self._kline_row(self.routes[channel][1], self._intervals[channel], tick, now_ns)
 
-    def _kline_row(self, symbol: str, interval: str, item: Any, local_ns: int) -> None:
+    def _kline_row(self, symbol: str, interval: str, item: Any, now_ns: int) -> None:
         # tick.id is the bar open in SECONDS (NOTES.md); repeated pushes update the bar.
-        self.tables.klines.append(
-            int(item["id"]),
-            local_ns,
+        self._tables["klines"].append(
+            int(item["id"]) * 1_000_000_000,
+            now_ns,
             symbol,
             interval,
             float(item["open"]),
@@ -419,45 +477,53 @@ class CryptocomRouter:
             _f(item.get("amount")),
         )
 
-    def _book(self, tick: Any, msg: Any, channel: str, local_ns: int) -> None:
-        symbol = self._symbol(channel)
-        ts = _ms(msg.get("ts"), local_ns // 1_000_000)
-        append = self.tables.depth.append
+    def _book(self, tick: Any, msg: Any, channel: str, now_ns: int) -> None:
+        symbol = self.routes[channel][1]
+        ts = _ms(msg.get("ts"), now_ns // _MS) * _MS
+        append = self._tables["depth"].append
         if "asks" in tick or "buys" in tick or "bids" in tick:
             # Full book: replaces the previous one (`buys` on WS, `bids` tolerated).
             for price, amount in tick.get("buys") or tick.get("bids") or ():
-                append(ts, local_ns, symbol, True, "bid", float(price), float(amount))
+                append(ts, now_ns, symbol, True, "bid", float(price), float(amount))
             for price, amount in tick.get("asks") or ():
-                append(ts, local_ns, symbol, True, "ask", float(price), float(amount))
+                append(ts, now_ns, symbol, True, "ask", float(price), float(amount))
             return
         # Incremental: one level, volume 0 deletes ("Deep Port (High Frequency)").
         side = _BOOK_SIDES[tick["side"].lower()]
-        append(ts, local_ns, symbol, False, side, float(tick["price"]), float(tick["volume"]))
+        append(ts, now_ns, symbol, False, side, float(tick["price"]), float(tick["volume"]))
 
     # -- req replies ------------------------------------------------------------------
-    def _reply(self, msg: Any, local_ns: int) -> Handled:
+    def _reply(self, msg: Any, now_ns: int) -> Sequence[Event]:
         channel = str(msg.get("channel") or "")
         data = msg.get("data")
+        cb_id = str(msg.get("cb_id") or "")
         try:
             if channel == "review" and isinstance(data, dict):
-                ts = _ms(msg.get("ts"), local_ns // 1_000_000)
+                ts = _ms(msg.get("ts"), now_ns // _MS)
                 for symbol, values in data.items():
-                    self._ticker_row(str(symbol).lower(), values, ts, local_ns)
-                return DATA, "ticker review", None
+                    self._ticker_row(str(symbol).lower(), values, ts, now_ns)
+                self.count("ticker review")
+                return (Reply(cb_id or "review", len(data)),)
             named = parse_channel_name(channel)
             if named is None or not isinstance(data, list):
-                return OTHER, channel, None
+                self.counters.other += 1
+                return (Reply(cb_id, 0),) if cb_id else NOTHING
             kind, symbol, token = named
             if kind == "klines":
                 for item in data:
-                    self._kline_row(symbol, token or "1min", item, local_ns)
-                return DATA, f"klines:{token} {symbol} rep", None
+                    self._kline_row(symbol, token or "1min", item, now_ns)
+                self.count(f"klines:{token} {symbol}")
+                return (Reply(cb_id, len(data)),)
             if kind == "trades":
-                self._trade_rows(data, symbol, _ms(msg.get("ts"), local_ns // 1_000_000), local_ns)
-                return DATA, f"trades {symbol} rep", None
+                default = _ms(msg.get("ts"), now_ns // _MS)
+                n = self._trade_rows(data, symbol, default, now_ns)
+                self.count(f"trades {symbol}")
+                request_id = self._pending.pop(f"trades {symbol}", cb_id)
+                return (Reply(request_id, n),)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ProtocolError(f"{VENUE}: cannot read {channel} reply: {exc!r}") from None
-        return OTHER, channel, None
+        self.counters.other += 1
+        return NOTHING
 
 
 def _f(value: Any) -> float:
@@ -476,15 +542,30 @@ def _clip(msg: Any, size: int = 300) -> str:
     return text if len(text) <= size else text[:size] + "…"
 
 
-#: The stream protocol the capture engine runs (see :mod:`mdkit.venues.spec`).
-STREAM = StreamSpec(
-    venue=VENUE,
-    channels=CHANNELS,
+def _symbol_list(options: Mapping[str, Any]) -> list[SymbolQuery]:
+    def parse(body: bytes) -> list[str]:
+        return [str(s) for s in rest.parse_symbols(rest.parse_envelope(body)).index]
+
+    return [SymbolQuery("rest", "/v1/symbols", {}, parse)]
+
+
+#: Crypto.com v1 as the capture engine sees it (see :mod:`mdkit.venues.base`).
+DESCRIPTOR = Venue(
+    key=VENUE,
+    title="Crypto.com Exchange v1",
+    endpoints={
+        "public": Endpoint(WS_URL, "WS_URL"),
+        "rest": Endpoint(REST_URL, "REST_URL"),
+    },
+    credentials=("api_key", "secret_key"),
+    channels={name: "public" for name in CHANNELS},
     intervals=INTERVAL_TOKENS,
+    # No documented WS limits; 1000 channels per connection keeps frames per
+    # connection well within one core.
+    limits=Limits(subscriptions_per_connection=1000),
+    session=CryptocomSession,
     plan=plan,
-    subscribe=build_subscribe,
-    router=CryptocomRouter,
-    ping_interval=None,  # the server pings every 5 s; the router answers each ping
     silence_timeout=SILENCE_TIMEOUT,
-    max_subscriptions=1000,
+    symbol_list=_symbol_list,
+    page_sizes={"klines": KLINE_PAGE},
 )

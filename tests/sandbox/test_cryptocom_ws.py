@@ -200,5 +200,11 @@ def test_sandbox_does_not_import_the_client() -> None:
     modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     for name in modules:
         assert not name.startswith(
-            ("mdkit.venues", "mdkit.stream", "mdkit.capture", "mdkit.rest", "mdkit.account")
+            (
+                "mdkit.venues",
+                "mdkit.engine.stream",
+                "mdkit.capture",
+                "mdkit.engine.rest",
+                "mdkit.account",
+            )
         ), name

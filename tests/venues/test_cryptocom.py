@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mdkit.data.timeparse import parse_interval
 from mdkit.errors import AuthError, InvalidArgument, ProtocolError, VenueError
-from mdkit.timeparse import parse_interval
 from mdkit.venues import cryptocom as v
 from tests.conftest import load_samples
 

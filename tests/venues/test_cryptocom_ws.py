@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 
 import mdkit.venues.cryptocom_ws as ws
-from mdkit import frames
+from mdkit.data import frames
+from mdkit.data.frames import StreamTables
+from mdkit.data.timeparse import parse_interval
 from mdkit.errors import InvalidArgument, ProtocolError, UnknownChannel, UnknownInterval
-from mdkit.frames import StreamTables
-from mdkit.timeparse import parse_interval
 from mdkit.venues.spec import ACK, DATA, ERROR, OTHER, PING, UNROUTED, Subscription
 
 SAMPLES = Path("/work/shared/protocols/samples/cryptocom_v1")

@@ -1,4 +1,4 @@
-"""Tests for mdkit.columns.ColumnBuffer: storage, chunks, categories, memory."""
+"""Tests for mdkit.data.columns.ColumnBuffer: storage, chunks, categories, memory."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mdkit.columns import ColumnBuffer
+from mdkit.data.columns import ColumnBuffer
 
 TRADE = {
     "timestamp": "int64",
@@ -206,7 +206,7 @@ def test_any_column_names_work(names: tuple[str, str, str]) -> None:
 
 
 def test_category_codes_are_int16_and_overflow_is_a_clear_error() -> None:
-    from mdkit.columns import MAX_CATEGORIES
+    from mdkit.data.columns import MAX_CATEGORIES
 
     buf = ColumnBuffer({"s": "category"})
     buf.extend({"s": [f"v{i}" for i in range(MAX_CATEGORIES)]})

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from mdkit.errors import InvalidArgument, UnknownInterval
-from mdkit.timeparse import INTERVALS, parse_interval, parse_range, parse_time
+from mdkit.data.timeparse import INTERVALS, parse_interval, parse_range, parse_time
 
 NOW = pd.Timestamp("2024-03-10 12:00:00", tz="UTC")
 

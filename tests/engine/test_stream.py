@@ -182,8 +182,8 @@ def test_sync_capture_inside_a_running_loop(sandbox: Sandbox) -> None:
 def test_stop_from_another_thread_marks_interrupted(sandbox: Sandbox) -> None:
     # What the runner does on KeyboardInterrupt: engine.stop("interrupted") from the
     # waiting thread; the capture ends early with its data.
-    from mdkit import runner
     from mdkit.capture import Capture, _engine
+    from mdkit.engine import runner
 
     engine = _engine("cryptocom", "btcusdt", ["ticker", "book"], 30.0, None, None, {})
     later(1.2, lambda: engine.stop("interrupted"))

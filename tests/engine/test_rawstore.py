@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mdkit.stream import RawStore
+from mdkit.engine.stream import RawStore
 
 
 def test_dropped_frames_keep_time_connection_and_order() -> None:

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 import mdkit
-from mdkit import rest
+from mdkit.engine import rest
 from mdkit.errors import NetworkError, ProtocolError, RateLimitError, VenueError
 from mdkit.sandbox import Sandbox
 from mdkit.venues import cryptocom

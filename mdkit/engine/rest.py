@@ -30,7 +30,7 @@ from mdkit.errors import AuthError, NetworkError, RateLimitError, VenueError
 
 __all__ = ["RetryPolicy", "RateLimiter", "Response", "policy_from_env", "send", "session"]
 
-log = logging.getLogger("mdkit.rest")
+log = logging.getLogger("mdkit.engine.rest")
 T = TypeVar("T")
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})

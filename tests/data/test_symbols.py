@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from mdkit.errors import InvalidArgument, UnknownSymbol
-from mdkit.symbols import check_symbol, compact_symbol
+from mdkit.data.symbols import check_symbol, compact_symbol
 
 
 @pytest.mark.parametrize(

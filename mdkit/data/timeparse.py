@@ -26,56 +26,72 @@ class Interval:
     Attributes
     ----------
     name : str
-        Canonical name, one of ``1min 5min 15min 30min 60min 1day 1week 1month``.
+        Canonical name: ``<n>s`` under a minute, ``<n>min`` under an hour and for
+        ``60min``, ``<n>h`` for whole hours under a day, ``<n>day``, ``<n>week``,
+        ``<n>month`` (the eight Crypto.com v1 names stay as they were: ``1min 5min
+        15min 30min 60min 1day 1week 1month``).
     minutes : int
-        Length in minutes (a month counts 30 days, as the venue's ``43200``).
+        Length in whole minutes (0 under a minute; a month counts 30 days, as
+        Crypto.com's ``43200``).
+    seconds : int
+        Length in seconds.
     """
 
     name: str
     minutes: int
+    seconds: int = 0
 
-    @property
-    def seconds(self) -> int:
-        """Length in seconds."""
-        return self.minutes * 60
+    def __post_init__(self) -> None:
+        if not self.seconds:
+            object.__setattr__(self, "seconds", self.minutes * 60)
 
 
-#: The canonical intervals, as Crypto.com v1 names them (WS tokens), with minutes
-#: as its REST ``period`` parameter wants them (doc: "Get k-line data").
+_S_PER = {"s": 1, "min": 60, "h": 3600, "day": 86400, "week": 604800, "month": 2592000}
+_UNITS: dict[str, str] = {
+    "s": "s", "sec": "s", "second": "s", "seconds": "s",
+    "m": "min", "min": "min", "mins": "min", "minute": "min", "minutes": "min", "t": "min",
+    "h": "h", "hr": "h", "hour": "h", "hours": "h",
+    "d": "day", "day": "day", "days": "day", "dutc": "day", "hutc": "h",
+    "w": "week", "wk": "week", "week": "week", "weeks": "week", "wutc": "week",
+    "mo": "month", "mon": "month", "month": "month", "months": "month", "mutc": "month",
+}  # fmt: skip
+_SPELLING = re.compile(r"^(\d+)\s*([a-z]*)$")
+
+
+def _make(seconds: int) -> Interval:
+    """The canonical interval of a length in seconds."""
+    if seconds < 60:
+        name = f"{seconds}s"
+    elif seconds % 2592000 == 0:
+        name = f"{seconds // 2592000}month"
+    elif seconds % 604800 == 0:
+        name = f"{seconds // 604800}week"
+    elif seconds % 86400 == 0:
+        name = f"{seconds // 86400}day"
+    elif seconds % 3600 == 0 and seconds != 3600:
+        name = f"{seconds // 3600}h"
+    else:
+        name = f"{seconds // 60}min" if seconds % 60 == 0 else f"{seconds}s"
+    return Interval(name, seconds // 60, seconds)
+
+
+#: Common intervals by canonical name (every venue has its own subset: see each venue's
+#: ``intervals``); any other length is parsed too.
 INTERVALS: dict[str, Interval] = {
-    name: Interval(name, minutes)
-    for name, minutes in (
-        ("1min", 1),
-        ("5min", 5),
-        ("15min", 15),
-        ("30min", 30),
-        ("60min", 60),
-        ("1day", 1440),
-        ("1week", 10080),
-        ("1month", 43200),
+    iv.name: iv
+    for iv in (
+        _make(s)
+        for s in (60, 300, 900, 1800, 3600, 86400, 604800, 2592000)
     )
 }
-
-_ALIASES: dict[str, str] = {
-    "1m": "1min",
-    "5m": "5min",
-    "15m": "15min",
-    "30m": "30min",
-    "60m": "60min",
-    "1h": "60min",
-    "1hour": "60min",
-    "1d": "1day",
-    "1w": "1week",
-    "1mon": "1month",
-    "1mo": "1month",
-}
-_BY_MINUTES = {iv.minutes: iv for iv in INTERVALS.values()}
+#: Longest interval accepted (a year).
+MAX_SECONDS = 366 * 86400
 
 
 def _spellings() -> str:
-    names = list(INTERVALS) + ["1h", "1d", "1w", "1M"]
     return (
-        ", ".join(names) + ", or minutes as an integer (" + ", ".join(map(str, _BY_MINUTES)) + ")"
+        "a number and a unit such as 1s 1min 5m 15min 1h 4h 1d 1w 1M (month), "
+        "or whole minutes as an integer (1, 5, 60, 1440...)"
     )
 
 
@@ -85,9 +101,11 @@ def parse_interval(interval: str | int | Interval) -> Interval:
     Parameters
     ----------
     interval : str, int or Interval
-        ``1min 5min 15min 30min 60min 1h 1day 1d 1week 1w 1month 1M`` (case-insensitive
-        except ``1M`` = month, ``1m`` = minute), or an integer number of minutes
-        among 1, 5, 15, 30, 60, 1440, 10080, 43200.
+        A count and a unit: ``s sec``, ``m min minute``, ``h hour``, ``d day``,
+        ``w week``, ``M mo mon month`` (case-insensitive, except ``1M`` = month and
+        ``1m`` = minute; venue spellings such as Bitget's ``1H``, ``1Dutc`` and
+        ``1Wutc`` are read too), or an integer number of minutes.
+        Whether a venue has that interval is checked by the venue.
 
     Returns
     -------
@@ -102,26 +120,27 @@ def parse_interval(interval: str | int | Interval) -> Interval:
     --------
     >>> parse_interval("1h").name
     '60min'
+    >>> parse_interval("4H").name
+    '4h'
     """
     if isinstance(interval, Interval):
         return interval
-    if isinstance(interval, bool):
+    seconds = 0
+    if isinstance(interval, int) and not isinstance(interval, bool):
+        seconds = interval * 60
+    elif isinstance(interval, str):
+        text = interval.strip().replace(" ", "")
+        match = _SPELLING.match(text.lower())
+        if match is not None:
+            count, unit = int(match.group(1)), match.group(2) or "min"
+            if text.endswith("M") and unit == "m":
+                unit = "month"  # 1M is a month, 1m a minute
+            canonical = _UNITS.get(unit)
+            if canonical is not None:
+                seconds = count * _S_PER[canonical]
+    if not 0 < seconds <= MAX_SECONDS:
         raise UnknownInterval(f"unknown interval {interval!r}; valid: {_spellings()}")
-    if isinstance(interval, int):
-        if interval in _BY_MINUTES:
-            return _BY_MINUTES[interval]
-        raise UnknownInterval(f"unknown interval {interval!r} minutes; valid: {_spellings()}")
-    if isinstance(interval, str):
-        text = interval.strip()
-        if text == "1M":
-            return INTERVALS["1month"]
-        key = text.lower().replace(" ", "")
-        key = _ALIASES.get(key, key)
-        if key in INTERVALS:
-            return INTERVALS[key]
-        if key.isdigit() and int(key) in _BY_MINUTES:
-            return _BY_MINUTES[int(key)]
-    raise UnknownInterval(f"unknown interval {interval!r}; valid: {_spellings()}")
+    return _make(seconds)
 
 
 _AGO = re.compile(

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 __all__ = ["run", "loop", "shutdown"]
 
-log = logging.getLogger("mdkit.runner")
+log = logging.getLogger("mdkit.engine.runner")
 
 T = TypeVar("T")
 
@@ -87,7 +87,9 @@ def run(
     target = loop()
     if threading.current_thread() is _thread:
         coro.close()
-        raise RuntimeError("mdkit.runner.run() called from mdkit's loop thread; await instead")
+        raise RuntimeError(
+            "mdkit.engine.runner.run() called from mdkit's loop thread; await instead"
+        )
     future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(coro, target)
     try:
         return future.result(timeout)

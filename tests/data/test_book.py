@@ -1,4 +1,4 @@
-"""Tests for mdkit.book: snapshots, increments, best levels, counters."""
+"""Tests for mdkit.data.book: snapshots, increments, best levels, counters."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from mdkit.book import OrderBook
+from mdkit.data.book import OrderBook
 
 BIDS = [(100.0, 1.0), (99.5, 2.0), (99.0, 3.0)]
 ASKS = [(101.0, 1.5), (101.5, 2.5), (102.0, 3.5)]

@@ -1,0 +1,1 @@
+"""The engine: REST, stream captures, transport, the loop-thread runner, paged history."""

@@ -1,0 +1,167 @@
+"""The raw store of a capture: every received frame, compactly, in receive order."""
+
+from __future__ import annotations
+
+from array import array
+from typing import Any
+
+import numpy as np
+
+from mdkit.data.columns import ColumnBuffer
+from mdkit.data.tables import RAW_STREAM_SCHEMA
+
+__all__ = ["DEFAULT_RAW_LIMIT", "RawStore"]
+
+#: Default ``raw_limit``: bytes of raw payload a capture keeps (256 MiB).
+DEFAULT_RAW_LIMIT = 256 * 2**20
+_DELTA_MAX = 2**32 - 1
+
+
+class RawStore:
+    """Every received frame, compactly: one byte buffer plus a row per frame.
+
+    Payloads are kept exactly as received (gzip frames stay compressed). With
+    ``limit_bytes`` set, payloads beyond the limit are not kept and counted in
+    ``dropped``; frames that could not be understood are always kept.
+
+    Memory: a frame whose payload is kept costs its payload plus a 26-byte row.
+    A frame whose payload is dropped keeps only its receive time, as a 4-byte
+    delta from the previous dropped frame (an escape table holds the rare delta
+    of 4.3 s or more), and its connection and text flag as change points, so a
+    capture with ``raw_limit=0`` holds ~4 B per frame here. :meth:`columns`
+    rebuilds one row per frame, in receive order, either way (dropped payloads
+    empty, size 0).
+    """
+
+    def __init__(self, limit_bytes: int | None = None) -> None:
+        self.data = bytearray()
+        self.rows = ColumnBuffer(RAW_STREAM_SCHEMA)
+        self.errors: list[int] = []
+        self.limit = limit_bytes
+        self.dropped = 0
+        #: Receive-time deltas (ns) of the dropped frames, uint32.
+        self._deltas = array("I")
+        #: Dropped index → absolute receive time, where the delta did not fit.
+        self._bases: dict[int, int] = {}
+        #: (dropped index, connection, text) wherever connection or text changes.
+        self._changes: list[tuple[int, int, bool]] = []
+        self._drop_ns = 0
+        self._drop_key: tuple[int, bool] | None = None
+        self._kept = 0
+        self._last: tuple[int, int, bool] | None = None
+        self._append = self.rows.append
+        self._add_delta = self._deltas.append
+
+    def add(self, payload: bytes, local_ns: int, connection: int, text: bool) -> int:
+        """Keep one frame; return its kept row number, or -1 if its payload was dropped."""
+        data = self.data
+        offset = len(data)
+        limit = self.limit
+        if limit is None or offset + len(payload) <= limit:
+            data += payload
+            row = self._kept
+            self._append(local_ns, connection, offset, len(payload), text, False)
+            self._kept = row + 1
+            return row
+        index = self.dropped
+        self.dropped = index + 1
+        delta = local_ns - self._drop_ns
+        if index == 0 or delta > _DELTA_MAX:
+            self._bases[index] = local_ns
+            delta = 0
+        self._add_delta(delta)
+        self._drop_ns = local_ns
+        if self._drop_key != (connection, text):
+            self._drop_key = (connection, text)
+            self._changes.append((index, connection, text))
+        self._last = (local_ns, connection, text)
+        return -1
+
+    def mark_error(self, row: int, payload: bytes) -> None:
+        """Flag a frame as not understood (``row`` from :meth:`add`); keep its payload
+        even past the limit."""
+        if row >= 0:
+            self.errors.append(row)
+            return
+        if self._last is None:  # pragma: no cover - add() always precedes
+            return
+        local_ns, connection, text = self._last
+        # Undo the dropped entry add() just made, then keep the frame in full.
+        index = self.dropped - 1
+        self.dropped = index
+        self._deltas.pop()
+        self._bases.pop(index, None)
+        if self._changes and self._changes[-1][0] == index:
+            self._changes.pop()
+            self._drop_key = self._changes[-1][1:] if self._changes else None
+        self._drop_ns = self._dropped_time(index - 1) if index else 0
+        row = self._kept
+        self._append(local_ns, connection, len(self.data), len(payload), text, False)
+        self.data += payload
+        self._kept = row + 1
+        self.errors.append(row)
+        self._last = None
+
+    def _dropped_time(self, index: int) -> int:
+        """Receive time of one dropped frame (slow; used only after an undo)."""
+        return int(self._dropped_times()[index])
+
+    def _dropped_times(self) -> np.ndarray[Any, np.dtype[np.int64]]:
+        deltas = np.frombuffer(self._deltas, dtype=np.uint32).astype(np.int64)
+        out = np.empty(len(deltas), dtype=np.int64)
+        starts = sorted(self._bases)
+        for i, start in enumerate(starts):
+            end = starts[i + 1] if i + 1 < len(starts) else len(deltas)
+            segment = deltas[start:end].copy()
+            segment[0] = self._bases[start]
+            out[start:end] = np.cumsum(segment)
+        return out
+
+    def __len__(self) -> int:
+        return self._kept + self.dropped
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held (payloads + rows)."""
+        return (
+            len(self.data)
+            + self.rows.nbytes
+            + self._deltas.buffer_info()[1] * self._deltas.itemsize
+        )
+
+    def columns(self) -> tuple[dict[str, Any], list[bytes]]:
+        """Row columns (with the ``error`` flags set) and the payloads, in receive order."""
+        kept = self.rows.columns()
+        error = np.zeros(self._kept, dtype=bool)
+        error[self.errors] = True
+        view = bytes(self.data)
+        offsets = np.asarray(kept["offset"]).tolist()
+        sizes = np.asarray(kept["size"]).tolist()
+        payloads = [view[o : o + s] for o, s in zip(offsets, sizes, strict=True)]
+        cols: dict[str, Any] = {
+            "local_timestamp": np.asarray(kept["local_timestamp"]),
+            "connection": np.asarray(kept["connection"]),
+            "offset": np.asarray(kept["offset"]),
+            "size": np.asarray(kept["size"]),
+            "text": np.asarray(kept["text"]),
+            "error": error,
+        }
+        if not self.dropped:
+            return cols, payloads
+        n = self.dropped
+        where = np.array([c[0] for c in self._changes], dtype=np.int64)
+        pick = np.searchsorted(where, np.arange(n), side="right") - 1
+        dropped = {
+            "local_timestamp": self._dropped_times(),
+            "connection": np.array([c[1] for c in self._changes], dtype=np.int32)[pick],
+            "offset": np.zeros(n, dtype=np.int64),
+            "size": np.zeros(n, dtype=np.int32),
+            "text": np.array([c[2] for c in self._changes], dtype=bool)[pick],
+            "error": np.zeros(n, dtype=bool),
+        }
+        order = np.argsort(
+            np.concatenate([cols["local_timestamp"], dropped["local_timestamp"]]), kind="stable"
+        )
+        merged = {k: np.concatenate([cols[k], dropped[k]])[order] for k in cols}
+        payloads += [b""] * n
+        return merged, [payloads[i] for i in order.tolist()]
