@@ -123,7 +123,7 @@ def test_no_secret_in_logs_reprs_or_pickles(
     with pytest.raises(AuthError):
         Account("bad-key-zzzzzzzz", DEMO_SECRET_KEY).balances()
     # the capture works: request lines (with their URLs) and our info lines are in it
-    assert "POST /v1/order" in caplog.text and "placed" in caplog.text
+    assert "POST /cryptocom/v1/order" in caplog.text and "placed" in caplog.text
     assert "/v1/account" in caplog.text
     secrets = (DEMO_API_KEY, DEMO_SECRET_KEY, "bad-secret-zzzzzzzz", "bad-key-zzzzzzzz")
     _secret_free(caplog.text, *secrets)

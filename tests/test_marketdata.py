@@ -106,6 +106,6 @@ def test_bad_input_fails_before_any_request(sandbox: Sandbox) -> None:
 
 def test_url_argument_overrides_environment(sandbox: Sandbox) -> None:
     with Sandbox(seed=99, set_env=False) as other:
-        df = mdkit.klines("btcusdt", "1min", url=other.cryptocom.url)
+        df = mdkit.klines("btcusdt", "1min", url=other.cryptocom.rest_url)
         ours = mdkit.klines("btcusdt", "1min")
     assert not np.allclose(df.close.to_numpy()[:-1], ours.close.to_numpy()[:-1])

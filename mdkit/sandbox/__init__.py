@@ -1,34 +1,56 @@
 """The sandbox: a local, faithful emulator of every venue mdkit speaks.
 
 One seeded synthetic :class:`~mdkit.sandbox.market.Market` feeds every venue's
-server, so that every channel and endpoint tells one consistent story. Use it as a
-context manager; inside the block the ``MDKIT_<VENUE>_*_URL`` variables point at it::
+server, so that every channel and endpoint tells one consistent story. Every venue
+is served by one WebSocket host and one HTTP host under its own prefix
+(``ws://127.0.0.1:<port>/<venue>/...``, ``http://127.0.0.1:<port>/<venue>/...``).
+Use it as a context manager; inside the block the ``MDKIT_<VENUE>_*`` variables
+point at it::
 
     with mdkit.sandbox.Sandbox() as sb:
         mdkit.klines("btcusdt", "1min")
-        sb.cryptocom.inject("http_429", times=3)   # fault injection
+        sb.cryptocom.inject("http_429", times=3)   # an HTTP fault
+        sb.cryptocom.inject("drop")                # a WebSocket fault
 
 ``python -m mdkit sandbox`` runs it until Ctrl-C.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from types import TracebackType
 from typing import Any
 
-from mdkit.sandbox.cryptocom import CryptocomRest
-from mdkit.sandbox.cryptocom_account import (
-    DEMO_API_KEY,
-    DEMO_BALANCES,
-    DEMO_SECRET_KEY,
-    CryptocomAccounts,
-)
-from mdkit.sandbox.cryptocom_ws import WS_FAULT_KINDS, CryptocomWsServer
 from mdkit.sandbox.http import FAULT_KINDS, HttpServer
 from mdkit.sandbox.market import INSTRUMENTS, Market
+from mdkit.sandbox.wshost import SHARED_FAULTS, VenueServer, WsHost
 
-__all__ = ["Sandbox", "Market", "INSTRUMENTS", "FAULT_KINDS", "WS_FAULT_KINDS"]
+__all__ = [
+    "Sandbox",
+    "Market",
+    "INSTRUMENTS",
+    "FAULT_KINDS",
+    "WS_FAULT_KINDS",
+    "SHARED_FAULTS",
+    "SERVERS",
+]
+
+#: The venue servers, one line per venue: key -> ``"module:VenueServer subclass"``.
+SERVERS: dict[str, str] = {
+    "cryptocom": "mdkit.sandbox.cryptocom_ws:CryptocomWsServer",
+}
+
+#: The WebSocket faults every venue has (venues may add their own: ``sb.<venue>.kinds``).
+WS_FAULT_KINDS = SHARED_FAULTS
+
+
+def _server_class(key: str) -> type[VenueServer]:
+    module, _, name = SERVERS[key].partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    if not (isinstance(cls, type) and issubclass(cls, VenueServer)) or cls.key != key:
+        raise TypeError(f"SERVERS[{key!r}] = {SERVERS[key]!r} is not a VenueServer keyed {key!r}")
+    return cls
 
 
 class Sandbox:
@@ -41,31 +63,34 @@ class Sandbox:
     host : str
         Address to bind; loopback by default.
     port : int
-        Port of the Crypto.com REST server; 0 picks a free one.
+        Port of the HTTP host; 0 picks a free one.
+    ws_port : int
+        Port of the WebSocket host; 0 picks a free one.
     set_env : bool
-        Point the ``MDKIT_*_URL`` environment variables at the sandbox inside the
+        Point the ``MDKIT_*`` environment variables at the sandbox inside the
         ``with`` block (restored on exit).
+    max_buffer : int
+        Bytes queued for one WebSocket client beyond which it is cut off (1008).
     ws_options : mapping, optional
-        Passed to :class:`~mdkit.sandbox.cryptocom_ws.CryptocomWsServer` (``ack``,
-        ``depth_mode``, ``ping_interval``, ``ping_unit``, ``rate``, ``strings``...).
-    **market_options
-        Passed to :class:`~mdkit.sandbox.market.Market` (``trades_per_second``,
-        ``depth``, ``clock``).
+        Same as ``cryptocom_options`` (kept for older callers).
+    **options
+        ``<venue>_options={...}`` are passed to that venue's server (e.g.
+        ``cryptocom_options={"rate": 4, "ack": False}``); the rest go to
+        :class:`~mdkit.sandbox.market.Market` (``trades_per_second``, ``depth``,
+        ``clock``).
 
     Attributes
     ----------
     market : Market
         The synthetic market.
-    cryptocom : HttpServer
-        The Crypto.com REST server; ``.inject(kind, times=...)`` queues faults
-        (:data:`FAULT_KINDS`).
-    accounts : CryptocomAccounts
-        The Crypto.com signed user API on the same server; ``.create(balances={...})``
-        opens an account and returns its ``(api_key, secret)``. A demo account
-        (``DEMO_API_KEY``/``DEMO_SECRET_KEY``, fake) is funded with ``DEMO_BALANCES``,
-        and inside the ``with`` block ``MDKIT_CRYPTOCOM_API_KEY``/``_SECRET_KEY`` name it.
-    cryptocom_ws : CryptocomWsServer
-        The Crypto.com WebSocket server; ``.inject(kind, ...)`` (:data:`WS_FAULT_KINDS`).
+    servers : dict
+        Venue key -> its :class:`~mdkit.sandbox.wshost.VenueServer`, also reachable
+        as ``sb.<venue>`` (``sb.cryptocom.inject(kind, ...)``, ``.kinds`` lists the
+        kinds, ``.rest_url``, ``.requests_served``).
+    ws : WsHost
+        The WebSocket host.
+    http : HttpServer
+        The HTTP host.
     """
 
     def __init__(
@@ -74,49 +99,95 @@ class Sandbox:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        ws_port: int = 0,
         set_env: bool = True,
+        max_buffer: int = 4 * 2**20,
         ws_options: dict[str, Any] | None = None,
-        **market_options: Any,
+        **options: Any,
     ) -> None:
+        venue_options: dict[str, dict[str, Any]] = {}
+        market_options: dict[str, Any] = {}
+        for name, value in options.items():
+            if name.endswith("_options"):
+                key = name.removesuffix("_options")
+                if key not in SERVERS:
+                    raise ValueError(
+                        f"unknown venue in {name}=; valid: "
+                        + ", ".join(f"{k}_options" for k in SERVERS)
+                    )
+                venue_options[key] = dict(value or {})
+            else:
+                market_options[name] = value
+        if ws_options:
+            venue_options["cryptocom"] = {**ws_options, **venue_options.get("cryptocom", {})}
         self.market = Market(seed, **market_options)
         self.host = host
         self.set_env = set_env
-        self.cryptocom = HttpServer(host, port)
-        self.cryptocom_rest = CryptocomRest(self.market, self.cryptocom)
-        self.accounts = CryptocomAccounts(self.market, self.cryptocom)
-        self.accounts.create(DEMO_BALANCES, api_key=DEMO_API_KEY, secret=DEMO_SECRET_KEY)
-        self.cryptocom_ws = CryptocomWsServer(self.market, host, **(ws_options or {}))
+        self.http = HttpServer(host, port)
+        self.ws = WsHost(host, ws_port, max_buffer=max_buffer)
+        self.servers: dict[str, VenueServer] = {}
+        for key in SERVERS:
+            server = _server_class(key)(self.market, **venue_options.get(key, {}))
+            self.ws.attach(server)
+            server.bind_http(self.http.venue(key))
+            self.servers[key] = server
         self._saved_env: dict[str, str | None] = {}
         self._running = False
 
+    def __getattr__(self, name: str) -> VenueServer:
+        # sb.<venue>; only reached for names that are not ordinary attributes.
+        servers = self.__dict__.get("servers", {})
+        if name in servers:
+            return servers[name]  # type: ignore[no-any-return]
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self.__dict__.get("servers", {})))
+
+    # Older spellings, kept because they cost one line each.
+    @property
+    def cryptocom_ws(self) -> VenueServer:
+        """Same as ``sb.cryptocom`` (the Crypto.com server, WebSocket and HTTP)."""
+        return self.servers["cryptocom"]
+
+    @property
+    def accounts(self) -> Any:
+        """Same as ``sb.cryptocom.accounts`` (the Crypto.com signed user API)."""
+        return getattr(self.servers["cryptocom"], "accounts")  # noqa: B009
+
     @property
     def env(self) -> dict[str, str]:
-        """The endpoint variables that point clients at this sandbox."""
+        """Every ``MDKIT_<VENUE>_<NAME>`` variable that points clients at this sandbox."""
         return {
-            "MDKIT_CRYPTOCOM_REST_URL": self.cryptocom.url,
-            "MDKIT_CRYPTOCOM_WS_URL": self.cryptocom_ws.url,
-            "MDKIT_CRYPTOCOM_API_KEY": DEMO_API_KEY,
-            "MDKIT_CRYPTOCOM_SECRET_KEY": DEMO_SECRET_KEY,
+            f"MDKIT_{key.upper()}_{name}": value
+            for key, server in self.servers.items()
+            for name, value in server.env().items()
         }
 
     @property
     def urls(self) -> dict[str, str]:
-        """Every endpoint, by name."""
-        return {"cryptocom rest": self.cryptocom.url, "cryptocom ws": self.cryptocom_ws.url}
+        """Every endpoint, by name (``"cryptocom ws"``, ``"cryptocom rest"``...)."""
+        out: dict[str, str] = {}
+        for key, server in self.servers.items():
+            for name, value in server.env().items():
+                if name.endswith("URL"):
+                    label = name.removesuffix("URL").removesuffix("_").lower() or "url"
+                    out[f"{key} {label}"] = value
+        return out
 
     def start(self) -> Sandbox:
-        """Start every server (returns self)."""
+        """Start both hosts (returns self)."""
         if not self._running:
-            self.cryptocom.start()
-            self.cryptocom_ws.start()
+            self.http.start()
+            self.ws.start()
             self._running = True
         return self
 
     def stop(self) -> None:
-        """Stop every server."""
+        """Stop both hosts."""
         if self._running:
-            self.cryptocom.stop()
-            self.cryptocom_ws.stop()
+            self.http.stop()
+            self.ws.stop()
             self._running = False
 
     def __enter__(self) -> Sandbox:

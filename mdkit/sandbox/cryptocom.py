@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mdkit.sandbox.http import HttpRequest, HttpServer, Reply
+from mdkit.sandbox.http import HttpRequest, HttpVenue, Reply
 from mdkit.sandbox.market import Market
 from mdkit.sandbox.wire import dumps as wire_dumps
 from mdkit.sandbox.wire import fixed, fixed_str, plain
@@ -51,7 +51,7 @@ class CryptocomRest:
     ----------
     market : Market
         The shared synthetic market.
-    server : HttpServer
+    server : HttpVenue
         Where to register the routes.
     kline_order : {"asc", "desc"}
         Order of ``/v1/klines`` rows (not confirmed on the live API: clients must sort).
@@ -63,7 +63,7 @@ class CryptocomRest:
     def __init__(
         self,
         market: Market,
-        server: HttpServer,
+        server: HttpVenue,
         *,
         kline_order: str = "asc",
         uppercase_coins: bool = True,

@@ -59,7 +59,7 @@ from mdkit.sandbox.exchange import (
     UserAccount,
     expected_sign,
 )
-from mdkit.sandbox.http import HttpRequest, HttpServer, Reply
+from mdkit.sandbox.http import HttpRequest, HttpVenue, Reply
 from mdkit.sandbox.market import Market
 from mdkit.sandbox.wire import Raw
 
@@ -174,7 +174,7 @@ class CryptocomAccounts:
     ----------
     market : Market
         The shared synthetic market.
-    server : HttpServer
+    server : HttpVenue
         Where the eight endpoints (and ``POST /v1/orders/cancel``) are registered.
     fee_rate : Decimal
         Fee rate of every execution.
@@ -190,7 +190,7 @@ class CryptocomAccounts:
         Largest accepted distance between ``time`` and server time.
     """
 
-    def __init__(self, market: Market, server: HttpServer, *, fee_rate: Decimal = FEE_RATE):
+    def __init__(self, market: Market, server: HttpVenue, *, fee_rate: Decimal = FEE_RATE):
         self.market = market
         self.server = server
         self.exchange = Exchange(market, fee_rate)

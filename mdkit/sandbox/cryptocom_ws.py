@@ -17,22 +17,21 @@ of the client (it imports no ``mdkit.venues``/``stream``/``capture`` code):
 - keepalive: ``{"ping": <ms>}`` every ``ping_interval`` s (``ping_unit="s"`` for 10-digit
   seconds); a client that leaves ``max_unanswered`` pings unanswered is dropped; a pong
   must echo the ping's value;
-- a client whose send buffer exceeds ``max_buffer`` bytes is dropped (slow consumer);
 - unknown events are echoed back; an unknown symbol is acked, gets an empty book on
   depth, then silence (NOTES.md).
 
-Faults on request (:meth:`CryptocomWsServer.inject`): ``drop`` (abort the TCP
-connection), ``close`` (clean close 1000), ``malformed`` (a broken frame),
-``silence`` (send nothing, pings included, for ``seconds``), ``gap`` (skip the next
-``count`` pushes).
+It is a protocol class on the sandbox's :class:`~mdkit.sandbox.wshost.WsHost`
+(``ws://host:port/cryptocom/kline-api/ws``), which owns the thread and loop, the send
+queues and slow-consumer cut, and the shared faults (``drop``, ``close``, ``kick``,
+``malformed`` — :meth:`CryptocomWsServer.malformed` —, ``silence``, ``gap``). Its HTTP
+side (REST market data, the signed user API) is bound under ``/cryptocom`` on the
+sandbox's HTTP host by :meth:`CryptocomWsServer.bind_http`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
-import threading
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -40,11 +39,14 @@ from typing import Any
 
 import orjson
 
+from mdkit.sandbox.cryptocom import CryptocomRest
+from mdkit.sandbox.cryptocom_account import CryptocomAccounts
+from mdkit.sandbox.exchange import DEMO_API_KEY, DEMO_BALANCES, DEMO_SECRET_KEY
+from mdkit.sandbox.http import HttpVenue
 from mdkit.sandbox.market import Market
+from mdkit.sandbox.wshost import SHARED_FAULTS, Conn, VenueServer
 
-__all__ = ["CryptocomWsServer", "WS_FAULT_KINDS", "PERIODS"]
-
-log = logging.getLogger("mdkit.sandbox.cryptocom_ws")
+__all__ = ["CryptocomWsServer", "WS_FAULT_KINDS", "PERIODS", "PATH"]
 
 #: Kline channel tokens and their length in seconds (doc "Subscribe to new k-line data").
 PERIODS = {
@@ -57,7 +59,8 @@ PERIODS = {
     "1week": 604800,
     "1month": 2592000,
 }
-WS_FAULT_KINDS = ("drop", "close", "malformed", "silence", "gap")
+#: The WebSocket faults (all shared ones: the venue has no kind of its own).
+WS_FAULT_KINDS = SHARED_FAULTS
 PATH = "/kline-api/ws"
 _CHANNEL = re.compile(
     r"^market_([a-z0-9]+)_(ticker|trade_ticker|kline_([0-9a-z]+)|depth_step([0-2]))$"
@@ -80,24 +83,20 @@ class _Sub:
 
 
 @dataclass(eq=False)
-class _Conn:
-    ws: Any
+class _State:
+    """Per connection: subscriptions and the pings not answered yet."""
+
     subs: dict[str, _Sub] = field(default_factory=dict)
     outstanding: list[Any] = field(default_factory=list)
-    silent_until: float = 0.0
-    skip: int = 0
 
 
-class CryptocomWsServer:
-    """The Crypto.com v1 WebSocket sandbox server (own thread and loop, port 0 by default).
+class CryptocomWsServer(VenueServer):
+    """The Crypto.com v1 sandbox server: WebSocket protocol, plus its REST and user API.
 
     Parameters
     ----------
     market : Market
         The shared synthetic market.
-    host : str
-    port : int
-        0 picks a free port.
     ack : bool
         Acknowledge subscriptions (``event_rep:"subed"``); False = ack-less server
         whose pushes carry ``"event_rep":""``.
@@ -118,15 +117,24 @@ class CryptocomWsServer:
         Numbers as strings and UPPERCASE sides in pushes (as some family servers).
     text : bool
         Send text frames instead of gzip binary frames.
-    max_buffer : int
-        Send-buffer bytes beyond which a client is dropped as a slow consumer.
+
+    Attributes
+    ----------
+    rest : CryptocomRest
+        The REST market API (once bound to the HTTP host).
+    accounts : CryptocomAccounts
+        The signed user API; a demo account (``DEMO_API_KEY``/``DEMO_SECRET_KEY``,
+        fake) is funded with ``DEMO_BALANCES``.
     """
+
+    key = "cryptocom"
+    paths = (PATH,)
+    ws_env = {"WS_URL": PATH}
+    credentials = {"API_KEY": DEMO_API_KEY, "SECRET_KEY": DEMO_SECRET_KEY}
 
     def __init__(
         self,
         market: Market,
-        host: str = "127.0.0.1",
-        port: int = 0,
         *,
         ack: bool = True,
         depth_mode: str = "full",
@@ -137,15 +145,12 @@ class CryptocomWsServer:
         book_interval: float = 0.5,
         strings: bool = False,
         text: bool = False,
-        max_buffer: int = 4 * 2**20,
     ) -> None:
         if depth_mode not in ("full", "incremental"):
             raise ValueError("depth_mode must be 'full' or 'incremental'")
         if ping_unit not in ("ms", "s"):
             raise ValueError("ping_unit must be 'ms' or 's'")
-        self.market = market
-        self.host = host
-        self.port = port
+        super().__init__(market)
         self.ack = ack
         self.depth_mode = depth_mode
         self.ping_interval = ping_interval
@@ -155,172 +160,58 @@ class CryptocomWsServer:
         self.book_interval = book_interval
         self.strings = strings
         self.text = text
-        self.max_buffer = max_buffer
         #: Client messages received (decoded), for tests.
         self.received: list[Any] = []
         #: Pong values received that matched an outstanding ping.
         self.pongs: list[Any] = []
-        #: Connections accepted so far, and how each one ended.
-        self.connections = 0
-        self.closed: list[str] = []
-        self._conns: set[_Conn] = set()
-        self._pending: list[tuple[str, float, int]] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._server: Any = None
-        self._stopped: asyncio.Event | None = None
+        self.rest: CryptocomRest | None = None
+        self.accounts: CryptocomAccounts | None = None
+        self._malformed = 0
 
-    # -- lifecycle ------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        """``ws://host:port/kline-api/ws``."""
-        return f"ws://{self.host}:{self.port}{PATH}"
+    def bind_http(self, http: HttpVenue) -> None:
+        """Serve the REST market API and the signed user API under ``/cryptocom``."""
+        super().bind_http(http)
+        self.rest = CryptocomRest(self.market, http)
+        self.accounts = CryptocomAccounts(self.market, http)
+        self.accounts.create(DEMO_BALANCES, api_key=DEMO_API_KEY, secret=DEMO_SECRET_KEY)
 
-    def start(self) -> CryptocomWsServer:
-        """Start serving in a daemon thread (returns self once listening)."""
-        if self._thread is not None:
-            return self
-        ready = threading.Event()
-        failure: list[BaseException] = []
-
-        def serve() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            try:
-                loop.run_until_complete(self._main(ready))
-            except BaseException as exc:  # surfaced to start()
-                failure.append(exc)
-                ready.set()
-            finally:
-                loop.close()
-
-        self._thread = threading.Thread(target=serve, name="sandbox-cryptocom-ws", daemon=True)
-        self._thread.start()
-        ready.wait(10)
-        if failure:
-            raise failure[0]
-        return self
-
-    async def _main(self, ready: threading.Event) -> None:
-        from websockets.asyncio.server import serve
-
-        self._stopped = asyncio.Event()
-        async with serve(
-            self._handler,
-            self.host,
-            self.port,
-            compression=None,
-            ping_interval=None,
-            max_size=2**20,
-        ) as server:
-            self._server = server
-            self.port = server.sockets[0].getsockname()[1]
-            ready.set()
-            await self._stopped.wait()
-
-    def stop(self) -> None:
-        """Stop serving and close every connection."""
-        if self._loop is not None and self._stopped is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._stopped.set)
-            self._thread.join(10)
-        self._thread = None
-
-    # -- faults ---------------------------------------------------------------------------
-    def inject(self, kind: str, *, seconds: float = 2.0, count: int = 1) -> None:
-        """Inject a fault into every open connection (or the next one if none is open).
-
-        Parameters
-        ----------
-        kind : {"drop", "close", "malformed", "silence", "gap"}
-        seconds : float
-            Length of a ``silence``.
-        count : int
-            Broken frames for ``malformed``; pushes skipped for ``gap``.
-
-        Raises
-        ------
-        ValueError
-            For an unknown kind.
-        """
-        if kind not in WS_FAULT_KINDS:
-            raise ValueError(f"unknown fault {kind!r}; valid: {', '.join(WS_FAULT_KINDS)}")
-        if self._loop is None:
-            raise RuntimeError("the server is not running")
-        self._loop.call_soon_threadsafe(self._inject, kind, seconds, count)
-
-    def _inject(self, kind: str, seconds: float, count: int) -> None:
-        if not self._conns:
-            self._pending.append((kind, seconds, count))
-            return
-        for conn in list(self._conns):
-            self._apply(conn, kind, seconds, count)
-
-    def _apply(self, conn: _Conn, kind: str, seconds: float, count: int) -> None:
-        if kind == "drop":
-            conn.ws.transport.abort()
-        elif kind == "close":
-            asyncio.ensure_future(conn.ws.close(1000, "bye"))
-        elif kind == "silence":
-            conn.silent_until = time.monotonic() + seconds
-        elif kind == "gap":
-            conn.skip += count
-        elif kind == "malformed":
-            for i in range(count):
-                # A gzip frame whose JSON is cut short, then bytes that are not gzip at all.
-                broken = b'{"channel":"market_btcusdt_trade_ticker","tick":{"data":[{'
-                frame = zlib.compress(broken, 1, wbits=31) if i % 2 == 0 else b"\x00\xffjunk"
-                asyncio.ensure_future(conn.ws.send(frame))
+    def malformed(self) -> bytes:
+        """A gzip frame whose JSON is cut short, then bytes that are not gzip at all."""
+        self._malformed += 1
+        if self._malformed % 2:
+            broken = b'{"channel":"market_btcusdt_trade_ticker","tick":{"data":[{'
+            return zlib.compress(broken, 1, wbits=31)
+        return b"\x00\xffjunk"
 
     # -- connection -----------------------------------------------------------------------
-    async def _handler(self, ws: Any) -> None:
-        conn = _Conn(ws)
-        self.connections += 1
-        self._conns.add(conn)
-        for fault in self._pending:
-            self._apply(conn, *fault)
-        self._pending.clear()
-        loop = asyncio.get_running_loop()
-        tasks = [loop.create_task(self._pusher(conn)), loop.create_task(self._pinger(conn))]
-        try:
-            async for message in ws:
-                await self._on_message(conn, message)
-            self.closed.append("client closed")
-        except Exception as exc:  # a dropped client is routine here
-            self.closed.append(f"{type(exc).__name__}")
-        finally:
-            for task in tasks:
-                task.cancel()
-            self._conns.discard(conn)
+    async def serve(self, conn: Conn) -> None:
+        """One client: pushes and pings beside, requests answered as they come."""
+        state = _State()
+        conn.state["cryptocom"] = state
+        conn.spawn(self._pusher(conn, state))
+        conn.spawn(self._pinger(conn, state))
+        async for message in conn:
+            self._on_message(conn, state, message)
 
-    async def _send(self, conn: _Conn, obj: Any, *, push: bool = False) -> None:
-        if conn.silent_until and time.monotonic() < conn.silent_until:
-            return
-        if push and conn.skip:
-            conn.skip -= 1
-            return
-        transport = conn.ws.transport
-        if transport is not None and transport.get_write_buffer_size() > self.max_buffer:
-            self.closed.append("slow consumer")
-            await conn.ws.close(1008, "slow consumer")
-            return
+    def _send(self, conn: Conn, obj: Any, *, push: bool = False) -> None:
         data = orjson.dumps(obj)
-        await conn.ws.send(data.decode() if self.text else zlib.compress(data, 1, wbits=31))
+        conn.send(data.decode() if self.text else zlib.compress(data, 1, wbits=31), push=push)
 
     def _ms(self) -> int:
         return int(self.market.now() * 1000)
 
-    async def _pinger(self, conn: _Conn) -> None:
+    async def _pinger(self, conn: Conn, state: _State) -> None:
         while True:
             await asyncio.sleep(self.ping_interval)
-            if len(conn.outstanding) >= self.max_unanswered:
-                self.closed.append("no pong")
-                await conn.ws.close(1008, "pong timeout")
+            if len(state.outstanding) >= self.max_unanswered:
+                conn.end_reason = "no pong"
+                conn.close(1008, "pong timeout")
                 return
             value = self._ms() if self.ping_unit == "ms" else int(self.market.now())
-            conn.outstanding.append(value)
-            await self._send(conn, {"ping": value})
+            state.outstanding.append(value)
+            self._send(conn, {"ping": value})
 
-    async def _on_message(self, conn: _Conn, message: str | bytes) -> None:
+    def _on_message(self, conn: Conn, state: _State, message: str | bytes) -> None:
         try:
             msg = orjson.loads(message)
         except orjson.JSONDecodeError:
@@ -329,8 +220,8 @@ class CryptocomWsServer:
         if not isinstance(msg, dict):
             return
         if "pong" in msg:
-            if msg["pong"] in conn.outstanding:
-                conn.outstanding.clear()
+            if msg["pong"] in state.outstanding:
+                state.outstanding.clear()
                 self.pongs.append(msg["pong"])
             return
         event = msg.get("event")
@@ -338,11 +229,11 @@ class CryptocomWsServer:
         params: dict[str, Any] = given if isinstance(given, dict) else {}
         channel = str(params.get("channel", ""))
         if event == "sub":
-            await self._subscribe(conn, channel, params)
+            self._subscribe(conn, state, channel, params)
         elif event == "unsub":
-            conn.subs.pop(channel, None)
+            state.subs.pop(channel, None)
             if self.ack:
-                await self._send(
+                self._send(
                     conn,
                     {
                         "event_rep": "unsubed",
@@ -353,14 +244,14 @@ class CryptocomWsServer:
                     },
                 )
         elif event == "req":
-            await self._request(conn, channel, params)
+            self._request(conn, channel, params)
         else:
-            await self._send(conn, msg)  # unknown events are echoed (NOTES.md)
+            self._send(conn, msg)  # unknown events are echoed (NOTES.md)
 
-    async def _subscribe(self, conn: _Conn, channel: str, params: dict[str, Any]) -> None:
+    def _subscribe(self, conn: Conn, state: _State, channel: str, params: dict[str, Any]) -> None:
         match = _CHANNEL.match(channel)
         if match is None or (match[3] and match[3] not in PERIODS):
-            await self._send(
+            self._send(
                 conn,
                 {
                     "event_rep": "subed",
@@ -384,10 +275,10 @@ class CryptocomWsServer:
             if what.startswith("depth"):
                 ack["asks"] = params.get("asks", 150)
                 ack["bids"] = params.get("bids", params.get("buys", 150))
-            await self._send(conn, ack)
+            self._send(conn, ack)
         if symbol not in self.market.instruments:
             if what.startswith("depth"):
-                await self._send(conn, self._push(channel, {"asks": [], "buys": []}))
+                self._send(conn, self._push(channel, {"asks": [], "buys": []}))
             return  # then silence (NOTES.md)
         now_ms = self._ms()
         if what == "trade_ticker":
@@ -399,8 +290,8 @@ class CryptocomWsServer:
         else:
             levels = int(params.get("asks", 150) or 150)
             sub = _Sub("depth", symbol, channel, step=int(match[4]), levels=max(1, levels))
-            await self._send(conn, self._push(channel, self._full_book(sub)))
-        conn.subs[channel] = sub
+            self._send(conn, self._push(channel, self._full_book(sub)))
+        state.subs[channel] = sub
 
     # -- pushes ---------------------------------------------------------------------------
     def _push(self, channel: str, tick: Any) -> dict[str, Any]:
@@ -505,36 +396,36 @@ class CryptocomWsServer:
             }
         return {"asks": asks, "buys": bids}
 
-    async def _pusher(self, conn: _Conn) -> None:
+    async def _pusher(self, conn: Conn, state: _State) -> None:
         step = 0.1 / self.rate
         while True:
             await asyncio.sleep(step)
             mono = time.monotonic()
-            for sub in list(conn.subs.values()):
+            for sub in list(state.subs.values()):
                 if sub.kind == "trades":
                     now_ms = self._ms()
                     items = self._trade_items(sub.symbol, sub.last_ms, now_ms + 1)
                     sub.last_ms = now_ms + 1
                     if items:
                         tick = {"id": items[0]["id"], "ts": items[0]["ts"], "data": items}
-                        await self._send(conn, self._push(sub.channel, tick), push=True)
+                        self._send(conn, self._push(sub.channel, tick), push=True)
                 elif sub.kind == "ticker" and mono - sub.last_push >= 1.0 / self.rate:
                     sub.last_push = mono
-                    await self._send(
+                    self._send(
                         conn, self._push(sub.channel, self._ticker_tick(sub.symbol)), push=True
                     )
                 elif sub.kind == "kline" and mono - sub.last_push >= 1.0 / self.rate:
                     sub.last_push = mono
-                    await self._push_bar(conn, sub)
+                    self._push_bar(conn, sub)
                 elif sub.kind == "depth" and mono - sub.last_push >= self.book_interval / self.rate:
                     sub.last_push = mono
                     if self.depth_mode == "full":
                         tick = self._full_book(sub)
-                        await self._send(conn, self._push(sub.channel, tick), push=True)
+                        self._send(conn, self._push(sub.channel, tick), push=True)
                     else:
-                        await self._push_increments(conn, sub)
+                        self._push_increments(conn, sub)
 
-    async def _push_bar(self, conn: _Conn, sub: _Sub) -> None:
+    def _push_bar(self, conn: Conn, sub: _Sub) -> None:
         now = self.market.now()
         current = int(now // sub.width * sub.width)
         start = current if sub.bar_open < 0 or sub.bar_open == current else sub.bar_open
@@ -542,11 +433,9 @@ class CryptocomWsServer:
         sub.bar_open = current
         for row in rows:  # on a rollover: the finished bar once more, then the new one
             if row[1] == row[1]:  # not NaN
-                await self._send(
-                    conn, self._push(sub.channel, self._bar(sub.symbol, row)), push=True
-                )
+                self._send(conn, self._push(sub.channel, self._bar(sub.symbol, row)), push=True)
 
-    async def _push_increments(self, conn: _Conn, sub: _Sub) -> None:
+    def _push_increments(self, conn: Conn, sub: _Sub) -> None:
         before = sub.book
         bids, asks = self._levels(sub)
         after = {("buys", p): a for p, a in bids} | {("asks", p): a for p, a in asks}
@@ -555,10 +444,10 @@ class CryptocomWsServer:
         changes += [(k, 0.0) for k in before if k not in after]
         for (side, price), volume in changes:
             tick = {"side": side, "price": price, "volume": volume}
-            await self._send(conn, self._push(sub.channel, tick), push=True)
+            self._send(conn, self._push(sub.channel, tick), push=True)
 
     # -- requests -------------------------------------------------------------------------
-    async def _request(self, conn: _Conn, channel: str, params: dict[str, Any]) -> None:
+    def _request(self, conn: Conn, channel: str, params: dict[str, Any]) -> None:
         base = {
             "event_rep": "rep",
             "channel": channel,
@@ -568,11 +457,11 @@ class CryptocomWsServer:
         }
         if channel == "review":
             data = {s: self._ticker_tick(s, as_strings=True) for s in self.market.instruments}
-            await self._send(conn, {**base, "data": data})
+            self._send(conn, {**base, "data": data})
             return
         match = _CHANNEL.match(channel)
         if match is None or match[1] not in self.market.instruments:
-            await self._send(conn, {**base, "status": "error", "data": None})
+            self._send(conn, {**base, "status": "error", "data": None})
             return
         symbol, what = match[1], match[2]
         if what == "trade_ticker":
@@ -583,11 +472,11 @@ class CryptocomWsServer:
             while len(items) < top and span < 86_400_000 * 8:
                 items = self._trade_items(symbol, now_ms - span, now_ms + 1, top)
                 span *= 4
-            await self._send(conn, {**base, "top": top, "data": items})
+            self._send(conn, {**base, "top": top, "data": items})
         elif what.startswith("kline") and match[3] in PERIODS:
-            await self._send(conn, {**base, **self._history(symbol, PERIODS[match[3]], params)})
+            self._send(conn, {**base, **self._history(symbol, PERIODS[match[3]], params)})
         else:
-            await self._send(conn, {**base, "status": "error", "data": None})
+            self._send(conn, {**base, "status": "error", "data": None})
 
     def _history(self, symbol: str, width: int, params: dict[str, Any]) -> dict[str, Any]:
         page = max(1, min(int(params.get("pageSize", 300) or 300), 300))

@@ -11,7 +11,7 @@ from mdkit.sandbox import Sandbox
 def test_klines_older_than_the_rest_page_are_paged() -> None:
     with Sandbox() as sb:
         df = mdkit.klines("btcusdt", "1min", start="1 day ago")
-        reqs = [m for m in sb.cryptocom_ws.received if m.get("event") == "req"]
+        reqs = [m for m in sb.cryptocom.received if m.get("event") == "req"]
     assert len(reqs) >= 4 and all(int(r["params"]["pageSize"]) <= 300 for r in reqs)
     assert all(r["params"]["channel"] == "market_btcusdt_kline_1min" for r in reqs)
     assert len(df) >= 1439 and df.index.is_unique and df.index.is_monotonic_increasing

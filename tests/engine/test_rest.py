@@ -38,7 +38,7 @@ def test_503_is_retried(sandbox: Sandbox) -> None:
 
 
 def test_dropped_connection_is_retried(sandbox: Sandbox) -> None:
-    sandbox.cryptocom.inject("drop", times=1, path="/v1/tickers")
+    sandbox.cryptocom.inject("http_drop", times=1, path="/v1/tickers")
     assert len(mdkit.tickers()) > 0
 
 
@@ -54,12 +54,12 @@ def test_http_500_for_a_symbol_says_the_symbol_may_be_unknown(sandbox: Sandbox) 
 
 def test_unknown_symbol_500_straight_from_the_server(sandbox: Sandbox) -> None:
     raw = requests.get(
-        sandbox.cryptocom.url + "/v1/depth", params={"symbol": "nope", "type": "step0"}
+        sandbox.cryptocom.rest_url + "/v1/depth", params={"symbol": "nope", "type": "step0"}
     )
     assert raw.status_code == 500  # what the live API did, not a 404
     with pytest.raises(VenueError) as info:
         rest.send(
-            sandbox.cryptocom.url,
+            sandbox.cryptocom.rest_url,
             "GET",
             "/v1/depth",
             {"symbol": "nope", "type": "step0"},
@@ -71,13 +71,13 @@ def test_unknown_symbol_500_straight_from_the_server(sandbox: Sandbox) -> None:
 def test_timeout_becomes_network_error(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MDKIT_TIMEOUT", "0.3")
     monkeypatch.setenv("MDKIT_RETRIES", "1")
-    sandbox.cryptocom.inject("slow", times=2, path="/v1/ticker/price", delay=1.0)
+    sandbox.cryptocom.inject("http_slow", times=2, path="/v1/ticker/price", delay=1.0)
     with pytest.raises(NetworkError, match="Timeout"):
         mdkit.prices()
 
 
 def test_malformed_body_is_a_protocol_error(sandbox: Sandbox) -> None:
-    sandbox.cryptocom.inject("malformed", times=1, path="/v1/klines")
+    sandbox.cryptocom.inject("http_malformed", times=1, path="/v1/klines")
     with pytest.raises(ProtocolError, match="not JSON"):
         mdkit.klines("btcusdt", "1min")
 
@@ -85,7 +85,7 @@ def test_malformed_body_is_a_protocol_error(sandbox: Sandbox) -> None:
 def test_non_zero_code_is_a_venue_error(sandbox: Sandbox) -> None:
     # HTTP 200 with {"code":"100004",...}: the envelope carries the error.
     resp = rest.send(
-        sandbox.cryptocom.url, "GET", "/v1/klines", {"symbol": "btcusdt", "period": "7"}
+        sandbox.cryptocom.rest_url, "GET", "/v1/klines", {"symbol": "btcusdt", "period": "7"}
     )
     assert resp.status == 200
     with pytest.raises(VenueError) as info:
@@ -105,7 +105,7 @@ def test_connection_refused_is_a_network_error(monkeypatch: pytest.MonkeyPatch) 
 def test_client_rate_limit_keeps_under_the_venue_limit() -> None:
     # A fresh sandbox: nothing else has spent its per-IP window.
     with Sandbox(set_env=False) as fresh:
-        url = fresh.cryptocom.url
+        url = fresh.cryptocom.rest_url
         threads = [threading.Thread(target=mdkit.prices, kwargs={"url": url}) for _ in range(4)]
         for _ in range(4):
             mdkit.prices(url=url)
@@ -121,9 +121,9 @@ def test_client_rate_limit_keeps_under_the_venue_limit() -> None:
 
 def test_sandbox_enforces_ten_per_second() -> None:
     with Sandbox(set_env=False) as fresh, requests.Session() as s:
-        statuses = [s.get(fresh.cryptocom.url + "/v1/symbols").status_code for _ in range(25)]
+        statuses = [s.get(fresh.cryptocom.rest_url + "/v1/symbols").status_code for _ in range(25)]
         assert statuses[:10] == [200] * 10 and 429 in statuses
-        limited = s.get(fresh.cryptocom.url + "/v1/symbols")
+        limited = s.get(fresh.cryptocom.rest_url + "/v1/symbols")
         if limited.status_code == 429:
             assert limited.headers["Content-Type"].startswith("text/plain")  # non-JSON body
             assert "Retry-After" in limited.headers

@@ -33,7 +33,7 @@ FAST = {"backoff": (0.05, 0.2)}
 
 @pytest.mark.parametrize("fault", ["drop", "close"])
 def test_reconnect_keeps_rows_from_both_connections(sandbox: Sandbox, fault: str) -> None:
-    later(1.0, lambda: sandbox.cryptocom_ws.inject(fault))
+    later(1.0, lambda: sandbox.cryptocom.inject(fault))
     cap = mdkit.capture("cryptocom", "btcusdt", ["trades", "book"], seconds=2.5, **FAST)
     stats = cap.stats
     assert stats["reconnects"] == 1 and stats["connections"] == 2
@@ -55,7 +55,7 @@ def test_reconnect_keeps_rows_from_both_connections(sandbox: Sandbox, fault: str
 
 
 def test_silence_watchdog_reconnects(sandbox: Sandbox) -> None:
-    later(0.6, lambda: sandbox.cryptocom_ws.inject("silence", seconds=1.5))
+    later(0.6, lambda: sandbox.cryptocom.inject("silence", seconds=1.5))
     cap = mdkit.capture("cryptocom", "btcusdt", ["book"], seconds=2.8, silence_timeout=0.6, **FAST)
     assert cap.stats["reconnects"] >= 1
     assert cap.gaps["reason"].str.contains("silence").any()
@@ -103,7 +103,7 @@ def test_server_that_never_sends_anything() -> None:
 
 
 def test_malformed_frames_counted_kept_and_capture_goes_on(sandbox: Sandbox) -> None:
-    later(0.7, lambda: sandbox.cryptocom_ws.inject("malformed", count=2))
+    later(0.7, lambda: sandbox.cryptocom.inject("malformed", count=2))
     cap = mdkit.capture("cryptocom", "btcusdt", ["trades", "ticker"], seconds=2.0)
     assert cap.stats["parse_errors"] == 2
     bad = cap.raw[cap.raw["error"]]
@@ -117,10 +117,10 @@ def test_pongs_echo_pings(unit: str) -> None:
     options = {"ping_interval": 0.1, "ping_unit": unit, "max_unanswered": 2}
     with Sandbox(ws_options=options) as sb:
         cap = mdkit.capture("cryptocom", "btcusdt", "ticker", seconds=1.2)
-        server = sb.cryptocom_ws
+        server = sb.cryptocom
     assert cap.stats["pings"] >= 5
-    assert len(server.pongs) >= 5 and server.connections == 1
-    assert "no pong" not in server.closed
+    assert len(server.pongs) >= 5 and server.accepted == 1
+    assert "no pong" not in server.ended
     assert all((p > 1e12) if unit == "ms" else (1e9 < p < 1e11) for p in server.pongs)
     assert cap.stats["reconnects"] == 0
 
@@ -132,7 +132,7 @@ def test_max_messages_stops_early(sandbox: Sandbox) -> None:
 
 
 def test_bad_input_fails_before_connecting(sandbox: Sandbox) -> None:
-    before = sandbox.cryptocom_ws.connections
+    before = sandbox.cryptocom.accepted
     with pytest.raises(UnknownChannel, match="trades, ticker, klines, book"):
         mdkit.capture("cryptocom", "btcusdt", ["trades", "quotes"], seconds=1)
     with pytest.raises(mdkit.errors.UnknownInterval, match="valid"):
@@ -145,7 +145,7 @@ def test_bad_input_fails_before_connecting(sandbox: Sandbox) -> None:
         mdkit.capture("cryptocom", "btcusdt", ["trades"], seconds=-1)
     with pytest.raises(InvalidArgument, match="unknown capture options"):
         mdkit.capture("cryptocom", "btcusdt", ["trades"], seconds=1, colour="red")
-    assert sandbox.cryptocom_ws.connections == before
+    assert sandbox.cryptocom.accepted == before
 
 
 def test_unreachable_server_raises_network_error() -> None:

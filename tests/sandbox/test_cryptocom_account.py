@@ -207,7 +207,7 @@ def sb() -> Any:
 
 
 def test_http_signature_variants(sb: Any) -> None:
-    url = sb.cryptocom.url + "/v1/allOrders"
+    url = sb.cryptocom.rest_url + "/v1/allOrders"
     params = {
         "api_key": DEMO_API_KEY,
         "symbol": "btcusdt",
@@ -236,7 +236,7 @@ def test_http_signature_variants(sb: Any) -> None:
 
 
 def test_http_unknown_key_stale_time_and_user_rate(sb: Any) -> None:
-    url = sb.cryptocom.url + "/v1/account"
+    url = sb.cryptocom.rest_url + "/v1/account"
     assert _post(url, {"api_key": "nope"}, "x").status_code == 401
     stale = _post(url, {"api_key": DEMO_API_KEY}, DEMO_SECRET_KEY, stamp=time.time() - 60)
     assert stale.json()["code"] == "100010"
@@ -248,7 +248,7 @@ def test_http_unknown_key_stale_time_and_user_rate(sb: Any) -> None:
 
 def test_http_wire_quirks(sb: Any) -> None:
     key, secret = sb.accounts.create({"btc": "1"})
-    base = sb.cryptocom.url
+    base = sb.cryptocom.rest_url
     made = _post(
         base + "/v1/order",
         {

@@ -11,7 +11,7 @@ from mdkit.sandbox import Sandbox
 
 
 def get(sb: Sandbox, path: str, **params: str) -> requests.Response:
-    return requests.get(sb.cryptocom.url + path, params=params, timeout=5)
+    return requests.get(sb.cryptocom.rest_url + path, params=params, timeout=5)
 
 
 def test_envelope_code_is_a_string(sandbox: Sandbox) -> None:
