@@ -483,7 +483,7 @@ def _stream(
     if options:
         valid = [*_ENGINE_OPTIONS, *venue.credentials, *venue.options]
         raise InvalidArgument(
-            f"unknown capture option(s) for {venue.key}: {', '.join(sorted(options))}; "
+            f"unknown capture options for {venue.key}: {', '.join(sorted(options))}; "
             f"valid: {', '.join(valid)}"
         )
     subscriptions = venue.plan(symbol_list, channel_list, venue_options)
@@ -514,7 +514,13 @@ def _stream(
             f"{venue.key}: the channels on the {', '.join(sorted(needed))} endpoint need "
             f"credentials; set {names} or pass {', '.join(missing)}=",
         )
-    listed = _listed_symbols(venue, venue_options, endpoints, venue_symbols)
+    overridden = url is not None or urls is not None
+    rest_known = "rest" in endpoints or bool(os.environ.get(f"MDKIT_{venue.key.upper()}_REST_URL"))
+    listed = None
+    if not overridden or rest_known:
+        # With only a WebSocket URL given (a proxy, another exchange of the family), the
+        # doc's REST host is not the one behind it: symbols are checked for spelling only.
+        listed = _listed_symbols(venue, venue_options, endpoints, venue_symbols)
     if listed is not None:
         known = set(listed)
         for sub in subscriptions:

@@ -61,13 +61,15 @@ def demo(seed: int = 7) -> int:
         oid = acct.place_order("btcusdt", "buy", 0.05, price=price)
         detail = acct.order("btcusdt", oid)
         _show(f"order {oid}: {detail.status}, its fills", detail.trades)
+        from mdkit.venues import get_venue, venue_keys
+
+        first = get_venue(venue_keys()[0])
+        symbols = list(first.example_symbols[:2])
         print(
-            '\n>>> cap = mdkit.capture("cryptocom", ["btcusdt", "ethusdt"], '
+            f'\n>>> cap = mdkit.capture("{first.key}", {symbols}, '
             '["trades", "ticker", "book"], seconds=3)'
         )
-        cap = mdkit.capture(
-            "cryptocom", ["btcusdt", "ethusdt"], ["trades", "ticker", "book"], seconds=3
-        )
+        cap = mdkit.capture(first.key, symbols, ["trades", "ticker", "book"], seconds=3)
         print(cap)
         _show("cap.trades (WebSocket, with receive time)", cap.trades.tail(5))
         top = cap.book(levels=2)

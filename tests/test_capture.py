@@ -41,7 +41,15 @@ def test_every_channel_has_rows(cap: mdkit.Capture) -> None:
 
 def test_trades_contract(cap: mdkit.Capture) -> None:
     df = cap.trades
-    assert list(df.columns) == ["symbol", "id", "side", "price", "amount", "local_timestamp"]
+    assert list(df.columns) == [
+        "venue",
+        "symbol",
+        "id",
+        "side",
+        "price",
+        "amount",
+        "local_timestamp",
+    ]
     assert utc(df.index) and df.index.name == "timestamp" and df.index.is_monotonic_increasing
     assert df["id"].dtype == np.int64 and df["price"].dtype == np.float64
     assert list(df["side"].cat.categories) == ["buy", "sell"]
@@ -71,6 +79,7 @@ def test_ticker_and_klines(cap: mdkit.Capture) -> None:
     assert utc(t.index) and (t["last"] > 0).all() and t["bid"].isna().all()
     k = cap.klines
     assert list(k.columns) == [
+        "venue",
         "symbol",
         "interval",
         "open",
@@ -93,6 +102,7 @@ def test_ticker_and_klines(cap: mdkit.Capture) -> None:
 def test_depth_and_book(cap: mdkit.Capture) -> None:
     d = cap.depth
     assert list(d.columns) == [
+        "venue",
         "symbol",
         "is_snapshot",
         "side",
@@ -102,7 +112,8 @@ def test_depth_and_book(cap: mdkit.Capture) -> None:
     ]
     assert list(d["side"].cat.categories) == ["bid", "ask"] and d["is_snapshot"].all()
     b = cap.book(levels=3)
-    assert list(b.columns[:6]) == [
+    assert list(b.columns[:7]) == [
+        "venue",
         "symbol",
         "local_timestamp",
         "asks[0].price",
@@ -110,13 +121,14 @@ def test_depth_and_book(cap: mdkit.Capture) -> None:
         "bids[0].price",
         "bids[0].amount",
     ]
-    assert len(b.columns) == 2 + 4 * 3
+    assert len(b.columns) == 3 + 4 * 3
     assert (b["asks[0].price"] > b["bids[0].price"]).all()
     assert (b["asks[1].price"] > b["asks[0].price"]).all()
     assert (b["bids[1].price"] < b["bids[0].price"]).all()
     assert len(b) == d.groupby(["symbol", "local_timestamp"], observed=True).ngroups
-    with pytest.raises(mdkit.InvalidArgument):
-        cap.book(levels=0)
+    for bad in (0, -1, 10**5, 1.5, True, "3"):
+        with pytest.raises(mdkit.InvalidArgument, match="1 to 1000"):
+            cap.book(levels=bad)
 
 
 def test_raw_and_stats(cap: mdkit.Capture) -> None:

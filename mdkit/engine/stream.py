@@ -213,8 +213,8 @@ def check_options(
         raise InvalidArgument(
             f"backoff must be (first, largest) reconnect delays in seconds, not {backoff!r}"
         )
-    first = number("backoff[0]", backoff[0], low=0.01, high=600)
-    cap = number("backoff[1]", backoff[1], low=0.01, high=3600)
+    first = number("backoff[0]", backoff[0], low=0.005, high=600)
+    cap = number("backoff[1]", backoff[1], low=0.005, high=3600)
     if cap < first:
         raise InvalidArgument(f"backoff: the largest delay {cap:g} is below the first {first:g}")
     if raw_limit is not None and (
@@ -256,6 +256,7 @@ class _Link:
         self.ready = asyncio.Event()
         self.closed_reason: str | None = None
         self.last_ns = 0
+        self.opened_ns = 0
         self.opened = 0.0
         self.next_timer = 0.0
         self.login_deadline: float | None = None
@@ -446,7 +447,7 @@ class _Link:
             self.session = session
             self.next_timer = self.opened + session.timer_interval
             self.login_deadline = self.opened + LOGIN_TIMEOUT
-            self.last_ns = time.time_ns()
+            self.last_ns = self.opened_ns = time.time_ns()
             try:
                 self.act(session.open(self.last_ns), self.last_ns)
             except MdkitError as exc:  # e.g. credentials missing for a login
@@ -489,7 +490,11 @@ class _Link:
             return
         idle = (time.time_ns() - self.last_ns) / 1e9
         if idle > self.engine.silence_for(self.stream.venue):
-            reason = f"silence: no frame for {idle:.1f} s"
+            reason = (
+                f"silence: nothing received {idle:.1f} s after connecting"
+                if self.last_ns == self.opened_ns
+                else f"silence: no frame for {idle:.1f} s"
+            )
             log.info("%s: %s; dropping connection %d", self.stream.venue.key, reason, self.number)
             self.drop(reason)
             return

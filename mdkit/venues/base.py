@@ -258,6 +258,8 @@ class Venue:
     handshake_headers : callable or None
         ``handshake_headers(credentials) -> headers`` for venues that authenticate in
         the WebSocket handshake (iTick's ``token``).
+    example_symbols : tuple of str
+        Liquid symbols in the venue's spelling, for the demo and the docs.
     """
 
     key: str
@@ -274,6 +276,7 @@ class Venue:
     symbol_list: Callable[[Mapping[str, Any]], list[SymbolQuery]] | None = None
     page_sizes: Mapping[str, int] = field(default_factory=dict)
     handshake_headers: Callable[[Credentials], Mapping[str, str]] | None = None
+    example_symbols: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"<Venue {self.key}: {', '.join(self.channels)}>"

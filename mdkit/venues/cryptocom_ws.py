@@ -568,4 +568,5 @@ DESCRIPTOR = Venue(
     silence_timeout=SILENCE_TIMEOUT,
     symbol_list=_symbol_list,
     page_sizes={"klines": KLINE_PAGE},
+    example_symbols=("btcusdt", "ethusdt"),
 )

@@ -35,6 +35,17 @@ NOW = pd.Timestamp("2024-03-10 12:00:00", tz="UTC")
         (10080, "1week"),
         (43200, "1month"),
         ("1440", "1day"),
+        # Other venues' intervals (Bitget 4H/6Hutc/1Dutc, BitTap 3m/2h/8h/3d): any length
+        ("3m", "3min"),
+        ("4H", "4h"),
+        ("2h", "2h"),
+        ("8h", "8h"),
+        ("3d", "3day"),
+        ("1Dutc", "1day"),
+        ("6Hutc", "6h"),
+        ("1Wutc", "1week"),
+        ("1s", "1s"),
+        (2, "2min"),
     ],
 )
 def test_every_documented_interval_spelling(spelling: str | int, name: str) -> None:
@@ -45,11 +56,13 @@ def test_interval_minutes_match_the_rest_period_table() -> None:
     assert [iv.minutes for iv in INTERVALS.values()] == [1, 5, 15, 30, 60, 1440, 10080, 43200]
 
 
-@pytest.mark.parametrize("bad", ["2min", "1y", "", 2, 40320, True, None, 1.5])
+@pytest.mark.parametrize(
+    "bad", ["1y", "", "abc", "0min", "-1m", "1.5h", 0, -5, 10**9, True, None, 1.5, "2 fortnights"]
+)
 def test_unknown_interval_lists_valid_choices(bad: object) -> None:
     with pytest.raises(UnknownInterval) as info:
         parse_interval(bad)  # type: ignore[arg-type]
-    assert "1min" in str(info.value) and "1month" in str(info.value)
+    assert "1min" in str(info.value) and "1M (month)" in str(info.value)
     assert isinstance(info.value, ValueError)
 
 

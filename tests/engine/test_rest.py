@@ -34,7 +34,9 @@ def test_429_after_every_retry_is_a_rate_limit_error(
 
 def test_503_is_retried(sandbox: Sandbox) -> None:
     sandbox.cryptocom.inject("http_503", times=2, path="/v1/ticker/price")
+    before = sandbox.cryptocom.requests_served
     assert len(mdkit.prices()) > 0
+    assert sandbox.cryptocom.requests_served - before == 3  # two 503s, then the answer
 
 
 def test_dropped_connection_is_retried(sandbox: Sandbox) -> None:

@@ -185,7 +185,7 @@ def test_stop_from_another_thread_marks_interrupted(sandbox: Sandbox) -> None:
     from mdkit.capture import Capture, _engine
     from mdkit.engine import runner
 
-    engine = _engine("cryptocom", "btcusdt", ["ticker", "book"], 30.0, None, None, {})
+    engine = _engine("cryptocom", "btcusdt", ["ticker", "book"], 30.0, None, None, None, {})
     later(1.2, lambda: engine.stop("interrupted"))
     started = time.monotonic()
     runner.run(engine.run())

@@ -10,7 +10,6 @@ import hashlib
 import json
 import time
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -27,7 +26,7 @@ from mdkit.sandbox.exchange import (
     expected_sign,
 )
 from mdkit.sandbox.market import Market
-from tests.conftest import Clock
+from tests.conftest import SAMPLES, Clock
 
 T0 = 1_700_000_000.0
 
@@ -66,7 +65,7 @@ def _consistent(ex: Exchange, user: UserAccount) -> None:
 
 
 def test_doc_signing_vector_with_the_sandbox_signer() -> None:
-    path = Path(__file__).resolve().parents[2].parent / "shared/protocols/samples/cryptocom_v1"
+    path = SAMPLES / "cryptocom_v1"
     vector = json.loads((path / "signing_vectors.json").read_text())["vectors"][0]
     assert expected_sign(vector["params"], vector["secret"]) == vector["sign"]
 

@@ -14,13 +14,13 @@ import pytest
 from mdkit.errors import InvalidArgument, ProtocolError, VenueError
 from mdkit.venues import cryptocom_user as u
 from mdkit.venues.cryptocom import parse_envelope
+from tests.conftest import SAMPLES
 
 
 @pytest.fixture(scope="module")
 def samples() -> Path:
-    """``shared/protocols/samples/cryptocom_v1`` beside the repository root."""
-    root = Path(__file__).resolve().parents[2]
-    path = root.parent / "shared" / "protocols" / "samples" / "cryptocom_v1"
+    """The recorded Crypto.com v1 samples (tests/samples, found through conftest)."""
+    path = SAMPLES / "cryptocom_v1"
     assert path.is_dir(), f"samples not found at {path}"
     return path
 
