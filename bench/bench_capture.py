@@ -1,22 +1,23 @@
-"""Capture throughput, CPU per message and memory per row, against a pre-encoded feeder.
+"""Capture throughput and CPU per message, against a pre-encoded bulk feeder.
 
     python bench/bench_capture.py [--messages 200000] [--write FILE]
 
-The feeder runs in a separate process and sends pre-encoded gzip Crypto.com v1
-trade frames (one trade each) as fast as possible, or paced. In the same run and over the
-same transport we measure:
+A feeder process writes pre-encoded WebSocket frames many per ``transport.write``
+after a normal RFC 6455 handshake (the client's ceiling, not the feeder's), for two
+feeds: **text** (uncompressed Bitget v2 trade frames, ~220 bytes, the format of
+``samples/bitget_v2``; read by mdkit's Bitget session when that venue is registered,
+else by the Crypto.com session as text frames) and **gzip** (Crypto.com v1 trade
+frames, ~150 bytes compressed). In the same run, one client process each:
 
-1. raw receive rate: a bare ``async for msg in ws`` loop (the transport's ceiling);
-2. mdkit capture ingest rate (engine + gzip + orjson + columnar rows + raw store),
-   and its ratio to (1) — target >= 0.8;
-3. a naive pipeline (gzip + json.loads + a dict per row + DataFrame at the end);
-4. CPU microseconds per message at a live-like 50k msg/s (paced feeder, process CPU time);
-5. bytes held per trade row (tracemalloc), with and without the raw frame store.
+1. bare picows receive loop (a callback that counts: the transport's ceiling);
+2. bare websockets ``async for msg in ws`` loop;
+3. mdkit capture (engine + session + columnar rows + raw store) and its ratio to (1);
+4. CPU microseconds per message at a live-like 50k msg/s (paced feeder), mdkit and
+   bare picows;
+5. bytes held per trade row (tracemalloc), with and without raw payloads kept.
 
-(1)-(4) run against two feeders: ``send`` (a websockets server, one ``ws.send()``
-per frame; it tops out near 140k msg/s on 2 cores, so it caps the "raw" rate) and
-``bulk`` (pre-encoded frames written many per ``transport.write``: the client's
-real ceiling, ~300k frames/s here).
+Targets (DESIGN.md): text ratio ≥ 0.5, gzip ratio ≥ 0.35, ≤ 5 µs (text) / ≤ 7 µs
+(gzip) CPU per message at 50k msg/s, ≤ 60 B per trade row.
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import gzip
-import json
 import multiprocessing as mp
 import os
 import platform
@@ -38,12 +37,12 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import orjson  # noqa: E402
-import pandas as pd  # noqa: E402
 
 FRAMES = 1000
+FEED = "gzip"  # set per process by start_feeder / the client helpers
 
 
-def frames() -> list[bytes]:
+def gzip_frames() -> list[bytes]:
     out = []
     for i in range(FRAMES):
         ts = 1_700_000_000_000 + i
@@ -69,31 +68,38 @@ def frames() -> list[bytes]:
     return out
 
 
-def feeder(port_q: Any, n: int, rate: float | None) -> None:
-    from websockets.asyncio.server import serve
+def text_frames() -> list[bytes]:
+    """Bitget v2 trade pushes (samples/bitget_v2), one trade each, as on the wire."""
+    out = []
+    for i in range(FRAMES):
+        ts = 1_700_000_000_000 + i
+        msg = {
+            "action": "update",
+            "arg": {"instType": "SPOT", "channel": "trade", "instId": "BTCUSDT"},
+            "data": [
+                {
+                    "ts": str(ts),
+                    "price": f"{65000.12 + i % 50:.2f}",
+                    "size": f"{0.0123 + (i % 7) / 1000:.4f}",
+                    "side": "buy" if i % 2 else "sell",
+                    "tradeId": str(1_100_000_000_000_000_000 + i),
+                }
+            ],
+            "ts": ts,
+        }
+        out.append(orjson.dumps(msg))
+    return out
 
-    payload = frames()
 
-    async def handler(ws: Any) -> None:
-        sent = 0
-        start = time.perf_counter()
-        batch = 50
-        while sent < n:
-            for _ in range(min(batch, n - sent)):
-                await ws.send(payload[sent % FRAMES])
-                sent += 1
-            if rate:
-                ahead = sent / rate - (time.perf_counter() - start)
-                if ahead > 0:
-                    await asyncio.sleep(ahead)
-        await ws.close()
+def frames(feed: str) -> list[bytes]:
+    return text_frames() if feed == "text" else gzip_frames()
 
-    async def main() -> None:
-        async with serve(handler, "127.0.0.1", 0, compression=None, max_size=2**20) as server:
-            port_q.put(server.sockets[0].getsockname()[1])
-            await asyncio.Future()
 
-    asyncio.run(main())
+def text_venue() -> str:
+    """The venue whose session reads the text feed (Bitget once registered)."""
+    from mdkit.venues import REGISTRY
+
+    return "bitget" if "bitget" in REGISTRY else "cryptocom"
 
 
 def encode_frame(payload: bytes, opcode: int = 0x2) -> bytes:
@@ -108,7 +114,7 @@ def encode_frame(payload: bytes, opcode: int = 0x2) -> bytes:
     return head + payload
 
 
-def bulk_feeder(port_q: Any, n: int, rate: float | None) -> None:
+def bulk_feeder(port_q: Any, n: int, rate: float | None, feed: str) -> None:
     """A WebSocket server that writes many pre-encoded frames per ``transport.write``.
 
     The HTTP upgrade is a normal RFC 6455 handshake (done by hand); after it the
@@ -119,7 +125,12 @@ def bulk_feeder(port_q: Any, n: int, rate: float | None) -> None:
     import base64
     import hashlib
 
-    wire = [encode_frame(p) for p in frames()]
+    if feed == "text" and text_venue() == "cryptocom":
+        payloads = [zlib.decompress(f, 31) for f in gzip_frames()]  # text frames, same venue
+    else:
+        payloads = frames(feed)
+    opcode = 0x1 if feed == "text" else 0x2
+    wire = [encode_frame(p, opcode) for p in payloads]
     per_chunk = 50 if rate else 500
     blocks = [b"".join(wire[i : i + per_chunk]) for i in range(0, FRAMES, per_chunk)]
     close = encode_frame((1000).to_bytes(2, "big"), opcode=0x8)
@@ -183,12 +194,9 @@ def bulk_feeder(port_q: Any, n: int, rate: float | None) -> None:
     asyncio.run(main())
 
 
-FEEDERS = {"send": feeder, "bulk": bulk_feeder}
-
-
-def start_feeder(n: int, rate: float | None = None, mode: str = "send") -> tuple[mp.Process, str]:
+def start_feeder(n: int, rate: float | None = None, feed: str = "gzip") -> tuple[mp.Process, str]:
     q: Any = mp.Queue()
-    proc = mp.Process(target=FEEDERS[mode], args=(q, n, rate), daemon=True)
+    proc = mp.Process(target=bulk_feeder, args=(q, n, rate, feed), daemon=True)
     proc.start()
     return proc, f"ws://127.0.0.1:{q.get(timeout=20)}"
 
@@ -204,74 +212,69 @@ async def raw_rate(url: str, n: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-async def naive_rate(url: str, n: int) -> tuple[float, int]:
-    from websockets.asyncio.client import connect
+async def picows_rate(url: str, n: int) -> float:
+    from picows import WSListener, WSMsgType, ws_connect
 
-    rows: list[dict[str, Any]] = []
-    async with connect(url, compression=None, max_size=2**24) as ws:
-        start = time.perf_counter()
-        async for frame in ws:
-            msg = json.loads(gzip.decompress(frame))
-            for t in msg["tick"]["data"]:
-                rows.append(
-                    {
-                        "timestamp": t["ts"],
-                        "id": t["id"],
-                        "side": t["side"],
-                        "price": float(t["price"]),
-                        "amount": float(t["vol"]),
-                    }
-                )
-    df = pd.DataFrame(rows)
-    df["timestamp"] = pd.to_datetime(df["timestamp"], unit="ms", utc=True)
-    return len(rows) / (time.perf_counter() - start), len(df)
+    class Counter(WSListener):  # type: ignore[misc]
+        count = 0
+
+        def on_ws_frame(self, transport: Any, frame: Any) -> None:
+            if frame.msg_type is WSMsgType.CLOSE:
+                transport.send_close(frame.get_close_code())
+                transport.disconnect()
+                return
+            frame.get_payload_as_bytes()  # what any client must do: copy the payload out
+            self.count += 1
+
+    start = time.perf_counter()
+    transport, listener = await ws_connect(Counter, url)
+    await transport.wait_disconnected()
+    return listener.count / (time.perf_counter() - start)
 
 
-def engine(url: str, n: int, **options: Any) -> Any:
-    from mdkit.engine.stream import Engine, stream_spec
+def engine(url: str, n: int, feed: str, **options: Any) -> Any:
+    from mdkit.engine.stream import Engine, Stream
+    from mdkit.venues import get_venue
 
-    spec = stream_spec("cryptocom")
-    subs = spec.plan(["btcusdt"], ["trades"])
-    return Engine(spec, url, subs, seconds=None, max_messages=n, **options)
+    venue = get_venue(text_venue() if feed == "text" else "cryptocom")
+    symbol = venue.example_symbols[0] if venue.example_symbols else "btcusdt"
+    subs = tuple(venue.plan([symbol], ["trades"], {}))
+    stream = Stream(venue, subs, {"public": url})
+    options.setdefault("raw_limit", None)
+    return Engine([stream], seconds=None, max_messages=n, **options)
 
 
-async def mdkit_rate(url: str, n: int) -> tuple[float, int]:
-    eng = engine(url, n)
+async def mdkit_rate(url: str, n: int, feed: str) -> tuple[float, int]:
+    eng = engine(url, n, feed)
     start = time.perf_counter()
     await eng.run()
     elapsed = time.perf_counter() - start
-    return eng.stats.data_messages / elapsed, len(eng.tables.trades)
+    return eng.data_total / elapsed, eng.data_total
 
 
-def cpu_per_message(n: int, rate: float, mode: str = "send") -> tuple[float, float]:
-    proc, url = start_feeder(n, rate, mode)
+def cpu_per_message(n: int, rate: float, feed: str, client: str) -> tuple[float, float]:
+    proc, url = start_feeder(n, rate, feed)
     try:
-        eng = engine(url, n)
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        asyncio.run(eng.run())
+        if client == "mdkit":
+            eng = engine(url, n, feed)
+            asyncio.run(eng.run())
+            got = eng.data_total
+        else:
+            asyncio.run(picows_rate(url, n))
+            got = n
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     finally:
         proc.kill()
-    return cpu / eng.stats.data_messages * 1e6, eng.stats.data_messages / wall
-
-
-def raw_cpu_per_message(n: int, rate: float, mode: str = "send") -> float:
-    proc, url = start_feeder(n, rate, mode)
-    try:
-        cpu0 = time.process_time()
-        asyncio.run(raw_rate(url, n))
-        cpu = time.process_time() - cpu0
-    finally:
-        proc.kill()
-    return cpu / n * 1e6
+    return cpu / got * 1e6, got / wall
 
 
 def bytes_per_row(n: int, raw_limit: int | None) -> tuple[float, float]:
-    import websockets.asyncio.client  # noqa: F401  (a one-off import is not memory per row)
+    import picows  # noqa: F401  (a one-off import is not memory per row)
 
-    proc, url = start_feeder(n)
+    proc, url = start_feeder(n, None, "gzip")
     try:
-        eng = engine(url, n, raw_limit=raw_limit)
+        eng = engine(url, n, "gzip", raw_limit=raw_limit)
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
         asyncio.run(eng.run())
@@ -279,40 +282,42 @@ def bytes_per_row(n: int, raw_limit: int | None) -> tuple[float, float]:
         tracemalloc.stop()
     finally:
         proc.kill()
-    rows = len(eng.tables.trades)
-    return held / rows, eng.tables.trades.nbytes / rows
+    trades = eng.parts["cryptocom"].tables["trades"]
+    return held / len(trades), trades.nbytes / len(trades)
 
 
 def measure(n: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for mode in FEEDERS:
-        raws, caps, naives = [], [], []
+    for feed in ("text", "gzip"):
+        best: dict[str, float] = {"picows": 0.0, "websockets": 0.0, "mdkit": 0.0}
         for _ in range(3):  # interleaved, best of three each
-            for name, fn, sink in (
-                ("raw", raw_rate, raws),
-                ("mdkit", mdkit_rate, caps),
-                ("naive", naive_rate, naives),
-            ):
-                proc, url = start_feeder(n, mode=mode)
+            for name in best:
+                proc, url = start_feeder(n, None, feed)
                 try:
-                    result = asyncio.run(fn(url, n))
+                    if name == "picows":
+                        rate = asyncio.run(picows_rate(url, n))
+                    elif name == "websockets":
+                        rate = asyncio.run(raw_rate(url, n))
+                    else:
+                        rate = asyncio.run(mdkit_rate(url, n, feed))[0]
                 finally:
                     proc.kill()
-                sink.append(result if name == "raw" else result[0])
-        out[mode] = m = {"raw": max(raws), "mdkit": max(caps), "naive": max(naives)}
-        m["ratio"] = m["mdkit"] / m["raw"]
-        m["cpu_us"], m["paced_rate"] = cpu_per_message(min(n, 150_000), 50_000, mode)
-        m["raw_cpu_us"] = raw_cpu_per_message(min(n, 150_000), 50_000, mode)
+                best[name] = max(best[name], rate)
+        m: dict[str, Any] = dict(best)
+        m["ratio"] = m["mdkit"] / m["picows"]
+        m["cpu_us"], m["paced_rate"] = cpu_per_message(min(n, 150_000), 50_000, feed, "mdkit")
+        m["raw_cpu_us"], _ = cpu_per_message(min(n, 150_000), 50_000, feed, "picows")
+        out[feed] = m
     out["held_no_raw"], out["table_bytes"] = bytes_per_row(100_000, 0)
     out["held_with_raw"], _ = bytes_per_row(100_000, None)
     return out
 
 
 def report(r: dict[str, Any], n: int) -> str:
-    s, b = r["send"], r["bulk"]
+    t, g = r["text"], r["gzip"]
 
     def row(label: str, key: str, fmt: str, target: str = "—") -> str:
-        return f"| {label} | {s[key]:{fmt}} | {b[key]:{fmt}} | {target} |"
+        return f"| {label} | {t[key]:{fmt}} | {g[key]:{fmt}} | {target} |"
 
     return "\n".join(
         [
@@ -321,27 +326,21 @@ def report(r: dict[str, Any], n: int) -> str:
             f"Command: `python bench/bench_capture.py --messages {n}`",
             f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; Python "
             f"{platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}; "
-            "feeder in a separate process, loopback, gzip Crypto.com v1 trade frames "
-            "(one trade per frame), best of 3 interleaved runs per feeder.",
+            "bulk feeder in a separate process (pre-encoded frames, 500 per write; 50 per "
+            f"write once a ms when paced), loopback, one trade per frame; text feed read by "
+            f"the {text_venue()} session; best of 3 interleaved runs.",
             "",
-            "Feeders: **send** = a websockets server, one `ws.send()` per frame (batches "
-            "of 50, then a yield); **bulk** = pre-encoded frames written "
-            "`b''.join(frames)` 500 per `transport.write` after a normal handshake "
-            "(50 per write, one write per ms, when paced).",
-            "",
-            "| measure | send feeder | bulk feeder | target |",
+            "| measure | text feed | gzip feed | target (text / gzip) |",
             "|---|---|---|---|",
-            row("raw receive rate (`async for msg in ws`), msg/s", "raw", ",.0f"),
+            row("bare picows receive loop, msg/s", "picows", ",.0f"),
+            row("bare websockets `async for` loop, msg/s", "websockets", ",.0f"),
             row("mdkit capture ingest, msg/s", "mdkit", ",.0f"),
-            row("**ratio mdkit / raw**", "ratio", ".2f", "≥ 0.8"),
-            row("naive json + dicts + DataFrame, msg/s", "naive", ",.0f"),
-            row("achieved rate when paced to 50k msg/s", "paced_rate", ",.0f"),
-            row("**CPU per message at 50k msg/s**, µs", "cpu_us", ".2f", "≤ 5 µs"),
-            row("bare receive loop CPU per message at 50k msg/s, µs", "raw_cpu_us", ".2f"),
-            f"| mdkit's own CPU per message (difference), µs | "
-            f"{s['cpu_us'] - s['raw_cpu_us']:.2f} | {b['cpu_us'] - b['raw_cpu_us']:.2f} | — |",
+            row("**ratio mdkit / bare picows**", "ratio", ".2f", "≥ 0.5 / ≥ 0.35"),
+            row("mdkit rate when paced to 50k msg/s", "paced_rate", ",.0f"),
+            row("**mdkit CPU per message at 50k msg/s**, µs", "cpu_us", ".2f", "≤ 5 / ≤ 7"),
+            row("bare picows CPU per message at 50k msg/s, µs", "raw_cpu_us", ".2f"),
             "",
-            "| memory (tracemalloc, 100k trade frames, send feeder) | figure | target |",
+            "| memory (tracemalloc, 100k gzip trade frames) | figure | target |",
             "|---|---|---|",
             f"| trade table bytes per row (ColumnBuffer.nbytes) | {r['table_bytes']:.0f} B | — |",
             f"| **held per trade row, raw payloads off (`raw_limit=0`)** | "
