@@ -276,3 +276,29 @@ def test_builders_match_the_doc() -> None:
     with pytest.raises(ValueError):
         ws.build_req_klines("btcusdt", parse_interval("1min"), page_size=301)
     assert orjson.loads(ws.build_req_trades("btcusdt"))["params"]["top"] == 200
+
+
+def test_request_and_reply_by_cb_id() -> None:
+    r, _ = router(["klines:5min"])
+    (send,) = r.session.request(
+        "klines",
+        {"symbol": "btcusdt", "interval": parse_interval("5min"), "start_ns": 1506602880 * 10**9},
+        "req-42",
+    )
+    sent = orjson.loads(send.message)
+    assert sent["params"]["cb_id"] == "req-42" and sent["params"]["since"] == "1506602880"
+    reply = orjson.loads(TEMPLATE["rep_kline_history"])
+    reply["cb_id"] = "req-42"
+    got, events = r.handle(gz(orjson.dumps(reply).decode()), T0)
+    assert got == 1 and events == (Reply("req-42", 1),)
+    assert r.frame("klines").index[0] == pd.Timestamp(1506602880, unit="s", tz="UTC")
+    with pytest.raises(InvalidArgument, match="klines, trades"):
+        r.session.request("orders", {}, "x")
+
+
+def test_resubscribe_is_unsub_then_sub() -> None:
+    r, _ = router(["book"])
+    subs = r.session.subscriptions
+    events = r.session.resubscribe(subs)
+    assert [orjson.loads(e.message)["event"] for e in events] == ["unsub", "sub"]
+    assert r.session.open(T0)[0].__class__.__name__ == "Ready"  # no login on v1
