@@ -78,11 +78,7 @@ def _make(seconds: int) -> Interval:
 #: Common intervals by canonical name (every venue has its own subset: see each venue's
 #: ``intervals``); any other length is parsed too.
 INTERVALS: dict[str, Interval] = {
-    iv.name: iv
-    for iv in (
-        _make(s)
-        for s in (60, 300, 900, 1800, 3600, 86400, 604800, 2592000)
-    )
+    iv.name: iv for iv in (_make(s) for s in (60, 300, 900, 1800, 3600, 86400, 604800, 2592000))
 }
 #: Longest interval accepted (a year).
 MAX_SECONDS = 366 * 86400

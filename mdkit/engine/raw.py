@@ -7,9 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from mdkit.data.columns import ColumnBuffer
-from mdkit.data.tables import RAW_STREAM_SCHEMA
-
 __all__ = ["DEFAULT_RAW_LIMIT", "RawStore"]
 
 #: Default ``raw_limit``: bytes of raw payload a capture keeps (256 MiB).
@@ -24,7 +21,10 @@ class RawStore:
     ``limit_bytes`` set, payloads beyond the limit are not kept and counted in
     ``dropped``; frames that could not be understood are always kept.
 
-    Memory: a frame whose payload is kept costs its payload plus a 26-byte row.
+    Memory: a frame whose payload is kept costs its payload plus 12 bytes (its
+    receive time and size in two arrays; connection and text flag are kept as change
+    points, offsets are rebuilt from the sizes). Appending to two ``array`` objects
+    costs a fraction of a packed row per frame, which matters on the receive path.
     A frame whose payload is dropped keeps only its receive time, as a 4-byte
     delta from the previous dropped frame (an escape table holds the rare delta
     of 4.3 s or more), and its connection and text flag as change points, so a
@@ -35,7 +35,13 @@ class RawStore:
 
     def __init__(self, limit_bytes: int | None = None) -> None:
         self.data = bytearray()
-        self.rows = ColumnBuffer(RAW_STREAM_SCHEMA)
+        #: Receive times (ns) and sizes of the kept frames.
+        self._k_ns = array("q")
+        self._k_size = array("i")
+        #: (kept index, connection, text) wherever connection or text changes.
+        self._k_changes: list[tuple[int, int, bool]] = []
+        self._k_conn = -1
+        self._k_text = False
         self.errors: list[int] = []
         self.limit = limit_bytes
         self.dropped = 0
@@ -49,20 +55,15 @@ class RawStore:
         self._drop_key: tuple[int, bool] | None = None
         self._kept = 0
         self._last: tuple[int, int, bool] | None = None
-        self._append = self.rows.append
+        self._add_ns = self._k_ns.append
+        self._add_size = self._k_size.append
         self._add_delta = self._deltas.append
 
     def add(self, payload: bytes, local_ns: int, connection: int, text: bool) -> int:
         """Keep one frame; return its kept row number, or -1 if its payload was dropped."""
-        data = self.data
-        offset = len(data)
         limit = self.limit
-        if limit is None or offset + len(payload) <= limit:
-            data += payload
-            row = self._kept
-            self._append(local_ns, connection, offset, len(payload), text, False)
-            self._kept = row + 1
-            return row
+        if limit is None or len(self.data) + len(payload) <= limit:
+            return self._keep(payload, local_ns, connection, text)
         index = self.dropped
         self.dropped = index + 1
         delta = local_ns - self._drop_ns
@@ -76,6 +77,17 @@ class RawStore:
             self._changes.append((index, connection, text))
         self._last = (local_ns, connection, text)
         return -1
+
+    def _keep(self, payload: bytes, local_ns: int, connection: int, text: bool) -> int:
+        self.data += payload
+        row = self._kept
+        self._add_ns(local_ns)
+        self._add_size(len(payload))
+        if connection != self._k_conn or text is not self._k_text:
+            self._k_conn, self._k_text = connection, text
+            self._k_changes.append((row, connection, text))
+        self._kept = row + 1
+        return row
 
     def mark_error(self, row: int, payload: bytes) -> None:
         """Flag a frame as not understood (``row`` from :meth:`add`); keep its payload
@@ -95,10 +107,7 @@ class RawStore:
             self._changes.pop()
             self._drop_key = self._changes[-1][1:] if self._changes else None
         self._drop_ns = self._dropped_time(index - 1) if index else 0
-        row = self._kept
-        self._append(local_ns, connection, len(self.data), len(payload), text, False)
-        self.data += payload
-        self._kept = row + 1
+        row = self._keep(payload, local_ns, connection, text)
         self.errors.append(row)
         self._last = None
 
@@ -124,26 +133,28 @@ class RawStore:
     def nbytes(self) -> int:
         """Bytes held (payloads + rows)."""
         return (
-            len(self.data)
-            + self.rows.nbytes
-            + self._deltas.buffer_info()[1] * self._deltas.itemsize
+            len(self.data) + 12 * self._kept + self._deltas.buffer_info()[1] * self._deltas.itemsize
         )
 
     def columns(self) -> tuple[dict[str, Any], list[bytes]]:
         """Row columns (with the ``error`` flags set) and the payloads, in receive order."""
-        kept = self.rows.columns()
-        error = np.zeros(self._kept, dtype=bool)
+        k = self._kept
+        error = np.zeros(k, dtype=bool)
         error[self.errors] = True
+        size = np.frombuffer(self._k_size, dtype=np.int32).copy() if k else np.zeros(0, np.int32)
+        offset = (np.cumsum(size, dtype=np.int64) - size) if k else np.zeros(0, np.int64)
         view = bytes(self.data)
-        offsets = np.asarray(kept["offset"]).tolist()
-        sizes = np.asarray(kept["size"]).tolist()
-        payloads = [view[o : o + s] for o, s in zip(offsets, sizes, strict=True)]
+        payloads = [view[o : o + s] for o, s in zip(offset.tolist(), size.tolist(), strict=True)]
+        at = np.array([c[0] for c in self._k_changes], dtype=np.int64)
+        pick = np.searchsorted(at, np.arange(k), side="right") - 1
         cols: dict[str, Any] = {
-            "local_timestamp": np.asarray(kept["local_timestamp"]),
-            "connection": np.asarray(kept["connection"]),
-            "offset": np.asarray(kept["offset"]),
-            "size": np.asarray(kept["size"]),
-            "text": np.asarray(kept["text"]),
+            "local_timestamp": (
+                np.frombuffer(self._k_ns, dtype=np.int64).copy() if k else np.zeros(0, np.int64)
+            ),
+            "connection": np.array([c[1] for c in self._k_changes], dtype=np.int32)[pick],
+            "offset": offset,
+            "size": size,
+            "text": np.array([c[2] for c in self._k_changes], dtype=bool)[pick],
             "error": error,
         }
         if not self.dropped:

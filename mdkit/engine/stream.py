@@ -269,6 +269,8 @@ class _Link:
         self.next_send = 0.0
         self.pump_handle: asyncio.TimerHandle | None = None
         self.ever_connected = False
+        self.early: list[tuple[bytes, bool]] = []
+        self.task: asyncio.Task[None] | None = None
 
     # -- receiving (hot path) -------------------------------------------------------------
     def on_message(self, payload: bytes, text: bool) -> None:
@@ -281,12 +283,15 @@ class _Link:
         stats = engine.stats
         stats.messages += 1
         stats.bytes += len(payload)
+        session = self.session
+        if session is None:
+            # Frames that arrived with the handshake, before the session was built: kept
+            # and handed to the session as soon as it exists.
+            self.early.append((payload, text))
+            return
         row = engine.raw.add(payload, now, self.number, text)
         counters = self.part.counters
         before = counters.data_messages
-        session = self.session
-        if session is None:
-            return
         try:
             events = session.receive(payload, now)
         except ProtocolError as exc:
@@ -401,6 +406,7 @@ class _Link:
         while not engine.stopping:
             listener = transport.Listener(self.on_message, self.on_closed)
             self.closed_reason = None
+            self.early = []
             try:
                 connection = await transport.connect(
                     self.url,
@@ -454,6 +460,11 @@ class _Link:
                 engine.fail(exc)
                 connection.close("stopped")
                 return
+            early, self.early = self.early, []
+            for payload, text in early:
+                engine.stats.messages -= 1  # counted again by on_message
+                engine.stats.bytes -= len(payload)
+                self.on_message(payload, text)
             await connection.wait_closed()
             lived = time.monotonic() - self.opened
             self.connection = None
@@ -591,7 +602,10 @@ class Engine:
             return
         self.stopping, self.stop_reason = True, reason
         for link in self.links:
-            link.drop("stopped", abort=False)
+            if link.connection is not None:
+                link.drop("stopped", abort=False)
+            elif link.task is not None:
+                link.task.cancel()  # sleeping in backoff or still connecting
         if self._done is not None:
             self._done.set()
 
@@ -619,11 +633,14 @@ class Engine:
             deadline = self._loop.call_later(self.seconds, self._stop, "completed")
         if self.stopping:
             self._done.set()
-        tasks = [asyncio.ensure_future(link.run()) for link in self.links]
+        tasks = []
+        for link in self.links:
+            link.task = asyncio.ensure_future(link.run())
+            tasks.append(link.task)
         ticker = asyncio.ensure_future(self._ticker())
         waiter = asyncio.ensure_future(self._done.wait())
         try:
-            everything: asyncio.Future[Any] = asyncio.gather(*tasks)
+            everything: asyncio.Future[Any] = asyncio.gather(*tasks, return_exceptions=True)
             pending: list[asyncio.Future[Any]] = [waiter, everything]
             await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             if not self.stopping:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from mdkit.errors import InvalidArgument, UnknownSymbol
 from mdkit.data.symbols import check_symbol, compact_symbol
+from mdkit.errors import InvalidArgument, UnknownSymbol
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from mdkit.errors import InvalidArgument, UnknownInterval
 from mdkit.data.timeparse import INTERVALS, parse_interval, parse_range, parse_time
+from mdkit.errors import InvalidArgument, UnknownInterval
 
 NOW = pd.Timestamp("2024-03-10 12:00:00", tz="UTC")
 
