@@ -1,0 +1,684 @@
+"""Bitget v2 WebSocket server (public, private) and REST symbol lists, from the shared market.
+
+Written from ``bitget-v2-ws.txt`` and NOTES.md (Bitget v2), independently of the
+client (no ``mdkit.venues``/``engine``/``capture`` imports):
+
+- ``/v2/ws/public`` and ``/v2/ws/private``; text JSON frames; the data envelope
+  ``{"action","arg","data","ts"}`` with the field order of the recorded frames;
+- text ``ping`` → ``pong``; a client silent for ``idle_timeout`` s (~2 min live) is
+  dropped without a close frame, even while pushed to; every connection is closed
+  after ``max_age`` s (the live 24 h forced disconnect);
+- login ``{"op":"login"}``: ``30011`` unknown key, ``30012`` wrong passphrase,
+  ``30013`` timestamp not seconds, ``30014`` more than 30 s off, ``30015`` bad sign,
+  ``30005`` malformed login; a refused login is followed by a close (doc "Login");
+  private channels before a login: ``30004``;
+- limits (doc "Connection instructions"): more than ``max_rate`` messages in one
+  second (pings count) → ``30007`` and close; args over ``max_bytes`` → ``30007`` and
+  close; past ``max_channels`` channels on a connection → ``30006`` for each channel
+  refused; past ``max_subscribes`` subscribe requests per hour → ``30006``; past
+  ``max_connections`` live connections → HTTP 429 at the handshake;
+- unknown op ``30003``; non-JSON text (and ``{"op":"ping"}``) ``30002``; bad channel
+  (``candle1h``) or instType ``30016``; unknown instId ``30001``; a listed symbol
+  under the wrong instType is acknowledged and then silent (NOTES.md);
+- channels ``trade`` (a backfill snapshot, then updates, newest first), ``ticker``,
+  ``candle<token>`` (a snapshot of recent bars, then the forming bar),
+  ``books`` (full snapshot, then updates when levels change, size "0" deletes) and
+  ``books1/5/15`` (full snapshots); book integrity ``integrity="checksum"`` (CRC32 of
+  the top 25 levels, signed) or ``"seq"`` (``seq``/``pseq``);
+- private ``orders``, ``fill``, ``account`` of a sandbox account on the shared
+  matching engine (:class:`~mdkit.sandbox.exchange.Exchange`); :meth:`place_order`;
+- faults: the shared kinds plus ``checksum`` (the next book update carries a wrong
+  checksum) and ``seq_gap`` (the next book update is skipped; seq moves on).
+
+REST (under ``/bitget`` on the HTTP host): ``/api/v2/spot/public/symbols`` (the
+market's instruments and ``extra_symbols`` more, each fed by one of the market's
+USDT instruments) and ``/api/v2/mix/market/contracts?productType=``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import itertools
+import time
+import zlib
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from mdkit.sandbox.exchange import Exchange, UserAccount
+from mdkit.sandbox.http import HttpRequest, Reply
+from mdkit.sandbox.market import Market
+from mdkit.sandbox.wshost import Conn, Route, VenueServer
+
+__all__ = ["BitgetServer", "CANDLES", "DEMO_API_KEY", "DEMO_SECRET_KEY", "DEMO_PASSPHRASE"]
+
+DEMO_API_KEY = "bg-sandbox-demo-key-not-real"
+DEMO_SECRET_KEY = "bg-sandbox-demo-secret-not-real"
+DEMO_PASSPHRASE = "bg-sandbox-passphrase"
+DEMO_BALANCES = {"usdt": "100000", "btc": "2", "eth": "20"}
+#: Candle channel token → bar length in seconds (doc candle channel list).
+CANDLES = {"1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1H": 3600, "4H": 14400, "6H": 21600,
+           "12H": 43200, "1D": 86400, "3D": 259200, "1W": 604800, "1M": 2592000}  # fmt: skip
+INST_TYPES = ("SPOT", "USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES")
+_PUBLIC = {"trade", "ticker", "books", "books1", "books5", "books15"} | {
+    f"candle{c}" for c in CANDLES
+}
+_PRIVATE = {"orders", "fill", "account"}
+_STATUS = {0: "live", 1: "live", 2: "filled", 3: "partially_filled", 4: "cancelled", 6: "cancelled"}
+
+
+def _err(code: int, msg: str, arg: Any = None, op: str | None = None) -> str:
+    out: dict[str, Any] = {"event": "error"}
+    if arg is not None:
+        out["arg"] = arg
+    out |= {"code": code, "msg": msg}
+    if op:
+        out["op"] = op
+    return orjson.dumps(out).decode()
+
+
+@dataclass(eq=False)
+class _Sub:
+    arg: dict[str, Any]
+    channel: str
+    symbol: str  # Bitget spelling
+    source: str  # market symbol feeding it
+    silent: bool = False
+    last_ms: int = 0
+    last_push: float = 0.0
+    bar_open: int = -1
+    second: int = -1  # books: the market second last sent
+    seq: int = 0
+
+
+@dataclass(eq=False)
+class _State:
+    private: bool
+    user: UserAccount | None = None
+    subs: dict[tuple[str, str, str], _Sub] = field(default_factory=dict)
+    times: deque[float] = field(default_factory=deque)
+    subscribes: deque[float] = field(default_factory=deque)
+    faults: dict[str, int] = field(default_factory=lambda: {"checksum": 0, "seq_gap": 0})
+    orders: dict[int, tuple[str, str]] = field(default_factory=dict)
+    fills: set[int] = field(default_factory=set)
+
+
+class BitgetServer(VenueServer):
+    """The Bitget v2 sandbox server (see the module docstring).
+
+    Parameters
+    ----------
+    market : Market
+    integrity : {"checksum", "seq"}
+        Book integrity fields: the documented CRC32 ``checksum`` or ``seq``/``pseq``.
+    rate : float
+        Push speed multiplier (trades every ``0.1/rate`` s, tickers and candles every
+        ``1/rate`` s; books whenever the market's book changes, once a second).
+    idle_timeout, max_age : float
+        Seconds without a client frame before the drop; lifetime of a connection.
+    max_rate, max_bytes, max_channels, max_subscribes, max_connections : int
+        The documented limits (10/s, 4096 bytes, 1000, 240/hour, 100).
+    extra_symbols : int
+        Spot symbols listed beyond the market's own (so > 1000 channels can be tried).
+    trailing_zeros : bool
+        Keep trailing zeros in numbers (the CoinTR clone does; Bitget strips them).
+    """
+
+    key = "bitget"
+    paths = ("/v2/ws/public", "/v2/ws/private")
+    fault_kinds = ("checksum", "seq_gap")
+    ws_env = {"WS_URL": "/v2/ws/public", "PRIVATE_WS_URL": "/v2/ws/private"}
+    credentials = {
+        "API_KEY": DEMO_API_KEY,
+        "SECRET_KEY": DEMO_SECRET_KEY,
+        "PASSPHRASE": DEMO_PASSPHRASE,
+    }
+
+    def __init__(
+        self,
+        market: Market,
+        *,
+        integrity: str = "checksum",
+        rate: float = 1.0,
+        idle_timeout: float = 120.0,
+        max_age: float = 86400.0,
+        max_rate: int = 10,
+        max_bytes: int = 4096,
+        max_channels: int = 1000,
+        max_subscribes: int = 240,
+        max_connections: int = 100,
+        extra_symbols: int = 800,
+        trailing_zeros: bool = False,
+    ) -> None:
+        if integrity not in ("checksum", "seq"):
+            raise ValueError("integrity must be 'checksum' or 'seq'")
+        super().__init__(market)
+        self.integrity = integrity
+        self.rate = rate
+        self.idle_timeout = idle_timeout
+        self.max_age = max_age
+        self.max_rate = max_rate
+        self.max_bytes = max_bytes
+        self.max_channels = max_channels
+        self.max_subscribes = max_subscribes
+        self.max_connections = max_connections
+        self.trailing_zeros = trailing_zeros
+        self.exchange = Exchange(market)
+        self.users: dict[str, tuple[UserAccount, str]] = {}
+        self.demo = self.add_user(DEMO_BALANCES, DEMO_API_KEY, DEMO_SECRET_KEY, DEMO_PASSPHRASE)
+        usdt = sorted(s for s in market.instruments if s.endswith("usdt"))
+        #: Spot symbol (Bitget spelling) → the market symbol that feeds it.
+        self.spot: dict[str, str] = {s.upper(): s for s in market.instruments}
+        letters = itertools.product("ABCDEFGHIJKLMNOPQRSTUVWXYZ", repeat=3)
+        for i, chars in zip(range(extra_symbols), letters, strict=False):
+            self.spot[f"Z{''.join(chars)}USDT"] = usdt[i % len(usdt)]
+        #: USDT-FUTURES contracts: the market's USDT instruments only.
+        self.futures: dict[str, dict[str, str]] = {
+            "USDT-FUTURES": {s.upper(): s for s in usdt},
+            "COIN-FUTURES": {},
+            "USDC-FUTURES": {},
+        }
+        #: Client messages received (decoded JSON or text), for tests.
+        self.received: list[Any] = []
+        self._books: dict[tuple[str, int], tuple[list[list[str]], list[list[str]]]] = {}
+
+    # -- accounts -----------------------------------------------------------------------
+    def add_user(
+        self, balances: dict[str, str], api_key: str, secret: str, passphrase: str
+    ) -> UserAccount:
+        """Open a sandbox account that can log in with this key, secret and passphrase."""
+        user = self.exchange.create(balances, api_key=api_key, secret=secret)
+        self.users[api_key] = (user, passphrase)
+        return user
+
+    def place_order(
+        self,
+        symbol: str,
+        side: str,
+        size: Any,
+        price: Any = None,
+        *,
+        order_type: str = "limit",
+        api_key: str = DEMO_API_KEY,
+    ) -> dict[str, Any]:
+        """Place an order for a sandbox account (thread-safe); its pushes follow.
+
+        Returns ``{"orderId", "status", "filled"}``. Raises ``SandboxError`` as the
+        matching engine does (bad parameter, balance not enough).
+        """
+        user = self.users[api_key][0]
+        kind = {"limit": 1, "market": 2}[order_type]
+        order = self.exchange.place(user, symbol.lower(), side.upper(), kind, size, price)
+        return {"orderId": str(order.id), "status": _STATUS[order.status],
+                "filled": str(order.deal_volume)}  # fmt: skip
+
+    # -- HTTP: symbol lists ---------------------------------------------------------------
+    def routes(self) -> dict[tuple[str, str], Route]:
+        """``/api/v2/spot/public/symbols`` and ``/api/v2/mix/market/contracts``."""
+        return {
+            ("GET", "/api/v2/spot/public/symbols"): self._spot_symbols,
+            ("GET", "/api/v2/mix/market/contracts"): self._contracts,
+        }
+
+    def _rest_ok(self, data: Any) -> Reply:
+        body = {"code": "00000", "msg": "success", "requestTime": int(time.time() * 1000)}
+        return Reply(200, orjson.dumps(body | {"data": data}))
+
+    def _spot_symbols(self, request: HttpRequest) -> Reply:
+        wanted = request.params.get("symbol")
+        items = []
+        for name, source in self.spot.items():
+            if wanted and name != wanted:
+                continue
+            inst = self.market.instrument(source)
+            items.append({"symbol": name, "baseCoin": name[: -len(inst.quote)],
+                          "quoteCoin": inst.quote.upper(), "minTradeAmount": "0",
+                          "maxTradeAmount": "10000000000", "takerFeeRate": "0.001",
+                          "makerFeeRate": "0.001", "pricePrecision": str(inst.price_precision),
+                          "quantityPrecision": str(inst.amount_precision),
+                          "quotePrecision": str(inst.price_precision), "minTradeUSDT": "1",
+                          "status": "online"})  # fmt: skip
+        if wanted and not items:
+            return Reply(400, b'{"code":"40034","msg":"Parameter does not exist","data":null}')
+        return self._rest_ok(items)
+
+    def _contracts(self, request: HttpRequest) -> Reply:
+        product = request.params.get("productType", "").upper()
+        if product not in self.futures:
+            return Reply(400, b'{"code":"40019","msg":"Parameter productType cannot be empty"}')
+        items = []
+        for name, source in self.futures[product].items():
+            inst = self.market.instrument(source)
+            items.append({"symbol": name, "baseCoin": inst.base.upper(), "quoteCoin": "USDT",
+                          "minTradeNum": "0.001", "sizeMultiplier": "0.001",
+                          "pricePlace": str(inst.price_precision),
+                          "volumePlace": str(inst.amount_precision), "priceEndStep": "1",
+                          "minTradeUSDT": "5", "maxLever": "125",
+                          "symbolStatus": "normal"})  # fmt: skip
+        return self._rest_ok(items)
+
+    # -- connection -----------------------------------------------------------------------
+    def process_request(self, path: str, headers: Any) -> tuple[int, str] | None:
+        """Past ``max_connections`` live connections: HTTP 429 (doc: 100 per IP)."""
+        if len([c for c in self.connections if not c.closed]) >= self.max_connections:
+            return 429, "too many connections\n"
+        return None
+
+    def malformed(self) -> str:
+        """A data frame cut short."""
+        return '{"action":"update","arg":{"instType":"SPOT","channel":"trade","instId":"BTC'
+
+    def on_fault(self, conn: Conn, kind: str, *, seconds: float, count: int) -> None:
+        """``checksum``: wrong checksum on the next update; ``seq_gap``: skip the next update."""
+        state: _State = conn.state["bitget"]
+        state.faults[kind] += count
+
+    async def serve(self, conn: Conn) -> None:
+        """One client: requests answered as they come; pushes and the watchdog beside."""
+        state = _State(private=conn.path.endswith("private"))
+        conn.state["bitget"] = state
+        conn.spawn(self._watchdog(conn))
+        conn.spawn(self._pusher(conn, state))
+        async for message in conn:
+            self._on_message(conn, state, message)
+
+    async def _watchdog(self, conn: Conn) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, self.idle_timeout / 4, self.max_age / 4))
+            now = time.monotonic()
+            if now - conn.last_received > self.idle_timeout:
+                conn.end_reason = "idle"
+                conn.abort()  # live: close 1006, no close frame (NOTES.md probe)
+                return
+            if now - conn.opened > self.max_age:
+                conn.end_reason = "max age"
+                conn.close(1000, "connection expired")
+                return
+
+    def _on_message(self, conn: Conn, state: _State, message: str | bytes) -> None:
+        now = time.monotonic()
+        times = state.times
+        times.append(now)
+        while times and now - times[0] >= 1.0:
+            times.popleft()
+        if len(times) > self.max_rate:
+            conn.send(_err(30007, "request over limit,connection close"))
+            conn.end_reason = "over rate limit"
+            conn.close(1000, "request over limit")
+            return
+        text = message.decode(errors="replace") if isinstance(message, bytes) else message
+        if text == "ping":
+            self.received.append("ping")
+            conn.send("pong")
+            return
+        try:
+            msg = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            msg = None
+        self.received.append(msg if msg is not None else text)
+        if not isinstance(msg, dict) or "op" not in msg or msg.get("op") == "ping":
+            conn.send(_err(30002, f"Unrecognized request:{text[:200]}"))
+            return
+        op = msg["op"]
+        if op == "login":
+            self._login(conn, state, msg.get("args"))
+        elif op in ("subscribe", "unsubscribe"):
+            args = msg.get("args")
+            if not isinstance(args, list) or not args:
+                conn.send(_err(30016, "Param error", op=op))
+            elif len(orjson.dumps(args)) > self.max_bytes:
+                conn.send(_err(30007, "request over limit,connection close", op=op))
+                conn.end_reason = "request too large"
+                conn.close(1000, "request over limit")
+            elif op == "subscribe":
+                self._subscribe(conn, state, args, now)
+            else:
+                for arg in args:
+                    if isinstance(arg, dict):
+                        state.subs.pop(_key(arg), None)
+                        conn.send(orjson.dumps({"event": "unsubscribe", "arg": arg}).decode())
+        else:
+            conn.send(_err(30003, f"Invalid op:{str(op)[:50]}"))
+
+    def _login(self, conn: Conn, state: _State, args: Any) -> None:
+        arg = args[0] if isinstance(args, list) and args and isinstance(args[0], dict) else None
+        fields = ("apiKey", "passphrase", "timestamp", "sign")
+        if arg is None or not all(isinstance(arg.get(k), str) for k in fields):
+            refusal: tuple[int, str] | None = (30005, "login failed")
+        else:
+            refusal = self._check_login(arg)
+        if refusal is not None:
+            conn.send(_err(*refusal, op="login"))
+            conn.end_reason = f"login refused {refusal[0]}"
+            conn.close(
+                1000, "login failed"
+            )  # doc: "If login fails, it will automatically disconnect"
+            return
+        assert arg is not None
+        state.user = self.users[arg["apiKey"]][0]
+        conn.send('{"event":"login","code":0}')
+
+    def _check_login(self, arg: dict[str, str]) -> tuple[int, str] | None:
+        found = self.users.get(arg["apiKey"])
+        if found is None:
+            return 30011, "Invalid ACCESS_KEY"
+        user, passphrase = found
+        if not hmac.compare_digest(arg["passphrase"], passphrase):
+            return 30012, "Invalid ACCESS_PASSPHRASE"
+        stamp = arg["timestamp"]
+        if not stamp.isdigit() or len(stamp) != 10:  # seconds (doc "Login")
+            return 30013, "Invalid ACCESS_TIMESTAMP"
+        if abs(int(stamp) - self.market.now()) > 30:
+            return 30014, "Request timestamp expired"
+        content = f"{stamp}GET/user/verify".encode()
+        want = base64.b64encode(hmac.new(user.secret.encode(), content, hashlib.sha256).digest())
+        if not hmac.compare_digest(arg["sign"].encode(), want):
+            return 30015, "Invalid sign"
+        return None
+
+    def _subscribe(self, conn: Conn, state: _State, args: list[Any], now: float) -> None:
+        hour = state.subscribes
+        while hour and now - hour[0] > 3600:
+            hour.popleft()
+        if len(hour) >= self.max_subscribes:
+            conn.send(_err(30006, "too many requests", op="subscribe"))
+            return
+        hour.append(now)
+        for arg in args:
+            if not isinstance(arg, dict):
+                conn.send(_err(30016, "Param error", op="subscribe"))
+                continue
+            refusal = self._check_arg(state, arg)
+            if refusal is not None:
+                conn.send(_err(*refusal, arg=arg, op="subscribe"))
+                continue
+            key = _key(arg)
+            if key not in state.subs and len(state.subs) >= self.max_channels:
+                conn.send(_err(30006, f"channel limit {self.max_channels}", arg, "subscribe"))
+                continue
+            conn.send(orjson.dumps({"event": "subscribe", "arg": arg}).decode())
+            sub = self._new_sub(arg)
+            state.subs[key] = sub
+            if not sub.silent:
+                self._first_push(conn, state, sub)
+
+    def _check_arg(self, state: _State, arg: dict[str, Any]) -> tuple[int, str] | None:
+        channel, inst_type = arg.get("channel"), arg.get("instType")
+        if inst_type not in INST_TYPES:
+            return 30016, "Param error"
+        if channel in _PRIVATE:
+            if not state.private:
+                return 30016, "Param error"
+            if state.user is None:
+                return 30004, "User not logged in"
+            return None
+        if channel not in _PUBLIC or state.private:
+            return 30016, "Param error"
+        symbol = arg.get("instId")
+        listed = self.spot if inst_type == "SPOT" else self.futures[str(inst_type)]
+        if symbol not in listed and symbol not in self.spot:
+            return 30001, f"instType:{inst_type},channel:{channel},instId:{symbol} doesn't exist"
+        return None
+
+    def _new_sub(self, arg: dict[str, Any]) -> _Sub:
+        channel = str(arg["channel"])
+        if channel in _PRIVATE:
+            return _Sub(arg, channel, "", "")
+        symbol = str(arg["instId"])
+        listed = self.spot if arg["instType"] == "SPOT" else self.futures[str(arg["instType"])]
+        silent = symbol not in listed  # real symbol, wrong instType: acked, then silent
+        return _Sub(arg, channel, symbol, self.spot.get(symbol, ""), silent=silent)
+
+    # -- wire helpers (the only places that read the market) --------------------------------
+    def _num(self, value: float, decimals: int) -> str:
+        text = f"{value:.{decimals}f}"
+        if not self.trailing_zeros and "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return text
+
+    def _book(self, source: str, second: int) -> tuple[list[list[str]], list[list[str]]]:
+        """The book at a second as wire strings, cached (every channel of a symbol shares it)."""
+        key = (source, second)
+        cached = self._books.get(key)
+        if cached is None:
+            inst = self.market.instrument(source)
+            book = self.market.book(source, second)
+            pp, ap = inst.price_precision, inst.amount_precision
+            cached = tuple(  # type: ignore[assignment]
+                [[self._num(p, pp), self._num(a, ap)] for p, a in side.tolist()]
+                for side in (book.bids, book.asks)
+            )
+            if len(self._books) > 256:
+                self._books.clear()
+            self._books[key] = cached  # type: ignore[assignment]
+        assert cached is not None
+        return cached
+
+    def _envelope(self, sub: _Sub, action: str, data: Any, ts: bool = True) -> str:
+        out: dict[str, Any] = {"action": action, "arg": sub.arg, "data": data}
+        if ts:
+            out["ts"] = int(self.market.now() * 1000)
+        return orjson.dumps(out).decode()
+
+    # -- pushes ---------------------------------------------------------------------------
+    def _first_push(self, conn: Conn, state: _State, sub: _Sub) -> None:
+        now_ms = int(self.market.now() * 1000)
+        channel = sub.channel
+        if channel == "trade":
+            items = self._trades(sub.source, now_ms - 120_000, now_ms + 1)[:30]
+            sub.last_ms = now_ms + 1
+            conn.send(self._envelope(sub, "snapshot", items))
+        elif channel == "ticker":
+            sub.last_push = time.monotonic()
+            conn.send(self._envelope(sub, "snapshot", [self._ticker(sub)]))
+        elif channel.startswith("candle"):
+            width = CANDLES[channel[6:]]
+            now = int(self.market.now())
+            sub.bar_open = now - now % width
+            rows = self.market.klines(sub.source, width, sub.bar_open - 49 * width, now + 1)
+            bars = [self._bar(sub.source, r) for r in rows if r[1] == r[1]]
+            sub.last_push = time.monotonic()
+            conn.send(self._envelope(sub, "snapshot", bars, ts=False))  # as recorded: no ts
+        elif channel.startswith("books"):
+            self._push_book(conn, state, sub, snapshot=True)
+        elif channel == "account" and state.user is not None:
+            conn.send(self._envelope(sub, "snapshot", self._balances(state.user)))
+
+    def _trades(self, source: str, start_ms: int, end_ms: int) -> list[dict[str, str]]:
+        inst = self.market.instrument(source)
+        tr = self.market.trades(source, start_ms, end_ms)
+        pp, ap = inst.price_precision, inst.amount_precision
+        return [{"ts": str(int(tr.time_ms[i])), "price": self._num(float(tr.price[i]), pp),
+                 "size": self._num(float(tr.amount[i]), ap),
+                 "side": "buy" if tr.is_buy[i] else "sell", "tradeId": str(int(tr.id[i]))}
+                for i in range(len(tr) - 1, -1, -1)]  # fmt: skip
+
+    def _ticker(self, sub: _Sub) -> dict[str, str]:
+        stats = self.market.ticker(sub.source)
+        inst = self.market.instrument(sub.source)
+        pp, ap = inst.price_precision, inst.amount_precision
+        return {"instId": sub.symbol, "lastPr": self._num(stats["last"], pp),
+                "open24h": self._num(stats["open"], pp), "high24h": self._num(stats["high"], pp),
+                "low24h": self._num(stats["low"], pp), "change24h": self._num(stats["change"], 5),
+                "bidPr": self._num(stats["bid"], pp), "askPr": self._num(stats["ask"], pp),
+                "bidSz": self._num(stats["bid_amount"], ap),
+                "askSz": self._num(stats["ask_amount"], ap),
+                "baseVolume": self._num(stats["volume"], ap),
+                "quoteVolume": self._num(stats["quote_volume"], 6),
+                "openUtc": self._num(stats["open"], pp),
+                "changeUtc24h": self._num(stats["change"], 5),
+                "ts": str(int(stats["time_ms"]))}  # fmt: skip
+
+    def _bar(self, source: str, row: Any) -> list[str]:
+        pp = self.market.instrument(source).price_precision
+        quote = self._num(float(row[6]), 8)
+        return [str(int(row[0]) * 1000), *(self._num(float(v), pp) for v in row[1:5]),
+                self._num(float(row[5]), 6), quote, quote]  # fmt: skip
+
+    def _push_book(self, conn: Conn, state: _State, sub: _Sub, *, snapshot: bool) -> None:
+        second = int(self.market.now())
+        bids, asks = self._book(sub.source, second)
+        depth = sub.channel[5:]
+        if depth or snapshot:
+            if depth:
+                bids, asks = bids[: int(depth)], asks[: int(depth)]
+            sub.second = second
+            item: dict[str, Any] = {"asks": asks, "bids": bids}
+            self._integrity(state, sub, item, None if depth else (bids, asks), snapshot=True)
+            conn.send(self._envelope(sub, "snapshot", [item]), push=not snapshot)
+            return
+        if second == sub.second:
+            return
+        old_bids, old_asks = self._book(sub.source, sub.second)
+        sub.second = second
+        changes = [_diff(old_bids, bids), _diff(old_asks, asks)]
+        if not changes[0] and not changes[1]:
+            return
+        if state.faults["seq_gap"]:
+            state.faults["seq_gap"] -= 1
+            sub.seq += 7  # this update is never sent: the chain breaks
+            return
+        item = {"asks": changes[1], "bids": changes[0]}
+        self._integrity(state, sub, item, (bids, asks), snapshot=False)
+        conn.send(self._envelope(sub, "update", [item]), push=True)
+
+    def _integrity(self, state: _State, sub: _Sub, item: dict[str, Any], book: Any,
+                   *, snapshot: bool) -> None:  # fmt: skip
+        item["ts"] = str(int(self.market.now() * 1000))
+        if self.integrity == "seq":
+            previous = sub.seq
+            sub.seq = (previous or 850_000_000_000 + sub.second) + 1 + len(item["asks"])
+            item["seq"], item["pseq"] = sub.seq, 0 if snapshot else previous
+            return
+        checksum = 0
+        if book is not None and not snapshot:
+            checksum = _checksum(*book)
+            if state.faults["checksum"]:
+                state.faults["checksum"] -= 1
+                checksum = checksum + 1 if checksum < 2**31 - 1 else 0
+        item["checksum"] = checksum
+
+    def _balances(self, user: UserAccount) -> list[dict[str, str]]:
+        stamp = str(int(self.market.now() * 1000))
+        with self.exchange.lock:
+            return [{"coin": coin.upper(), "available": str(user.free.get(coin, 0)),
+                     "frozen": str(user.locked.get(coin, 0)), "locked": "0",
+                     "limitAvailable": "0", "uTime": stamp}
+                    for coin in sorted(user.free)]  # fmt: skip
+
+    async def _pusher(self, conn: Conn, state: _State) -> None:
+        step = 0.1 / self.rate
+        while True:
+            await asyncio.sleep(step)
+            mono = time.monotonic()
+            for sub in list(state.subs.values()):
+                if sub.silent:
+                    continue
+                channel = sub.channel
+                if channel == "trade":
+                    now_ms = int(self.market.now() * 1000)
+                    items = self._trades(sub.source, sub.last_ms, now_ms + 1)
+                    sub.last_ms = now_ms + 1
+                    if items:
+                        conn.send(self._envelope(sub, "update", items), push=True)
+                elif channel == "ticker" and mono - sub.last_push >= 1.0 / self.rate:
+                    sub.last_push = mono
+                    conn.send(self._envelope(sub, "snapshot", [self._ticker(sub)]), push=True)
+                elif channel.startswith("candle") and mono - sub.last_push >= 1.0 / self.rate:
+                    sub.last_push = mono
+                    self._push_bar(conn, sub)
+                elif channel.startswith("books"):
+                    if channel == "books" or mono - sub.last_push >= 1.0 / self.rate:
+                        sub.last_push = mono
+                        self._push_book(conn, state, sub, snapshot=False)
+            if state.user is not None and state.subs:
+                self._push_private(conn, state)
+
+    def _push_bar(self, conn: Conn, sub: _Sub) -> None:
+        width = CANDLES[sub.channel[6:]]
+        now = int(self.market.now())
+        current = now - now % width
+        start = min(sub.bar_open, current) if sub.bar_open >= 0 else current
+        rows = self.market.klines(sub.source, width, start, current + width)
+        sub.bar_open = current
+        bars = [self._bar(sub.source, r) for r in rows if r[1] == r[1]]
+        if bars:  # on a rollover: the finished bar once more, then the new one
+            conn.send(self._envelope(sub, "update", bars), push=True)
+
+    def _push_private(self, conn: Conn, state: _State) -> None:
+        user = state.user
+        assert user is not None
+        self.exchange.advance()
+        orders, fills = [], []
+        with self.exchange.lock:
+            for order in user.orders:
+                mark = (_STATUS[order.status], str(order.deal_volume))
+                if state.orders.get(order.id) != mark:
+                    state.orders[order.id] = mark
+                    orders.append(self._order(order))
+                for fill in order.fills:
+                    if fill.id not in state.fills:
+                        state.fills.add(fill.id)
+                        fills.append(self._fill(order, fill))
+        subs = {sub.channel: sub for sub in state.subs.values() if sub.channel in _PRIVATE}
+        if orders and "orders" in subs:
+            conn.send(self._envelope(subs["orders"], "snapshot", orders))
+        if fills and "fill" in subs:
+            conn.send(self._envelope(subs["fill"], "snapshot", fills))
+        if (orders or fills) and "account" in subs:
+            conn.send(self._envelope(subs["account"], "snapshot", self._balances(user)))
+
+    def _order(self, order: Any) -> dict[str, Any]:
+        avg = order.deal_funds / order.deal_volume if order.deal_volume else 0
+        coin = self.market.instrument(order.symbol)
+        fee_coin = (coin.base if order.side == "BUY" else coin.quote).upper()
+        out = {"instId": order.symbol.upper(), "orderId": str(order.id),
+               "clientOid": f"sb{order.id}", "size": str(order.volume),
+               "orderType": "limit" if order.type == 1 else "market", "force": "gtc",
+               "side": order.side.lower(), "accBaseVolume": str(order.deal_volume),
+               "priceAvg": f"{avg:.{coin.price_precision}f}", "status": _STATUS[order.status],
+               "feeDetail": [{"feeCoin": fee_coin, "fee": f"-{order.fee}"}],
+               "cTime": str(order.created_ms), "uTime": str(order.updated_ms)}  # fmt: skip
+        if order.price is not None:
+            out["price"] = str(order.price)
+        return out
+
+    def _fill(self, order: Any, fill: Any) -> dict[str, Any]:
+        return {"orderId": str(order.id), "tradeId": str(fill.id), "symbol": fill.symbol.upper(),
+                "orderType": "limit" if order.type == 1 else "market",
+                "side": fill.side.lower(), "priceAvg": str(fill.price), "size": str(fill.volume),
+                "amount": str(fill.price * fill.volume),
+                "tradeScope": "maker" if fill.ctime_ms > order.created_ms else "taker",
+                "feeDetail": [{"feeCoin": fill.fee_coin.upper(), "deduction": "no",
+                               "totalDeductionFee": "0", "totalFee": f"-{fill.fee}"}],
+                "cTime": str(fill.ctime_ms), "uTime": str(fill.ctime_ms)}  # fmt: skip
+
+
+def _key(arg: dict[str, Any]) -> tuple[str, str, str]:
+    return (str(arg.get("instType")), str(arg.get("channel")),
+            str(arg.get("instId", arg.get("coin", ""))))  # fmt: skip
+
+
+def _diff(old: list[list[str]], new: list[list[str]]) -> list[list[str]]:
+    """Levels that changed from ``old`` to ``new``; removed ones with size "0"."""
+    before = {p: s for p, s in old}
+    after = {p: s for p, s in new}
+    out = [[p, s] for p, s in new if before.get(p) != s]
+    return out + [[p, "0"] for p in before if p not in after]
+
+
+def _checksum(bids: list[list[str]], asks: list[list[str]]) -> int:
+    """CRC32 of the top 25 levels interleaved, signed int32 (doc "Depth channel")."""
+    parts: list[str] = []
+    for i in range(25):
+        if i < len(bids):
+            parts += bids[i]
+        if i < len(asks):
+            parts += asks[i]
+    crc = zlib.crc32(":".join(parts).encode())
+    return crc - 2**32 if crc >= 2**31 else crc
