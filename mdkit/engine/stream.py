@@ -37,7 +37,14 @@ from typing import Any
 
 from mdkit.data.tables import Tables
 from mdkit.engine.raw import DEFAULT_RAW_LIMIT, RawStore
-from mdkit.errors import InvalidArgument, MdkitError, NetworkError, ProtocolError, VenueError
+from mdkit.errors import (
+    AuthError,
+    InvalidArgument,
+    MdkitError,
+    NetworkError,
+    ProtocolError,
+    VenueError,
+)
 from mdkit.venues.base import (
     Counters,
     Credentials,
@@ -407,6 +414,9 @@ class _Link:
                     headers=self.stream.headers,
                     timeout=engine.open_timeout,
                 )
+            except AuthError as exc:  # credentials refused at the handshake: no retry
+                engine.fail(exc)
+                return
             except NetworkError as exc:
                 failures += 1
                 engine.stats.connect_failures += 1
@@ -456,6 +466,13 @@ class _Link:
             await connection.wait_closed()
             lived = time.monotonic() - self.opened
             self.connection = None
+            reason = self.closed_reason or "closed"
+            if not engine.stopping:
+                # The session may know that a reconnect cannot help (kicked by another
+                # connection with the same token): its fatal ServerError stops the engine.
+                ended = session.closed(reason, listener.close_code, time.time_ns())
+                if ended:
+                    self.act(ended, time.time_ns())
             self.session = None
             if self.pump_handle is not None:
                 self.pump_handle.cancel()
@@ -468,7 +485,6 @@ class _Link:
             self.requests.clear()
             if engine.stopping:
                 return
-            reason = self.closed_reason or "closed"
             self.gap = engine.open_gap(self, self.last_ns, reason, ())
             for gap in self.resync_gaps.values():
                 gap["end_ns"] = self.last_ns
