@@ -275,9 +275,16 @@ class _Link:
         self.next_send = 0.0
         self.pump_handle: asyncio.TimerHandle | None = None
         self.ever_connected = False
+        self.early: list[tuple[bytes, bool]] = []
 
     # -- receiving (hot path) -------------------------------------------------------------
     def on_message(self, payload: bytes, text: bool) -> None:
+        if self.session is None:
+            # A server that speaks first (iTick's greeting and auth) can deliver frames
+            # with the handshake answer, before connect() returns and the session
+            # exists: keep them for the session instead of losing them.
+            self.early.append((payload, text))
+            return
         engine = self.engine
         now = time.time_ns()
         if now <= engine.last_ns:
@@ -407,6 +414,7 @@ class _Link:
         while not engine.stopping:
             listener = transport.Listener(self.on_message, self.on_closed)
             self.closed_reason = None
+            self.early = []
             try:
                 connection = await transport.connect(
                     self.url,
@@ -463,6 +471,9 @@ class _Link:
                 engine.fail(exc)
                 connection.close("stopped")
                 return
+            early, self.early = self.early, []
+            for payload, text in early:  # frames that came with the handshake answer
+                self.on_message(payload, text)
             await connection.wait_closed()
             lived = time.monotonic() - self.opened
             self.connection = None
