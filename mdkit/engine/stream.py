@@ -37,7 +37,14 @@ from typing import Any
 
 from mdkit.data.tables import Tables
 from mdkit.engine.raw import DEFAULT_RAW_LIMIT, RawStore
-from mdkit.errors import InvalidArgument, MdkitError, NetworkError, ProtocolError, VenueError
+from mdkit.errors import (
+    AuthError,
+    InvalidArgument,
+    MdkitError,
+    NetworkError,
+    ProtocolError,
+    VenueError,
+)
 from mdkit.venues.base import (
     Counters,
     Credentials,
@@ -274,6 +281,12 @@ class _Link:
 
     # -- receiving (hot path) -------------------------------------------------------------
     def on_message(self, payload: bytes, text: bool) -> None:
+        if self.session is None:
+            # A server that speaks first (iTick's greeting and auth) can deliver frames
+            # with the handshake answer, before connect() returns and the session
+            # exists: keep them for the session instead of losing them.
+            self.early.append((payload, text))
+            return
         engine = self.engine
         now = time.time_ns()
         if now <= engine.last_ns:
@@ -284,11 +297,6 @@ class _Link:
         stats.messages += 1
         stats.bytes += len(payload)
         session = self.session
-        if session is None:
-            # Frames that arrived with the handshake, before the session was built: kept
-            # and handed to the session as soon as it exists.
-            self.early.append((payload, text))
-            return
         row = engine.raw.add(payload, now, self.number, text)
         counters = self.part.counters
         before = counters.data_messages
@@ -414,6 +422,9 @@ class _Link:
                     headers=self.stream.headers,
                     timeout=engine.open_timeout,
                 )
+            except AuthError as exc:  # credentials refused at the handshake: no retry
+                engine.fail(exc)
+                return
             except NetworkError as exc:
                 failures += 1
                 engine.stats.connect_failures += 1
@@ -461,13 +472,18 @@ class _Link:
                 connection.close("stopped")
                 return
             early, self.early = self.early, []
-            for payload, text in early:
-                engine.stats.messages -= 1  # counted again by on_message
-                engine.stats.bytes -= len(payload)
+            for payload, text in early:  # frames that came with the handshake answer
                 self.on_message(payload, text)
             await connection.wait_closed()
             lived = time.monotonic() - self.opened
             self.connection = None
+            reason = self.closed_reason or "closed"
+            if not engine.stopping:
+                # The session may know that a reconnect cannot help (kicked by another
+                # connection with the same token): its fatal ServerError stops the engine.
+                ended = session.closed(reason, listener.close_code, time.time_ns())
+                if ended:
+                    self.act(ended, time.time_ns())
             self.session = None
             if self.pump_handle is not None:
                 self.pump_handle.cancel()
@@ -480,7 +496,6 @@ class _Link:
             self.requests.clear()
             if engine.stopping:
                 return
-            reason = self.closed_reason or "closed"
             self.gap = engine.open_gap(self, self.last_ns, reason, ())
             for gap in self.resync_gaps.values():
                 gap["end_ns"] = self.last_ns

@@ -31,7 +31,7 @@ from picows import (
     ws_connect,
 )
 
-from mdkit.errors import NetworkError
+from mdkit.errors import AuthError, NetworkError
 
 __all__ = ["Connection", "Listener", "connect"]
 
@@ -55,6 +55,8 @@ class Listener(WSListener):
         self.on_message = on_message
         self.on_closed = on_closed
         self.close_reason: str | None = None
+        #: The server's close code (None: no close frame came).
+        self.close_code: int | None = None
         self._parts: list[bytes] = []
         self._text = False
 
@@ -77,6 +79,8 @@ class Listener(WSListener):
                 self.on_message(payload, self._text)
         elif kind is _CLOSE:
             code = frame.get_close_code()
+            value: Any = getattr(code, "value", code)
+            self.close_code = int(value)
             message = frame.get_close_message() or b""
             reason = message.decode("utf-8", "replace")
             self.close_reason = (
@@ -152,6 +156,8 @@ async def connect(
 
     Raises
     ------
+    AuthError
+        If the server answered the upgrade with HTTP 401 or 403 (credentials refused).
     NetworkError
         With the reason: refused, unreachable, timed out, an HTTP status instead of
         the upgrade, a bad URL.
@@ -174,6 +180,13 @@ async def connect(
             f"could not connect to {url}: no WebSocket handshake within {timeout:g} s"
         ) from None
     except WSError as exc:
+        status = getattr(getattr(exc, "response", None), "status", None)
+        if status in (401, 403):
+            # The credentials were refused at the handshake (iTick's token header):
+            # retrying cannot help, so this is not a NetworkError.
+            raise AuthError(
+                str(int(status)), f"{url} refused the handshake: {_describe(exc)}"
+            ) from None
         raise NetworkError(f"could not connect to {url}: {_describe(exc)}") from None
     except OSError as exc:
         text = exc.strerror or str(exc) or type(exc).__name__

@@ -40,6 +40,7 @@ __all__ = [
 SERVERS: dict[str, str] = {
     "cryptocom": "mdkit.sandbox.cryptocom_ws:CryptocomWsServer",
     "bitget": "mdkit.sandbox.bitget:BitgetServer",
+    "itick": "mdkit.sandbox.itick:ItickServer",
 }
 
 #: The WebSocket faults every venue has (venues may add their own: ``sb.<venue>.kinds``).

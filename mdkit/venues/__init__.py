@@ -18,6 +18,7 @@ __all__ = ["REGISTRY", "get_venue", "venue_keys"]
 REGISTRY: dict[str, str] = {
     "cryptocom": "mdkit.venues.cryptocom_ws",
     "bitget": "mdkit.venues.bitget",
+    "itick": "mdkit.venues.itick",
 }
 
 

@@ -22,6 +22,8 @@ capture's tables and counters, the credentials) and speaks only in bytes and eve
   returns events (most data frames return the empty tuple :data:`NOTHING`);
 - ``timer(now_ns)`` → keepalives and anything else due (called every
   ``timer_interval`` seconds);
+- ``closed(reason, code, now_ns)`` → events when the connection ended (a fatal
+  :class:`ServerError` stops the reconnects);
 - ``request(method, params, request_id)`` → :class:`Send` events of one
   request/response call (BitTap's API, paged history); its answer comes back from
   ``receive`` as a :class:`Reply`.
@@ -481,6 +483,16 @@ class Session:
 
     def timer(self, now_ns: int) -> Sequence[Event]:
         """Keepalives and anything else due."""
+        return NOTHING
+
+    def closed(self, reason: str, code: int | None, now_ns: int) -> Sequence[Event]:
+        """The connection ended (``code``: the server's close code, None without one).
+
+        Called once per connection, before the engine reconnects. A venue whose server
+        closes connections for a reason a reconnect cannot fix (iTick's "another
+        connection with this token took over") returns a fatal :class:`ServerError`
+        here instead of letting the engine reconnect. Default: nothing.
+        """
         return NOTHING
 
     def request(self, method: str, params: Mapping[str, Any], request_id: str) -> Sequence[Event]:

@@ -1,0 +1,555 @@
+"""iTick crypto WebSocket, market streams — sans-I/O.
+
+Protocol: ``shared/protocols/itick-crypto-ws.txt``; real-server quirks from NOTES.md
+("iTick crypto WebSocket") handled here:
+
+- authentication is the ``token`` handshake header (:func:`handshake_headers`); the
+  server then sends ``{"code":1,"msg":"Connected Successfully"}`` and
+  ``{"code":1,"resAc":"auth",...}``; older servers (``/cws``) took an in-band
+  ``{"ac":"auth","params":"<token>"}`` instead (capture option ``auth="message"``).
+  ``"auth failed"`` ends the capture at once with :class:`~mdkit.errors.AuthError`;
+- the token is needed for public data too: the one endpoint is ``private``, so a
+  capture without ``MDKIT_ITICK_TOKEN`` fails before connecting, naming it;
+- on the WebSocket ``code`` 1 is ok and 0 a failure, but the doc's kline push
+  carries ``"code":0`` and ``"msg":null``: pushes are recognised by their ``data``,
+  never by ``code``; kline pushes may lack ``type`` (recognised by ``k``);
+- pushes name ``ETH_USDT`` for a subscription to ``ETHUSDT`` (or ``ETHUSDT$BA``, the
+  later code$region spelling): mapped back to the requested symbol;
+- kline period codes 1=1m, 2=5m, 3=15m, 4=30m, 5=1h, 8=1d, 9=1w, 10=1M (NOTES.md;
+  one doc version says code 3 is 10 min, the SDKs say 15 min);
+- in tick and quote pushes ``ts`` is the **trading status** (0 normal, 1 suspended,
+  2 delisted, 3 circuit breaker), not a time. No frame schema has a status column,
+  so a non-zero status (and its return to 0) is reported once per change as a
+  non-fatal :class:`~mdkit.venues.base.ServerError` (``cap.stats["server_errors"]``,
+  and logged); the raw frames keep it;
+- heartbeat ``{"ac":"ping","params":"<ms>"}`` answered by
+  ``{"resAc":"pong","data":{"params":"<same>"}}``;
+- one connection per token: a second connection disconnects the first. mdkit
+  therefore captures everything of a venue over ONE connection
+  (``Limits(connections=1)``), and a connection closed by the server with code 4000
+  or a reason that says it was kicked ends the capture with a clear
+  :class:`~mdkit.errors.VenueError` (code ``kicked``) instead of reconnecting, which
+  would only kick the other client in turn. Other closes reconnect as usual;
+- subscribe failures (``"exceeding the maximum subscription limit"``, code E003, and
+  ``"cannot be resolved action"``) are fatal :class:`~mdkit.errors.VenueError`: the
+  one subscribe message carries every stream, so nothing would arrive.
+
+What the vocabulary means here. iTick's ``quote`` is a last-price/OHLC quote (last,
+open, high, low, volume, turnover, change), not a best bid/ask, so:
+
+- ``ticker`` ← iTick ``quote`` (``last open high low volume quote_volume change``;
+  ``change`` = ``chp``/100, a fraction like every other venue's ticker);
+- ``quotes`` ← best bid/ask (level 1 of each iTick ``depth`` push): a researcher who
+  asks for quotes on any venue gets Tardis-style ``bid_price bid_amount ask_price
+  ask_amount``, never a differently shaped table under the same name;
+- ``book`` ← iTick ``depth`` (5 levels a side, each push a full snapshot);
+- ``trades`` ← iTick ``tick`` (price ``ld``, amount ``v``). iTick sends no trade id and
+  no side for crypto (``d`` is stock-only): ``id`` is missing (NA) and ``side`` NaN —
+  left out, never invented;
+- ``klines:<interval>`` ← ``kline@<code>``.
+
+``book`` and ``quotes`` of one symbol share one ``depth`` subscription on the wire.
+Depth pushes carry no time: their rows are stamped with the receive time.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import orjson
+
+from mdkit.errors import AuthError, InvalidArgument, ProtocolError, VenueError
+from mdkit.venues.base import (
+    NOTHING,
+    Credentials,
+    Endpoint,
+    Event,
+    Limits,
+    Ready,
+    Send,
+    ServerError,
+    Session,
+    SessionSetup,
+    Subscription,
+    Venue,
+    parse_channel,
+)
+
+__all__ = [
+    "VENUE",
+    "WS_URL",
+    "CHANNELS",
+    "INTERVAL_TOKENS",
+    "WIRE_TYPES",
+    "BOOK_LEVELS",
+    "STATUS",
+    "DESCRIPTOR",
+    "ItickSession",
+    "build_auth",
+    "build_ping",
+    "build_subscribe",
+    "handshake_headers",
+    "plan",
+    "push_code",
+]
+
+log = logging.getLogger("mdkit.venues.itick")
+
+VENUE = "itick"
+#: doc "Connect to the cluster" (header ``token``).
+WS_URL = "wss://api.itick.org/crypto"
+#: Vocabulary channel → iTick subscribe type (``klines`` → ``kline@<code>``).
+WIRE_TYPES = {"trades": "tick", "ticker": "quote", "quotes": "depth", "book": "depth"}
+CHANNELS = ("trades", "ticker", "quotes", "book", "klines")
+#: Canonical interval → kline period code (NOTES.md "Kline period codes").
+INTERVAL_TOKENS: dict[str, str] = {
+    "1min": "1",
+    "5min": "2",
+    "15min": "3",
+    "30min": "4",
+    "60min": "5",
+    "1day": "8",
+    "1week": "9",
+    "1month": "10",
+}
+_PERIOD_NAMES = {code: name for name, code in INTERVAL_TOKENS.items()}
+#: Levels per side of a depth push (doc example: 5).
+BOOK_LEVELS = 5
+#: ``ts`` of tick/quote pushes (NOTES.md): trading status, not a time.
+STATUS = {0: "normal", 1: "suspended", 2: "delisted", 3: "circuit breaker"}
+#: Seconds between client pings (the doc gives no period; well inside any idle cut).
+PING_INTERVAL = 15.0
+#: Pongs answer every ping: three missed periods is a dead link.
+SILENCE_TIMEOUT = 3 * PING_INTERVAL
+#: Close codes / reasons that mean "another connection with this token took over".
+KICK_CODES = (4000,)
+_KICK_WORDS = re.compile(r"kick|another (connection|session)|replaced|duplicate", re.I)
+_AUTH_MODES = ("header", "message")
+_SYMBOL = re.compile(r"^[A-Z0-9]{2,30}(\$[A-Z]{1,4})?$")
+_MS = 1_000_000
+_NAN = float("nan")
+_loads = orjson.loads
+
+
+def handshake_headers(credentials: Credentials) -> Mapping[str, str]:
+    """The ``token`` handshake header (doc "Connect to the cluster")."""
+    token = credentials.get("token")
+    return {"token": token} if token else {}
+
+
+def push_code(symbol: str) -> str:
+    """The key a push's ``s`` maps to: ``ETH_USDT``, ``ETHUSDT$BA``, ``ethusdt`` → ``ETHUSDT``."""
+    return symbol.partition("$")[0].replace("_", "").replace("-", "").replace("/", "").upper()
+
+
+def _symbol(text: Any) -> str:
+    if not isinstance(text, str):
+        raise InvalidArgument(f"{VENUE}: a symbol is a string like 'BTCUSDT', not {text!r}")
+    head, dollar, region = text.strip().partition("$")
+    code = push_code(head) + (dollar + region.upper() if dollar else "")
+    if not _SYMBOL.match(code):
+        raise InvalidArgument(
+            f"{VENUE}: {text!r} is not a symbol code; write it like 'BTCUSDT', 'BTC/USDT' "
+            "or 'BTCUSDT$BA' (code$region)"
+        )
+    return code
+
+
+def plan(
+    symbols: Sequence[str], channels: Sequence[str], options: Mapping[str, Any]
+) -> list[Subscription]:
+    """Validate symbols, channels and options and return the subscriptions (no I/O).
+
+    Parameters
+    ----------
+    symbols : sequence of str
+        ``BTCUSDT``, ``btc/usdt``, ``BTC-USDT`` or ``BTCUSDT$BA`` (code$region, sent as
+        is); compacted to upper case.
+    channels : sequence of str
+        ``trades ticker quotes book klines klines:<interval>`` (intervals: 1min 5min
+        15min 30min 60min 1day 1week 1month).
+    options : mapping
+        ``auth``: ``"header"`` (default, the ``token`` handshake header) or
+        ``"message"`` (also the older in-band ``{"ac":"auth"}``, for ``/cws`` servers).
+
+    Returns
+    -------
+    list of Subscription
+        One per (channel, symbol), all on the one ``public`` endpoint.
+
+    Raises
+    ------
+    UnknownChannel, UnknownInterval, InvalidArgument
+        Naming the valid choices.
+    """
+    unknown = [k for k in options if k != "auth"]
+    if unknown:
+        raise InvalidArgument(f"{VENUE} capture options: auth; not {', '.join(unknown)}")
+    auth = options.get("auth", "header")
+    if auth not in _AUTH_MODES:
+        raise InvalidArgument(
+            f"{VENUE}: auth must be one of {', '.join(_AUTH_MODES)}, not {auth!r}"
+        )
+    if not symbols:
+        raise InvalidArgument(
+            f"{VENUE}: give at least one symbol (every iTick channel is per symbol)"
+        )
+    codes = list(dict.fromkeys(_symbol(s) for s in symbols))
+    out: dict[str, Subscription] = {}
+    for text in channels:
+        kind, interval, arg = parse_channel(text, DESCRIPTOR)
+        if arg and not (kind == "book" and arg == str(BOOK_LEVELS)):
+            raise InvalidArgument(
+                f"{VENUE}: channel {text!r} takes no ':' argument "
+                f"(books are {BOOK_LEVELS} levels a side: 'book' or 'book:{BOOK_LEVELS}')"
+            )
+        if interval is not None:
+            wire = f"kline@{INTERVAL_TOKENS[interval.name]}"
+        else:
+            wire = WIRE_TYPES[kind]
+        for code in codes:
+            name = f"{wire} {code}" + (" top" if kind == "quotes" else "")
+            opts = {"type": wire, "auth": auth}
+            out.setdefault(name, Subscription(kind, code, name, "public", interval, opts))
+    return list(out.values())
+
+
+def _dumps(obj: Any) -> str:
+    return orjson.dumps(obj).decode()
+
+
+def build_auth(token: str) -> str:
+    """The older in-band auth: ``{"ac":"auth","params":"<token>"}``."""
+    return _dumps({"ac": "auth", "params": token})
+
+
+def build_ping(now_ms: int) -> str:
+    """``{"ac":"ping","params":"<ms>"}`` (doc: the pong echoes ``params``)."""
+    return _dumps({"ac": "ping", "params": str(now_ms)})
+
+
+def build_subscribe(subscriptions: Sequence[Subscription]) -> list[str]:
+    """Subscribe messages: one per set of symbols sharing the same types.
+
+    ``{"ac":"subscribe","params":"BTCUSDT,ETHUSDT","types":"quote,tick,depth,kline@1"}``;
+    the server subscribes every code to every type of a message, so symbols are
+    grouped by the exact set of types they need (one message for a usual capture).
+    """
+    types: dict[str, list[str]] = {}
+    for sub in subscriptions:
+        wire = str(sub.options["type"])
+        wanted = types.setdefault(sub.symbol, [])
+        if wire not in wanted:
+            wanted.append(wire)
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for code, wires in types.items():
+        groups.setdefault(tuple(wires), []).append(code)
+    return [
+        _dumps({"ac": "subscribe", "params": ",".join(codes), "types": ",".join(wires)})
+        for wires, codes in groups.items()
+    ]
+
+
+class ItickSession(Session):
+    """One iTick connection (see :mod:`mdkit.venues.base` and the module docstring).
+
+    Examples
+    --------
+    A quote push (doc "After successful subscription")::
+
+        {"code": 1,
+         "data": {"s": "ETH_USDT",       # pushed spelling of ETHUSDT -> symbol ETHUSDT
+                  "ld": 3034,            # last price -> ticker.last
+                  "t": 1731690011321,    # ms -> timestamp
+                  "v": 0.6186,           # volume -> ticker.volume
+                  "tu": 1876.832564,     # turnover -> ticker.quote_volume
+                  "ts": 0,               # trading STATUS (0 normal), not a time
+                  "type": "quote"}}      # -> the ticker table
+
+    becomes one ``ticker`` row.
+    """
+
+    timer_interval: ClassVar[float] = PING_INTERVAL
+
+    def __init__(self, setup: SessionSetup) -> None:
+        super().__init__(setup)
+        tables = setup.tables
+        self._tables = tables
+        # (pushed code, wire type) -> [(subscription key, requested symbol, interval)]
+        self.routes: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+        self._auth = "header"
+        for sub in setup.subscriptions:
+            wire = str(sub.options["type"])
+            self._auth = str(sub.options.get("auth", self._auth))
+            table = sub.kind if sub.kind != "book" else "depth"
+            interval = sub.interval.name if sub.interval else ""
+            self.routes.setdefault((push_code(sub.symbol), wire), []).append(
+                (sub.key, sub.symbol, table + (f" {interval}" if interval else ""))
+            )
+        self._handlers: dict[str, Callable[[Any, list[tuple[str, str, str]], int], None]] = {
+            "tick": self._tick,
+            "quote": self._quote,
+            "depth": self._depth,
+        }
+        self.authenticated = False
+        self._status: dict[tuple[str, str], int] = {}
+        self._pings: set[str] = set()
+
+    # -- outgoing -----------------------------------------------------------------------
+    def open(self, now_ns: int) -> Sequence[Event]:
+        """Header auth: wait for the server's auth message; ``auth="message"``: send it."""
+        token = self.credentials.get("token")
+        if not token:
+            return (
+                ServerError(
+                    f"{VENUE}: no token; set MDKIT_ITICK_TOKEN or pass token=",
+                    code="E002",
+                    fatal=True,
+                    error=AuthError,
+                ),
+            )
+        if self._auth == "message":
+            return (Send(build_auth(token)),)
+        return NOTHING
+
+    def subscribe(self, subscriptions: Sequence[Subscription]) -> Sequence[Event]:
+        """One ``subscribe`` message per group of symbols (see :func:`build_subscribe`)."""
+        return [Send(m) for m in build_subscribe(subscriptions)]
+
+    def timer(self, now_ns: int) -> Sequence[Event]:
+        """The ``{"ac":"ping"}`` heartbeat (once authenticated)."""
+        if not self.authenticated:
+            return NOTHING
+        params = str(now_ns // _MS)
+        self._pings.add(params)
+        return (Send(build_ping(now_ns // _MS), urgent=True),)
+
+    def closed(self, reason: str, code: int | None, now_ns: int) -> Sequence[Event]:
+        """A connection kicked by another one with this token ends the capture."""
+        if code in KICK_CODES or _KICK_WORDS.search(reason):
+            return (
+                ServerError(
+                    f"{VENUE}: disconnected by the server ({reason}): another connection "
+                    "with the same token took over (iTick allows one connection per token). "
+                    "Stop the other client, or give this capture its own token",
+                    code="kicked",
+                    fatal=True,
+                    error=VenueError,
+                ),
+            )
+        return NOTHING
+
+    # -- incoming -----------------------------------------------------------------------
+    def receive(self, frame: bytes, now_ns: int) -> Sequence[Event]:
+        """Handle one frame; see :class:`~mdkit.venues.base.Session`."""
+        try:
+            msg = _loads(frame)
+        except orjson.JSONDecodeError as exc:
+            raise ProtocolError(f"{VENUE}: frame is not JSON: {exc}") from None
+        if type(msg) is not dict:
+            raise ProtocolError(f"{VENUE}: frame is not a JSON object")
+        data = msg.get("data")
+        res = msg.get("resAc")
+        if type(data) is dict and res is None:
+            return self._push(data, now_ns)
+        if res == "pong":
+            params = data.get("params") if type(data) is dict else None
+            if str(params) in self._pings:
+                self._pings.discard(str(params))
+                self.counters.pongs += 1
+            else:
+                self.counters.other += 1  # a pong for no ping of ours (doc: must match)
+            return NOTHING
+        ok = msg.get("code") in (1, "1")
+        text = str(msg.get("msg") or "")
+        if res == "auth":
+            if ok:
+                self.authenticated = True
+                self.counters.acks += 1
+                return (Ready(),)
+            return (
+                ServerError(
+                    f"{VENUE}: {text or 'auth failed'}: the token was refused "
+                    "(check MDKIT_ITICK_TOKEN)",
+                    code="E002",
+                    fatal=True,
+                    error=AuthError,
+                ),
+            )
+        if res == "subscribe":
+            if ok:
+                self.counters.acks += 1
+                return NOTHING
+            return (_subscribe_error(text),)
+        if ok:  # "Connected Successfully" and other notices
+            self.counters.other += 1
+            return NOTHING
+        if res is not None or text:
+            return (ServerError(f"{VENUE}: {_clip(msg)}", code=str(res) if res else None),)
+        self.counters.other += 1
+        return NOTHING
+
+    def _push(self, data: Any, now_ns: int) -> Sequence[Event]:
+        try:
+            code = push_code(str(data["s"]))
+            if "k" in data:
+                wire = str(data.get("type") or f"kline@{data['t']}")
+                routes = self.routes.get((code, wire))
+                if routes is None:
+                    self.counters.unrouted += 1
+                    return NOTHING
+                self._kline(data["k"], wire, routes, now_ns)
+            else:
+                wire = str(data["type"])
+                routes = self.routes.get((code, wire))
+                if routes is None:
+                    self.counters.unrouted += 1
+                    return NOTHING
+                self._handlers[wire](data, routes, now_ns)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise ProtocolError(f"{VENUE}: cannot read push: {exc!r}") from None
+        self.count(routes[0][0])
+        per_channel = self.counters.per_channel
+        for key, _, _ in routes[1:]:  # book and quotes share one depth push
+            per_channel[key] = per_channel.get(key, 0) + 1
+        if "ts" in data and wire in ("tick", "quote"):
+            return self._status_change(routes[0][1], wire, data["ts"])
+        return NOTHING
+
+    def _status_change(self, symbol: str, wire: str, value: Any) -> Sequence[Event]:
+        status = int(value)
+        key = (symbol, wire)
+        before = self._status.get(key, 0)
+        self._status[key] = status
+        if status == before:
+            return NOTHING
+        name = STATUS.get(status, f"status {status}")
+        log.info("%s: %s trading status %d (%s)", VENUE, symbol, status, name)
+        return (ServerError(f"{VENUE}: {symbol} trading status {status} ({name})", code="status"),)
+
+    def _tick(self, data: Any, routes: list[tuple[str, str, str]], now_ns: int) -> None:
+        t = data.get("t")
+        ts = int(t) * _MS if t is not None else now_ns
+        # No trade id and no side for crypto ticks (d is stock-only): NA / NaN.
+        self._tables["trades"].append(
+            ts, now_ns, routes[0][1], -1, None, float(data["ld"]), float(data["v"])
+        )
+
+    def _quote(self, data: Any, routes: list[tuple[str, str, str]], now_ns: int) -> None:
+        t = data.get("t")
+        get = data.get
+        chp = get("chp")
+        self._tables["ticker"].append(
+            int(t) * _MS if t is not None else now_ns,
+            now_ns,
+            routes[0][1],
+            float(data["ld"]),
+            _NAN,  # bid: not in an iTick quote
+            _NAN,  # ask
+            _f(get("h")),
+            _f(get("l")),
+            _f(get("v")),
+            _NAN if chp is None else float(chp) / 100.0,
+            _f(get("o")),
+            _f(get("tu")),
+            _NAN,
+            _NAN,
+        )
+
+    def _depth(self, data: Any, routes: list[tuple[str, str, str]], now_ns: int) -> None:
+        # Levels are objects {po, p, v, o}; ordered by po (1 = best). No time is sent.
+        bids = sorted(data.get("b") or (), key=_position)
+        asks = sorted(data.get("a") or (), key=_position)
+        for _, symbol, table in routes:
+            if table == "depth":
+                append = self._tables["depth"].append
+                for level in bids:
+                    append(
+                        now_ns, now_ns, symbol, True, "bid", float(level["p"]), float(level["v"])
+                    )
+                for level in asks:
+                    append(
+                        now_ns, now_ns, symbol, True, "ask", float(level["p"]), float(level["v"])
+                    )
+            else:
+                bid = bids[0] if bids else None
+                ask = asks[0] if asks else None
+                self._tables["quotes"].append(
+                    now_ns,
+                    now_ns,
+                    symbol,
+                    _NAN if bid is None else float(bid["p"]),
+                    _NAN if bid is None else float(bid["v"]),
+                    _NAN if ask is None else float(ask["p"]),
+                    _NAN if ask is None else float(ask["v"]),
+                )
+
+    def _kline(self, k: Any, wire: str, routes: list[tuple[str, str, str]], now_ns: int) -> None:
+        interval = _PERIOD_NAMES[wire.partition("@")[2]]
+        self._tables["klines"].append(
+            int(k["t"]) * _MS,
+            now_ns,
+            routes[0][1],
+            interval,
+            float(k["o"]),
+            float(k["h"]),
+            float(k["l"]),
+            float(k["c"]),
+            float(k["v"]),
+            _f(k.get("tu")),
+        )
+
+
+def _position(level: Any) -> int:
+    return int(level.get("po", 0))
+
+
+def _f(value: Any) -> float:
+    return _NAN if value is None or value == "" else float(value)
+
+
+def _clip(msg: Any, size: int = 300) -> str:
+    text = orjson.dumps(msg).decode()
+    return text if len(text) <= size else text[:size] + "…"
+
+
+def _subscribe_error(text: str) -> ServerError:
+    if "limit" in text:
+        return ServerError(
+            f"{VENUE}: subscribe refused: {text} (the token's plan allows fewer symbols or "
+            "types; capture fewer)",
+            code="E003",
+            fatal=True,
+            error=VenueError,
+        )
+    return ServerError(
+        f"{VENUE}: subscribe refused: {text or 'failed'} (a symbol code or type the server "
+        "does not know)",
+        code="subscribe",
+        fatal=True,
+        error=VenueError,
+    )
+
+
+#: iTick crypto as the capture engine sees it (see :mod:`mdkit.venues.base`).
+DESCRIPTOR = Venue(
+    key=VENUE,
+    title="iTick crypto",
+    # private=True: the token is required for every connection, public data included.
+    endpoints={"public": Endpoint(WS_URL, "WS_URL", private=True)},
+    credentials=("token",),
+    channels={name: "public" for name in CHANNELS},
+    intervals=INTERVAL_TOKENS,
+    # One connection per token (doc: a second connection disconnects the first). The
+    # plan's subscription limit is not documented (the server answers E003): no
+    # per-connection cap here, so everything shares the one connection.
+    limits=Limits(connections=1),
+    session=ItickSession,
+    plan=plan,
+    options={"auth": "'header' (token handshake header, default) or 'message' (in-band auth)"},
+    silence_timeout=SILENCE_TIMEOUT,
+    handshake_headers=handshake_headers,
+)
