@@ -287,8 +287,10 @@ class RichamsterServer(VenueServer):
         for side, rows in (("buying", book.bids), ("selling", book.asks)):
             for price, amount in rows[: self.book_levels]:
                 levels[(side, float(price))] = float(amount)
-        changed = [(k, v) for k, v in levels.items() if sub.book.get(k) != v]
-        changed += [(k, 0.0) for k in sub.book if k not in levels]
+        # Removals first: a price that moved from one side to the other never shows
+        # on both sides at once (the book a client rebuilds is never crossed).
+        changed = [(k, 0.0) for k in sub.book if k not in levels]
+        changed += [(k, v) for k, v in levels.items() if sub.book.get(k) != v]
         sub.book = levels
         for (side, price), amount in changed:
             frame = {
