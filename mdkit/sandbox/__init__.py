@@ -41,6 +41,7 @@ SERVERS: dict[str, str] = {
     "cryptocom": "mdkit.sandbox.cryptocom_ws:CryptocomWsServer",
     "bitget": "mdkit.sandbox.bitget:BitgetServer",
     "itick": "mdkit.sandbox.itick:ItickServer",
+    "richamster": "mdkit.sandbox.richamster:RichamsterServer",
 }
 
 #: The WebSocket faults every venue has (venues may add their own: ``sb.<venue>.kinds``).

@@ -19,6 +19,7 @@ REGISTRY: dict[str, str] = {
     "cryptocom": "mdkit.venues.cryptocom_ws",
     "bitget": "mdkit.venues.bitget",
     "itick": "mdkit.venues.itick",
+    "richamster": "mdkit.venues.richamster",
 }
 
 
