@@ -258,6 +258,9 @@ class Venue:
     handshake_headers : callable or None
         ``handshake_headers(credentials) -> headers`` for venues that authenticate in
         the WebSocket handshake (iTick's ``token``).
+    requests : mapping of str to str
+        Request/response methods a user may call through :func:`mdkit.request`
+        (method → what it returns); empty for venues without them.
     """
 
     key: str
@@ -274,6 +277,7 @@ class Venue:
     symbol_list: Callable[[Mapping[str, Any]], list[SymbolQuery]] | None = None
     page_sizes: Mapping[str, int] = field(default_factory=dict)
     handshake_headers: Callable[[Credentials], Mapping[str, str]] | None = None
+    requests: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"<Venue {self.key}: {', '.join(self.channels)}>"
