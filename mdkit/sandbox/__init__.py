@@ -39,6 +39,7 @@ __all__ = [
 #: The venue servers, one line per venue: key -> ``"module:VenueServer subclass"``.
 SERVERS: dict[str, str] = {
     "cryptocom": "mdkit.sandbox.cryptocom_ws:CryptocomWsServer",
+    "bittap": "mdkit.sandbox.bittap:BittapServer",
 }
 
 #: The WebSocket faults every venue has (venues may add their own: ``sb.<venue>.kinds``).

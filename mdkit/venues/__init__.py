@@ -17,6 +17,7 @@ __all__ = ["REGISTRY", "get_venue", "venue_keys"]
 #: Venue key → the module whose ``DESCRIPTOR`` describes it. One line per venue.
 REGISTRY: dict[str, str] = {
     "cryptocom": "mdkit.venues.cryptocom_ws",
+    "bittap": "mdkit.venues.bittap",
 }
 
 
