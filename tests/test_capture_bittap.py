@@ -200,3 +200,32 @@ def test_request_bad_input_fails_before_connecting() -> None:
 
 def test_request_exported() -> None:
     assert {"request", "arequest", "Response"} <= set(mdkit.__all__)
+
+
+def test_one_connection_paces_itself_from_the_reported_figures() -> None:
+    # Many calls at once over one connection: after the first reply the engine sends
+    # at most 80 % of the reported 10/s, so the server never counts past its limit.
+    from mdkit.engine.stream import Engine, Stream
+    from mdkit.venues import get_venue
+
+    options = {"rate_limit": 10, "rate_interval": "SECOND"}
+    with Sandbox(set_env=False, bittap_options=options) as box:
+        url = box.bittap.url("/endpoint?format=JSON")
+
+        async def burst() -> list[object]:
+            engine = Engine([Stream(get_venue("bittap"), (), {"public": url})], seconds=None)
+            task = asyncio.ensure_future(engine.run())
+            try:
+                first = await engine.call("time", {})
+                rest = await asyncio.gather(*(engine.call("ping", {}) for _ in range(20)))
+                return [first, *rest]
+            finally:
+                engine.stop("done")
+                await task
+
+        started = time.monotonic()
+        replies = asyncio.run(burst())
+        took = time.monotonic() - started
+        assert len(replies) == 21 and all(r.error is None for r in replies)  # type: ignore[attr-defined]
+        assert box.bittap.violations == 0
+    assert took >= 20 / 8 * 0.9  # 20 calls at 8 a second
