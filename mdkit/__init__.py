@@ -4,6 +4,7 @@
     df = mdkit.klines("btcusdt", "1min")
     book = mdkit.depth("btcusdt")
     cap = mdkit.capture("cryptocom", "btcusdt", ["trades", "book"], seconds=10)
+    r = mdkit.request("bittap", "time")     # r.result, r.rate_limits
 
 ``import mdkit`` loads pandas and numpy only; requests, websockets and
 matplotlib load on first use.
@@ -24,6 +25,7 @@ from mdkit.errors import (
     VenueError,
 )
 from mdkit.marketdata import depth, klines, prices, symbols, ticker, tickers, trades
+from mdkit.request import Response, arequest, request
 
 __version__ = "0.1.0"
 
@@ -36,14 +38,17 @@ __all__ = [
     "NetworkError",
     "ProtocolError",
     "RateLimitError",
+    "Response",
     "VenueError",
     "acapture",
+    "arequest",
     "capture",
     "depth",
     "errors",
     "klines",
     "plot",
     "prices",
+    "request",
     "symbols",
     "ticker",
     "tickers",

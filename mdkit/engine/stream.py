@@ -580,6 +580,8 @@ class Engine:
             for endpoint, subs in shard(stream):
                 self.links.append(_Link(self, stream, self.parts[stream.venue.key], endpoint, subs))
         self.data_total = 0
+        #: No subscriptions at all: a request/response engine (mdkit.request, history).
+        self._requests_only = not any(s.subscriptions for s in self.streams)
         self.connection_venues: dict[int, str] = {}
         self.last_ns = 0
         self.last_error: str | None = None
@@ -690,6 +692,8 @@ class Engine:
             stats.outcome = "interrupted"
         elif self.error is not None:
             stats.outcome = f"error: {type(self.error).__name__}"
+        elif self.data_total == 0 and stats.connections and self._requests_only:
+            stats.outcome = "completed"  # a request/response engine: no data expected
         elif self.data_total == 0 and stats.connections:
             stats.outcome = "no data"
             log.warning(

@@ -42,6 +42,7 @@ SERVERS: dict[str, str] = {
     "bitget": "mdkit.sandbox.bitget:BitgetServer",
     "itick": "mdkit.sandbox.itick:ItickServer",
     "richamster": "mdkit.sandbox.richamster:RichamsterServer",
+    "bittap": "mdkit.sandbox.bittap:BittapServer",
 }
 
 #: The WebSocket faults every venue has (venues may add their own: ``sb.<venue>.kinds``).

@@ -20,6 +20,7 @@ REGISTRY: dict[str, str] = {
     "bitget": "mdkit.venues.bitget",
     "itick": "mdkit.venues.itick",
     "richamster": "mdkit.venues.richamster",
+    "bittap": "mdkit.venues.bittap",
 }
 
 

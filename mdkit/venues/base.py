@@ -262,6 +262,9 @@ class Venue:
         the WebSocket handshake (iTick's ``token``).
     example_symbols : tuple of str
         Liquid symbols in the venue's spelling, for the demo and the docs.
+    requests : mapping of str to str
+        Request/response methods a user may call through :func:`mdkit.request`
+        (method → what it returns); empty for venues without them.
     """
 
     key: str
@@ -279,6 +282,7 @@ class Venue:
     page_sizes: Mapping[str, int] = field(default_factory=dict)
     handshake_headers: Callable[[Credentials], Mapping[str, str]] | None = None
     example_symbols: tuple[str, ...] = ()
+    requests: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"<Venue {self.key}: {', '.join(self.channels)}>"
