@@ -415,11 +415,35 @@ def test_stop_closes_clients_and_leaves_no_thread() -> None:
                         await ws.recv()
             return info.value
 
-    run(go())
+    exc = run(go())
+    assert exc.rcvd is not None and exc.rcvd.code == 1001  # going away, politely
+    assert echo.ended == ["sandbox stopped"]
     assert not thread.is_alive() and host.thread is None and not host.running
     assert thread not in threading.enumerate()
     with pytest.raises(RuntimeError, match="not running"):
         echo.inject("drop")
+
+
+def test_a_stalled_client_does_not_hold_stop() -> None:
+    host = WsHost(max_buffer=2**30)  # never cut: the flood stays queued behind the client
+    echo = Echo(Market(7))
+    host.attach(echo)
+    host.start()
+    thread = host.thread
+    assert thread is not None
+
+    async def go() -> float:
+        async with connect(echo.url(), max_queue=1, max_size=None) as ws:
+            await ws.send("flood")
+            await asyncio.to_thread(wait_for, lambda: echo.conns and echo.conns[0].queued > 0)
+            start = time.monotonic()
+            await asyncio.to_thread(host.stop)
+            took = time.monotonic() - start
+            ws.transport.abort()
+            return took
+
+    took = run(go())
+    assert took < 2 + 3 * FACTOR and not thread.is_alive()
 
 
 def test_attach_checks_keys() -> None:
