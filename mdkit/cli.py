@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 import threading
 from collections.abc import Sequence
@@ -82,20 +83,25 @@ def demo(seed: int = 7) -> int:
     return 0
 
 
-def sandbox(host: str, port: int, seed: int) -> int:
-    """Run the sandbox until Ctrl-C, printing its URLs as environment variables."""
+def sandbox(host: str, port: int, seed: int, ws_port: int = 0) -> int:
+    """Run the sandbox until Ctrl-C, printing its variables as ``export`` lines.
+
+    Everything else it prints is a shell comment, so the output can be pasted into
+    (or ``eval``-ed by) a shell as it is.
+    """
     from mdkit.sandbox import Sandbox
 
-    sb = Sandbox(seed, host=host, port=port, set_env=False).start()
-    print(f"mdkit sandbox (seed {seed}) is serving. Point mdkit at it with:\n")
+    sb = Sandbox(seed, host=host, port=port, ws_port=ws_port, set_env=False).start()
+    print(f"# mdkit sandbox (seed {seed}) is serving {', '.join(sb.servers)}.")
+    print("# Point mdkit at it (paste these lines into your shell):")
     for name, value in sb.env.items():
-        print(f"  export {name}={value}")
-    print("\nCtrl-C stops it.")
+        print(f"export {name}={shlex.quote(value)}")
+    print("# Ctrl-C stops it.")
     sys.stdout.flush()
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
-        print("\nstopping")
+        print("# stopping")
     finally:
         sb.stop()
     return 0
@@ -110,10 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_demo.add_argument("--seed", type=int, default=7)
     p_sb = sub.add_parser("sandbox", help="serve every venue locally until Ctrl-C")
     p_sb.add_argument("--host", default="127.0.0.1")
-    p_sb.add_argument("--port", type=int, default=0, help="Crypto.com REST port (0 = any)")
+    p_sb.add_argument("--port", type=int, default=0, help="HTTP port, every venue (0 = any)")
+    p_sb.add_argument("--ws-port", type=int, default=0, help="WebSocket port (0 = any)")
     p_sb.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
     if args.command == "demo":
         return demo(args.seed)
-    return sandbox(args.host, args.port, args.seed)
+    return sandbox(args.host, args.port, args.seed, args.ws_port)

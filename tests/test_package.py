@@ -73,12 +73,15 @@ def test_sandbox_command_serves_until_interrupted() -> None:
     try:
         assert proc.stdout is not None
         url = None
+        lines: list[str] = []
         deadline = time.monotonic() + 30
-        while url is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if "MDKIT_CRYPTOCOM_REST_URL=" in line:
-                url = line.strip().split("=", 1)[1]
-        assert url is not None
+        while "# Ctrl-C stops it." not in lines and time.monotonic() < deadline:
+            lines.append(proc.stdout.readline().rstrip("\n"))
+            if lines[-1].startswith("export MDKIT_CRYPTOCOM_REST_URL="):
+                url = lines[-1].split("=", 1)[1]
+        # a shell can eval it as it is: comments and export lines only
+        assert all(line.startswith(("# ", "export MDKIT_")) for line in lines), lines
+        assert url is not None and url.endswith("/cryptocom")
         assert len(mdkit.symbols(url=url)) == 8
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
