@@ -27,9 +27,10 @@ import pandas as pd
 
 from mdkit import config
 from mdkit.data.timeparse import parse_range
-from mdkit.errors import AuthError, InvalidArgument, TradingDisabled, VenueError
+from mdkit.errors import AuthError, InvalidArgument, NetworkError, TradingDisabled, VenueError
 from mdkit.venues import cryptocom as venue
 from mdkit.venues import cryptocom_user as user_api
+from mdkit.venues.base import Credentials
 from mdkit.venues.cryptocom import Request
 
 if TYPE_CHECKING:
@@ -43,22 +44,6 @@ _SIDES = ("buy", "sell")
 _TYPES = {"limit": 1, "market": 2}
 _KEY_ENV = config.env_name(venue.VENUE, "api_key")
 _SECRET_ENV = config.env_name(venue.VENUE, "secret_key")
-
-
-class _Credentials:
-    """The key pair; its repr is redacted and it cannot be pickled."""
-
-    __slots__ = ("key", "secret")
-
-    def __init__(self, key: str, secret: str) -> None:
-        self.key = key
-        self.secret = secret
-
-    def __repr__(self) -> str:
-        return "<credentials redacted>"
-
-    def __reduce__(self) -> NoReturn:
-        raise TypeError("credentials are not picklable")
 
 
 @dataclass(frozen=True, repr=False)
@@ -143,28 +128,38 @@ class Account:
         cancel_endpoint: str = "doc",
         page_size: int = user_api.PAGE_SIZE,
     ) -> None:
-        key = config.credential(venue.VENUE, "api_key", api_key)
-        secret = config.credential(venue.VENUE, "secret_key", secret_key)
+        # Only the Credentials wrapper holds the values from here on: a traceback
+        # rendered with its locals shows <Credentials api_key, secret_key>, not them.
+        creds = Credentials(
+            {
+                name: config.credential(venue.VENUE, name, given) or ""
+                for name, given in (("api_key", api_key), ("secret_key", secret_key))
+            }
+        )
+        del api_key, secret_key
         missing = [
             f"{what} (argument {arg}= or {env})"
-            for what, arg, env, value in (
-                ("API key", "api_key", _KEY_ENV, key),
-                ("secret key", "secret_key", _SECRET_ENV, secret),
+            for what, arg, env in (
+                ("API key", "api_key", _KEY_ENV),
+                ("secret key", "secret_key", _SECRET_ENV),
             )
-            if not value
+            if arg not in creds
         ]
-        if missing or key is None or secret is None:
+        if missing:
             raise AuthError("credentials", "missing " + " and ".join(missing))
-        if cancel_endpoint not in user_api.CANCEL_ENDPOINTS:
+        if not isinstance(cancel_endpoint, str) or cancel_endpoint not in user_api.CANCEL_ENDPOINTS:
             raise InvalidArgument(
                 f"cancel_endpoint must be one of {', '.join(user_api.CANCEL_ENDPOINTS)}, "
                 f"not {cancel_endpoint!r}"
             )
         if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
             raise InvalidArgument(f"page_size must be a positive integer, not {page_size!r}")
-        self._credentials = _Credentials(key, secret)
+        if not isinstance(trading, bool):
+            # trading="no" would be truthy: a switch that places orders must be a bool.
+            raise InvalidArgument(f"trading must be True or False, not {trading!r}")
+        self._credentials = creds
         #: A short hash of the key: names the account in reprs, logs and rate budgets.
-        self.key_id = hashlib.sha256(key.encode()).hexdigest()[:10]
+        self.key_id = hashlib.sha256(creds["api_key"].encode()).hexdigest()[:10]
         self.trading = bool(trading)
         self.url = config.rest_url(venue.VENUE, url)
         self.cancel_endpoint = cancel_endpoint
@@ -172,8 +167,12 @@ class Account:
         self.clock_offset_ms = 0.0
 
     def __repr__(self) -> str:
-        mode = "trading" if self.trading else "read-only"
-        return f"<Account cryptocom key#{self.key_id} {mode} {self.url}>"
+        # getattr: a traceback shows the repr of an Account whose __init__ raised.
+        key_id = getattr(self, "key_id", None)
+        if key_id is None:
+            return "<Account cryptocom (not set up)>"
+        mode = "trading" if getattr(self, "trading", False) else "read-only"
+        return f"<Account cryptocom key#{key_id} {mode} {getattr(self, 'url', '?')}>"
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("an Account holds credentials and is not picklable; pickle its frames")
@@ -190,7 +189,9 @@ class Account:
         def params() -> dict[str, str]:
             if not request.signed:
                 return dict(request.params)
-            return user_api.signed(request.params, creds.key, creds.secret, self._now_ms())
+            return user_api.signed(
+                request.params, creds["api_key"], creds["secret_key"], self._now_ms()
+            )
 
         explain = None
         if request.symbol is not None:
@@ -316,7 +317,7 @@ class Account:
             raise bad
         try:
             value = int(order_id)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # inf is an OverflowError
             raise bad from None
         if value < 1 or (isinstance(order_id, float) and value != order_id):
             raise bad
@@ -512,10 +513,10 @@ class Account:
         8001
         """
         self._require_trading("place_order")
-        side_l = side.strip().lower() if isinstance(side, str) else side
+        side_l = side.strip().lower() if isinstance(side, str) else None
         if side_l not in _SIDES:
             raise InvalidArgument(f"side must be one of {', '.join(_SIDES)}, not {side!r}")
-        type_l = type.strip().lower() if isinstance(type, str) else type
+        type_l = type.strip().lower() if isinstance(type, str) else None
         if type_l not in _TYPES:
             raise InvalidArgument(f"type must be one of {', '.join(_TYPES)}, not {type!r}")
         volume = user_api.format_amount(amount, "amount")
@@ -532,9 +533,22 @@ class Account:
             sym, side_l, volume, order_type=_TYPES[type_l], price=price_text
         )
         log.info("%r: place %s %s %s %s at %s", self, type_l, side_l, volume, sym, price_text)
-        order_id = user_api.parse_order_id(self._call(request, idempotent=False))
-        log.info("%r: order %d placed", self, order_id)
-        return order_id
+        try:
+            data = self._call(request, idempotent=False)
+        except NetworkError as exc:
+            if not exc.reached:
+                raise
+            error = NetworkError(
+                f"{exc}. The order may have been placed: check with "
+                f"Account.open_orders({sym!r}) (or Account.all_orders({sym!r}, "
+                "start='10 minutes ago')) before placing it again"
+            )
+        else:
+            order_id = user_api.parse_order_id(data)
+            log.info("%r: order %d placed", self, order_id)
+            return order_id
+        error.reached = True
+        raise error
 
     def cancel_order(self, symbol: str, order_id: int) -> None:
         """Cancel one order (through the endpoint chosen by ``cancel_endpoint``).
@@ -561,7 +575,12 @@ class Account:
         oid = self._order_id(order_id)
         sym = self._symbol(symbol)
         log.info("%r: cancel order %d on %s", self, oid, sym)
-        self._call(user_api.build_cancel_order(sym, oid, self.cancel_endpoint), idempotent=False)
+        self._unsure(
+            lambda: self._call(
+                user_api.build_cancel_order(sym, oid, self.cancel_endpoint), idempotent=False
+            ),
+            f"The cancel may have taken effect: check with Account.order({sym!r}, {oid})",
+        )
 
     def cancel_all(self, symbol: str) -> None:
         """Cancel every open order of one market.
@@ -578,4 +597,20 @@ class Account:
         self._require_trading("cancel_all")
         sym = self._symbol(symbol)
         log.info("%r: cancel all orders on %s", self, sym)
-        self._call(user_api.build_cancel_all(sym), idempotent=False)
+        self._unsure(
+            lambda: self._call(user_api.build_cancel_all(sym), idempotent=False),
+            f"Some orders may have been canceled: check with Account.open_orders({sym!r})",
+        )
+
+    @staticmethod
+    def _unsure(call: Callable[[], Any], check: str) -> None:
+        """Run an order-changing call; a NetworkError after sending says how to check."""
+        try:
+            call()
+            return
+        except NetworkError as exc:
+            if not exc.reached:
+                raise
+            error = NetworkError(f"{exc}. {check}")
+        error.reached = True
+        raise error

@@ -121,6 +121,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_sb.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
-    if args.command == "demo":
-        return demo(args.seed)
-    return sandbox(args.host, args.port, args.seed, args.ws_port)
+    from mdkit.errors import InvalidArgument, MdkitError
+
+    # exit codes: 0 done, 1 error, 2 bad usage, 130 interrupted; never a traceback.
+    try:
+        if args.command == "demo":
+            return demo(args.seed)
+        return sandbox(args.host, args.port, args.seed, args.ws_port)
+    except KeyboardInterrupt:
+        print("mdkit: interrupted", file=sys.stderr)
+        return 130
+    except InvalidArgument as exc:
+        print(f"mdkit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except (MdkitError, OSError) as exc:
+        print(f"mdkit {args.command}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1

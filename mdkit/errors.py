@@ -91,7 +91,16 @@ class RateLimitError(MdkitError):
 
 
 class NetworkError(MdkitError, ConnectionError):
-    """The venue could not be reached, timed out, or dropped the connection."""
+    """The venue could not be reached, timed out, or dropped the connection.
+
+    Attributes
+    ----------
+    reached : bool
+        True when the request may have reached the venue before the failure (a read
+        timeout, a reset after sending): a state-changing call may have taken effect.
+    """
+
+    reached: bool = False
 
 
 class ProtocolError(MdkitError):

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mdkit import config
-from mdkit.data.symbols import check_symbol
+from mdkit.data.symbols import check_symbol, compact_symbol
 from mdkit.data.timeparse import Interval, parse_interval, parse_range
 from mdkit.errors import InvalidArgument, UnknownInterval, VenueError
 from mdkit.venues import cryptocom as venue
@@ -107,13 +107,17 @@ def _known_symbols(base: str) -> list[str]:
 def resolve_symbol(symbol: str, base: str) -> str:
     """Return the venue's spelling of ``symbol`` if the venue at ``base`` lists it.
 
-    The symbol list is fetched once and cached for ten minutes per base URL.
+    The symbol list is fetched once and cached for ten minutes per base URL; a
+    symbol that is not a non-empty string is refused before that.
 
     Raises
     ------
+    InvalidArgument
+        If the symbol is not a non-empty string (before any request).
     UnknownSymbol
         With close matches from the venue's list.
     """
+    compact_symbol(symbol)
     return check_symbol(symbol, _known_symbols(base), venue=venue.VENUE)
 
 
@@ -216,7 +220,8 @@ def klines(
         REST base URL.
     max_pages : int
         Most WebSocket history pages one call may fetch (300 bars each); a start
-        further back is refused before the first page, saying how many it would take.
+        further back is refused before any request, saying how many pages and bars it
+        would take (pass that ``max_pages`` to allow it).
 
     Returns
     -------
@@ -243,6 +248,10 @@ def klines(
     lo, hi = parse_range(start, end)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidArgument(f"limit must be a positive integer, not {limit!r}")
+    if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
+        raise InvalidArgument(f"max_pages must be a positive integer, not {max_pages!r}")
+    if lo is not None:
+        _check_pages(compact_symbol(symbol), iv, lo, hi, max_pages)
     base = config.rest_url(venue.VENUE, url)
     sym = resolve_symbol(symbol, base)
     data, received = _get(venue.build_klines(sym, iv), base)
@@ -259,6 +268,31 @@ def klines(
     if limit is not None:
         df = df.iloc[-limit:]
     return df
+
+
+def _check_pages(
+    symbol: str, iv: Interval, lo: pd.Timestamp, hi: pd.Timestamp | None, max_pages: int
+) -> None:
+    """Refuse, before any request, a start that needs more than ``max_pages`` pages.
+
+    The REST page holds the latest bars; everything older is paged over the
+    WebSocket ``req``, ``page_sizes["klines"]`` bars a page. Counting from ``lo`` to
+    ``hi`` (or now) over-counts by at most the REST page: it never under-counts.
+    """
+    from mdkit.engine.history import plan_pages
+    from mdkit.venues import get_venue
+
+    now = pd.Timestamp.now(tz="UTC")
+    stop = min(hi, now) if hi is not None else now
+    if stop <= lo:
+        return
+    size, pages = plan_pages(get_venue(venue.VENUE), iv, lo.value, stop.value)
+    if pages > max_pages:
+        raise InvalidArgument(
+            f"klines {symbol} {iv.name} from {lo:%Y-%m-%d %H:%M} needs up to {pages:,} pages "
+            f"of {size} bars ({pages * size:,} bars) over the WebSocket; that is more than "
+            f"max_pages={max_pages:,}: pass max_pages={pages} to allow it, or give a later start"
+        )
 
 
 def _with_history(

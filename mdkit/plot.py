@@ -21,12 +21,31 @@ _UP, _DOWN = "#26a69a", "#ef5350"
 
 
 def _require(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise InvalidArgument(
+            f"{what} needs a DataFrame with columns {', '.join(columns)}, not {type(df).__name__}"
+        )
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise InvalidArgument(
             f"{what} needs columns {', '.join(columns)}; missing {', '.join(missing)} "
             f"(got {', '.join(map(str, df.columns))})"
         )
+
+
+def _check_ax(ax: object) -> None:
+    if ax is None:
+        return
+    from matplotlib.axes import Axes
+
+    if not isinstance(ax, Axes):
+        raise InvalidArgument(f"ax must be a matplotlib Axes or None, not {type(ax).__name__}")
+
+
+def _numeric(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
+    bad = [c for c in columns if not pd.api.types.is_numeric_dtype(df[c])]
+    if bad:
+        raise InvalidArgument(f"{what} needs numeric columns; not numeric: {', '.join(bad)}")
 
 
 def candles(df: pd.DataFrame, *, ax: Axes | None = None, volume: bool = True) -> Axes:
@@ -61,6 +80,12 @@ def candles(df: pd.DataFrame, *, ax: Axes | None = None, volume: bool = True) ->
     _require(df, ("open", "high", "low", "close"), "candles")
     if not isinstance(df.index, pd.DatetimeIndex) or df.empty:
         raise InvalidArgument("candles needs a non-empty frame with a datetime index")
+    _numeric(
+        df, ("open", "high", "low", "close", *(["volume"] if "volume" in df else [])), "candles"
+    )
+    _check_ax(ax)
+    if not isinstance(volume, bool):
+        raise InvalidArgument(f"volume must be True or False, not {volume!r}")
     if ax is None:
         _, ax = plt.subplots(figsize=(11, 4.5))
     times = df.index.tz_convert("UTC").tz_localize(None) if df.index.tz else df.index
@@ -120,6 +145,12 @@ def depth(book: pd.DataFrame, *, ax: Axes | None = None, levels: int | None = No
     import matplotlib.pyplot as plt
 
     _require(book, ("side", "level", "price", "amount"), "depth")
+    _numeric(book, ("level", "price", "amount"), "depth")
+    _check_ax(ax)
+    if levels is not None and (
+        isinstance(levels, bool) or not isinstance(levels, int | np.integer) or levels < 1
+    ):
+        raise InvalidArgument(f"levels must be a positive integer or None, not {levels!r}")
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 4))
     for side, color in (("bid", _UP), ("ask", _DOWN)):

@@ -8,10 +8,12 @@ as ``"3 days ago"`` into a tz-aware UTC :class:`pandas.Timestamp`.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 
 from mdkit.errors import InvalidArgument, UnknownInterval
@@ -148,14 +150,47 @@ _AGO = re.compile(
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def _ago(amount: float, unit: str, now: pd.Timestamp) -> pd.Timestamp:
+#: The times pandas can hold in nanoseconds (1677-09-22 to 2262-04-11), the range of
+#: every mdkit frame; a time outside it is refused, not wrapped or clipped.
+_LOW = pd.Timestamp("1677-09-22", tz="UTC")
+_HIGH = pd.Timestamp("2262-04-11", tz="UTC")
+
+
+def _out_of_range(value: object) -> InvalidArgument:
+    return InvalidArgument(
+        f"cannot read {value!r} as a time: outside {_LOW:%Y-%m-%d} to {_HIGH:%Y-%m-%d}, "
+        "the range of nanosecond timestamps"
+    )
+
+
+def _ago(amount: float, unit: str, now: pd.Timestamp, text: str) -> pd.Timestamp:
     unit = unit.lower()
-    if unit.startswith("mo"):
-        return now - pd.DateOffset(months=int(amount))
-    if unit.startswith("y"):
-        return now - pd.DateOffset(years=int(amount))
-    key = "m" if unit.startswith("mi") or unit == "m" else unit[0]
-    return now - pd.Timedelta(seconds=amount * _UNIT_SECONDS[key])
+    try:
+        if unit.startswith("mo"):
+            ts = now - pd.DateOffset(months=int(amount))
+        elif unit.startswith("y"):
+            ts = now - pd.DateOffset(years=int(amount))
+        else:
+            key = "m" if unit.startswith("mi") or unit == "m" else unit[0]
+            ts = now - pd.Timedelta(seconds=amount * _UNIT_SECONDS[key])
+    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime) as exc:
+        # OutOfBoundsTimedelta is a ValueError; "year -997973 is out of range" too.
+        raise _out_of_range(text) from exc
+    return _checked(ts, text)
+
+
+def _checked(ts: pd.Timestamp, value: object) -> pd.Timestamp:
+    """A UTC timestamp inside the nanosecond range, else InvalidArgument."""
+    if pd.isna(ts):
+        raise InvalidArgument(f"cannot read {value!r} as a time (it is NaT: not a time)")
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    if not _LOW <= ts <= _HIGH:
+        raise _out_of_range(value)
+    try:
+        ts = ts.as_unit("ns")  # datetimes far out come back in microseconds
+    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime) as exc:
+        raise _out_of_range(value) from exc
+    return ts
 
 
 def parse_time(value: object, *, now: pd.Timestamp | None = None) -> pd.Timestamp:
@@ -188,18 +223,25 @@ def parse_time(value: object, *, now: pd.Timestamp | None = None) -> pd.Timestam
     '2023-11-14T22:13:20+00:00'
     """
     ref = now if now is not None else pd.Timestamp.now(tz="UTC")
-    if isinstance(value, bool) or value is None:
+    if isinstance(value, bool | np.bool_) or value is None:
         raise InvalidArgument(f"cannot read {value!r} as a time")
-    if isinstance(value, pd.Timestamp | datetime | date):
-        ts = pd.Timestamp(value)
-        return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    if isinstance(value, int | float):
+    if isinstance(value, pd.Timestamp | datetime | date | np.datetime64):
+        try:
+            ts = pd.Timestamp(value)
+        except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime) as exc:
+            raise _out_of_range(value) from exc
+        return _checked(ts, value)
+    if isinstance(value, int | float | np.integer | np.floating):
         number = float(value)
-        if number != number or number < 0:
-            raise InvalidArgument(f"cannot read {value!r} as a time")
+        if not math.isfinite(number) or number < 0:
+            raise InvalidArgument(
+                f"cannot read {value!r} as a time: an epoch number must be finite and >= 0"
+            )
         # Epoch seconds stay below 1e11 until the year 5138; ms are above it.
-        unit = "s" if number < 1e11 else "ms"
-        return pd.Timestamp(int(number * 1000) if unit == "s" else int(number), unit="ms", tz="UTC")
+        ms = number * 1000 if number < 1e11 else number
+        if ms > _HIGH.value // 1_000_000:
+            raise _out_of_range(value)
+        return _checked(pd.Timestamp(int(ms), unit="ms", tz="UTC"), value)
     if isinstance(value, str):
         text = value.strip()
         lowered = text.lower()
@@ -211,19 +253,19 @@ def parse_time(value: object, *, now: pd.Timestamp | None = None) -> pd.Timestam
             return ref.normalize() - pd.Timedelta(days=1)
         match = _AGO.match(text)
         if match:
-            return _ago(float(match.group(1)), match.group(2), ref)
+            return _ago(float(match.group(1)), match.group(2), ref, value)
         if re.fullmatch(r"\d+(\.\d+)?", text):
             return parse_time(float(text), now=ref)
         try:
             ts = pd.Timestamp(text)
-        except (ValueError, TypeError) as exc:
+        except (OverflowError, pd.errors.OutOfBoundsDatetime) as exc:
+            raise _out_of_range(value) from exc
+        except (ValueError, TypeError):
             raise InvalidArgument(
                 f"cannot read {value!r} as a time; use a datetime, an ISO string such as "
                 "'2024-01-01 12:00', an epoch number, or a phrase such as '3 days ago'"
-            ) from exc
-        if pd.isna(ts):
-            raise InvalidArgument(f"cannot read {value!r} as a time")
-        return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+            ) from None
+        return _checked(ts, value)
     raise InvalidArgument(f"cannot read {value!r} ({type(value).__name__}) as a time")
 
 

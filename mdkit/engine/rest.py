@@ -14,6 +14,7 @@ unknown symbol (NOTES.md), which no retry cures.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import threading
@@ -26,7 +27,14 @@ from urllib.parse import urlsplit
 
 import requests
 
-from mdkit.errors import AuthError, NetworkError, RateLimitError, VenueError
+from mdkit.errors import (
+    AuthError,
+    InvalidArgument,
+    MdkitError,
+    NetworkError,
+    RateLimitError,
+    VenueError,
+)
 
 __all__ = ["RetryPolicy", "RateLimiter", "Response", "policy_from_env", "send", "session"]
 
@@ -78,13 +86,33 @@ class RetryPolicy:
 
 
 def policy_from_env() -> RetryPolicy:
-    """Return the default policy, adjusted by ``MDKIT_TIMEOUT`` and ``MDKIT_RETRIES``."""
+    """Return the default policy, adjusted by ``MDKIT_TIMEOUT`` and ``MDKIT_RETRIES``.
+
+    Raises
+    ------
+    InvalidArgument
+        If ``MDKIT_TIMEOUT`` is not a number of seconds in (0, 600], or
+        ``MDKIT_RETRIES`` not a whole number from 0 to 20.
+    """
     policy = RetryPolicy()
-    timeout = os.environ.get("MDKIT_TIMEOUT")
-    retries = os.environ.get("MDKIT_RETRIES")
+    timeout = os.environ.get("MDKIT_TIMEOUT", "").strip()
+    retries = os.environ.get("MDKIT_RETRIES", "").strip()
     if timeout:
-        policy = replace(policy, connect_timeout=float(timeout), read_timeout=float(timeout))
+        try:
+            seconds = float(timeout)
+        except ValueError:
+            seconds = math.nan
+        if not 0 < seconds <= 600:  # NaN fails too
+            raise InvalidArgument(
+                f"MDKIT_TIMEOUT must be a number of seconds above 0 and at most 600, "
+                f"not {timeout!r}"
+            )
+        policy = replace(policy, connect_timeout=seconds, read_timeout=seconds)
     if retries:
+        if not retries.isdigit() or not 0 <= int(retries) <= 20:
+            raise InvalidArgument(
+                f"MDKIT_RETRIES must be a whole number from 0 to 20, not {retries!r}"
+            )
         policy = replace(policy, retries=int(retries))
     return policy
 
@@ -241,35 +269,24 @@ def send(
     host = urlsplit(base_url).netloc
     limiter = _limiter((host, rate_key), rate) if rate else None
     what = f"{method} {path}"
-    last: Exception | None = None
+    last: MdkitError | None = None
     for attempt in range(pol.retries + 1):
         if limiter is not None:
             limiter.acquire()
-        values = dict(params() if callable(params) else params)
         retry_after: float | None = None
-        try:
-            if method == "GET":
-                resp = session().get(
-                    url, params=values, timeout=(pol.connect_timeout, pol.read_timeout)
-                )
-            else:
-                resp = session().request(
-                    method, url, data=values, timeout=(pol.connect_timeout, pol.read_timeout)
-                )
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            # A read timeout or a reset after sending may have reached the venue:
-            # never resend an order-changing request then.
-            unsent = isinstance(exc, requests.ConnectTimeout) or (
-                isinstance(exc, requests.ConnectionError)
-                and not isinstance(exc, requests.ReadTimeout)
-                and "refused" in str(exc).lower()
-            )
-            last = NetworkError(f"{what} to {host}: {type(exc).__name__}: {_short(exc)}")
-            last.__cause__ = exc
+        # The attempt runs in its own frame and hands back the response or a text:
+        # no requests exception (its .request holds the signed body) is ever chained
+        # to ours, and no local here holds the signed parameters.
+        resp, failure, unsent = _attempt(method, url, params, pol)
+        if resp is None:
+            last = NetworkError(f"{what} to {host}: {failure}")
             if not idempotent and not unsent:
-                raise last from exc
-        except requests.RequestException as exc:
-            raise NetworkError(f"{what} to {host}: {type(exc).__name__}: {_short(exc)}") from exc
+                # A read timeout or a reset after sending may have reached the venue:
+                # never resend an order-changing request then.
+                last.reached = True
+                raise last
+            if unsent is None:  # not a connection problem: retrying will not help
+                raise last
         else:
             received = time.time()
             if resp.status_code < 400:
@@ -290,8 +307,38 @@ def send(
             pause = pol.delay(attempt, retry_after)
             log.debug("%s: %s; retry %d in %.2fs", what, last, attempt + 1, pause)
             time.sleep(pause)
-    assert last is not None
+    if last is None:  # retries < 0 cannot happen (policy_from_env checks), but be clear
+        raise NetworkError(f"{what} to {host}: no attempt was made")
     raise last
+
+
+def _attempt(
+    method: str,
+    url: str,
+    params: Mapping[str, str] | Callable[[], Mapping[str, str]],
+    pol: RetryPolicy,
+) -> tuple[requests.Response | None, str, bool | None]:
+    """One HTTP attempt: (response, "", False), or (None, what failed, unsent).
+
+    ``unsent`` is True when the request cannot have reached the venue (connection
+    refused, connect timeout), False when it may have, None for a failure that is
+    not a connection problem (a bad URL).
+    """
+    values = dict(params() if callable(params) else params)
+    timeout = (pol.connect_timeout, pol.read_timeout)
+    try:
+        if method == "GET":
+            return session().get(url, params=values, timeout=timeout), "", False
+        return session().request(method, url, data=values, timeout=timeout), "", False
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        unsent = isinstance(exc, requests.ConnectTimeout) or (
+            isinstance(exc, requests.ConnectionError)
+            and not isinstance(exc, requests.ReadTimeout)
+            and "refused" in str(exc).lower()
+        )
+        return None, f"{type(exc).__name__}: {_short(exc)}", unsent
+    except requests.RequestException as exc:
+        return None, f"{type(exc).__name__}: {_short(exc)}", None
 
 
 def _short(exc: BaseException) -> str:

@@ -92,7 +92,7 @@ def run(
         )
     future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(coro, target)
     try:
-        return future.result(timeout)
+        return _result(future, timeout)
     except KeyboardInterrupt:
         if on_interrupt is None:
             future.cancel()
@@ -100,13 +100,20 @@ def run(
         log.info("interrupted: stopping and keeping what was collected")
         try:
             on_interrupt()
-            return future.result(timeout)
+            return _result(future, timeout)
         except KeyboardInterrupt:
             future.cancel()
             raise
-    except concurrent.futures.TimeoutError:
+
+
+def _result(future: concurrent.futures.Future[T], timeout: float | None) -> T:
+    # concurrent.futures.TimeoutError is the built-in TimeoutError since 3.11: one the
+    # coroutine raised must not be taken for our own wait running out.
+    done, _ = concurrent.futures.wait([future], timeout)
+    if not done:
         future.cancel()
-        raise TimeoutError(f"mdkit: gave up after {timeout} s") from None
+        raise TimeoutError(f"mdkit: gave up after {timeout} s")
+    return future.result()
 
 
 def shutdown() -> None:

@@ -769,11 +769,18 @@ class Engine:
             If no reply comes within ``timeout`` seconds or the connection ends first.
         """
         link = self.links[0]
-        async with asyncio.timeout(timeout + self.open_timeout):
-            while link.session is None or not link.ready.is_set():
-                if self.stopping:
-                    raise NetworkError(self.last_error or "the connection ended")
-                await asyncio.sleep(0.01)
+        try:
+            async with asyncio.timeout(timeout + self.open_timeout):
+                while link.session is None or not link.ready.is_set():
+                    if self.stopping:
+                        raise NetworkError(self.last_error or "the connection ended")
+                    await asyncio.sleep(0.01)
+        except TimeoutError:
+            raise NetworkError(
+                f"{link.stream.venue.key}: no ready connection within "
+                f"{timeout + self.open_timeout:g} s"
+                + (f" (last error: {self.last_error})" if self.last_error else "")
+            ) from None
         request_id = f"{int(time.time() * 1000) % 10**9}{random.randrange(10**6):06d}"
         future: asyncio.Future[Reply] = self.loop.create_future()
         link.requests[request_id] = future

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
+from mdkit.errors import InvalidArgument, NetworkError
 from mdkit.sandbox.http import FAULT_KINDS, HttpServer
 from mdkit.sandbox.market import INSTRUMENTS, Market
 from mdkit.sandbox.wshost import SHARED_FAULTS, VenueServer, WsHost
@@ -47,6 +49,21 @@ SERVERS: dict[str, str] = {
 
 #: The WebSocket faults every venue has (venues may add their own: ``sb.<venue>.kinds``).
 WS_FAULT_KINDS = SHARED_FAULTS
+
+
+def _check(seed: Any, host: Any, port: Any, ws_port: Any, set_env: Any, max_buffer: Any) -> None:
+    """Refuse bad constructor arguments before anything binds a socket."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InvalidArgument(f"seed must be an integer, not {seed!r}")
+    if not isinstance(host, str) or not host.strip() or "\x00" in host:
+        raise InvalidArgument(f"host must be an address such as '127.0.0.1', not {host!r}")
+    for name, value in (("port", port), ("ws_port", ws_port)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+            raise InvalidArgument(f"{name} must be an integer from 0 (any) to 65535, not {value!r}")
+    if not isinstance(set_env, bool):
+        raise InvalidArgument(f"set_env must be True or False, not {set_env!r}")
+    if isinstance(max_buffer, bool) or not isinstance(max_buffer, int) or max_buffer < 1024:
+        raise InvalidArgument(f"max_buffer must be a number of bytes >= 1024, not {max_buffer!r}")
 
 
 def _server_class(key: str) -> type[VenueServer]:
@@ -109,25 +126,34 @@ class Sandbox:
         ws_options: dict[str, Any] | None = None,
         **options: Any,
     ) -> None:
+        _check(seed, host, port, ws_port, set_env, max_buffer)
         venue_options: dict[str, dict[str, Any]] = {}
         market_options: dict[str, Any] = {}
-        for name, value in options.items():
+        for name, value in {"ws_options": ws_options, **options}.items():
+            if name == "ws_options" and value is None:
+                continue
             if name.endswith("_options"):
-                key = name.removesuffix("_options")
+                key = "cryptocom" if name == "ws_options" else name.removesuffix("_options")
                 if key not in SERVERS:
-                    raise ValueError(
+                    raise InvalidArgument(
                         f"unknown venue in {name}=; valid: "
                         + ", ".join(f"{k}_options" for k in SERVERS)
                     )
-                venue_options[key] = dict(value or {})
+                if value is not None and not isinstance(value, Mapping):
+                    raise InvalidArgument(f"{name} must be a mapping or None, not {value!r}")
+                venue_options[key] = {**dict(value or {}), **venue_options.get(key, {})}
             else:
                 market_options[name] = value
-        if ws_options:
-            venue_options["cryptocom"] = {**ws_options, **venue_options.get("cryptocom", {})}
-        self.market = Market(seed, **market_options)
+        try:
+            self.market = Market(seed, **market_options)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgument(f"Sandbox market options: {exc}") from None
         self.host = host
         self.set_env = set_env
-        self.http = HttpServer(host, port)
+        try:
+            self.http = HttpServer(host, port)
+        except (OSError, OverflowError) as exc:
+            raise NetworkError(f"the sandbox cannot serve HTTP on {host}:{port}: {exc}") from None
         self.ws = WsHost(host, ws_port, max_buffer=max_buffer)
         self.servers: dict[str, VenueServer] = {}
         for key in SERVERS:
@@ -183,7 +209,13 @@ class Sandbox:
         """Start both hosts (returns self)."""
         if not self._running:
             self.http.start()
-            self.ws.start()
+            try:
+                self.ws.start()
+            except (OSError, OverflowError) as exc:
+                self.http.stop()
+                raise NetworkError(
+                    f"the sandbox cannot serve WebSocket on {self.host}:{self.ws.port}: {exc}"
+                ) from None
             self._running = True
         return self
 
