@@ -465,11 +465,16 @@ def _stream(
     symbols: Any,
     channels: Any,
     options: dict[str, Any],
+    secrets: Any,
     *,
     url: Any = None,
     urls: Any = None,
 ) -> Any:
-    """Validate one venue's request, before any connection: a planned Stream."""
+    """Validate one venue's request, before any connection: a planned Stream.
+
+    ``secrets`` is a :class:`~mdkit.venues.base.Credentials` (never a plain dict: a
+    traceback rendered with its frames' locals must not show the values).
+    """
     from mdkit.engine.listing import venue_symbols
     from mdkit.engine.stream import Stream
     from mdkit.venues import get_venue
@@ -478,7 +483,6 @@ def _stream(
     venue = get_venue(venue_key)
     symbol_list = _as_list(symbols, "symbols", allow_empty=True)
     channel_list = _as_list(channels, "channels", allow_empty=False)
-    secrets = {k: options.pop(k) for k in _CREDENTIALS if k in options}
     venue_options = {k: options.pop(k) for k in list(options) if k in venue.options}
     if options:
         valid = [*_ENGINE_OPTIONS, *venue.credentials, *venue.options]
@@ -504,7 +508,7 @@ def _stream(
     for sub in subscriptions:
         if sub.endpoint not in endpoints:
             endpoints[sub.endpoint] = config.endpoint_url(venue.key, sub.endpoint)
-    given = config.credentials(venue.key, secrets)
+    given = Credentials(config.credentials(venue.key, secrets))
     needed = {s.endpoint for s in subscriptions if venue.endpoints[s.endpoint].private}
     missing = [n for n in venue.credentials if n not in given]
     if needed and missing:
@@ -531,9 +535,9 @@ def _stream(
                     f"{venue.key} does not list the symbol {sub.symbol!r}{hint} "
                     f"(see mdkit.symbols({venue.key!r}))"
                 )
-    credentials = Credentials(given)
-    headers = venue.handshake_headers(credentials) if venue.handshake_headers else {}
-    return Stream(venue, tuple(subscriptions), endpoints, credentials, headers)
+    # Handshake headers carry a credential (iTick's token): held redacted as well.
+    headers = Credentials(dict(venue.handshake_headers(given))) if venue.handshake_headers else {}
+    return Stream(venue, tuple(subscriptions), endpoints, given, headers)
 
 
 def _listed_symbols(
@@ -549,6 +553,24 @@ def _listed_symbols(
     return listed
 
 
+def _merged(first: Any, second: Any) -> Any:
+    from mdkit.venues.base import Credentials
+
+    return Credentials({**first, **second})
+
+
+def _take_credentials(options: dict[str, Any]) -> Any:
+    """Move the credentials out of ``options`` (in place) into a Credentials."""
+    from mdkit.venues.base import Credentials
+
+    for name in _CREDENTIALS:
+        value = options.get(name)
+        if value is not None and not isinstance(value, str):
+            options.pop(name)
+            raise InvalidArgument(f"{name} must be a string, not {type(value).__name__}")
+    return Credentials({k: options.pop(k) for k in _CREDENTIALS if k in options})
+
+
 def _engine(
     venue: Any,
     symbols: Any,
@@ -558,6 +580,7 @@ def _engine(
     url: Any,
     urls: Any,
     options: dict[str, Any],
+    secrets: Any,
 ) -> Any:
     from mdkit.engine.stream import Engine, check_options
 
@@ -577,9 +600,13 @@ def _engine(
                 raise InvalidArgument(
                     f"each venue part is (venue, symbols, channels[, options]), not {item!r}"
                 )
+            if len(item) == 4 and not isinstance(item[3], Mapping):
+                raise InvalidArgument(f"a venue part's options must be a mapping, not {item[3]!r}")
             extra = dict(item[3]) if len(item) == 4 else {}
             extra.update({k: v for k, v in options.items()})
-            streams.append(_stream(item[0], item[1], item[2], extra))
+            mine = _take_credentials(extra)
+            streams.append(_stream(item[0], item[1], item[2], extra, _merged(secrets, mine)))
+            del mine
         keys = [s.venue.key for s in streams]
         if len(set(keys)) != len(keys):
             raise InvalidArgument(f"a venue appears twice: {keys}; merge its symbols and channels")
@@ -589,7 +616,7 @@ def _engine(
                 "capture(venue, symbols, channels, seconds=...): symbols and channels are "
                 "required (symbols may be [] for account-wide private channels)"
             )
-        streams = [_stream(venue, symbols, channels, options, url=url, urls=urls)]
+        streams = [_stream(venue, symbols, channels, options, secrets, url=url, urls=urls)]
     return Engine(streams, **checked)
 
 
@@ -662,7 +689,11 @@ def capture(
     """
     from mdkit.engine import runner
 
-    engine = _engine(venue, symbols, channels, seconds, max_messages, url, urls, dict(options))
+    # The credentials leave `options` at once: locals shown in a traceback stay clean.
+    secrets = _take_credentials(options)
+    engine = _engine(
+        venue, symbols, channels, seconds, max_messages, url, urls, dict(options), secrets
+    )
     try:
         runner.run(engine.run(), on_interrupt=lambda: engine.stop("interrupted"))
     except MdkitError as exc:
@@ -692,8 +723,9 @@ async def acapture(
     --------
     >>> cap = await mdkit.acapture("cryptocom", "btcusdt", "trades", seconds=5)  # doctest: +SKIP
     """
+    secrets = _take_credentials(options)
     engine = await asyncio.to_thread(
-        _engine, venue, symbols, channels, seconds, max_messages, url, urls, dict(options)
+        _engine, venue, symbols, channels, seconds, max_messages, url, urls, dict(options), secrets
     )
     try:
         await engine.run()

@@ -44,6 +44,19 @@ log = logging.getLogger("mdkit.sandbox.wshost")
 Route = Handler | tuple[Handler, str]
 
 
+class _QuietLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """websockets' server logger without its DEBUG trace.
+
+    At DEBUG websockets logs every handshake header and frame, and those carry the
+    clients' credentials (iTick's ``token`` header, login frames): the sandbox runs in
+    the user's process, so it keeps them out of the user's logs. Connection events
+    at INFO and above still log.
+    """
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+
 class VenueServer:
     """Base of a venue's WebSocket server: the protocol, attached to a :class:`WsHost`.
 
@@ -343,6 +356,7 @@ class WsHost:
             ping_interval=None,
             max_size=self.max_size,
             close_timeout=2,
+            logger=_QuietLogger(logging.getLogger("websockets.server"), {}),
         ) as server:
             self.port = server.sockets[0].getsockname()[1]
             ready.set()
