@@ -1,0 +1,105 @@
+"""Adding frames to a dataset: split by partition, one new part per partition."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mdkit.errors import InvalidArgument
+from mdkit.store.layout import (
+    KINDS,
+    SYMBOL_KINDS,
+    frame_to_table,
+    partition_path,
+    time_column,
+    write_part,
+)
+
+__all__ = ["write_frame", "write_capture"]
+
+
+def _days(times: Any) -> np.ndarray[Any, Any]:
+    ns = pd.DatetimeIndex(times).tz_convert("UTC").asi8
+    return np.asarray(ns // 86_400_000_000_000, dtype="int64")
+
+
+def write_frame(
+    root: str | os.PathLike[str],
+    kind: str,
+    df: pd.DataFrame,
+    *,
+    attrs: Mapping[str, Any] | None = None,
+    venue: str | None = None,
+) -> list[str]:
+    """Add one kind's frame to the dataset at ``root``: one new part per partition.
+
+    Parameters
+    ----------
+    root : str or path
+        The dataset directory (created if needed).
+    kind : str
+        One of :data:`~mdkit.store.layout.KINDS`.
+    df : pandas.DataFrame
+        A frame of that kind as a capture returns it (with its ``venue`` column).
+    attrs : mapping, optional
+        Kept in each part's metadata (default ``df.attrs``).
+    venue : str, optional
+        The venue of every row, for frames without a ``venue`` column.
+
+    Returns
+    -------
+    list of str
+        The parts written (none for an empty frame).
+    """
+    if kind not in KINDS:
+        raise InvalidArgument(f"no dataset kind {kind!r}; kinds: {', '.join(KINDS)}")
+    if not len(df):
+        return []
+    root = os.fspath(root)
+    meta = dict(df.attrs if attrs is None else attrs)
+    if "venue" in df.columns:
+        venues = np.asarray(df["venue"].astype(str), dtype=object)
+    elif venue is not None:
+        venues = np.full(len(df), venue, dtype=object)
+    else:
+        raise InvalidArgument(f"the {kind} frame has no venue column; pass venue=")
+    times = df[time_column(kind)] if kind == "gaps" else df.index
+    days = _days(times)
+    by_symbol = kind in SYMBOL_KINDS
+    symbols = (
+        np.asarray(df["symbol"].astype(str), dtype=object)
+        if by_symbol
+        else np.full(len(df), "", dtype=object)
+    )
+    keys = pd.MultiIndex.from_arrays([venues, symbols, days])
+    codes, uniques = pd.factorize(keys)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    written = []
+    for rows in np.split(order, bounds):
+        v, s, day = uniques[codes[rows[0]]]
+        date = str(np.datetime64(int(day), "D"))
+        part = df.iloc[rows]
+        table = frame_to_table(kind, part, meta)
+        directory = partition_path(root, kind, str(v), str(s) if by_symbol else None, date)
+        written.append(write_part(directory, table))
+    return written
+
+
+def write_capture(
+    cap: Any, root: str | os.PathLike[str], *, levels: int | None = 10, raw: bool = False
+) -> list[str]:
+    """Add everything a capture holds to the dataset at ``root`` (see ``Capture.to_parquet``)."""
+    written: list[str] = []
+    for kind in cap.frames():
+        written += write_frame(root, kind, cap.frame(kind))
+    if levels is not None and "depth" in cap.frames():
+        written += write_frame(root, "book", cap.book(levels))
+    if raw:
+        written += write_frame(root, "raw", cap.raw)
+    written += write_frame(root, "gaps", cap.gaps)
+    return written
