@@ -19,6 +19,7 @@ from mdkit.store.layout import ATTRS_KEY, KINDS, SYMBOL_KINDS, arrow_schema, tim
 __all__ = ["read_parquet", "find_parts"]
 
 _NS_PER_DAY = 86_400_000_000_000
+REPLAY_KEYS = ("subscriptions", "ended_ns")
 
 
 def _names(value: Any, what: str) -> list[str] | None:
@@ -186,6 +187,8 @@ def _attrs(dataset: Any) -> dict[str, Any]:
         meta = fragment.physical_schema.metadata or {}
         if ATTRS_KEY in meta:
             value = json.loads(meta[ATTRS_KEY])
+            for key in REPLAY_KEYS:  # replay's own metadata, not the frame's attrs
+                value.pop(key, None)
             if value not in found:
                 found.append(value)
     if len(found) <= 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -19,7 +20,7 @@ from mdkit.store.layout import (
     write_part,
 )
 
-__all__ = ["write_frame", "write_capture"]
+__all__ = ["write_frame", "write_capture", "replay_attrs"]
 
 
 def _days(times: Any) -> np.ndarray[Any, Any]:
@@ -100,6 +101,27 @@ def write_capture(
     if levels is not None and "depth" in cap.frames():
         written += write_frame(root, "book", cap.book(levels))
     if raw:
-        written += write_frame(root, "raw", cap.raw)
+        raw_frame = cap.raw
+        attrs = {**raw_frame.attrs, **replay_attrs(cap._engine, cap._engine.stats.ended_ns)}
+        written += write_frame(root, "raw", raw_frame, attrs=attrs)
     written += write_frame(root, "gaps", cap.gaps)
     return written
+
+
+def replay_attrs(engine: Any, ended_ns: int) -> dict[str, Any]:
+    """What a replay needs besides the frames, kept in the raw parts' metadata: every
+    subscription (JSON) and the time the capture or flush ended (epoch ns)."""
+    subs = [
+        {
+            "venue": stream.venue.key,
+            "kind": sub.kind,
+            "symbol": sub.symbol,
+            "channel": sub.channel,
+            "endpoint": sub.endpoint,
+            "interval": sub.interval.name if sub.interval else None,
+            "options": {k: v for k, v in sub.options.items() if isinstance(v, str | int | float)},
+        }
+        for stream in engine.streams
+        for sub in stream.subscriptions
+    ]
+    return {"subscriptions": json.dumps(subs), "ended_ns": int(ended_ns)}
