@@ -24,6 +24,9 @@ from mdkit.errors import (
     VenueError,
 )
 from mdkit.marketdata import depth, klines, prices, symbols, ticker, tickers, trades
+from mdkit.store.read import read_parquet
+from mdkit.store.recorder import record
+from mdkit.store.replay import replay
 
 __version__ = "0.1.0"
 
@@ -44,6 +47,9 @@ __all__ = [
     "klines",
     "plot",
     "prices",
+    "read_parquet",
+    "record",
+    "replay",
     "symbols",
     "ticker",
     "tickers",

@@ -53,7 +53,9 @@ def merge_parts(paths: Sequence[str]) -> str:
         [t.replace_schema_metadata(None) for t in tables], promote_options="permissive"
     )
     if merged.num_rows != expected:
-        raise OSError(f"merge of {len(paths)} parts in {directory}: {merged.num_rows} != {expected}")
+        raise OSError(
+            f"merge of {len(paths)} parts in {directory}: {merged.num_rows} != {expected}"
+        )
     target = write_part(directory, merged.replace_schema_metadata(metadata))
     written = pq.ParquetFile(target).metadata.num_rows
     if written != expected:  # pragma: no cover - a disk that lies

@@ -184,9 +184,7 @@ def frame_to_table(kind: str, df: pd.DataFrame, attrs: Mapping[str, Any]) -> Any
             array = array.cast(field.type)
         elif pa.types.is_duration(field.type):
             td = pd.TimedeltaIndex(values).as_unit("ns")
-            array = pa.array(td.asi8, type=pa.int64(), mask=np.asarray(td.isna())).cast(
-                field.type
-            )
+            array = pa.array(td.asi8, type=pa.int64(), mask=np.asarray(td.isna())).cast(field.type)
         else:
             array = pa.array(values, type=field.type, from_pandas=True)
         columns.append(array)

@@ -71,9 +71,7 @@ def find_parts(
             continue
         leaves = [vpath]
         if kind in SYMBOL_KINDS:
-            leaves = [
-                p for s, p in _dirs(vpath, "symbol") if wanted is None or s.lower() in wanted
-            ]
+            leaves = [p for s, p in _dirs(vpath, "symbol") if wanted is None or s.lower() in wanted]
         for leaf in leaves:
             for date, dpath in _dirs(leaf, "date"):
                 if (first is not None and date < first) or (last is not None and date > last):
@@ -169,7 +167,7 @@ def read_parquet(
     if hi is not None:
         upper = ds.field(when) < pa.scalar(hi.value, pa.timestamp("ns", tz="UTC"))
         condition = upper if condition is None else condition & upper
-    names = [f.name for f in schema if f.name != "date"]
+    names = [str(f.name) for f in schema if f.name != "date"]
     if columns is not None:
         unknown = [c for c in columns if c not in names]
         if unknown:
@@ -197,7 +195,7 @@ def _attrs(dataset: Any) -> dict[str, Any]:
     for key in {k for a in found for k in a}:
         values = [a.get(key) for a in found]
         if all(isinstance(v, list) for v in values):
-            merged[key] = list(dict.fromkeys(x for v in values for x in v))
+            merged[key] = list(dict.fromkeys(x for v in values if isinstance(v, list) for x in v))
         elif key == "interrupted":
             merged[key] = any(bool(v) for v in values)
         elif all(v == values[0] for v in values):
@@ -337,7 +335,7 @@ def _last_bar(df: pd.DataFrame) -> pd.DataFrame:
             "v": df["venue"].to_numpy(),
             "s": df["symbol"].to_numpy(),
             "i": df["interval"].to_numpy(),
-            "t": df.index.asi8,
+            "t": pd.DatetimeIndex(df.index).asi8,
             "r": df["local_timestamp"].to_numpy(),
         }
     )

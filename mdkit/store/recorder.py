@@ -54,8 +54,10 @@ def parse_every(value: Any, what: str, *, rows: bool = False) -> tuple[float | N
     except (ValueError, TypeError):
         seconds = float("nan")
     if not seconds > 0 or seconds == float("inf"):
-        hint = ' or a row count (int)' if rows else ""
-        raise InvalidArgument(f'{what} must be a duration like "5s", "10min", "1h"{hint}; not {value!r}')
+        hint = " or a row count (int)" if rows else ""
+        raise InvalidArgument(
+            f'{what} must be a duration like "5s", "10min", "1h"{hint}; not {value!r}'
+        )
     return seconds, None
 
 
@@ -152,13 +154,14 @@ class _Recorder:
         for venue, kinds in rows.items():
             for kind, columns in kinds.items():
                 df = t.stream_frame(kind, columns, attrs=attrs, end_ns=now)
-                df.insert(0, "venue", pd.Categorical([venue] * len(df)))
+                df.insert(0, "venue", pd.Series(pd.Categorical([venue] * len(df)), index=df.index))
                 out.append((kind, df, attrs))
         if self.raw and len(raw_store):
             cols, payloads = raw_store.columns()
             df = t.raw_frame(cols, payloads, attrs=attrs)
             names = self.engine.connection_venues
-            df.insert(0, "venue", pd.Categorical([names.get(int(c), "") for c in cols["connection"]]))
+            labels = pd.Categorical([names.get(int(c), "") for c in cols["connection"]])
+            df.insert(0, "venue", pd.Series(labels, index=df.index))
             out.append(("raw", df, {**attrs, **replay_attrs(self.engine, now)}))
         all_gaps = [*extra_gaps, *gaps]
         if all_gaps:

@@ -120,7 +120,7 @@ def _subscriptions(metas: Sequence[Any], streams: Any) -> dict[str, list[Any]]:
     return out
 
 
-class _Conn:
+class _Conn:  # duck-types the engine's _Link for open_gap and parse_error
     """What Engine.open_gap needs to know of a connection."""
 
     def __init__(self, stream: Any, number: int) -> None:
@@ -185,7 +185,7 @@ def replay(
         stream_list.append(Stream(descriptor, tuple(plans[k]), replayed))
     engine = Engine(stream_list, seconds=None, max_messages=None, raw_limit=None)
     stats = engine.stats
-    local = frames.index.asi8
+    local = pd.DatetimeIndex(frames.index).asi8
     stats.started_ns = int(local[0]) if len(local) else 0
     ends = [json.loads(m.get(b"mdkit.attrs", b"{}")).get("ended_ns") for m in metas]
     recorded_end = max((int(e) for e in ends if e), default=0)
@@ -225,9 +225,9 @@ def replay(
             previous = last_of.get(key_venue)
             if previous is not None and previous[0] != number:
                 stats.reconnects += 1
-                open_gaps[key_venue] = engine.open_gap(
-                    _Conn(stream, previous[0]), previous[1], "reconnect (replayed)", ()
-                )
+                old = _Conn(stream, previous[0])
+                gap = engine.open_gap(old, previous[1], "reconnect (replayed)", ())  # type: ignore[arg-type]
+                open_gaps[key_venue] = gap
         last_of[key_venue] = (number, now)
         before = part.counters.data_messages
         try:

@@ -61,7 +61,7 @@ def write_frame(
     if not len(df):
         return []
     root = os.fspath(root)
-    meta = dict(df.attrs if attrs is None else attrs)
+    meta: dict[str, Any] = {str(k): v for k, v in (df.attrs if attrs is None else attrs).items()}
     if "venue" in df.columns:
         venues = np.asarray(df["venue"].astype(str), dtype=object)
     elif venue is not None:
