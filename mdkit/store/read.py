@@ -172,11 +172,16 @@ def read_parquet(
         unknown = [c for c in columns if c not in names]
         if unknown:
             raise InvalidArgument(f"no column(s) {unknown} in {kind}; columns: {names}")
-        keep = {when, "venue", "symbol", "local_timestamp", *columns}
+        # dedupe keys come along, and go after (see _dedupe_trades, _last_bar)
+        keep = {when, "venue", "symbol", "local_timestamp", "id", "interval", *columns}
         names = [n for n in names if n in keep]
     table = dataset.to_table(columns=names, filter=condition)
     attrs = _attrs(dataset)
-    return _frame(kind, table.replace_schema_metadata(None), attrs, columns)
+    df = _frame(kind, table.replace_schema_metadata(None), attrs, columns)
+    if columns is not None:
+        wanted = {"venue", "symbol", "local_timestamp", *columns}
+        df = df[[c for c in df.columns if c in wanted]]
+    return df
 
 
 def _attrs(dataset: Any) -> dict[str, Any]:

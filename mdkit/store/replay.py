@@ -237,9 +237,9 @@ def replay(
             continue
         if part.counters.data_messages > before:
             engine.data_total += part.counters.data_messages - before
-            gap = open_gaps.pop(key_venue, None)
-            if gap is not None:
-                gap["end_ns"] = now
+            closing = open_gaps.pop(key_venue, None)
+            if closing is not None:
+                closing["end_ns"] = now
         for event in events:
             conn = _Conn(part.stream, number)
             if type(event) is Resubscribe:

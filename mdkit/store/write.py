@@ -24,7 +24,7 @@ __all__ = ["write_frame", "write_capture", "replay_attrs"]
 
 
 def _days(times: Any) -> np.ndarray[Any, Any]:
-    ns = pd.DatetimeIndex(times).tz_convert("UTC").asi8
+    ns = pd.DatetimeIndex(times).as_unit("ns").tz_convert("UTC").asi8
     return np.asarray(ns // 86_400_000_000_000, dtype="int64")
 
 
