@@ -133,13 +133,21 @@ def test_a_second_write_adds_and_never_overwrites(cap: mdkit.Capture, tmp_path: 
     assert mdkit.read_parquet(tmp_path, "trades").equals(cap.trades)  # same trade ids once
 
 
-def test_a_failed_write_leaves_no_part(cap: mdkit.Capture, tmp_path: Path) -> None:
-    bad = cap.trades.copy()
-    bad["price"] = ["not a number"] * len(bad)  # the Arrow conversion fails mid-write
-    with pytest.raises(Exception):
-        write_frame(tmp_path, "trades", bad)
-    left = [p for p in tmp_path.rglob("*") if p.is_file()]
-    assert left == []
+def test_a_failed_write_leaves_no_part(
+    cap: mdkit.Capture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = pq.write_table
+
+    def disk_full(table, sink, **kwargs):  # type: ignore[no-untyped-def]
+        sink.write(b"PAR1 half a part")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pq, "write_table", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        write_frame(tmp_path, "trades", cap.trades)
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+    monkeypatch.setattr(pq, "write_table", real)
+    assert len(write_frame(tmp_path, "trades", cap.trades)) == 2
 
 
 def test_reading_prunes_kinds_venues_and_days(tmp_path: Path) -> None:
