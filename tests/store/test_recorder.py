@@ -60,8 +60,8 @@ def test_a_killed_recorder_leaves_its_flushed_rows_and_a_crash_gap(tmp_path: Pat
     with Sandbox(trades_per_second=30, set_env=False) as sb:
         env = {**os.environ, **sb.env}
         code = (
-            "import mdkit; mdkit.record(r'%s', ('cryptocom', ['btcusdt'], ['trades']), "
-            "flush='0.3s')" % tmp_path
+            f"import mdkit; mdkit.record(r'{tmp_path}', ('cryptocom', ['btcusdt'], ['trades']), "
+            "flush='0.3s')"
         )
         proc = subprocess.Popen([sys.executable, "-c", code], env=env)
         deadline = time.monotonic() + 30
