@@ -5,8 +5,8 @@ directly (the sandbox imports no client code), and serves one venue's frames: th
 n-th client connection gets the frames of the n-th recorded connection (the last
 one again past the end), text frames as text, binary as binary, spaced as they
 were received divided by ``speed`` (``speed=None``: as fast as the socket takes
-them). Client messages (subscribes, pongs) are read and ignored: the recording
-already holds the server's answers.
+them), starting after the client's first message (its login or subscribe). Client
+messages are otherwise ignored: the recording already holds the server's answers.
 
 ::
 
@@ -26,7 +26,10 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-__all__ = ["ReplayServer", "load_frames"]
+__all__ = ["ReplayServer", "load_frames", "FIRST_MESSAGE_WAIT"]
+
+#: Seconds a connection waits for the client's first message before serving.
+FIRST_MESSAGE_WAIT = 1.0
 
 
 def load_frames(source: str, venue: str | None = None) -> dict[int, list[tuple[int, bool, bytes]]]:
@@ -120,7 +123,15 @@ class ReplayServer:
         numbers = sorted(self.connections)
         frames = self.connections[numbers[min(self.accepted, len(numbers) - 1)]]
         self.accepted += 1
-        reader = asyncio.ensure_future(self._drain(ws))
+        first_message = asyncio.Event()
+        reader = asyncio.ensure_future(self._drain(ws, first_message))
+        # A live server pushes data only after the client's login or subscribe: wait
+        # for the client's first message (at most FIRST_MESSAGE_WAIT s, for venues
+        # whose server speaks first) so the client's session is ready for the frames.
+        try:
+            await asyncio.wait_for(first_message.wait(), FIRST_MESSAGE_WAIT)
+        except TimeoutError:
+            pass
         start = time.monotonic()
         first = frames[0][0] if frames else 0
         try:
@@ -137,10 +148,10 @@ class ReplayServer:
         finally:
             reader.cancel()
 
-    async def _drain(self, ws: ServerConnection) -> None:
+    async def _drain(self, ws: ServerConnection, first: asyncio.Event) -> None:
         try:
             async for _ in ws:
-                pass
+                first.set()
         except ConnectionClosed:
             pass
 
