@@ -176,8 +176,14 @@ def frame_to_table(kind: str, df: pd.DataFrame, attrs: Mapping[str, Any]) -> Any
         if kind == "raw" and name == "payload":
             array = pa.array(list(values), type=pa.binary())
         elif pa.types.is_dictionary(field.type):
-            array = pa.array(pd.Categorical(np.asarray(values.astype(object), dtype=object)))
-            array = array.cast(field.type)
+            cat = values.array if isinstance(values.dtype, pd.CategoricalDtype) else None
+            if cat is None:
+                cat = pd.Categorical(np.asarray(values.astype(object), dtype=object))
+            codes = np.asarray(cat.codes, dtype="int32")
+            array = pa.DictionaryArray.from_arrays(
+                pa.array(codes, mask=codes < 0),
+                pa.array([str(c) for c in cat.categories], type=pa.string()),
+            )
         elif pa.types.is_timestamp(field.type):
             ns = pd.DatetimeIndex(values).as_unit("ns").tz_convert("UTC")
             array = pa.array(ns.asi8, type=pa.int64(), mask=np.asarray(ns.isna()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -62,33 +63,47 @@ def write_frame(
         return []
     root = os.fspath(root)
     meta: dict[str, Any] = {str(k): v for k, v in (df.attrs if attrs is None else attrs).items()}
-    if "venue" in df.columns:
-        venues = np.asarray(df["venue"].astype(str), dtype=object)
-    elif venue is not None:
-        venues = np.full(len(df), venue, dtype=object)
-    else:
+    if "venue" not in df.columns and venue is None:
         raise InvalidArgument(f"the {kind} frame has no venue column; pass venue=")
     times = df[time_column(kind)] if kind == "gaps" else df.index
     days = _days(times)
     by_symbol = kind in SYMBOL_KINDS
-    symbols = (
-        np.asarray(df["symbol"].astype(str), dtype=object)
-        if by_symbol
-        else np.full(len(df), "", dtype=object)
+    v_codes, v_names = (
+        _codes(df["venue"]) if "venue" in df.columns else (np.zeros(len(df), "int64"), [venue])
     )
-    keys = pd.MultiIndex.from_arrays([venues, symbols, days])
-    codes, uniques = pd.factorize(keys)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.flatnonzero(np.diff(codes[order])) + 1
-    written = []
+    s_codes, s_names = _codes(df["symbol"]) if by_symbol else (np.zeros(len(df), "int64"), [""])
+    first_day = int(days.min())
+    span = int(days.max()) - first_day + 1
+    key = (v_codes * len(s_names) + s_codes) * span + (days - first_day)
+    order = np.argsort(key, kind="stable")
+    bounds = np.flatnonzero(np.diff(key[order])) + 1
+    table = frame_to_table(kind, df, meta)  # converted once, sliced per partition
+    jobs = []
     for rows in np.split(order, bounds):
-        v, s, day = uniques[codes[rows[0]]]
-        date = str(np.datetime64(int(day), "D"))
-        part = df.iloc[rows]
-        table = frame_to_table(kind, part, meta)
+        k = int(key[rows[0]])
+        day, vs = first_day + k % span, k // span
+        v, s = v_names[vs // len(s_names)], s_names[vs % len(s_names)]
+        date = str(np.datetime64(day, "D"))
+        contiguous = len(rows) == int(rows[-1]) - int(rows[0]) + 1 and bool(
+            (np.diff(rows) == 1).all()
+        )
+        part = table.slice(int(rows[0]), len(rows)) if contiguous else table.take(rows)
         directory = partition_path(root, kind, str(v), str(s) if by_symbol else None, date)
-        written.append(write_part(directory, table))
-    return written
+        jobs.append((directory, part))
+    if len(jobs) == 1:
+        return [write_part(*jobs[0])]
+    # pyarrow encodes and compresses without the GIL: partitions are written in parallel.
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        return list(pool.map(lambda job: write_part(*job), jobs))
+
+
+def _codes(values: Any) -> tuple[np.ndarray[Any, Any], list[str]]:
+    """Integer codes and names of a column (categories used as they are)."""
+    if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
+        cat = values.array
+        return np.asarray(cat.codes, dtype="int64"), [str(c) for c in cat.categories]
+    codes, names = pd.factorize(np.asarray(values, dtype=object))
+    return np.asarray(codes, dtype="int64"), [str(n) for n in names]
 
 
 def write_capture(
