@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -207,13 +208,21 @@ def test_cli_capture_replay_compact_and_record_interrupted(tmp_path: Path) -> No
             stderr=subprocess.PIPE,
             text=True,
         )
+        lines: list[str] = []
+        reader = threading.Thread(
+            target=lambda: [lines.append(x) for x in proc.stderr], daemon=True
+        )
+        reader.start()
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not list(
-            (tmp_path / "rec").glob("kind=trades/**/*.parquet")
+        while time.monotonic() < deadline and not (
+            any(line.startswith("record 00:") for line in lines)
+            and list((tmp_path / "rec").glob("kind=trades/**/*.parquet"))
         ):
             time.sleep(0.1)
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        proc.wait(30)
+        reader.join(10)
+        err = "".join(lines)
     assert proc.returncode == 130, err
     assert "record 00:00:0" in err and "recorded trades" in err
     assert len(mdkit.read_parquet(tmp_path / "rec", "trades")) > 0
