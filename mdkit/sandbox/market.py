@@ -361,9 +361,8 @@ class Market:
                 self.depth,
                 self._d0[symbol],
                 mean_lots,
-                lambda secs, i=i: self._touch(symbol, secs)[i],
             )
-            for i, (side, touch) in enumerate(((-1, bid[0]), (1, ask[0])))
+            for side, touch in ((-1, bid[0]), (1, ask[0]))
         ]
         (bt, bl), (at, al) = sides
         pp, ap = inst.price_precision, inst.amount_precision

@@ -17,7 +17,6 @@ own exponential noise.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 
@@ -71,14 +70,14 @@ def book_levels(
     depth: int,
     d0: float,
     mean_lots: float,
-    touch_at: Callable[[np.ndarray], np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Ticks and lots of one side's first ``depth`` levels (touch first).
 
     ``side`` is 1 for asks (ticks increase away from the touch), -1 for bids.
-    ``touch_at(seconds)`` gives this side's touch at other seconds: a level's size
-    is set when its epoch starts (from its distance to the touch then) and holds
-    until the epoch turns, so a moving mid does not resize the whole book.
+    A level's size is the profile at its distance from the touch times its own
+    noise, redrawn when its epoch turns: where the mid moves less than ``d0`` a
+    second, consecutive books differ by a few levels; where it moves more (BTC on a
+    one-cent tick), most sizes shift with the touch, as a real L2 feed does.
     """
     k = k ^ np.uint64(_SIDE_SALT[side])
     found = [np.array([touch], dtype=np.int64)]
@@ -98,10 +97,9 @@ def book_levels(
     ticks = np.concatenate(found)[:depth]
     period, phase = _periods(ticks)
     epoch = (second + phase) // period
-    starts = epoch * period - phase
-    born, where = np.unique(starts, return_inverse=True)
-    then = touch_at(born)[where]
-    x = np.maximum(side * (ticks - then), 0) / d0
+    # The profile moves in steps of d0/4: a small move of the touch resizes only
+    # the levels that cross a step.
+    x = np.floor(np.abs(ticks - touch) * 4.0 / d0) / 4.0
     profile = (0.4 + x) / (1.0 + (x / 8.0) ** 1.6)
     ks = k ^ np.uint64(0x51ED2701F3A5C3B1)
     noise = 0.25 - 1.5 * np.log(mm.uniform(ks, _index(ticks, epoch)))

@@ -169,7 +169,8 @@ def day_path(seed: int, sym: int, day: int, vol: float, log_p0: float) -> DayPat
     )
     # Log-activity regimes: a slow one (hours: what makes volatility cluster at
     # the minute scale) and a fast one (minutes).
-    log_act = 0.7 * _ou(rng, n, 21600.0, 60) + 0.1 * _ou(rng, n, 120.0, 5)
+    slow = np.repeat(np.log(season), 60) + 0.8 * _ou(rng, n, 21600.0, 60)
+    log_act = slow + 0.1 * _ou(rng, n, 120.0, 5)
     # Bursts: a few dozen a day, more when active; each decays over ~40 s and starts
     # with a jump of the price in its own direction (news, liquidations).
     n_burst = int(rng.poisson(30))
@@ -181,16 +182,17 @@ def day_path(seed: int, sym: int, day: int, vol: float, log_p0: float) -> DayPat
     for start, amp in zip(starts.tolist(), amps.tolist(), strict=True):
         seg = burst[start : start + 400]
         seg += amp * decay[: len(seg)]
-    log_lam = np.repeat(np.log(season), 60) + log_act + np.log1p(1.5 * burst)
+    log_lam = log_act + np.log1p(1.5 * burst)
     lam = np.exp(log_lam)
     scale = 1.0 / lam.mean()
     lam *= scale
-    # Volatility follows activity (σ ∝ λ^0.7): busy hours are volatile hours.
-    sigma = np.exp(0.7 * log_lam)
+    # Volatility follows the activity regime (σ ∝ λ^0.7 of its slow part, and the
+    # bursts): busy hours are volatile hours.
+    sigma = np.exp(0.7 * slow) * (1.0 + 0.5 * burst)
     sigma *= vol / math.sqrt(n) / math.sqrt(float(np.mean(sigma * sigma)))
     z = rng.standard_normal(n)
     jumps = np.zeros(n)
-    jumps[starts] = rng.choice((-1.0, 1.0), n_burst) * (0.5 + 1.5 * rng.random(n_burst))
+    jumps[starts] = rng.choice((-1.0, 1.0), n_burst) * (1.0 + 1.0 * rng.random(n_burst))
     z = z + jumps * math.sqrt(60.0)  # a jump is several one-minute moves at once
     r = sigma * z
     pressure = _ou(rng, n, 20.0, 2)

@@ -77,8 +77,10 @@ def test_books_are_ordered_and_uncrossed(inst: object) -> None:
 
 
 def test_consecutive_books_differ_by_a_few_levels() -> None:
+    # ETH/BTC: BTC/USDT on a one-cent tick moves hundreds of ticks a second (as the
+    # real one does), so most of its level sizes change with the touch.
     m = frozen()
-    a, b = m.book("btcusdt", T0), m.book("btcusdt", T0 + 1)
+    a, b = m.book("ethbtc", T0), m.book("ethbtc", T0 + 1)
     same_prices = np.intersect1d(a.asks[:, 0], b.asks[:, 0])
     changed = sum(
         1 for p in same_prices if a.asks[a.asks[:, 0] == p, 1][0] != b.asks[b.asks[:, 0] == p, 1][0]
