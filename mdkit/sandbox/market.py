@@ -59,6 +59,8 @@ __all__ = [
 ]
 
 _PER_SECOND = 65536
+#: Past minute bars are cached in blocks of this many seconds (6 hours).
+_BLOCK = 21600
 
 
 @dataclass(frozen=True)
@@ -262,7 +264,7 @@ class Market:
             self.instruments[name] = replace(inst, symbol=name)
         self._d0 = {s: _fill_scale(i, depth) for s, i in self.instruments.items()}
         self._hour_cache = functools.lru_cache(maxsize=4096)(self._hour_bars)
-        self._day_cache = functools.lru_cache(maxsize=256)(self._day_bars)
+        self._block_cache = functools.lru_cache(maxsize=1024)(self._block_bars)
         self._views: dict[str, Market] = {venue: self}
 
     def venue(self, name: str) -> Market:
@@ -304,14 +306,23 @@ class Market:
         """Day-path fields at venue-lagged ``seconds`` (int64), plus the venue log mid."""
         inst = self.instruments[symbol]
         days = seconds // mm.DAY
-        out = {f: np.empty(len(seconds)) for f in ("x", "lam", "z", "pressure", "burst")}
-        for day in np.unique(days).tolist():
+        fields = ("x", "lam", "z", "pressure", "burst")
+        out: dict[str, np.ndarray]
+        if len(seconds) and days[0] == days[-1] and np.all(seconds[1:] >= seconds[:-1]):
+            path = self._shared.day(inst.key, int(days[0]))
+            idx = np.maximum(seconds - int(days[0]) * mm.DAY - self.profile.lag, 0)
+            out = {f: getattr(path, f)[idx] for f in fields}
+            day_list: list[int] = []
+        else:
+            out = {f: np.empty(len(seconds)) for f in fields}
+            day_list = np.unique(days).tolist()
+        for day in day_list:
             sel = days == day
             path = self._shared.day(inst.key, day)
             # The venue lags the common path; in its first `lag` seconds of a UTC
             # day it holds the day's opening (no day is ever needed twice).
             idx = np.maximum(seconds[sel] - day * mm.DAY - self.profile.lag, 0)
-            for f in out:
+            for f in fields:
                 out[f][sel] = getattr(path, f)[idx]
         k = mm.key(self.seed, self.profile.salt, _sym_id(inst.key), 10)
         # Own noise: a 4-second moving sum of hashed normals (short-lived mispricing).
@@ -342,7 +353,7 @@ class Market:
         """Mid price (between the touch prices) at epoch seconds ``t`` (vectorised)."""
         ts = np.atleast_1d(np.asarray(t, dtype=np.float64))
         bid, ask = self._touch(symbol, np.floor(ts).astype(np.int64))
-        return (bid + ask) * (0.5 * self.instruments[symbol].tick)
+        return np.asarray((bid + ask) * (0.5 * self.instruments[symbol].tick))
 
     # -- book -----------------------------------------------------------------------
     def book(self, symbol: str, t: float | None = None) -> Book:
@@ -440,37 +451,35 @@ class Market:
         tr = self._trades_of(symbol, np.arange(hour * 3600, hour * 3600 + 3600, dtype=np.int64))
         return aggregate(tr.time_ms, tr.price, tr.amount, hour * 3600 * 1000, 60_000, 60)
 
-    def _day_bars(self, symbol: str, day: int) -> np.ndarray:
-        tr = self._trades_of(symbol, np.arange(day * 86400, day * 86400 + 86400, dtype=np.int64))
-        return aggregate(tr.time_ms, tr.price, tr.amount, day * 86400 * 1000, 60_000, 1440)
+    def _block_bars(self, symbol: str, block: int) -> np.ndarray:
+        start = block * _BLOCK
+        tr = self._trades_of(symbol, np.arange(start, start + _BLOCK, dtype=np.int64))
+        return aggregate(tr.time_ms, tr.price, tr.amount, start * 1000, 60_000, _BLOCK // 60)
 
     def _minute_bars(self, symbol: str, start_s: int, end_s: int) -> np.ndarray:
         """1-minute bars for ``[start_s, end_s)`` (minute aligned), trades up to now only.
 
-        Past days are aggregated (and cached) a day at a time, today's past hours an
-        hour at a time, the current hour on every call.
+        Past 6-hour blocks are aggregated (and cached) whole, the current block's
+        past hours an hour at a time, the current hour on every call.
         """
         now_ms = int(self.now() * 1000)
         out = []
-        hour, last = start_s // 3600, (end_s - 1) // 3600
-        while hour <= last:
-            day = hour // 24
-            if (day + 1) * 86400 * 1000 <= now_ms and (hour % 24 == 0 or last - hour >= 12):
-                bars = self._day_cache(symbol, day)
-                lo = max(start_s, day * 86400)
-                hi = min(end_s, day * 86400 + 86400)
-                out.append(bars[(lo - day * 86400) // 60 : (hi - day * 86400) // 60])
-                hour = (day + 1) * 24
-                continue
-            if (hour + 1) * 3600 * 1000 <= now_ms:
-                bars = self._hour_cache(symbol, hour)
+        t = start_s
+        while t < end_s:
+            block = t // _BLOCK
+            if (block + 1) * _BLOCK * 1000 <= now_ms:
+                bars, base, width = self._block_cache(symbol, block), block * _BLOCK, _BLOCK
             else:
-                tr = self.trades(symbol, hour * 3600 * 1000, (hour + 1) * 3600 * 1000)
-                bars = aggregate(tr.time_ms, tr.price, tr.amount, hour * 3600 * 1000, 60_000, 60)
-            lo = max(start_s, hour * 3600)
-            hi = min(end_s, hour * 3600 + 3600)
-            out.append(bars[(lo - hour * 3600) // 60 : (hi - hour * 3600) // 60])
-            hour += 1
+                hour = t // 3600
+                base, width = hour * 3600, 3600
+                if (hour + 1) * 3600 * 1000 <= now_ms:
+                    bars = self._hour_cache(symbol, hour)
+                else:
+                    tr = self.trades(symbol, base * 1000, (base + 3600) * 1000)
+                    bars = aggregate(tr.time_ms, tr.price, tr.amount, base * 1000, 60_000, 60)
+            hi = min(end_s, base + width)
+            out.append(bars[(t - base) // 60 : (hi - base) // 60])
+            t = hi
         return np.concatenate(out) if out else np.empty((0, 7))
 
     def klines(self, symbol: str, interval_s: int, start_s: int, end_s: int) -> np.ndarray:
@@ -567,4 +576,3 @@ def _poisson(k: np.uint64, seconds: np.ndarray, lam: np.ndarray) -> np.ndarray:
         g = mm.normal(k ^ np.uint64(0xABCDEF), seconds[~small])
         counts[~small] = np.maximum(0, np.round(lb + np.sqrt(lb) * g)).astype(np.int64)
     return np.minimum(counts, _PER_SECOND - 1)
-

@@ -91,10 +91,16 @@ def sampled(
     path = np.round(np.exp(logp), inst.price_precision)
     u = mm.uniform(k, opens)
     swing = inst.vol * np.sqrt(interval_s / 86400.0 / per) * (0.3 + 0.7 * u)
-    high = np.maximum(path.max(axis=1), np.round(path.max(axis=1) * (1 + swing), inst.price_precision))
-    low = np.minimum(path.min(axis=1), np.round(path.min(axis=1) * (1 - swing), inst.price_precision))
+    high = np.maximum(
+        path.max(axis=1), np.round(path.max(axis=1) * (1 + swing), inst.price_precision)
+    )
+    low = np.minimum(
+        path.min(axis=1), np.round(path.min(axis=1) * (1 - swing), inst.price_precision)
+    )
     elapsed = np.clip((now - opens) / interval_s, 0.0, 1.0)
     # Mean of the capped Pareto size (tail 1.4, median `size`) is about 3.2 medians.
     count = np.round(rate * interval_s * elapsed * (0.7 + 0.6 * u))
     volume = count * inst.size * 3.2
-    return np.column_stack([path[:, 0], high, low, path[:, -1], volume, volume * path.mean(axis=1), count])
+    return np.column_stack(
+        [path[:, 0], high, low, path[:, -1], volume, volume * path.mean(axis=1), count]
+    )

@@ -36,11 +36,11 @@ def _periods(ticks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _epoch(k: np.uint64, ticks: np.ndarray, seconds: np.ndarray) -> np.ndarray:
     del k
     period, phase = _periods(ticks)
-    return (seconds + phase) // period
+    return np.asarray((seconds + phase) // period)
 
 
 def _index(ticks: np.ndarray, epoch: np.ndarray) -> np.ndarray:
-    return ticks * np.int64(1_000_003) + epoch
+    return np.asarray(ticks * np.int64(1_000_003) + epoch)
 
 
 def _exists(

@@ -36,7 +36,7 @@ def _mix(x: np.ndarray) -> np.ndarray:
         x = x + np.uint64(0x9E3779B97F4A7C15)
         x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
+        return np.asarray(x ^ (x >> np.uint64(31)))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -80,7 +80,7 @@ def uniform2(k: np.uint64, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def normal(k: np.uint64, index: np.ndarray) -> np.ndarray:
     """Deterministic standard normals (Box–Muller on two hashed uniforms)."""
     u1, u2 = uniform2(k, index)
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * math.pi * u2)
+    return np.asarray(np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * math.pi * u2))
 
 
 def ar1(x: np.ndarray, a: float) -> np.ndarray:
@@ -104,7 +104,7 @@ def ar1(x: np.ndarray, a: float) -> np.ndarray:
         carry[j] = acc
         acc = step * acc + end
     y = inner + carry[:, None] * (down * a)[None, :]
-    return y.ravel()[:n]
+    return np.asarray(y.ravel()[:n])
 
 
 @functools.lru_cache(maxsize=64)
@@ -190,12 +190,16 @@ def day_path(seed: int, sym: int, day: int, vol: float, log_p0: float) -> DayPat
     # bursts): busy hours are volatile hours.
     sigma = np.exp(0.7 * slow) * (1.0 + 0.5 * burst)
     sigma *= vol / math.sqrt(n) / math.sqrt(float(np.mean(sigma * sigma)))
-    z = rng.standard_normal(n)
+    z = rng.standard_normal(n, dtype=np.float32).astype(np.float64)
     jumps = np.zeros(n)
     jumps[starts] = rng.choice((-1.0, 1.0), n_burst) * (1.0 + 1.0 * rng.random(n_burst))
+    # And news without a burst: a few dozen isolated jumps a day (fat tails).
+    n_news = int(rng.poisson(40))
+    news = rng.integers(0, n, n_news)
+    jumps[news] += rng.choice((-1.0, 1.0), n_news) * (2.0 + 1.5 * rng.random(n_news))
     z = z + jumps * math.sqrt(60.0)  # a jump is several one-minute moves at once
     r = sigma * z
-    pressure = _ou(rng, n, 20.0, 2)
+    pressure = _ou(rng, n, 20.0, 4)
     ends = anchor(seed, sym, np.array([day, day + 1]), vol) + log_p0
     walk = np.cumsum(r)
     frac = np.arange(1, n + 1, dtype=np.float64) / n

@@ -197,8 +197,8 @@ def test_venues_are_correlated_not_identical_with_a_lead() -> None:
     seconds = DAY0 + 12 * 3600 + np.arange(7200)
     crypto = np.diff(np.log(m.mid("btcusdt", seconds)))
     bitget = np.diff(np.log(m.venue("bitget").mid("BTCUSDT", seconds)))
-    minute_c = crypto[: 7140].reshape(-1, 60).sum(1)
-    minute_b = bitget[: 7140].reshape(-1, 60).sum(1)
+    minute_c = crypto[:7140].reshape(-1, 60).sum(1)
+    minute_b = bitget[:7140].reshape(-1, 60).sum(1)
     assert 0.8 < np.corrcoef(minute_c, minute_b)[0, 1] < 0.999
     # Bitget leads Crypto.com by a second: the 1-s cross-correlation peaks there.
     lagged = [np.corrcoef(crypto[lag:], bitget[: len(bitget) - lag])[0, 1] for lag in range(4)]
