@@ -17,8 +17,8 @@ import numpy as np
 
 from mdkit.sandbox.http import HttpRequest, HttpVenue, Reply
 from mdkit.sandbox.market import Market
+from mdkit.sandbox.wire import Raw, fixed_str, plain
 from mdkit.sandbox.wire import dumps as wire_dumps
-from mdkit.sandbox.wire import fixed, fixed_str, plain
 
 __all__ = ["CryptocomRest", "PERIODS", "ok", "error"]
 
@@ -196,11 +196,15 @@ class CryptocomRest:
                 break
             span *= 4
         take = np.arange(len(tr) - 1, max(len(tr) - TRADES_PAGE, 0) - 1, -1)
+        # Exact decimals from the integer ticks/lots, padded to the live API's 16
+        # places (issue 10: never a binary float's expansion).
+        price = self.market.fmt_price
+        amount = self.market.fmt_amount
         return ok(
             [
                 {
-                    "amount": fixed(float(tr.amount[i])),
-                    "price": fixed(float(tr.price[i])),
+                    "amount": Raw(amount(symbol, int(tr.amount_lots[i]), 16)),
+                    "price": Raw(price(symbol, int(tr.price_ticks[i]), 16)),
                     "ctime": int(tr.time_ms[i]),
                     "id": int(tr.id[i]),
                     "type": "buy" if tr.is_buy[i] else "sell",
