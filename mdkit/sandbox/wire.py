@@ -16,7 +16,7 @@ import json
 import math
 from typing import Any
 
-__all__ = ["Raw", "decimal_text", "dumps", "exact", "fixed", "fixed_str", "plain"]
+__all__ = ["Raw", "decimal_text", "dumps", "exact", "fixed", "fixed_str", "plain", "trimmed"]
 
 _CONTEXT = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_EVEN)
 
@@ -38,6 +38,14 @@ def decimal_text(units: int, precision: int, decimals: int | None = None) -> str
         whole, frac = digits[:-precision], digits[-precision:]
     frac += "0" * (places - precision)
     return f"{sign}{whole}.{frac}" if places else f"{sign}{whole}"
+
+
+def trimmed(units: int, precision: int) -> str:
+    """Exact decimal of ``units · 10**-precision`` without trailing zeros (``86522.1``, ``86522``)."""
+    text = decimal_text(units, precision)
+    if precision:
+        text = text.rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
 
 
 def exact(value: float, decimals: int) -> str:

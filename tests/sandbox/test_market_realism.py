@@ -258,10 +258,10 @@ def test_public_depth_has_gaps_and_a_varying_profile(shifted: Sandbox) -> None:
 def test_public_tickers_are_fast_realistic_and_exact(shifted: Sandbox) -> None:
     df = mdkit.tickers()
     assert len(df) == 8
-    text = requests.get(shifted.cryptocom.url + "/v1/ticker?symbol=btcusdt", timeout=5).text
+    text = requests.get(shifted.cryptocom.rest_url + "/v1/ticker?symbol=btcusdt", timeout=5).text
     last = re.search(r'"last":"(\d+\.\d{16})"', text)
     assert last is not None and Decimal(last[1]) == Decimal(last[1]).quantize(Decimal("0.01"))
-    text = requests.get(shifted.cryptocom.url + "/v1/trades?symbol=ethbtc", timeout=5).text
+    text = requests.get(shifted.cryptocom.rest_url + "/v1/trades?symbol=ethbtc", timeout=5).text
     prices = re.findall(r'"price":(\d+\.\d{16})', text)
     assert len(prices) == 200
     assert all(Decimal(p) == Decimal(p).quantize(Decimal("0.000001")) for p in prices)
