@@ -113,10 +113,10 @@ CATALOG: dict[str, Instrument] = {
         _inst("crobtc", "cro", "btc", 0.0000014, 10, 0, 2000.0, 0.05, 0.04, 1.0),
         _inst("ltcusdt", "ltc", "usdt", 72.0, 2, 3, 1.5, 0.3, 0.035, 0.5),
         _inst("solusdt", "sol", "usdt", 150.0, 2, 3, 2.0, 0.5, 0.045, 0.5),
-        _inst("krbuah", "krb", "uah", 1.25, 4, 4, 50.0, 0.02, 0.06, 2.0),
-        _inst("btcuah", "btc", "uah", 2_700_000.0, 2, 6, 0.002, 0.05, 0.025, 20.0),
-        _inst("ethuah", "eth", "uah", 132_000.0, 2, 4, 0.05, 0.03, 0.03, 10.0),
-        _inst("usdtuah", "usdt", "uah", 41.5, 2, 2, 300.0, 0.08, 0.004, 0.3),
+        _inst("krbuah", "krb", "uah", 1.25, 4, 4, 50.0, 0.2, 0.06, 2.0),
+        _inst("btcuah", "btc", "uah", 2_700_000.0, 2, 6, 0.002, 0.3, 0.025, 20.0),
+        _inst("ethuah", "eth", "uah", 132_000.0, 2, 4, 0.05, 0.2, 0.03, 10.0),
+        _inst("usdtuah", "usdt", "uah", 41.5, 2, 2, 300.0, 0.3, 0.004, 0.3),
     )
 }
 
@@ -159,7 +159,7 @@ VENUES: dict[str, Venue] = {
             "richamster",
             ("krbuah", "btcuah", "ethuah", "usdtuah", "btcusdt"),
             lambda b, q: f"{b}/{q}",
-            3, 2.0, 2.0, 0.3, 0.15, 5,
+            3, 2.0, 2.0, 0.3, 0.3, 5,
         ),
     )
 }  # fmt: skip

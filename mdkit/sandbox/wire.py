@@ -41,7 +41,7 @@ def decimal_text(units: int, precision: int, decimals: int | None = None) -> str
 
 
 def trimmed(units: int, precision: int) -> str:
-    """Exact decimal of ``units · 10**-precision`` without trailing zeros (``86522.1``, ``86522``)."""
+    """Exact decimal of ``units · 10**-precision``, no trailing zeros (``86522.1``)."""
     text = decimal_text(units, precision)
     if precision:
         text = text.rstrip("0").rstrip(".")
