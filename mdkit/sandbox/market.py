@@ -154,7 +154,7 @@ VENUES: dict[str, Venue] = {
         ),
         Venue("bitget", (*_USDT, "ethbtc"), lambda b, q: b + q, 0, 0.3, 0.8, 2.0, 2.0, 2),
         Venue("bittap", _USDT, lambda b, q: f"{b}-{q}", 1, 1.0, 1.5, 0.6, 0.6, 3),
-        Venue("itick", _USDT, lambda b, q: b + q, 2, 0.5, 1.0, 1.0, 1.0, 4),
+        Venue("itick", (*_USDT, "crousdt", "ethbtc"), lambda b, q: b + q, 2, 0.5, 1.0, 1.0, 1.0, 4),
         Venue(
             "richamster",
             ("krbuah", "btcuah", "ethuah", "usdtuah", "btcusdt"),
