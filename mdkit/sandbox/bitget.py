@@ -462,10 +462,11 @@ class BitgetServer(VenueServer):
             inst = self._inst(source)
             book = self.view.book(self._vs[source], second)
             pp, ap = inst.price_precision, inst.amount_precision
+            sides = ((book.bid_ticks, book.bid_lots), (book.ask_ticks, book.ask_lots))
             cached = tuple(  # type: ignore[assignment]
                 [[self._units(p, pp), self._units(a, ap)]
                  for p, a in zip(ticks.tolist(), lots.tolist(), strict=True)]
-                for ticks, lots in ((book.bid_ticks, book.bid_lots), (book.ask_ticks, book.ask_lots))
+                for ticks, lots in sides
             )  # fmt: skip
             if len(self._books) > 256:
                 self._books.clear()
