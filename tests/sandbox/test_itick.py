@@ -111,7 +111,8 @@ def test_numbers_are_exact_grid_decimals(sb: Sandbox) -> None:
         while '"type":"depth"' not in text:
             text = str(ws.recv(timeout=WAIT))
         prices = json.loads(text, parse_float=Decimal)["data"]["a"]
-        assert all(-p["p"].as_tuple().exponent <= 2 for p in prices)  # btcusdt: 2 decimals
+        # An integral price is written without a fraction (a JSON int).
+        assert all(-Decimal(str(p["p"])).as_tuple().exponent <= 2 for p in prices)  # 2 decimals
 
 
 @pytest.mark.parametrize(
