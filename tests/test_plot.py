@@ -197,7 +197,7 @@ def test_tape_markers_per_trade(cap: Any) -> None:
     trades = cap.trades[cap.trades.venue == "bitget"]
     ax = mdkit.plot.tape(cap.trades, venue="bitget")
     assert_drawn(ax.figure)
-    assert ax.get_title("left") == f"bitget BTCUSDT · trades, {len(trades)}"
+    assert ax.get_title("left") == f"bitget BTCUSDT · {len(trades)} trades"
     assert_utc_time_axis(ax)
     buys, sells = (ax.collections[i].get_offsets() for i in (0, 1))
     assert len(buys) == (trades.side == "buy").sum() and len(sells) == (trades.side == "sell").sum()

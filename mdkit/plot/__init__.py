@@ -17,7 +17,8 @@ chart expects.
 from __future__ import annotations
 
 from mdkit.plot._bars import aggregate_bars, candles
-from mdkit.plot._book import depth, heatmap
+from mdkit.plot._book import depth
 from mdkit.plot._flow import latency, tape, venues
+from mdkit.plot._heatmap import heatmap
 
 __all__ = ["aggregate_bars", "candles", "depth", "heatmap", "latency", "tape", "venues"]

@@ -153,6 +153,8 @@ def candles(
         title = title_of(df, interval=str(df.attrs.get("interval") or _name(base)))
 
     plt = pyplot()
+    from matplotlib.colors import to_rgba
+
     if ax is None:
         fig = plt.figure(figsize=(11, 5.5), layout="constrained")
         grid = fig.add_gridspec(2, 1, height_ratios=(3.2, 1), hspace=0.02)
@@ -208,9 +210,11 @@ def candles(
             x,
             df[_VOLUME].to_numpy(float),
             width,
-            color=["none" if f else c for f, c in zip(forming, color, strict=True)],
-            edgecolor=[c if f else "none" for f, c in zip(forming, color, strict=True)],
-            alpha=0.6,
+            color=[
+                (0, 0, 0, 0) if f else to_rgba(c, 0.6) for f, c in zip(forming, color, strict=True)
+            ],
+            edgecolor=color,
+            linewidth=[0.8 if f else 0.0 for f in forming],
             zorder=2,
         )
         vol_ax.set_ylabel("volume")

@@ -14,7 +14,6 @@ from mdkit.plot._common import (
     SELL,
     SYMBOL,
     VENUE,
-    compact_numbers,
     figure_of,
     naive_utc,
     new_axes,
@@ -112,7 +111,7 @@ def tape(
     plain_prices(ax)
     time_axis(ax)
     ax.grid(True, color="#e6e6e6", linewidth=0.6, zorder=0)
-    ax.set_title(title_of(df, f"trades, {len(df):,}"), loc="left")
+    ax.set_title(title_of(df, f"{len(df):,} trades"), loc="left")
     return ax
 
 
@@ -196,6 +195,8 @@ def latency(
     """
     if frame is None:
         raise InvalidArgument(f"latency needs {_STREAM}, not None")
+    import matplotlib.ticker as mticker
+
     df, skipped = _messages(frame, first_message)
     plt = pyplot()
     if axes is None:
@@ -253,11 +254,14 @@ def latency(
     series_ax.set_ylabel("latency (ms)")
     series_ax.grid(True, which="major", color="#e6e6e6", linewidth=0.6)
     time_axis(series_ax)
-    series_ax.legend(loc="upper right", fontsize=8, frameon=True, framealpha=0.85)
+    # Plain numbers (0.5, 1, 2, 5, 10 ms) on the log axis, not powers of ten.
+    if positive:
+        series_ax.yaxis.set_major_locator(mticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    series_ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: f"{v:g}"))
     hist_ax.set_xlabel("messages")
     hist_ax.tick_params(labelleft=False)
     hist_ax.grid(True, axis="y", color="#e6e6e6", linewidth=0.6)
-    compact_numbers(hist_ax, "x")
+    hist_ax.xaxis.set_major_locator(mticker.MaxNLocator(nbins=4, integer=True))
     notes = [f"first message of each stream left out ({skipped})" if skipped else ""]
     notes.append(f"{untimed:,} rows without a server time left out" if untimed else "")
     series_ax.set_title(
@@ -266,16 +270,12 @@ def latency(
         ),
         loc="left",
     )
-    if any(notes):
-        series_ax.text(
-            0.0,
-            -0.2,
-            "; ".join(n for n in notes if n),
-            transform=series_ax.transAxes,
-            fontsize=8,
-            color="#666666",
-            va="top",
-        )
+    note = "; ".join(n for n in notes if n) or None
+    legend = series_ax.legend(
+        loc="upper right", fontsize=8, frameon=True, framealpha=0.85, title=note
+    )
+    legend.get_title().set_fontsize(7.5)
+    legend.get_title().set_color("#666666")
     return figure_of(series_ax)
 
 
