@@ -123,6 +123,15 @@ def write_capture(
     return written
 
 
+def _jsonable(value: Any) -> bool:
+    """Whether a subscription option survives JSON (venues keep e.g. Bitget's wire arg)."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def replay_attrs(engine: Any, ended_ns: int) -> dict[str, Any]:
     """What a replay needs besides the frames, kept in the raw parts' metadata: every
     subscription (JSON) and the time the capture or flush ended (epoch ns)."""
@@ -134,7 +143,7 @@ def replay_attrs(engine: Any, ended_ns: int) -> dict[str, Any]:
             "channel": sub.channel,
             "endpoint": sub.endpoint,
             "interval": sub.interval.name if sub.interval else None,
-            "options": {k: v for k, v in sub.options.items() if isinstance(v, str | int | float)},
+            "options": {k: v for k, v in sub.options.items() if _jsonable(v)},
         }
         for stream in engine.streams
         for sub in stream.subscriptions
