@@ -271,9 +271,15 @@ def latency(
         loc="left",
     )
     note = "; ".join(n for n in notes if n) or None
-    legend = series_ax.legend(
-        loc="upper right", fontsize=8, frameon=True, framealpha=0.85, title=note
-    )
+    # Below the chart (a figure legend, so the panels keep their width): inside, it
+    # would hide points wherever it went. Into given axes, it goes inside.
+    style: dict[str, Any] = {"fontsize": 8, "title": note, "alignment": "left"}
+    if axes is None:
+        legend = figure_of(series_ax).legend(
+            loc="outside lower left", ncols=min(3, len(groups)), frameon=False, **style
+        )
+    else:
+        legend = series_ax.legend(loc="upper right", framealpha=0.85, **style)
     legend.get_title().set_fontsize(7.5)
     legend.get_title().set_color("#666666")
     return figure_of(series_ax)
