@@ -61,7 +61,7 @@ def test_public_channels_values_from_the_market(sb: Sandbox) -> None:
     assert set(cap.frames()) >= {"trades", "ticker", "klines", "depth"}
     trades = cap.trades[cap.trades["symbol"] == "BTCUSDT"]
     ms = pd.DatetimeIndex(trades.index).asi8 // 10**6
-    market = sb.market.trades("btcusdt", int(ms.min()), int(ms.max()) + 1)
+    market = sb.bitget.view.trades("BTCUSDT", int(ms.min()), int(ms.max()) + 1)
     pairs = zip(market.price.tolist(), market.amount.tolist(), strict=True)
     by_id = dict(zip(market.id.tolist(), pairs, strict=True))
     assert len(trades) == len(market)  # every trade, once (backfill and updates)
@@ -135,7 +135,7 @@ def test_login_timestamp_expired() -> None:
 
 
 def _server_book(box: Sandbox, symbol: str, ts_ns: int) -> tuple[np.ndarray, np.ndarray]:
-    book = box.market.book(symbol, ts_ns / 1e9)
+    book = box.bitget.view.book(symbol.upper(), ts_ns / 1e9)
     return book.bids[:10], book.asks[:10]
 
 
@@ -189,5 +189,5 @@ def test_forced_disconnect_reconnects_without_losing_rows() -> None:
         assert (trades["local_timestamp"] > gap["end"]).any()
         # The backfill after the reconnect fills the gap: every market trade is there once.
         ms = pd.DatetimeIndex(trades.index).asi8 // 10**6
-        market = box.market.trades("btcusdt", int(ms.min()), int(ms.max()) + 1)
+        market = box.bitget.view.trades("BTCUSDT", int(ms.min()), int(ms.max()) + 1)
         assert trades["id"].tolist() == market.id.tolist()

@@ -46,7 +46,7 @@ def test_every_public_channel_in_one_capture(sandbox: Sandbox) -> None:
     trades = cap.trades[cap.trades["symbol"] == "BTC-USDT"]
     start = int(trades.index[0].value // 1_000_000)
     end = int(trades.index[-1].value // 1_000_000) + 1
-    tape = sandbox.market.trades("btcusdt", start, end)
+    tape = sandbox.bittap.view.trades("BTC-USDT", start, end)
     by_id = dict(zip(tape.id.tolist(), range(len(tape)), strict=True))
     for ts, row in trades.iterrows():
         i = by_id[int(row["id"])]
@@ -60,7 +60,7 @@ def test_every_public_channel_in_one_capture(sandbox: Sandbox) -> None:
     assert set(k["interval"].astype(str)) == {"1min", "3min", "2h"}
     bar = k[(k["symbol"] == "BTC-USDT") & (k["interval"] == "3min")].iloc[-1]
     opened = int(k[(k["symbol"] == "BTC-USDT") & (k["interval"] == "3min")].index[-1].value)
-    rows = sandbox.market.klines("btcusdt", 180, opened // 10**9, opened // 10**9 + 180)
+    rows = sandbox.bittap.view.klines("BTC-USDT", 180, opened // 10**9, opened // 10**9 + 180)
     assert bar["open"] == rows[0][1] and bar["high"] <= rows[0][2] and bar["low"] >= rows[0][3]
 
     # ticker: no bid/ask in BitTap's 24 h ticker; change is a fraction

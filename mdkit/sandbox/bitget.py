@@ -52,7 +52,8 @@ import orjson
 
 from mdkit.sandbox.exchange import Exchange, UserAccount
 from mdkit.sandbox.http import HttpRequest, Reply
-from mdkit.sandbox.market import Market
+from mdkit.sandbox.market import Instrument, Market
+from mdkit.sandbox.wire import decimal_text, exact, trimmed
 from mdkit.sandbox.wshost import Conn, Route, VenueServer
 
 __all__ = ["BitgetServer", "CANDLES", "DEMO_API_KEY", "DEMO_SECRET_KEY", "DEMO_PASSPHRASE"]
@@ -171,9 +172,13 @@ class BitgetServer(VenueServer):
         self.exchange = Exchange(market)
         self.users: dict[str, tuple[UserAccount, str]] = {}
         self.demo = self.add_user(DEMO_BALANCES, DEMO_API_KEY, DEMO_SECRET_KEY, DEMO_PASSPHRASE)
-        usdt = sorted(s for s in market.instruments if s.endswith("usdt"))
-        #: Spot symbol (Bitget spelling) → the market symbol that feeds it.
-        self.spot: dict[str, str] = {s.upper(): s for s in market.instruments}
+        #: Bitget's own view of the market (its symbols, spread, depth, noise, lead).
+        self.view = market.venue(self.key)
+        #: Catalogue key (``btcusdt``) → the view's symbol (``BTCUSDT``).
+        self._vs = {inst.key: name for name, inst in self.view.instruments.items()}
+        usdt = sorted(k for k in self._vs if k.endswith("usdt"))
+        #: Spot symbol (Bitget spelling) → the catalogue key that feeds it.
+        self.spot: dict[str, str] = {name: key for key, name in self._vs.items()}
         letters = itertools.product("ABCDEFGHIJKLMNOPQRSTUVWXYZ", repeat=3)
         for i, chars in zip(range(extra_symbols), letters, strict=False):
             self.spot[f"Z{''.join(chars)}USDT"] = usdt[i % len(usdt)]
@@ -235,7 +240,7 @@ class BitgetServer(VenueServer):
         for name, source in self.spot.items():
             if wanted and name != wanted:
                 continue
-            inst = self.market.instrument(source)
+            inst = self._inst(source)
             items.append({"symbol": name, "baseCoin": name[: -len(inst.quote)],
                           "quoteCoin": inst.quote.upper(), "minTradeAmount": "0",
                           "maxTradeAmount": "10000000000", "takerFeeRate": "0.001",
@@ -253,7 +258,7 @@ class BitgetServer(VenueServer):
             return Reply(400, b'{"code":"40019","msg":"Parameter productType cannot be empty"}')
         items = []
         for name, source in self.futures[product].items():
-            inst = self.market.instrument(source)
+            inst = self._inst(source)
             items.append({"symbol": name, "baseCoin": inst.base.upper(), "quoteCoin": "USDT",
                           "minTradeNum": "0.001", "sizeMultiplier": "0.001",
                           "pricePlace": str(inst.price_precision),
@@ -435,24 +440,34 @@ class BitgetServer(VenueServer):
         return _Sub(arg, channel, symbol, self.spot.get(symbol, ""), silent=silent)
 
     # -- wire helpers (the only places that read the market) --------------------------------
+    def _inst(self, source: str) -> Instrument:
+        return self.view.instrument(self._vs[source])
+
     def _num(self, value: float, decimals: int) -> str:
-        text = f"{value:.{decimals}f}"
+        """A float statistic (ticker, bar) as exact decimal text of its rounded value."""
+        text = exact(value, decimals)
         if not self.trailing_zeros and "." in text:
             text = text.rstrip("0").rstrip(".")
         return text
+
+    def _units(self, units: int, precision: int) -> str:
+        """Integer ticks/lots as their exact decimal (issue 10: never a float's expansion)."""
+        return decimal_text(units, precision) if self.trailing_zeros else trimmed(units, precision)
 
     def _book(self, source: str, second: int) -> tuple[list[list[str]], list[list[str]]]:
         """The book at a second as wire strings, cached (every channel of a symbol shares it)."""
         key = (source, second)
         cached = self._books.get(key)
         if cached is None:
-            inst = self.market.instrument(source)
-            book = self.market.book(source, second)
+            inst = self._inst(source)
+            book = self.view.book(self._vs[source], second)
             pp, ap = inst.price_precision, inst.amount_precision
+            sides = ((book.bid_ticks, book.bid_lots), (book.ask_ticks, book.ask_lots))
             cached = tuple(  # type: ignore[assignment]
-                [[self._num(p, pp), self._num(a, ap)] for p, a in side.tolist()]
-                for side in (book.bids, book.asks)
-            )
+                [[self._units(p, pp), self._units(a, ap)]
+                 for p, a in zip(ticks.tolist(), lots.tolist(), strict=True)]
+                for ticks, lots in sides
+            )  # fmt: skip
             if len(self._books) > 256:
                 self._books.clear()
             self._books[key] = cached  # type: ignore[assignment]
@@ -462,12 +477,12 @@ class BitgetServer(VenueServer):
     def _envelope(self, sub: _Sub, action: str, data: Any, ts: bool = True) -> str:
         out: dict[str, Any] = {"action": action, "arg": sub.arg, "data": data}
         if ts:
-            out["ts"] = int(self.market.now() * 1000)
+            out["ts"] = int(self.view.now() * 1000)
         return orjson.dumps(out).decode()
 
     # -- pushes ---------------------------------------------------------------------------
     def _first_push(self, conn: Conn, state: _State, sub: _Sub) -> None:
-        now_ms = int(self.market.now() * 1000)
+        now_ms = int(self.view.now() * 1000)
         channel = sub.channel
         if channel == "trade":
             items = self._trades(sub.source, now_ms - 120_000, now_ms + 1)[:30]
@@ -478,9 +493,9 @@ class BitgetServer(VenueServer):
             conn.send(self._envelope(sub, "snapshot", [self._ticker(sub)]))
         elif channel.startswith("candle"):
             width = CANDLES[channel[6:]]
-            now = int(self.market.now())
+            now = int(self.view.now())
             sub.bar_open = now - now % width
-            rows = self.market.klines(sub.source, width, sub.bar_open - 49 * width, now + 1)
+            rows = self.view.klines(self._vs[sub.source], width, sub.bar_open - 49 * width, now + 1)
             bars = [self._bar(sub.source, r) for r in rows if r[1] == r[1]]
             sub.last_push = time.monotonic()
             conn.send(self._envelope(sub, "snapshot", bars, ts=False))  # as recorded: no ts
@@ -490,17 +505,18 @@ class BitgetServer(VenueServer):
             conn.send(self._envelope(sub, "snapshot", self._balances(state.user)))
 
     def _trades(self, source: str, start_ms: int, end_ms: int) -> list[dict[str, str]]:
-        inst = self.market.instrument(source)
-        tr = self.market.trades(source, start_ms, end_ms)
+        inst = self._inst(source)
+        tr = self.view.trades(self._vs[source], start_ms, end_ms)
         pp, ap = inst.price_precision, inst.amount_precision
-        return [{"ts": str(int(tr.time_ms[i])), "price": self._num(float(tr.price[i]), pp),
-                 "size": self._num(float(tr.amount[i]), ap),
+        ticks, lots = tr.price_ticks.tolist(), tr.amount_lots.tolist()
+        return [{"ts": str(int(tr.time_ms[i])), "price": self._units(ticks[i], pp),
+                 "size": self._units(lots[i], ap),
                  "side": "buy" if tr.is_buy[i] else "sell", "tradeId": str(int(tr.id[i]))}
                 for i in range(len(tr) - 1, -1, -1)]  # fmt: skip
 
     def _ticker(self, sub: _Sub) -> dict[str, str]:
-        stats = self.market.ticker(sub.source)
-        inst = self.market.instrument(sub.source)
+        stats = self.view.ticker(self._vs[sub.source])
+        inst = self._inst(sub.source)
         pp, ap = inst.price_precision, inst.amount_precision
         return {"instId": sub.symbol, "lastPr": self._num(stats["last"], pp),
                 "open24h": self._num(stats["open"], pp), "high24h": self._num(stats["high"], pp),
@@ -515,13 +531,13 @@ class BitgetServer(VenueServer):
                 "ts": str(int(stats["time_ms"]))}  # fmt: skip
 
     def _bar(self, source: str, row: Any) -> list[str]:
-        pp = self.market.instrument(source).price_precision
+        pp = self._inst(source).price_precision
         quote = self._num(float(row[6]), 8)
         return [str(int(row[0]) * 1000), *(self._num(float(v), pp) for v in row[1:5]),
                 self._num(float(row[5]), 6), quote, quote]  # fmt: skip
 
     def _push_book(self, conn: Conn, state: _State, sub: _Sub, *, snapshot: bool) -> None:
-        second = int(self.market.now())
+        second = int(self.view.now())
         bids, asks = self._book(sub.source, second)
         depth = sub.channel[5:]
         if depth or snapshot:
@@ -549,7 +565,7 @@ class BitgetServer(VenueServer):
 
     def _integrity(self, state: _State, sub: _Sub, item: dict[str, Any], book: Any,
                    *, snapshot: bool) -> None:  # fmt: skip
-        item["ts"] = str(int(self.market.now() * 1000))
+        item["ts"] = str(int(self.view.now() * 1000))
         if self.integrity == "seq":
             previous = sub.seq
             sub.seq = (previous or 850_000_000_000 + sub.second) + 1 + len(item["asks"])
@@ -564,7 +580,7 @@ class BitgetServer(VenueServer):
         item["checksum"] = checksum
 
     def _balances(self, user: UserAccount) -> list[dict[str, str]]:
-        stamp = str(int(self.market.now() * 1000))
+        stamp = str(int(self.view.now() * 1000))
         with self.exchange.lock:
             return [{"coin": coin.upper(), "available": str(user.free.get(coin, 0)),
                      "frozen": str(user.locked.get(coin, 0)), "locked": "0",
@@ -581,7 +597,7 @@ class BitgetServer(VenueServer):
                     continue
                 channel = sub.channel
                 if channel == "trade":
-                    now_ms = int(self.market.now() * 1000)
+                    now_ms = int(self.view.now() * 1000)
                     items = self._trades(sub.source, sub.last_ms, now_ms + 1)
                     sub.last_ms = now_ms + 1
                     if items:
@@ -601,10 +617,10 @@ class BitgetServer(VenueServer):
 
     def _push_bar(self, conn: Conn, sub: _Sub) -> None:
         width = CANDLES[sub.channel[6:]]
-        now = int(self.market.now())
+        now = int(self.view.now())
         current = now - now % width
         start = min(sub.bar_open, current) if sub.bar_open >= 0 else current
-        rows = self.market.klines(sub.source, width, start, current + width)
+        rows = self.view.klines(self._vs[sub.source], width, start, current + width)
         sub.bar_open = current
         bars = [self._bar(sub.source, r) for r in rows if r[1] == r[1]]
         if bars:  # on a rollover: the finished bar once more, then the new one
@@ -668,8 +684,10 @@ def _diff(old: list[list[str]], new: list[list[str]]) -> list[list[str]]:
     """Levels that changed from ``old`` to ``new``; removed ones with size "0"."""
     before = {p: s for p, s in old}
     after = {p: s for p, s in new}
-    out = [[p, s] for p, s in new if before.get(p) != s]
-    return out + [[p, "0"] for p in before if p not in after]
+    # Removals first (as every sandbox server sends them): a client applying the
+    # levels one by one never holds a crossed book.
+    out = [[p, "0"] for p in before if p not in after]
+    return out + [[p, s] for p, s in new if before.get(p) != s]
 
 
 def _checksum(bids: list[list[str]], asks: list[list[str]]) -> int:

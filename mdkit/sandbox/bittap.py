@@ -43,6 +43,7 @@ import orjson
 
 from mdkit.sandbox.exchange import DEMO_BALANCES
 from mdkit.sandbox.market import Instrument, Market
+from mdkit.sandbox.wire import decimal_text, exact
 from mdkit.sandbox.wshost import Conn, VenueServer
 
 __all__ = ["BittapServer", "PATH", "KLINE_TOKENS", "DEPTH_LEVELS", "DEMO_KEY", "DEMO_SECRET"]
@@ -139,6 +140,8 @@ class BittapServer(VenueServer):
         if pong not in ("reply", "result", "method"):
             raise ValueError("pong must be 'reply', 'result' or 'method'")
         super().__init__(market)
+        #: BitTap's own view of the market (``BTC-USDT``; own spread, depth, lag).
+        self.view = market.venue(self.key)
         self.rate_limit = rate_limit
         self.rate_interval = rate_interval
         self.rate_interval_num = rate_interval_num
@@ -193,12 +196,12 @@ class BittapServer(VenueServer):
         conn.send(orjson.dumps(obj).decode(), push=push)
 
     def _ms(self) -> int:
-        return int(self.market.now() * 1000)
+        return int(self.view.now() * 1000)
 
     # -- rate limit -----------------------------------------------------------------------
     def _charge(self, method: str) -> tuple[bool, list[dict[str, Any]]]:
         """Add a request's weight; (allowed, rateLimits figures)."""
-        now = self.market.now()
+        now = self.view.now()
         start = int(now // self.window * self.window)
         if start != self._window_start:
             self._window_start, self._count = start, 0
@@ -329,7 +332,7 @@ class BittapServer(VenueServer):
         if match is None:
             return None
         what, token, level, base, quote, scale = match.groups()
-        inst = self.market.instruments.get((base + quote).lower())
+        inst = self.view.instruments.get(f"{base}-{quote}")
         if inst is None:
             return None
         symbol = f"{base}-{quote}"
@@ -368,17 +371,18 @@ class BittapServer(VenueServer):
     def _trades(self, conn: Conn, sub: _Sub) -> None:
         assert sub.inst is not None
         now_ms = self._ms()
-        tr = self.market.trades(sub.inst.symbol, sub.last_ms, now_ms + 1)
+        tr = self.view.trades(sub.inst.symbol, sub.last_ms, now_ms + 1)
         sub.last_ms = now_ms + 1
         pp, ap = sub.inst.price_precision, sub.inst.amount_precision
+        ticks, lots = tr.price_ticks.tolist(), tr.amount_lots.tolist()
         for i in range(len(tr)):
             push = {
                 "e": "s_trade",
                 "E": now_ms,
                 "s": self._s(sub.symbol),
                 "t": int(tr.id[i]),
-                "p": f"{tr.price[i]:.{pp}f}",
-                "q": f"{tr.amount[i]:.{ap}f}",
+                "p": decimal_text(ticks[i], pp),
+                "q": decimal_text(lots[i], ap),
                 "T": int(tr.time_ms[i]),
                 "m": not bool(tr.is_buy[i]),  # buyer is maker when the taker sold
             }
@@ -386,28 +390,28 @@ class BittapServer(VenueServer):
 
     def _ticker(self, conn: Conn, sub: _Sub) -> None:
         assert sub.inst is not None
-        st = self.market.ticker(sub.inst.symbol)
-        pp = sub.inst.price_precision
+        st = self.view.ticker(sub.inst.symbol)
+        pp, ap = sub.inst.price_precision, sub.inst.amount_precision
         push = {
             "e": "s_ticker",
             "E": int(st["time_ms"]),
             "s": self._s(sub.symbol),
-            "c": f"{st['last']:.{pp}f}",
-            "o": f"{st['open']:.{pp}f}",
-            "h": f"{st['high']:.{pp}f}",
-            "l": f"{st['low']:.{pp}f}",
-            "v": f"{st['volume']:.{sub.inst.amount_precision}f}",
-            "q": f"{st['quote_volume']:.8f}",
-            "p": f"{st['last'] - st['open']:.{pp}f}",
-            "P": f"{st['change'] * 100:.2f}",
+            "c": exact(st["last"], pp),
+            "o": exact(st["open"], pp),
+            "h": exact(st["high"], pp),
+            "l": exact(st["low"], pp),
+            "v": exact(st["volume"], ap),
+            "q": exact(st["quote_volume"], pp + ap),
+            "p": exact(st["last"] - st["open"], pp),
+            "P": exact(st["change"] * 100, 2),
         }
         self._send(conn, push, push=True)
 
     def _kline(self, conn: Conn, sub: _Sub) -> None:
         assert sub.inst is not None
-        now = self.market.now()
+        now = self.view.now()
         start = int(now // sub.width * sub.width)
-        rows = self.market.klines(sub.inst.symbol, sub.width, start, start + sub.width)
+        rows = self.view.klines(sub.inst.symbol, sub.width, start, start + sub.width)
         if not len(rows) or rows[-1][1] != rows[-1][1]:
             return  # no trade yet in any bar: nothing to show
         row = rows[-1]
@@ -419,15 +423,15 @@ class BittapServer(VenueServer):
             "i": sub.token,
         }
         if sub.width <= 3600:  # first and last trade ids of the bar (from the tape)
-            tr = self.market.trades(sub.inst.symbol, int(row[0]) * 1000, int(now * 1000) + 1)
+            tr = self.view.trades(sub.inst.symbol, int(row[0]) * 1000, int(now * 1000) + 1)
             k["f"], k["L"] = (int(tr.id[0]), int(tr.id[-1])) if len(tr) else (-1, -1)
         k.update(
-            o=f"{row[1]:.{pp}f}",
-            c=f"{row[4]:.{pp}f}",
-            h=f"{row[2]:.{pp}f}",
-            l=f"{row[3]:.{pp}f}",
-            v=f"{row[5]:.{ap}f}",
-            q=f"{row[6]:.8f}",
+            o=exact(row[1], pp),
+            c=exact(row[4], pp),
+            h=exact(row[2], pp),
+            l=exact(row[3], pp),
+            v=exact(row[5], ap),
+            q=exact(row[6], pp + ap),
             n=int(row[7]),
             x=False,
         )
@@ -437,20 +441,22 @@ class BittapServer(VenueServer):
     def _depth(self, conn: Conn, sub: _Sub, update_id: int) -> None:
         assert sub.inst is not None
         inst = sub.inst
-        book = self.market.book(inst.symbol)
+        book = self.view.book(inst.symbol)
         pp, ap = inst.price_precision, inst.amount_precision
         sides = []
-        for levels, down in ((book.bids, True), (book.asks, False)):
-            merged: dict[int, float] = {}
-            for price, amount in levels.tolist():
-                ticks = round(price * 10**pp)
-                # Bids merge down to the scale grid, asks up (no level crosses the touch).
-                key = ticks // sub.scale_ticks if down else -(-ticks // sub.scale_ticks)
-                merged[key] = merged.get(key, 0.0) + amount
-            keys = sorted(merged, reverse=down)[: sub.levels]
-            sides.append(
-                [[f"{k * sub.scale_ticks / 10**pp:.{pp}f}", f"{merged[k]:.{ap}f}"] for k in keys]
-            )
+        step = sub.scale_ticks
+        for ticks, lots, down in (
+            (book.bid_ticks, book.bid_lots, True),
+            (book.ask_ticks, book.ask_lots, False),
+        ):
+            # Bids merge down to the scale grid, asks up (no level crosses the touch);
+            # integer ticks and lots, so every merged level is an exact decimal.
+            keys = ticks // step if down else -(-ticks // step)
+            merged: dict[int, int] = {}
+            for k, q in zip(keys.tolist(), lots.tolist(), strict=True):
+                merged[k] = merged.get(k, 0) + q
+            top = sorted(merged, reverse=down)[: sub.levels]
+            sides.append([[decimal_text(k * step, pp), decimal_text(merged[k], ap)] for k in top])
         push = {
             "e": f"s_depth{sub.levels}",
             "s": self._s(sub.symbol),

@@ -17,8 +17,8 @@ import numpy as np
 
 from mdkit.sandbox.http import HttpRequest, HttpVenue, Reply
 from mdkit.sandbox.market import Market
+from mdkit.sandbox.wire import Raw, fixed_str, plain, trimmed
 from mdkit.sandbox.wire import dumps as wire_dumps
-from mdkit.sandbox.wire import fixed, fixed_str, plain
 
 __all__ = ["CryptocomRest", "PERIODS", "ok", "error"]
 
@@ -196,11 +196,15 @@ class CryptocomRest:
                 break
             span *= 4
         take = np.arange(len(tr) - 1, max(len(tr) - TRADES_PAGE, 0) - 1, -1)
+        # Exact decimals from the integer ticks/lots, padded to the live API's 16
+        # places (issue 10: never a binary float's expansion).
+        price = self.market.fmt_price
+        amount = self.market.fmt_amount
         return ok(
             [
                 {
-                    "amount": fixed(float(tr.amount[i])),
-                    "price": fixed(float(tr.price[i])),
+                    "amount": Raw(amount(symbol, int(tr.amount_lots[i]), 16)),
+                    "price": Raw(price(symbol, int(tr.price_ticks[i]), 16)),
                     "ctime": int(tr.time_ms[i]),
                     "id": int(tr.id[i]),
                     "type": "buy" if tr.is_buy[i] else "sell",
@@ -229,28 +233,30 @@ class CryptocomRest:
             return error(*PARAM_ILLEGAL)
         inst = self.market.instrument(symbol)
         book = self.market.book(symbol)
-        bids = merge_levels(book.bids, inst.tick * merge, down=True)
-        asks = merge_levels(book.asks, inst.tick * merge, down=False)
+        bids = merge_ticks(book.bid_ticks, book.bid_lots, merge, down=True)
+        asks = merge_ticks(book.ask_ticks, book.ask_lots, merge, down=False)
         pp, ap = inst.price_precision, inst.amount_precision
         return ok(
             {
                 "tick": {
-                    "asks": [[plain(p, pp), plain(a, ap)] for p, a in asks],
-                    "bids": [[plain(p, pp), plain(a, ap)] for p, a in bids],
+                    "asks": [[Raw(trimmed(p, pp)), Raw(trimmed(a, ap))] for p, a in asks],
+                    "bids": [[Raw(trimmed(p, pp)), Raw(trimmed(a, ap))] for p, a in bids],
                     "time": None,
                 }
             }
         )
 
 
-def merge_levels(levels: np.ndarray, width: float, *, down: bool) -> np.ndarray:
-    """Merge price levels into buckets of ``width`` (bids round down, asks up)."""
-    if len(levels) == 0:
-        return levels
-    scaled = levels[:, 0] / width
-    bucket = np.floor(scaled + 1e-9) if down else np.ceil(scaled - 1e-9)
-    keys, inverse = np.unique(bucket, return_inverse=True)
-    amounts = np.zeros(len(keys))
-    np.add.at(amounts, inverse, levels[:, 1])
-    out = np.column_stack([keys * width, amounts])
-    return out[::-1] if down else out
+def merge_ticks(
+    ticks: np.ndarray, lots: np.ndarray, merge: int, *, down: bool
+) -> list[tuple[int, int]]:
+    """Merge levels into buckets of ``merge`` ticks (bids round down, asks up).
+
+    Integer arithmetic on the tick grid, so bucket edges are exact; returns
+    ``(ticks, lots)`` pairs best first.
+    """
+    keys = ticks // merge * merge if down else -(-ticks // merge) * merge
+    merged: dict[int, int] = {}
+    for k, q in zip(keys.tolist(), lots.tolist(), strict=True):
+        merged[k] = merged.get(k, 0) + q
+    return sorted(merged.items(), reverse=down)

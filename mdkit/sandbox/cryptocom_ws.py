@@ -44,6 +44,7 @@ from mdkit.sandbox.cryptocom_account import CryptocomAccounts
 from mdkit.sandbox.exchange import DEMO_API_KEY, DEMO_BALANCES, DEMO_SECRET_KEY
 from mdkit.sandbox.http import HttpVenue
 from mdkit.sandbox.market import Market
+from mdkit.sandbox.wire import plain, trimmed
 from mdkit.sandbox.wshost import SHARED_FAULTS, Conn, VenueServer
 
 __all__ = ["CryptocomWsServer", "WS_FAULT_KINDS", "PERIODS", "PATH"]
@@ -79,7 +80,7 @@ class _Sub:
     last_ms: int = 0
     last_push: float = 0.0
     bar_open: int = -1
-    book: dict[tuple[str, float], float] = field(default_factory=dict)
+    book: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -151,6 +152,8 @@ class CryptocomWsServer(VenueServer):
         if ping_unit not in ("ms", "s"):
             raise ValueError("ping_unit must be 'ms' or 's'")
         super().__init__(market)
+        #: Crypto.com's own view of the market (its symbols, spread, depth, lag).
+        self.view = market.venue(self.key)
         self.ack = ack
         self.depth_mode = depth_mode
         self.ping_interval = ping_interval
@@ -171,8 +174,8 @@ class CryptocomWsServer(VenueServer):
     def bind_http(self, http: HttpVenue) -> None:
         """Serve the REST market API and the signed user API under ``/cryptocom``."""
         super().bind_http(http)
-        self.rest = CryptocomRest(self.market, http)
-        self.accounts = CryptocomAccounts(self.market, http)
+        self.rest = CryptocomRest(self.view, http)
+        self.accounts = CryptocomAccounts(self.view, http)
         self.accounts.create(DEMO_BALANCES, api_key=DEMO_API_KEY, secret=DEMO_SECRET_KEY)
 
     def malformed(self) -> bytes:
@@ -198,7 +201,7 @@ class CryptocomWsServer(VenueServer):
         conn.send(data.decode() if self.text else zlib.compress(data, 1, wbits=31), push=push)
 
     def _ms(self) -> int:
-        return int(self.market.now() * 1000)
+        return int(self.view.now() * 1000)
 
     async def _pinger(self, conn: Conn, state: _State) -> None:
         while True:
@@ -207,7 +210,7 @@ class CryptocomWsServer(VenueServer):
                 conn.end_reason = "no pong"
                 conn.close(1008, "pong timeout")
                 return
-            value = self._ms() if self.ping_unit == "ms" else int(self.market.now())
+            value = self._ms() if self.ping_unit == "ms" else int(self.view.now())
             state.outstanding.append(value)
             self._send(conn, {"ping": value})
 
@@ -276,7 +279,7 @@ class CryptocomWsServer(VenueServer):
                 ack["asks"] = params.get("asks", 150)
                 ack["bids"] = params.get("bids", params.get("buys", 150))
             self._send(conn, ack)
-        if symbol not in self.market.instruments:
+        if symbol not in self.view.instruments:
             if what.startswith("depth"):
                 self._send(conn, self._push(channel, {"asks": [], "buys": []}))
             return  # then silence (NOTES.md)
@@ -307,27 +310,31 @@ class CryptocomWsServer(VenueServer):
             }
         return out
 
-    def _num(self, value: float, decimals: int) -> Any:
-        rounded = round(float(value), decimals)
-        return repr(rounded) if self.strings else rounded
+    def _num(self, text: str) -> Any:
+        """An exact decimal: a string in ``strings`` mode, else a bare JSON number."""
+        return text if self.strings else orjson.Fragment(text)
 
     def _trade_items(
         self, symbol: str, start_ms: int, end_ms: int, top: int | None = None
     ) -> list[dict[str, Any]]:
-        inst = self.market.instrument(symbol)
-        tr = self.market.trades(symbol, start_ms, end_ms)
+        inst = self.view.instrument(symbol)
+        tr = self.view.trades(symbol, start_ms, end_ms)
         idx = range(len(tr) - 1, -1, -1)  # newest first, as in the doc
         if top is not None:
             idx = range(len(tr) - 1, max(len(tr) - top, 0) - 1, -1)
         buy, sell = ("BUY", "SELL") if self.strings else ("buy", "sell")
         pp, ap = inst.price_precision, inst.amount_precision
+        ticks, lots = tr.price_ticks.tolist(), tr.amount_lots.tolist()
+        num = self._num
+        # Exact decimals from integer ticks/lots (issue 10), trailing zeros trimmed as
+        # the live ChainUP sockets print them (samples: ``86522.1``).
         return [
             {
                 "id": int(tr.id[i]),
                 "side": buy if tr.is_buy[i] else sell,
-                "price": self._num(tr.price[i], pp),
-                "vol": self._num(tr.amount[i], ap),
-                "amount": self._num(tr.price[i] * tr.amount[i], 8),
+                "price": num(trimmed(ticks[i], pp)),
+                "vol": num(trimmed(lots[i], ap)),
+                "amount": num(trimmed(ticks[i] * lots[i], pp + ap)),
                 "ts": int(tr.time_ms[i]),
                 "ds": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(tr.time_ms[i] / 1000)),
             }
@@ -335,66 +342,76 @@ class CryptocomWsServer(VenueServer):
         ]
 
     def _ticker_tick(self, symbol: str, as_strings: bool = False) -> dict[str, Any]:
-        stats = self.market.ticker(symbol)
-        pp = self.market.instrument(symbol).price_precision
-        values = {
-            "amount": round(stats["quote_volume"], 8),
-            "vol": round(stats["volume"], 8),
-            "open": round(stats["open"], pp),
-            "close": round(stats["last"], pp),
-            "high": round(stats["high"], pp),
-            "low": round(stats["low"], pp),
-            "rose": round(stats["change"], 8),
+        stats = self.view.ticker(symbol)
+        inst = self.view.instrument(symbol)
+        pp, ap = inst.price_precision, inst.amount_precision
+        texts = {
+            "amount": str(plain(stats["quote_volume"], pp + ap)),
+            "vol": str(plain(stats["volume"], ap)),
+            "open": str(plain(stats["open"], pp)),
+            "close": str(plain(stats["last"], pp)),
+            "high": str(plain(stats["high"], pp)),
+            "low": str(plain(stats["low"], pp)),
+            "rose": str(plain(stats["change"], 8)),
         }
         if as_strings or self.strings:
-            return {k: repr(v) for k, v in values.items()}
+            return texts
         return {
             "id": int(stats["time_ms"] // 1000),
-            **values,
+            **{k: orjson.Fragment(v) for k, v in texts.items()},
             "ts": int(stats["time_ms"]),
             "lower_frame": "0",
         }
 
     def _bar(self, symbol: str, row: Any) -> dict[str, Any]:
-        pp = self.market.instrument(symbol).price_precision
+        inst = self.view.instrument(symbol)
+        pp, ap = inst.price_precision, inst.amount_precision
         return {
             "id": int(row[0]),
-            "amount": round(float(row[6]), 8),
-            "vol": round(float(row[5]), 8),
-            "open": round(float(row[1]), pp),
-            "close": round(float(row[4]), pp),
-            "high": round(float(row[2]), pp),
-            "low": round(float(row[3]), pp),
+            "amount": orjson.Fragment(str(plain(float(row[6]), pp + ap))),
+            "vol": orjson.Fragment(str(plain(float(row[5]), ap))),
+            "open": orjson.Fragment(str(plain(float(row[1]), pp))),
+            "close": orjson.Fragment(str(plain(float(row[4]), pp))),
+            "high": orjson.Fragment(str(plain(float(row[2]), pp))),
+            "low": orjson.Fragment(str(plain(float(row[3]), pp))),
         }
 
-    def _levels(self, sub: _Sub) -> tuple[list[list[float]], list[list[float]]]:
-        inst = self.market.instrument(sub.symbol)
-        book = self.market.book(sub.symbol)
-        width = inst.tick * _MERGE[sub.step]
-        out = []
-        for levels, down in ((book.bids, True), (book.asks, False)):
-            merged: dict[float, float] = {}
-            for price, amount in levels.tolist():
-                key = (
-                    price
-                    if sub.step == 0
-                    else ((price // width) * width if down else -((-price) // width) * width)
-                )
-                key = round(key, inst.price_precision)
-                merged[key] = merged.get(key, 0.0) + amount
-            pairs = sorted(merged.items(), reverse=down)[: sub.levels]
-            out.append([[p, round(a, inst.amount_precision)] for p, a in pairs])
+    def _levels(self, sub: _Sub) -> tuple[dict[int, int], dict[int, int]]:
+        """Bids and asks as ``{ticks: lots}``, merged on the integer tick grid.
+
+        ``depth_step1``/``2`` merge 10/100 ticks: bids down, asks up, so a merged
+        book is never crossed (integer arithmetic: no float bucket edges).
+        """
+        book = self.view.book(sub.symbol)
+        merge = _MERGE[sub.step]
+        out: list[dict[int, int]] = []
+        for ticks, lots, down in (
+            (book.bid_ticks, book.bid_lots, True),
+            (book.ask_ticks, book.ask_lots, False),
+        ):
+            keys = ticks // merge * merge if down else -(-ticks // merge) * merge
+            merged: dict[int, int] = {}
+            for k, q in zip(keys.tolist(), lots.tolist(), strict=True):
+                merged[k] = merged.get(k, 0) + q
+            top = sorted(merged, reverse=down)[: sub.levels]
+            out.append({k: merged[k] for k in top})
         return out[0], out[1]
+
+    def _level(self, symbol: str, ticks: int, lots: int) -> list[Any]:
+        inst = self.view.instrument(symbol)
+        return [
+            self._num(trimmed(ticks, inst.price_precision)),
+            self._num(trimmed(lots, inst.amount_precision)),
+        ]
 
     def _full_book(self, sub: _Sub) -> dict[str, Any]:
         bids, asks = self._levels(sub)
-        sub.book = {("buys", p): a for p, a in bids} | {("asks", p): a for p, a in asks}
-        if self.strings:
-            return {
-                "asks": [[repr(p), repr(a)] for p, a in asks],
-                "buys": [[repr(p), repr(a)] for p, a in bids],
-            }
-        return {"asks": asks, "buys": bids}
+        sub.book = {("buys", p): a for p, a in bids.items()}
+        sub.book |= {("asks", p): a for p, a in asks.items()}
+        return {
+            "asks": [self._level(sub.symbol, p, a) for p, a in asks.items()],
+            "buys": [self._level(sub.symbol, p, a) for p, a in bids.items()],
+        }
 
     async def _pusher(self, conn: Conn, state: _State) -> None:
         step = 0.1 / self.rate
@@ -426,10 +443,10 @@ class CryptocomWsServer(VenueServer):
                         self._push_increments(conn, sub)
 
     def _push_bar(self, conn: Conn, sub: _Sub) -> None:
-        now = self.market.now()
+        now = self.view.now()
         current = int(now // sub.width * sub.width)
         start = current if sub.bar_open < 0 or sub.bar_open == current else sub.bar_open
-        rows = self.market.klines(sub.symbol, sub.width, start, current + sub.width)
+        rows = self.view.klines(sub.symbol, sub.width, start, current + sub.width)
         sub.bar_open = current
         for row in rows:  # on a rollover: the finished bar once more, then the new one
             if row[1] == row[1]:  # not NaN
@@ -438,12 +455,17 @@ class CryptocomWsServer(VenueServer):
     def _push_increments(self, conn: Conn, sub: _Sub) -> None:
         before = sub.book
         bids, asks = self._levels(sub)
-        after = {("buys", p): a for p, a in bids} | {("asks", p): a for p, a in asks}
+        after = {("buys", p): a for p, a in bids.items()}
+        after |= {("asks", p): a for p, a in asks.items()}
         sub.book = after
-        changes = [(k, v) for k, v in after.items() if before.get(k) != v]
-        changes += [(k, 0.0) for k in before if k not in after]
+        # Removals first, then additions: a client applying them one by one never
+        # holds a crossed book (a level that left one side is gone before the
+        # other side reaches its price).
+        changes = [(k, 0) for k in before if k not in after]
+        changes += [(k, v) for k, v in after.items() if before.get(k) != v]
         for (side, price), volume in changes:
-            tick = {"side": side, "price": price, "volume": volume}
+            level = self._level(sub.symbol, price, volume)
+            tick = {"side": side, "price": level[0], "volume": level[1]}
             self._send(conn, self._push(sub.channel, tick), push=True)
 
     # -- requests -------------------------------------------------------------------------
@@ -456,11 +478,11 @@ class CryptocomWsServer(VenueServer):
             "status": "ok",
         }
         if channel == "review":
-            data = {s: self._ticker_tick(s, as_strings=True) for s in self.market.instruments}
+            data = {s: self._ticker_tick(s, as_strings=True) for s in self.view.instruments}
             self._send(conn, {**base, "data": data})
             return
         match = _CHANNEL.match(channel)
-        if match is None or match[1] not in self.market.instruments:
+        if match is None or match[1] not in self.view.instruments:
             self._send(conn, {**base, "status": "error", "data": None})
             return
         symbol, what = match[1], match[2]
@@ -480,7 +502,7 @@ class CryptocomWsServer(VenueServer):
 
     def _history(self, symbol: str, width: int, params: dict[str, Any]) -> dict[str, Any]:
         page = max(1, min(int(params.get("pageSize", 300) or 300), 300))
-        now = int(self.market.now())
+        now = int(self.view.now())
         since = params.get("since")
         end_idx = params.get("endIdx")
         if since not in (None, ""):
@@ -493,7 +515,7 @@ class CryptocomWsServer(VenueServer):
             last = int(end_idx) if end_idx not in (None, "") else now
             stop = last - last % width + width
             start = stop - page * width
-        rows = self.market.klines(symbol, width, start, min(stop, now + 1))
+        rows = self.view.klines(symbol, width, start, min(stop, now + 1))
         data = [self._bar(symbol, r) for r in rows if r[1] == r[1] and r[0] < stop]
         out: dict[str, Any] = {"data": data}
         if since not in (None, ""):

@@ -43,6 +43,7 @@ from typing import Any
 import orjson
 
 from mdkit.sandbox.market import Market
+from mdkit.sandbox.wire import plain, trimmed
 from mdkit.sandbox.wshost import Conn, VenueServer
 
 __all__ = ["ItickServer", "DEMO_TOKEN", "PATH", "LEGACY_PATH", "SDK_PATH", "PERIODS"]
@@ -73,11 +74,13 @@ _UNRESOLVED = "cannot be resolved action"
 
 
 def _num(value: float, decimals: int) -> orjson.Fragment:
-    """A JSON number with exactly the grid's decimals (trailing zeros trimmed)."""
-    text = f"{value:.{decimals}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return orjson.Fragment(text or "0")
+    """A float statistic as a JSON number: exact decimal, trailing zeros trimmed."""
+    return orjson.Fragment(str(plain(value, decimals)))
+
+
+def _units(units: int, precision: int) -> orjson.Fragment:
+    """Integer ticks/lots as a JSON number, the exact decimal (issue 10)."""
+    return orjson.Fragment(trimmed(units, precision))
 
 
 def _send(conn: Conn, obj: Any, *, push: bool = False) -> None:
@@ -140,6 +143,8 @@ class ItickServer(VenueServer):
         refuse_at_handshake: bool = False,
     ) -> None:
         super().__init__(market)
+        #: iTick's own view of the market (``BTCUSDT``; own spread, depth, lag).
+        self.view = market.venue(self.key)
         self.tokens = frozenset(tokens)
         self.max_subscriptions = max_subscriptions
         self.rate = rate
@@ -253,15 +258,15 @@ class ItickServer(VenueServer):
         if len(set(state.subs) | set(codes)) > self.max_subscriptions:
             self._reply(conn, action, _LIMIT)
             return
-        now_ms = int(self.market.now() * 1000)
+        now_ms = int(self.view.now() * 1000)
         for code in codes:
             state.subs.setdefault(code, set()).update(kinds)
             state.last_trade_ms.setdefault(code, now_ms)
         self._reply(conn, action)
 
     def _market_symbol(self, code: str) -> str | None:
-        symbol = code.partition("$")[0].lower()
-        return symbol if symbol in self.market.instruments else None
+        symbol = code.partition("$")[0].upper()
+        return symbol if symbol in self.view.instruments else None
 
     async def _idle_watch(self, conn: Conn) -> None:
         while not conn.closed:
@@ -297,33 +302,33 @@ class ItickServer(VenueServer):
                         self._kline(conn, symbol, kind.removeprefix("kline@"))
 
     def _pushed_name(self, symbol: str) -> str:
-        inst = self.market.instrument(symbol)
+        inst = self.view.instrument(symbol)
         return f"{inst.base}_{inst.quote}".upper()
 
     def _ticks(self, conn: Conn, state: _State, code: str, symbol: str) -> None:
-        now_ms = int(self.market.now() * 1000)
+        now_ms = int(self.view.now() * 1000)
         start = state.last_trade_ms.get(code, now_ms)
-        trades = self.market.trades(symbol, start, now_ms)
+        trades = self.view.trades(symbol, start, now_ms)
         state.last_trade_ms[code] = max(start, now_ms)
-        inst = self.market.instrument(symbol)
+        inst = self.view.instrument(symbol)
         name = self._pushed_name(symbol)
+        pp, ap = inst.price_precision, inst.amount_precision
+        ticks, lots = trades.price_ticks.tolist(), trades.amount_lots.tolist()
         for i in range(len(trades)):
-            price = float(trades.price[i])
-            amount = float(trades.amount[i])
             body = {
                 "s": name,
-                "ld": _num(price, inst.price_precision),
-                "v": _num(amount, inst.amount_precision),
+                "ld": _units(ticks[i], pp),
+                "v": _units(lots[i], ap),
                 "t": int(trades.time_ms[i]),
-                "tu": _num(price * amount, inst.price_precision + inst.amount_precision),
+                "tu": _units(ticks[i] * lots[i], pp + ap),
                 "ts": 0,
                 "type": "tick",
             }
             _send(conn, {"code": 1, "data": body}, push=True)
 
     def _quote(self, conn: Conn, symbol: str) -> None:
-        inst = self.market.instrument(symbol)
-        tk = self.market.ticker(symbol)
+        inst = self.view.instrument(symbol)
+        tk = self.view.ticker(symbol)
         p = inst.price_precision
         body = {
             "s": self._pushed_name(symbol),
@@ -342,34 +347,34 @@ class ItickServer(VenueServer):
         _send(conn, {"code": 1, "data": body}, push=True)
 
     def _depth(self, conn: Conn, symbol: str) -> None:
-        inst = self.market.instrument(symbol)
-        book = self.market.book(symbol)
+        inst = self.view.instrument(symbol)
+        book = self.view.book(symbol)
         p, a = inst.price_precision, inst.amount_precision
 
-        def levels(rows: Any) -> list[dict[str, Any]]:
+        def levels(ticks: Any, lots: Any) -> list[dict[str, Any]]:
             return [
                 {
                     "po": i + 1,
-                    "p": _num(float(rows[i, 0]), p),
-                    "v": _num(float(rows[i, 1]), a),
-                    "o": _num(float(rows[i, 1]), a),  # the doc's example: o equals v
+                    "p": _units(int(ticks[i]), p),
+                    "v": _units(int(lots[i]), a),
+                    "o": _units(int(lots[i]), a),  # the doc's example: o equals v
                 }
-                for i in range(min(5, len(rows)))
+                for i in range(min(5, len(ticks)))
             ]
 
         body = {
             "s": self._pushed_name(symbol),
-            "a": levels(book.asks),
-            "b": levels(book.bids),
+            "a": levels(book.ask_ticks, book.ask_lots),
+            "b": levels(book.bid_ticks, book.bid_lots),
             "type": "depth",
         }
         _send(conn, {"code": 1, "data": body}, push=True)
 
     def _kline(self, conn: Conn, symbol: str, period: str) -> None:
-        inst = self.market.instrument(symbol)
+        inst = self.view.instrument(symbol)
         width = PERIODS[period]
-        now = int(self.market.now())
-        bars = self.market.klines(symbol, width, now - now % width, now + 1)
+        now = int(self.view.now())
+        bars = self.view.klines(symbol, width, now - now % width, now + 1)
         if not len(bars):
             return
         bar = bars[-1]

@@ -1,18 +1,32 @@
 """One synthetic, seeded market that every sandbox venue serves.
 
-Everything is a pure function of ``(seed, symbol, time)``, so any past range can be
-generated on demand and every endpoint tells the same story:
+Everything is a pure function of ``(seed, venue, symbol, time)``: any past range is
+generated on demand, in any slices, and every endpoint tells the same story.
 
-- **price path**: ``mid(t) = p0 · exp(Σ_k w_k · noise(t / T_k))``, smooth value noise
-  at scales from 20 s to a month, with weights ∝ √T_k (Brownian-like scaling);
-- **book** at second ``s``: levels around ``mid(s)`` on the instrument's tick grid;
-  level sizes change on their own slow clocks, so consecutive books differ by a
-  few levels (what an incremental feed sends);
-- **trades** in second ``s``: a hashed count, each print taking the best ask
-  (taker buy) or best bid (taker sell) of that second's book, large ones walking
-  to the next level; ids are ``s * 16 + j`` (unique, increasing);
-- **klines**: up to 60-minute bars aggregate the trade tape (cached per hour);
-  longer bars are sampled from the path at one-minute resolution.
+- **Price** (:mod:`mdkit.sandbox.market_model`): per instrument and UTC day, a
+  second-resolution log mid with stochastic volatility tied to trade activity
+  (intraday seasonality, slow and fast regimes, bursts that start with a jump),
+  Student-t shocks, bridged between daily anchors (realistic levels per instrument).
+- **Trades** of second ``s``: a Poisson count around the day path's intensity
+  (clustered: bursts, regimes), Pareto sizes (tail index 1.4, median = the
+  instrument's ``size``), signs pushed by the second's move and a persistent
+  order-flow pressure (and copied from the previous print half the time: buys
+  follow buys). A buy takes the best ask, a large one walks up the ask levels that
+  exist in that second's book (sells mirror it). Ids are ``s * 65536 + j``.
+- **Book** at second ``s``: touch around the venue's mid with a spread of one to a
+  few ticks, wider in bursts; deeper levels are ticks that *exist* by a hash of
+  (price, slow epoch) with a fill probability falling with the distance (gaps),
+  on coarser price grids far out; sizes grow away from the touch, then thin.
+- **Klines**: up to 60-minute bars aggregate the trade tape exactly (cached per
+  hour); longer bars are sampled from the day anchors (approximate volume).
+- **Venues**: ``market.venue("bitget")`` is the same market seen from another
+  venue: its own symbols (:data:`VENUES`: ``BTCUSDT`` on Bitget/iTick, ``BTC-USDT``
+  on BitTap, ``KRB/UAH`` on Richamster, ``btcusdt`` on Crypto.com), its own trades,
+  spread, depth and microstructure noise, and a lag of a few seconds behind the
+  common efficient price (Bitget leads). Every method takes the venue's symbol.
+- **Exact decimals**: trades and books carry integer ticks and lots
+  (``price_ticks``, ``amount_lots``, ``bid_ticks``...); :meth:`Market.fmt_price`
+  and :meth:`Market.fmt_amount` write them as exact decimal text.
 
 This module imports no client code: the sandbox checks the client, it does not
 mirror it.
@@ -24,22 +38,34 @@ import functools
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["Instrument", "INSTRUMENTS", "Market", "Trades", "Book"]
+from mdkit.sandbox import market_model as mm
+from mdkit.sandbox.market_bars import aggregate, merge, sampled
+from mdkit.sandbox.market_book import book_levels, walk_offsets
+from mdkit.sandbox.wire import decimal_text
 
-_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
-_MAX_PER_SECOND = 16
-#: Noise scales (seconds) of the price path.
-_SCALES = (20.0, 120.0, 900.0, 3600.0, 4 * 3600.0, 86400.0, 7 * 86400.0, 30 * 86400.0)
-_DAILY_VOL = 0.025
+__all__ = [
+    "Instrument",
+    "INSTRUMENTS",
+    "CATALOG",
+    "Venue",
+    "VENUES",
+    "Market",
+    "Trades",
+    "Book",
+]
+
+_PER_SECOND = 65536
+#: Past minute bars are cached in blocks of this many seconds (6 hours).
+_BLOCK = 21600
 
 
 @dataclass(frozen=True)
 class Instrument:
-    """A market the sandbox lists."""
+    """A market the sandbox lists (``symbol`` as the venue spells it)."""
 
     symbol: str
     base: str
@@ -47,86 +73,170 @@ class Instrument:
     price0: float
     price_precision: int
     amount_precision: int
-    #: Typical trade size in base units.
+    #: Median trade size in base units.
     size: float
+    #: Trades per second relative to BTC/USDT.
+    activity: float = 1.0
+    #: Daily volatility of log returns.
+    vol: float = 0.03
+    #: Mean extra spread in ticks (beyond one).
+    spread: float = 1.0
+    #: Catalogue key (``btcusdt``), the same on every venue.
+    key: str = ""
 
     @property
     def tick(self) -> float:
         """Smallest price step."""
         return 10.0**-self.price_precision
 
-
-INSTRUMENTS: tuple[Instrument, ...] = (
-    Instrument("btcusdt", "btc", "usdt", 65000.0, 2, 6, 0.02),
-    Instrument("ethusdt", "eth", "usdt", 3200.0, 2, 4, 0.4),
-    Instrument("ethbtc", "eth", "btc", 0.049, 6, 3, 0.4),
-    Instrument("xrpusdt", "xrp", "usdt", 0.55, 4, 1, 800.0),
-    Instrument("xrpbtc", "xrp", "btc", 0.0000085, 9, 0, 800.0),
-    Instrument("crousdt", "cro", "usdt", 0.09, 5, 1, 4000.0),
-    Instrument("crobtc", "cro", "btc", 0.0000014, 10, 0, 4000.0),
-    Instrument("ltcusdt", "ltc", "usdt", 72.0, 2, 3, 3.0),
-)
+    @property
+    def lot(self) -> float:
+        """Smallest amount step."""
+        return 10.0**-self.amount_precision
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser on uint64 arrays (wrapping arithmetic)."""
-    with np.errstate(over="ignore"):
-        x = (x + np.uint64(0x9E3779B97F4A7C15)) & _MASK
-        x = ((x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _MASK
-        x = ((x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _MASK
-        return x ^ (x >> np.uint64(31))
+def _inst(sym: str, base: str, quote: str, *args: float) -> Instrument:
+    p0, pp, ap, size, act, vol, spread = args
+    return Instrument(sym, base, quote, p0, int(pp), int(ap), size, act, vol, spread, sym)
 
 
-def _key(*parts: int) -> np.uint64:
-    acc = np.array([0], dtype=np.uint64)
-    for part in parts:
-        acc = _mix(acc ^ np.uint64(part & 0xFFFFFFFFFFFFFFFF))
-    return np.uint64(acc[0])
+#: Every instrument of the synthetic world, by catalogue key.
+CATALOG: dict[str, Instrument] = {
+    i.key: i
+    for i in (
+        _inst("btcusdt", "btc", "usdt", 65000.0, 2, 6, 0.01, 1.0, 0.025, 1.5),
+        _inst("ethusdt", "eth", "usdt", 3200.0, 2, 4, 0.15, 0.7, 0.03, 1.0),
+        _inst("ethbtc", "eth", "btc", 0.049, 6, 3, 0.3, 0.15, 0.02, 1.0),
+        _inst("xrpusdt", "xrp", "usdt", 0.55, 4, 1, 400.0, 0.35, 0.04, 0.3),
+        _inst("xrpbtc", "xrp", "btc", 0.0000085, 9, 0, 500.0, 0.05, 0.035, 0.5),
+        _inst("crousdt", "cro", "usdt", 0.09, 5, 1, 2000.0, 0.25, 0.04, 0.5),
+        _inst("crobtc", "cro", "btc", 0.0000014, 10, 0, 2000.0, 0.05, 0.04, 1.0),
+        _inst("ltcusdt", "ltc", "usdt", 72.0, 2, 3, 1.5, 0.3, 0.035, 0.5),
+        _inst("solusdt", "sol", "usdt", 150.0, 2, 3, 2.0, 0.5, 0.045, 0.5),
+        _inst("krbuah", "krb", "uah", 1.25, 4, 4, 50.0, 0.2, 0.06, 2.0),
+        _inst("btcuah", "btc", "uah", 2_700_000.0, 2, 6, 0.002, 0.3, 0.025, 20.0),
+        _inst("ethuah", "eth", "uah", 132_000.0, 2, 4, 0.05, 0.2, 0.03, 10.0),
+        _inst("usdtuah", "usdt", "uah", 41.5, 2, 2, 300.0, 0.3, 0.004, 0.3),
+    )
+}
 
 
-def _uniform(key: np.uint64, index: np.ndarray) -> np.ndarray:
-    """Deterministic U[0, 1) for each integer in ``index`` under ``key``."""
-    with np.errstate(over="ignore"):
-        mixed = _mix(index.astype(np.int64).view(np.uint64) * np.uint64(0x2545F4914F6CDD1D) ^ key)
-    return (mixed >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+@dataclass(frozen=True)
+class Venue:
+    """How one venue sees the common market."""
+
+    key: str
+    #: Catalogue keys the venue lists.
+    listed: tuple[str, ...]
+    #: Symbol spelling from (BASE, QUOTE) in upper case.
+    style: Callable[[str, str], str]
+    #: Seconds behind the common efficient price (lead-lag between venues).
+    lag: int
+    #: Own microstructure noise on the log mid, basis points.
+    noise_bp: float
+    spread_mult: float
+    depth_mult: float
+    activity_mult: float
+    #: Seeds the venue's own trades and book.
+    salt: int
+
+
+_USDT = ("btcusdt", "ethusdt", "xrpusdt", "ltcusdt", "solusdt")
+#: The venues and their symbol styles (NOTES.md, protocols/samples).
+VENUES: dict[str, Venue] = {
+    v.key: v
+    for v in (
+        Venue(
+            "cryptocom",
+            ("btcusdt", "ethusdt", "ethbtc", "xrpusdt", "xrpbtc", "crousdt", "crobtc", "ltcusdt"),
+            lambda b, q: (b + q).lower(),
+            1, 0.6, 1.0, 1.0, 1.0, 1,
+        ),
+        Venue("bitget", (*_USDT, "ethbtc"), lambda b, q: b + q, 0, 0.3, 0.8, 2.0, 2.0, 2),
+        Venue("bittap", _USDT, lambda b, q: f"{b}-{q}", 1, 1.0, 1.5, 0.6, 0.6, 3),
+        Venue("itick", (*_USDT, "crousdt", "ethbtc"), lambda b, q: b + q, 2, 0.5, 1.0, 1.0, 1.0, 4),
+        Venue(
+            "richamster",
+            ("krbuah", "btcuah", "ethuah", "usdtuah", "btcusdt"),
+            lambda b, q: f"{b}/{q}",
+            3, 2.0, 2.0, 0.3, 0.3, 5,
+        ),
+    )
+}  # fmt: skip
+
+#: The default (Crypto.com) view's instruments.
+INSTRUMENTS: tuple[Instrument, ...] = tuple(CATALOG[k] for k in VENUES["cryptocom"].listed)
 
 
 @dataclass
 class Trades:
-    """A block of trades, oldest first (time in ms)."""
+    """A block of trades, oldest first (time in ms); prices/amounts also as ticks/lots."""
 
     time_ms: np.ndarray
     id: np.ndarray
     price: np.ndarray
     amount: np.ndarray
     is_buy: np.ndarray
+    price_ticks: np.ndarray
+    amount_lots: np.ndarray
 
     def __len__(self) -> int:
         return len(self.id)
 
+    def take(self, keep: np.ndarray) -> Trades:
+        """The trades selected by a mask or index array."""
+        return Trades(*(getattr(self, f)[keep] for f in self.__dataclass_fields__))
+
 
 @dataclass
 class Book:
-    """Book levels at one second: bids high→low, asks low→high, ``(n, 2)`` price/amount."""
+    """Book at one second: bids high→low, asks low→high, ``(n, 2)`` price/amount.
+
+    ``bid_ticks``/``ask_ticks`` and ``bid_lots``/``ask_lots`` are the same levels as
+    integers on the instrument's grid.
+    """
 
     bids: np.ndarray
     asks: np.ndarray
     second: int
+    bid_ticks: np.ndarray
+    ask_ticks: np.ndarray
+    bid_lots: np.ndarray
+    ask_lots: np.ndarray
+
+
+class _Shared:
+    """Caches every venue view of one market shares (the day paths)."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.day = functools.lru_cache(maxsize=32)(self._day)
+
+    def _day(self, key: str, day: int) -> mm.DayPath:
+        inst = CATALOG[key]
+        return mm.day_path(self.seed, _sym_id(key), day, inst.vol, math.log(inst.price0))
+
+
+def _sym_id(key: str) -> int:
+    return sum((i + 1) * ord(c) for i, c in enumerate(key))
 
 
 class Market:
-    """The synthetic market.
+    """The synthetic market, seen from one venue (Crypto.com by default).
 
     Parameters
     ----------
     seed : int
         Same seed, same market, on every machine.
     trades_per_second : float
-        Mean trade prints per second and symbol.
+        Mean trade prints per second of BTC/USDT on Crypto.com; other instruments
+        and venues scale it by their activity.
     depth : int
         Book levels per side.
     clock : callable
         Returns the current epoch time in seconds (tests may freeze or shift it).
+    venue : str
+        Whose view (a key of :data:`VENUES`); see :meth:`venue`.
     """
 
     def __init__(
@@ -136,148 +246,240 @@ class Market:
         trades_per_second: float = 1.5,
         depth: int = 150,
         clock: Callable[[], float] = time.time,
+        venue: str = "cryptocom",
+        _shared: _Shared | None = None,
     ) -> None:
+        if venue not in VENUES:
+            raise ValueError(f"unknown venue {venue!r}; valid: {sorted(VENUES)}")
         self.seed = seed
         self.trades_per_second = trades_per_second
         self.depth = depth
         self.clock = clock
-        self.instruments = {i.symbol: i for i in INSTRUMENTS}
-        # Inverse CDF of a Poisson count, capped at the id space per second.
-        lam = trades_per_second
-        pmf = [math.exp(-lam) * lam**k / math.factorial(k) for k in range(_MAX_PER_SECOND)]
-        self._count_cdf = np.cumsum(pmf)
-        self._hour_cache = functools.lru_cache(maxsize=8192)(self._hour_bars_uncached)
+        self.profile = VENUES[venue]
+        self._shared = _shared or _Shared(seed)
+        self.instruments: dict[str, Instrument] = {}
+        for k in self.profile.listed:
+            inst = CATALOG[k]
+            name = self.profile.style(inst.base.upper(), inst.quote.upper())
+            self.instruments[name] = replace(inst, symbol=name)
+        self._d0 = {s: _fill_scale(i, depth) for s, i in self.instruments.items()}
+        self._hour_cache = functools.lru_cache(maxsize=4096)(self._hour_bars)
+        self._block_cache = functools.lru_cache(maxsize=1024)(self._block_bars)
+        self._views: dict[str, Market] = {venue: self}
+
+    def venue(self, name: str) -> Market:
+        """The same market seen from venue ``name`` (own symbols, trades, book, lag)."""
+        if name not in self._views:
+            view = Market(
+                self.seed,
+                trades_per_second=self.trades_per_second,
+                depth=self.depth,
+                clock=self.clock,
+                venue=name,
+                _shared=self._shared,
+            )
+            view._views = self._views
+            self._views[name] = view
+        return self._views[name]
 
     def now(self) -> float:
         """Current time, epoch seconds."""
         return self.clock()
 
     def instrument(self, symbol: str) -> Instrument:
-        """Return the instrument; ``KeyError`` if the sandbox does not list it."""
+        """Return the instrument; ``KeyError`` if this venue does not list it."""
         return self.instruments[symbol]
 
-    def _sym(self, symbol: str) -> int:
-        return sum((i + 1) * ord(c) for i, c in enumerate(symbol))
+    # -- exact decimals -------------------------------------------------------------
+    def fmt_price(self, symbol: str, ticks: int, decimals: int | None = None) -> str:
+        """Exact decimal text of ``ticks`` (``decimals`` ≥ precision pads zeros)."""
+        pp = self.instruments[symbol].price_precision
+        return decimal_text(int(ticks), pp, pp if decimals is None else decimals)
 
-    # -- price path ---------------------------------------------------------------
-    def mid(self, symbol: str, t: np.ndarray | float) -> np.ndarray:
-        """Mid price at epoch seconds ``t`` (vectorised)."""
+    def fmt_amount(self, symbol: str, lots: int, decimals: int | None = None) -> str:
+        """Exact decimal text of ``lots`` amount steps."""
+        ap = self.instruments[symbol].amount_precision
+        return decimal_text(int(lots), ap, ap if decimals is None else decimals)
+
+    # -- per-second state -----------------------------------------------------------
+    def _path(self, symbol: str, seconds: np.ndarray) -> dict[str, np.ndarray]:
+        """Day-path fields at venue-lagged ``seconds`` (int64), plus the venue log mid."""
         inst = self.instruments[symbol]
-        ts = np.atleast_1d(np.asarray(t, dtype=np.float64))
-        log_p = np.zeros_like(ts)
-        for k, scale in enumerate(_SCALES):
-            key = _key(self.seed, self._sym(symbol), 1000 + k)
-            x = ts / scale
-            i = np.floor(x)
-            f = x - i
-            u = f * f * (3.0 - 2.0 * f)
-            a = _uniform(key, i) * 2.0 - 1.0
-            b = _uniform(key, i + 1) * 2.0 - 1.0
-            log_p += _DAILY_VOL * math.sqrt(scale / 86400.0) * (a + (b - a) * u)
-        return inst.price0 * np.exp(log_p)
+        days = seconds // mm.DAY
+        fields = ("x", "lam", "z", "pressure", "burst")
+        out: dict[str, np.ndarray]
+        if len(seconds) and days[0] == days[-1] and np.all(seconds[1:] >= seconds[:-1]):
+            path = self._shared.day(inst.key, int(days[0]))
+            idx = np.maximum(seconds - int(days[0]) * mm.DAY - self.profile.lag, 0)
+            out = {f: getattr(path, f)[idx] for f in fields}
+            day_list: list[int] = []
+        else:
+            out = {f: np.empty(len(seconds)) for f in fields}
+            day_list = np.unique(days).tolist()
+        for day in day_list:
+            sel = days == day
+            path = self._shared.day(inst.key, day)
+            # The venue lags the common path; in its first `lag` seconds of a UTC
+            # day it holds the day's opening (no day is ever needed twice).
+            idx = np.maximum(seconds[sel] - day * mm.DAY - self.profile.lag, 0)
+            for f in fields:
+                out[f][sel] = getattr(path, f)[idx]
+        k = mm.key(self.seed, self.profile.salt, _sym_id(inst.key), 10)
+        # Own noise: a 4-second moving sum of hashed normals (short-lived mispricing).
+        if len(seconds) > 1 and seconds[-1] - seconds[0] == len(seconds) - 1:
+            g = np.cumsum(mm.normal(k, np.arange(seconds[0] - 4, seconds[-1] + 1)))
+            noise = (g[4:] - g[:-4]) * 0.5
+        else:
+            noise = sum(mm.normal(k, seconds - j) for j in range(4)) * 0.5
+        out["logmid"] = out["x"] + noise * self.profile.noise_bp * 1e-4
+        return out
 
-    # -- book ---------------------------------------------------------------------
-    def _touch(self, symbol: str, seconds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _touch(
+        self, symbol: str, seconds: np.ndarray, path: dict[str, np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Best bid and best ask in ticks (int64) for each second."""
         inst = self.instruments[symbol]
-        mid_ticks = self.mid(symbol, seconds.astype(np.float64)) / inst.tick
-        half = np.maximum(1.0, np.round(mid_ticks * 0.00005))
-        bid = np.floor(mid_ticks - half).astype(np.int64)
-        ask = np.ceil(mid_ticks + half).astype(np.int64)
-        return bid, np.maximum(ask, bid + 1)
+        path = self._path(symbol, seconds) if path is None else path
+        mid_ticks = np.exp(path["logmid"]) / inst.tick
+        u = mm.uniform(mm.key(self.seed, self.profile.salt, _sym_id(inst.key), 11), seconds)
+        # One tick most of the time, a few more now and then, wider in bursts.
+        scale = inst.spread * self.profile.spread_mult * (1.0 + 0.8 * path["burst"])
+        spread = 1 + np.floor(-np.log(u) * scale).astype(np.int64)
+        bid = np.round(mid_ticks - spread / 2.0).astype(np.int64)
+        bid = np.maximum(bid, 1)
+        return bid, bid + spread
 
-    def _level_sizes(self, symbol: str, second: int, ticks: np.ndarray, side: int) -> np.ndarray:
-        # Each price level's size lives on its own slow clock (3–17 s), so a book
-        # changes by a few levels per second, as a real incremental feed does.
-        inst = self.instruments[symbol]
-        key = _key(self.seed, self._sym(symbol), 2000 + side)
-        period = 3 + (_uniform(key, ticks) * 15).astype(np.int64)
-        epoch = (second + (ticks % period)) // period
-        u = _uniform(key, ticks * 7919 + epoch)
-        sizes = inst.size * (0.2 + 3.0 * u * u)
-        floor = 10.0**-inst.amount_precision
-        return np.asarray(np.round(sizes + floor, inst.amount_precision), dtype=np.float64)
+    def mid(self, symbol: str, t: np.ndarray | float) -> np.ndarray:
+        """Mid price (between the touch prices) at epoch seconds ``t`` (vectorised)."""
+        ts = np.atleast_1d(np.asarray(t, dtype=np.float64))
+        bid, ask = self._touch(symbol, np.floor(ts).astype(np.int64))
+        return np.asarray((bid + ask) * (0.5 * self.instruments[symbol].tick))
 
+    # -- book -----------------------------------------------------------------------
     def book(self, symbol: str, t: float | None = None) -> Book:
         """The book at epoch second ``floor(t)`` (now by default)."""
         second = int(math.floor(self.now() if t is None else t))
         inst = self.instruments[symbol]
-        bid, ask = self._touch(symbol, np.array([second]))
-        steps = np.arange(self.depth, dtype=np.int64)
-        bid_ticks = bid[0] - steps
-        bid_ticks = bid_ticks[bid_ticks > 0]
-        ask_ticks = ask[0] + steps
-        bids = np.column_stack(
-            [
-                np.round(bid_ticks * inst.tick, inst.price_precision),
-                self._level_sizes(symbol, second, bid_ticks, 0),
-            ]
-        )
-        asks = np.column_stack(
-            [
-                np.round(ask_ticks * inst.tick, inst.price_precision),
-                self._level_sizes(symbol, second, ask_ticks, 1),
-            ]
-        )
-        return Book(bids, asks, second)
+        bid, ask = self._touch(symbol, np.array([second], dtype=np.int64))
+        k = mm.key(self.seed, self.profile.salt, _sym_id(inst.key), 20)
+        mean_lots = max(1.0, inst.size * self.profile.depth_mult / inst.lot)
+        sides = [
+            book_levels(
+                k,
+                int(touch),
+                second,
+                side,
+                self.depth,
+                self._d0[symbol],
+                mean_lots,
+            )
+            for side, touch in ((-1, bid[0]), (1, ask[0]))
+        ]
+        (bt, bl), (at, al) = sides
+        pp, ap = inst.price_precision, inst.amount_precision
+        bids = np.column_stack([np.round(bt * inst.tick, pp), np.round(bl * inst.lot, ap)])
+        asks = np.column_stack([np.round(at * inst.tick, pp), np.round(al * inst.lot, ap)])
+        return Book(bids, asks, second, bt, at, bl, al)
 
-    # -- trades -------------------------------------------------------------------
+    # -- trades ---------------------------------------------------------------------
     def trades(self, symbol: str, start_ms: int, end_ms: int) -> Trades:
-        """Every trade with ``start_ms <= time < end_ms`` (capped at now), oldest first."""
-        end_ms = min(end_ms, int(self.now() * 1000))
-        first, last = start_ms // 1000, (end_ms - 1) // 1000
+        """Every trade with ``start_ms <= time < end_ms``, oldest first.
+
+        Trades are visible from their own millisecond on: the cap is the current
+        millisecond *inclusive*, so consecutive windows ``[a, now_ms + 1)`` and
+        ``[now_ms + 1, ...)`` see every trade exactly once.
+        """
+        end_ms = min(end_ms, int(math.floor(self.now() * 1000)) + 1)
         if end_ms <= start_ms:
             return self._trades_of(symbol, np.empty(0, np.int64))
-        block = self._trades_of(symbol, np.arange(first, last + 1, dtype=np.int64))
-        keep = (block.time_ms >= start_ms) & (block.time_ms < end_ms)
-        return Trades(
-            *(
-                arr[keep]
-                for arr in (block.time_ms, block.id, block.price, block.amount, block.is_buy)
-            )
-        )
+        seconds = np.arange(start_ms // 1000, (end_ms - 1) // 1000 + 1, dtype=np.int64)
+        block = self._trades_of(symbol, seconds)
+        if start_ms % 1000 == 0 and end_ms % 1000 == 0:
+            return block
+        return block.take((block.time_ms >= start_ms) & (block.time_ms < end_ms))
 
     def _trades_of(self, symbol: str, seconds: np.ndarray) -> Trades:
         inst = self.instruments[symbol]
-        sym = self._sym(symbol)
-        counts = np.searchsorted(self._count_cdf, _uniform(_key(self.seed, sym, 3000), seconds))
-        counts = np.minimum(counts, _MAX_PER_SECOND - 1)
+        sym = _sym_id(inst.key)
+        salt = self.profile.salt
+        # The flow of second s is what moves the book from s to s + 1: its signs
+        # follow the next second's shock (the touch is consumed, then the mid moves).
+        ext = self._path(symbol, np.append(seconds, seconds[-1] + 1) if len(seconds) else seconds)
+        path = {f: v[:-1] for f, v in ext.items()}
+        shock = ext["z"][1:]
+        rate = self.trades_per_second * inst.activity * self.profile.activity_mult
+        counts = _poisson(mm.key(self.seed, salt, sym, 30), seconds, path["lam"] * rate)
         sec = np.repeat(seconds, counts)
         starts = np.cumsum(counts) - counts
         j = np.arange(len(sec), dtype=np.int64) - np.repeat(starts, counts)
-        ids = sec * _MAX_PER_SECOND + j
-        u_time = _uniform(_key(self.seed, sym, 3001), ids)
-        offset = ((j + u_time) / np.repeat(np.maximum(counts, 1), counts) * 1000).astype(np.int64)
-        is_buy = _uniform(_key(self.seed, sym, 3002), ids) < 0.5
-        u_size = _uniform(_key(self.seed, sym, 3003), ids)
-        amount = np.round(inst.size * -np.log1p(-u_size * 0.999), inst.amount_precision)
-        amount = np.maximum(amount, 10.0**-inst.amount_precision)
-        bid, ask = self._touch(symbol, sec)
-        # A print larger than ~3 typical sizes walks one level through the book.
-        walk = (u_size > 0.95).astype(np.int64)
-        ticks = np.where(is_buy, ask + walk, bid - walk)
+        ids = sec * _PER_SECOND + j
+        # Millisecond stamps: uniform order statistics within each second.
+        group = np.repeat(np.arange(len(seconds), dtype=np.float64), counts)
+        u_time, u_size = mm.uniform2(mm.key(self.seed, salt, sym, 31), ids)
+        offset = np.sort(group + u_time) - group
+        time_ms = sec * 1000 + (offset * 1000).astype(np.int64)
+        # Pareto sizes (tail index 1.4) with the instrument's median, on the lot grid.
+        q = inst.size * np.minimum(u_size ** (-1 / 1.4) / 2 ** (1 / 1.4), 3000.0)
+        # Informed flow: prints are larger in seconds that move the price more.
+        z = np.repeat(shock, counts)
+        q *= 0.5 + 0.5 * np.minimum(z * z, 9.0)
+        lots = np.maximum(1, np.round(q / inst.lot)).astype(np.int64)
+        # Signs: pushed by the second's move and the persistent pressure; half the
+        # prints repeat the previous sign of the same second (split orders).
+        press = np.repeat(path["pressure"], counts)
+        big = q > 4 * inst.size
+        p_buy = 0.5 + 0.5 * np.tanh(np.where(big, 2.5, 1.5) * z + 0.4 * press)
+        u_sign, u_keep = mm.uniform2(mm.key(self.seed, salt, sym, 33), ids)
+        fresh = u_sign < p_buy
+        keep = (u_keep < 0.5) & (j > 0) & ~big
+        src = np.maximum.accumulate(np.where(keep, 0, np.arange(len(ids))))
+        is_buy = fresh[src]
+        bid, ask = self._touch(symbol, seconds, path)
+        walk = np.minimum(8, (q / (3.0 * inst.size)).astype(np.int64))
+        bk = mm.key(self.seed, salt, sym, 20)
+        ticks = np.where(is_buy, np.repeat(ask, counts), np.repeat(bid, counts))
+        w = np.flatnonzero(walk > 0)
+        if len(w):
+            side = np.where(is_buy[w], 1, -1)
+            ticks[w] += side * walk_offsets(bk, ticks[w], sec[w], side, walk[w], self._d0[symbol])
         price = np.round(ticks * inst.tick, inst.price_precision)
-        return Trades(sec * 1000 + offset, ids, price, amount, is_buy)
+        amount = np.round(lots * inst.lot, inst.amount_precision)
+        return Trades(time_ms, ids, price, amount, is_buy, ticks, lots)
 
-    # -- klines -------------------------------------------------------------------
-    def _hour_bars_uncached(self, symbol: str, hour: int) -> np.ndarray:
-        """Sixty 1-minute bars ``[open, high, low, close, volume, quote_volume, count]``."""
+    # -- klines ---------------------------------------------------------------------
+    def _hour_bars(self, symbol: str, hour: int) -> np.ndarray:
         tr = self._trades_of(symbol, np.arange(hour * 3600, hour * 3600 + 3600, dtype=np.int64))
-        return _aggregate(tr, hour * 3600 * 1000, 60_000, 60)
+        return aggregate(tr.time_ms, tr.price, tr.amount, hour * 3600 * 1000, 60_000, 60)
+
+    def _block_bars(self, symbol: str, block: int) -> np.ndarray:
+        start = block * _BLOCK
+        tr = self._trades_of(symbol, np.arange(start, start + _BLOCK, dtype=np.int64))
+        return aggregate(tr.time_ms, tr.price, tr.amount, start * 1000, 60_000, _BLOCK // 60)
 
     def _minute_bars(self, symbol: str, start_s: int, end_s: int) -> np.ndarray:
-        """1-minute bars for ``[start_s, end_s)`` (minute aligned), trades up to now only."""
+        """1-minute bars for ``[start_s, end_s)`` (minute aligned), trades up to now only.
+
+        Past 6-hour blocks are aggregated (and cached) whole, the current block's
+        past hours an hour at a time, the current hour on every call.
+        """
         now_ms = int(self.now() * 1000)
         out = []
-        for hour in range(start_s // 3600, (end_s - 1) // 3600 + 1):
-            if (hour + 1) * 3600 * 1000 <= now_ms:
-                bars = self._hour_cache(symbol, hour)
+        t = start_s
+        while t < end_s:
+            block = t // _BLOCK
+            if (block + 1) * _BLOCK * 1000 <= now_ms:
+                bars, base, width = self._block_cache(symbol, block), block * _BLOCK, _BLOCK
             else:
-                tr = self.trades(symbol, hour * 3600 * 1000, (hour + 1) * 3600 * 1000)
-                bars = _aggregate(tr, hour * 3600 * 1000, 60_000, 60)
-            lo = max(start_s, hour * 3600)
-            hi = min(end_s, hour * 3600 + 3600)
-            out.append(bars[(lo - hour * 3600) // 60 : (hi - hour * 3600) // 60])
+                hour = t // 3600
+                base, width = hour * 3600, 3600
+                if (hour + 1) * 3600 * 1000 <= now_ms:
+                    bars = self._hour_cache(symbol, hour)
+                else:
+                    tr = self.trades(symbol, base * 1000, (base + 3600) * 1000)
+                    bars = aggregate(tr.time_ms, tr.price, tr.amount, base * 1000, 60_000, 60)
+            hi = min(end_s, base + width)
+            out.append(bars[(t - base) // 60 : (hi - base) // 60])
+            t = hi
         return np.concatenate(out) if out else np.empty((0, 7))
 
     def klines(self, symbol: str, interval_s: int, start_s: int, end_s: int) -> np.ndarray:
@@ -294,37 +496,13 @@ class Market:
         opens = np.arange(start, end, interval_s, dtype=np.int64)
         if interval_s <= 3600:
             minutes = self._minute_bars(symbol, start, int(opens[-1]) + interval_s)
-            per = interval_s // 60
-            rows = _merge(minutes.reshape(len(opens), per, 7))
+            rows = merge(minutes.reshape(len(opens), interval_s // 60, 7))
         else:
-            rows = self._sampled_bars(symbol, opens, interval_s, now)
+            inst = self.instruments[symbol]
+            rate = self.trades_per_second * inst.activity * self.profile.activity_mult
+            k = mm.key(self.seed, self.profile.salt, _sym_id(inst.key), 40 + interval_s)
+            rows = sampled(self, symbol, opens, interval_s, now, rate, k)
         return np.column_stack([opens.astype(np.float64), rows])
-
-    def _sampled_bars(
-        self, symbol: str, opens: np.ndarray, interval_s: int, now: float
-    ) -> np.ndarray:
-        inst = self.instruments[symbol]
-        step = max(60, interval_s // 1440)
-        per = interval_s // step
-        grid = (opens[:, None] + np.arange(per + 1)[None, :] * step).astype(np.float64)
-        grid = np.minimum(grid, now)
-        path = np.round(self.mid(symbol, grid.ravel()).reshape(grid.shape), inst.price_precision)
-        elapsed = np.clip((now - opens) / interval_s, 0.0, 1.0)
-        noise = 0.6 + 0.8 * _uniform(_key(self.seed, self._sym(symbol), 4000 + interval_s), opens)
-        volume = inst.size * self.trades_per_second * interval_s * elapsed * noise
-        mean = path.mean(axis=1)
-        count = np.round(self.trades_per_second * interval_s * elapsed)
-        return np.column_stack(
-            [
-                path[:, 0],
-                path.max(axis=1),
-                path.min(axis=1),
-                path[:, -1],
-                volume,
-                volume * mean,
-                count,
-            ]
-        )
 
     # -- ticker ---------------------------------------------------------------------
     def ticker(self, symbol: str, t: float | None = None) -> dict[str, float]:
@@ -337,8 +515,11 @@ class Market:
         minute = int(now // 60 * 60)
         bars = self._minute_bars(symbol, minute - 86400 + 60, minute + 60)
         traded = bars[:, 6] > 0
+        bid, ask = self._touch(symbol, np.array([int(now)], dtype=np.int64))
         book = self.book(symbol, now)
-        last_price = float(bars[traded][-1, 3]) if traded.any() else float(book.bids[0, 0])
+        inst = self.instruments[symbol]
+        first_bid = float(np.round(bid[0] * inst.tick, inst.price_precision))
+        last_price = float(bars[traded][-1, 3]) if traded.any() else first_bid
         open_price = float(bars[traded][0, 0]) if traded.any() else last_price
         return {
             "last": last_price,
@@ -357,50 +538,41 @@ class Market:
         }
 
 
-def _aggregate(tr: Trades, start_ms: int, width_ms: int, n: int) -> np.ndarray:
-    """Aggregate trades into ``n`` bars ``[open high low close volume quote_volume count]``."""
-    out = np.full((n, 7), np.nan)
-    out[:, 4:] = 0.0
-    if len(tr):
-        b = (tr.time_ms - start_ms) // width_ms
-        first = np.ones(len(b), dtype=bool)
-        first[1:] = b[1:] != b[:-1]
-        last = np.ones(len(b), dtype=bool)
-        last[:-1] = b[1:] != b[:-1]
-        out[b[first], 0] = tr.price[first]
-        out[b[last], 3] = tr.price[last]
-        high = np.full(n, -np.inf)
-        low = np.full(n, np.inf)
-        np.maximum.at(high, b, tr.price)
-        np.minimum.at(low, b, tr.price)
-        out[:, 1] = np.where(np.isfinite(high), high, np.nan)
-        out[:, 2] = np.where(np.isfinite(low), low, np.nan)
-        np.add.at(out[:, 4], b, tr.amount)
-        np.add.at(out[:, 5], b, tr.amount * tr.price)
-        np.add.at(out[:, 6], b, 1.0)
-    return out
+def _fill_scale(inst: Instrument, depth: int) -> float:
+    """Distance scale (ticks) of level fill so ``depth`` levels span ~0.6 % of the price."""
+    span = 0.006 * inst.price0 / inst.tick
+    lo, hi = 0.5, 10.0 * depth
+    if 0.75 * hi * math.log1p(span / hi) < depth:
+        return hi
+    for _ in range(50):
+        mid = math.sqrt(lo * hi)
+        if 0.75 * mid * math.log1p(span / mid) < depth:
+            lo = mid
+        else:
+            hi = mid
+    return hi
 
 
-def _merge(groups: np.ndarray) -> np.ndarray:
-    """Merge ``(bars, per, 7)`` minute groups into bars, carrying closes over empty ones."""
-    n = groups.shape[0]
-    out = np.empty((n, 7))
-    with np.errstate(all="ignore"):
-        opens = groups[:, :, 0]
-        closes = groups[:, :, 3]
-        has = ~np.isnan(opens)
-        first = np.argmax(has, axis=1)
-        last = groups.shape[1] - 1 - np.argmax(has[:, ::-1], axis=1)
-        rows = np.arange(n)
-        out[:, 0] = opens[rows, first]
-        out[:, 3] = closes[rows, last]
-        out[:, 1] = np.nanmax(np.where(has, groups[:, :, 1], -np.inf), axis=1)
-        out[:, 2] = np.nanmin(np.where(has, groups[:, :, 2], np.inf), axis=1)
-    out[:, 4:] = groups[:, :, 4:].sum(axis=1)
-    empty = ~has.any(axis=1)
-    out[empty, :4] = np.nan
-    # A bar without trades repeats the previous close (flat bar, zero volume).
-    for i in np.flatnonzero(empty):
-        prev = out[i - 1, 3] if i > 0 else np.nan
-        out[i, :4] = prev
-    return out
+def _poisson(k: np.uint64, seconds: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """Poisson counts by inverse CDF on a hashed uniform (normal beyond λ = 40)."""
+    u = mm.uniform(k, seconds)
+    counts = np.zeros(len(lam), dtype=np.int64)
+    small = lam <= 40.0
+    if small.any():
+        ls, us = lam[small], u[small]
+        p = np.exp(-ls)
+        cdf = p.copy()
+        n = np.zeros(len(ls), dtype=np.int64)
+        for i in range(1, 120):
+            more = us > cdf
+            if not more.any():
+                break
+            n += more
+            p = p * ls / i
+            cdf += p
+        counts[small] = n
+    if (~small).any():
+        lb = lam[~small]
+        g = mm.normal(k ^ np.uint64(0xABCDEF), seconds[~small])
+        counts[~small] = np.maximum(0, np.round(lb + np.sqrt(lb) * g)).astype(np.int64)
+    return np.minimum(counts, _PER_SECOND - 1)

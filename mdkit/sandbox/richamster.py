@@ -34,11 +34,11 @@ from typing import Any
 import orjson
 
 from mdkit.sandbox.exchange import Exchange, Order, UserAccount
-from mdkit.sandbox.market import Instrument, Market
-from mdkit.sandbox.wire import Raw, dumps, plain
+from mdkit.sandbox.market import Market
+from mdkit.sandbox.wire import Raw, dumps, plain, trimmed
 from mdkit.sandbox.wshost import Conn, VenueServer
 
-__all__ = ["RichamsterServer", "PATH", "CHANNELS", "DEMO_TOKEN", "DEMO_BALANCES", "PAIRS"]
+__all__ = ["RichamsterServer", "PATH", "CHANNELS", "DEMO_TOKEN", "DEMO_BALANCES"]
 
 PATH = "/ws/public/v1/stream/"
 #: doc "Channels".
@@ -46,44 +46,11 @@ CHANNELS = ("ticker", "order_book", "trading", "user_orders")
 #: A clearly fake token of the sandbox's demo account.
 DEMO_TOKEN = "sandbox-richamster-demo-token-not-real"
 DEMO_BALANCES = {"uah": "1000000", "krb": "100000", "btc": "2", "eth": "20", "usdt": "50000"}
-#: The pairs listed when the market has no Richamster view: (base, quote, price,
-#: price decimals, amount decimals, typical size).
-PAIRS: dict[str, tuple[str, str, float, int, int, float]] = {
-    "KRB/UAH": ("krb", "uah", 1.25, 4, 4, 50.0),
-    "BTC/UAH": ("btc", "uah", 2_700_000.0, 2, 6, 0.002),
-    "ETH/UAH": ("eth", "uah", 132_000.0, 2, 4, 0.05),
-    "USDT/UAH": ("usdt", "uah", 41.5, 2, 2, 300.0),
-    "BTC/USDT": ("btc", "usdt", 65_000.0, 2, 6, 0.01),
-}
 CHANNEL_INVALID = "Subscription channel is invalid."  # doc
 PAIR_INVALID = "Currency pair is invalid."
 TOKEN_MISSING = "Authorization token is required."
 TOKEN_INVALID = "Authorization token is invalid."
 MESSAGE_INVALID = "Message is not valid JSON."
-
-
-def richamster_market(market: Market) -> Market:
-    """The market as Richamster sees it: pairs spelled ``KRB/UAH``.
-
-    Uses the market's own Richamster view where it has one; otherwise a private
-    market on the same seed and clock listing :data:`PAIRS` (the shared market is
-    not changed, so other venues do not list UAH pairs).
-    """
-    view = getattr(market, "venue", None)
-    if callable(view):
-        found: Market = view("richamster")
-        return found
-    own = Market(
-        market.seed,
-        trades_per_second=market.trades_per_second,
-        depth=market.depth,
-        clock=market.clock,
-    )
-    own.instruments = {
-        pair: Instrument(pair, b, q, p0, pp, ap, size)
-        for pair, (b, q, p0, pp, ap, size) in PAIRS.items()
-    }
-    return own
 
 
 @dataclass(eq=False)
@@ -92,7 +59,7 @@ class _Sub:
     pair: str
     last_ms: int = 0
     next_push: float = 0.0
-    book: dict[tuple[str, float], float] = field(default_factory=dict)
+    book: dict[tuple[str, int], int] = field(default_factory=dict)
     user: UserAccount | None = None
     seen: dict[int, tuple[int, Decimal]] = field(default_factory=dict)
 
@@ -103,7 +70,8 @@ class RichamsterServer(VenueServer):
     Parameters
     ----------
     market : Market
-        The shared synthetic market (seen through :func:`richamster_market`).
+        The shared synthetic market; the server serves ``market.venue("richamster")``
+        (``KRB/UAH``, ``BTC/UAH``... with Richamster's own spread, depth and lag).
     rate : float
         Push speed multiplier: tickers and book diffs every ``1/rate`` s, trades and
         orders checked every ``0.1/rate`` s.
@@ -131,7 +99,7 @@ class RichamsterServer(VenueServer):
         super().__init__(market)
         self.rate = float(rate)
         self.book_levels = book_levels
-        self.view = richamster_market(market)
+        self.view = market.venue(self.key)
         self.exchange = Exchange(self.view)
         self.tokens: dict[str, UserAccount] = {}
         self.received: list[Any] = []
@@ -265,17 +233,17 @@ class RichamsterServer(VenueServer):
         tr = self.view.trades(sub.pair, sub.last_ms, now_ms)
         sub.last_ms = max(sub.last_ms, now_ms)
         pp, ap = self._decimals(sub.pair)
+        ticks, lots = tr.price_ticks.tolist(), tr.amount_lots.tolist()
         for i in range(len(tr)):
             closed = int(tr.time_ms[i]) // 1000
-            price, amount = float(tr.price[i]), float(tr.amount[i])
             frame = {
                 # The order that closed was placed some seconds before it traded.
                 "created_at": str(closed - int(tr.id[i]) % 30),
                 "closed_at": str(closed),
                 "side": "buying" if tr.is_buy[i] else "selling",
-                "volume": plain(amount, ap),
-                "unit_price": plain(price, pp),
-                "sum": plain(price * amount, pp + ap),
+                "volume": Raw(trimmed(lots[i], ap)),
+                "unit_price": Raw(trimmed(ticks[i], pp)),
+                "sum": Raw(trimmed(ticks[i] * lots[i], pp + ap)),
                 "pair": sub.pair,
             }
             conn.send(dumps(frame), push=True)
@@ -283,22 +251,26 @@ class RichamsterServer(VenueServer):
     def _push_book(self, conn: Conn, sub: _Sub) -> None:
         book = self.view.book(sub.pair)
         pp, ap = self._decimals(sub.pair)
-        levels: dict[tuple[str, float], float] = {}
-        for side, rows in (("buying", book.bids), ("selling", book.asks)):
-            for price, amount in rows[: self.book_levels]:
-                levels[(side, float(price))] = float(amount)
+        levels: dict[tuple[str, int], int] = {}
+        n = self.book_levels
+        for side, ticks, lots in (
+            ("buying", book.bid_ticks, book.bid_lots),
+            ("selling", book.ask_ticks, book.ask_lots),
+        ):
+            for price, amount in zip(ticks[:n].tolist(), lots[:n].tolist(), strict=True):
+                levels[(side, price)] = amount
         # Removals first: a price that moved from one side to the other never shows
         # on both sides at once (the book a client rebuilds is never crossed).
-        changed = [(k, 0.0) for k in sub.book if k not in levels]
+        changed = [(k, 0) for k in sub.book if k not in levels]
         changed += [(k, v) for k, v in levels.items() if sub.book.get(k) != v]
         sub.book = levels
         for (side, price), amount in changed:
             frame = {
                 "pair": sub.pair,
-                "unit_price": plain(price, pp),
-                "sum": plain(price * amount, pp + ap),
+                "unit_price": Raw(trimmed(price, pp)),
+                "sum": Raw(trimmed(price * amount, pp + ap)),
                 "side": side,
-                "volume": plain(amount, ap),
+                "volume": Raw(trimmed(amount, ap)),
             }
             conn.send(dumps(frame), push=True)
 

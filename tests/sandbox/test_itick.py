@@ -111,7 +111,8 @@ def test_numbers_are_exact_grid_decimals(sb: Sandbox) -> None:
         while '"type":"depth"' not in text:
             text = str(ws.recv(timeout=WAIT))
         prices = json.loads(text, parse_float=Decimal)["data"]["a"]
-        assert all(-p["p"].as_tuple().exponent <= 2 for p in prices)  # btcusdt: 2 decimals
+        # An integral price is written without a fraction (a JSON int).
+        assert all(-Decimal(str(p["p"])).as_tuple().exponent <= 2 for p in prices)  # 2 decimals
 
 
 @pytest.mark.parametrize(
@@ -166,4 +167,8 @@ def test_idle_client_is_closed() -> None:
             with pytest.raises(ConnectionClosed):
                 while True:
                     ws.recv(timeout=WAIT)
+        # the client sees the close a moment before the server records why
+        deadline = time.monotonic() + WAIT
+        while "idle" not in box.itick.ended and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert "idle" in box.itick.ended
