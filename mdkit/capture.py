@@ -372,8 +372,11 @@ class Capture:
             The parts written.
         """
         from mdkit.store import write_capture
+        from mdkit.store.layout import check_path
 
-        return write_capture(self, directory, levels=levels, raw=raw)
+        if not isinstance(raw, bool):
+            raise InvalidArgument(f"raw must be True or False, not {raw!r}")
+        return write_capture(self, check_path(directory, "directory"), levels=levels, raw=raw)
 
     # -- reprs --------------------------------------------------------------------------
     def _summary(self) -> tuple[str, list[tuple[str, int]], list[str]]:
@@ -569,9 +572,12 @@ def _engine(
     url: Any,
     urls: Any,
     options: dict[str, Any],
-    secrets: Any,
+    secrets: Any = None,
 ) -> Any:
     from mdkit.engine.stream import Engine, check_options
+
+    if secrets is None:
+        secrets = _take_credentials(options)
 
     engine_options = {k: options.pop(k) for k in _ENGINE_OPTIONS if k in options}
     checked = check_options(seconds=seconds, max_messages=max_messages, **engine_options)

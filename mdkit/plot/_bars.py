@@ -56,13 +56,29 @@ def aggregate_bars(df: pd.DataFrame, seconds: int) -> pd.DataFrame:
     Volumes add up. A merged bar is closed only if every bar in it is closed and the data covers its
     whole length (the last one usually does not: it is still forming).
 
+    Raises
+    ------
+    InvalidArgument
+        If ``df`` is not a non-empty klines frame with a time index, or ``seconds`` is
+        not a whole number of seconds from 1 to a year.
+
     Returns
     -------
     pandas.DataFrame
         Same columns as the input's ``open high low close`` (+ ``volume``), plus
         ``closed`` (bool); index ``timestamp`` at each merged bar's open.
     """
-    rule = pd.Timedelta(seconds=seconds)
+    require_frame(df, _OHLC, "aggregate_bars", _EXPECTED)
+    require_time_index(df, "aggregate_bars", _EXPECTED)
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | np.integer)
+        or not 0 < seconds <= 366 * 86400
+    ):
+        raise InvalidArgument(
+            f"seconds must be a whole number of seconds from 1 to a year, not {seconds!r}"
+        )
+    rule = pd.Timedelta(seconds=int(seconds))
     index = pd.DatetimeIndex(df.index)
     origin = _ORIGIN.tz_localize(index.tz) if index.tz is not None else _ORIGIN
     spec = {"open": "first", "high": "max", "low": "min", "close": "last"}

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from mdkit.data.tables import MARKET_KINDS, STREAM_KINDS
+from mdkit.errors import InvalidArgument
 
 __all__ = [
     "ATTRS_KEY",
@@ -38,6 +39,7 @@ __all__ = [
     "ROW_GROUP_ROWS",
     "SYMBOL_KINDS",
     "arrow_schema",
+    "check_path",
     "encode_value",
     "frame_to_table",
     "part_name",
@@ -261,3 +263,13 @@ def _remove(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+def check_path(value: Any, name: str) -> str:
+    """A non-empty path string (str or os.PathLike), else InvalidArgument."""
+    if not isinstance(value, str | os.PathLike):
+        raise InvalidArgument(f"{name} must be a path (str or pathlib.Path), not {value!r}")
+    path = os.fspath(value)
+    if not isinstance(path, str) or not path.strip() or "\x00" in path:
+        raise InvalidArgument(f"{name} must be a non-empty path, not {value!r}")
+    return path

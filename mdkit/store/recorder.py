@@ -305,9 +305,21 @@ def record(
     InvalidArgument, UnknownVenue, UnknownChannel, UnknownSymbol, AuthError
         Before connecting.
     """
-    from mdkit.capture import _engine
+    from mdkit.capture import _engine, _take_credentials
     from mdkit.engine import runner
+    from mdkit.store.layout import check_path
 
+    secrets = _take_credentials(options)  # locals shown in a traceback stay clean
+    root = check_path(directory, "directory")
+    if not isinstance(streams, list | tuple) or not streams:
+        raise InvalidArgument(
+            "streams must be (venue, symbols, channels[, options]) or a list of them, "
+            f"not {streams!r}"
+        )
+    if not isinstance(raw, bool):
+        raise InvalidArgument(f"raw must be True or False, not {raw!r}")
+    if on_status is not None and not callable(on_status):
+        raise InvalidArgument(f"on_status must be a callable or None, not {on_status!r}")
     flush_s, flush_rows = parse_every(flush, "flush", rows=True)
     rotate_s, _ = parse_every(rotate, "rotate")
     status_s, _ = parse_every(status_every, "status_every")
@@ -323,8 +335,8 @@ def record(
         None,
         None,
         {**options, "raw_limit": None if raw else 0},
+        secrets,
     )
-    root = os.fspath(directory)
     os.makedirs(root, exist_ok=True)
     recorder = _Recorder(root, engine, raw, on_status or (lambda line: log.info("%s", line)))
     previous = None

@@ -169,7 +169,9 @@ def replay(
     from mdkit.venues import get_venue
     from mdkit.venues.base import Gap, Recovered, Resubscribe, ServerError, SessionSetup
 
-    frames, metas = _sources(os.fspath(source), venue, start, end)
+    from mdkit.store.layout import check_path
+
+    frames, metas = _sources(check_path(source, "source"), venue, start, end)
     plans = _subscriptions(metas, streams)
     keys = list(dict.fromkeys(frames["venue"].astype(str))) or list(plans)
     missing = [k for k in keys if k not in plans]
