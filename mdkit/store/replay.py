@@ -166,10 +166,9 @@ def replay(
     """
     from mdkit.capture import Capture
     from mdkit.engine.stream import Engine, Stream
+    from mdkit.store.layout import check_path
     from mdkit.venues import get_venue
     from mdkit.venues.base import Gap, Recovered, Resubscribe, ServerError, SessionSetup
-
-    from mdkit.store.layout import check_path
 
     frames, metas = _sources(check_path(source, "source"), venue, start, end)
     plans = _subscriptions(metas, streams)
