@@ -55,7 +55,12 @@ def test_every_interruption_is_a_gap(figures: dict[str, Any]) -> None:
     assert figures["reconnects"] >= 10 and figures["resyncs"] >= 1
     assert figures["gaps"] >= figures["reconnects"] + figures["resyncs"]
     assert figures["open_gaps"] == 0
-    assert figures["parse_errors"] >= figures["faults_by_kind"].get("malformed", 0)
+    # Each malformed frame the client got is a parse error kept in .raw; one queued on a
+    # connection that a drop/close/kick is closing never leaves the server.
+    malformed = figures["faults_by_kind"].get("malformed", 0)
+    assert 1 <= figures["parse_errors"] and abs(figures["parse_errors"] - malformed) <= max(
+        2, malformed // 10
+    ), (figures["parse_errors"], malformed)
 
 
 def test_memory_flat(figures: dict[str, Any]) -> None:
