@@ -1,4 +1,7 @@
-"""A third-party Bitget client (ccxt.pro) reads the Bitget sandbox over real sockets.
+"""Third-party Bitget clients read the Bitget sandbox over real sockets.
+
+ccxt.pro always (the ``test`` extra); cryptofeed 3.0.1 when ``.venv-peers`` exists
+(``make bench-peers-env``: it needs Python >= 3.13), through bench/peer_cryptofeed.py.
 
 ccxt.pro's ``bitget`` is pointed at the sandbox (``urls['api']['ws']['public']`` and
 ``urls['api']['spot']``), its markets preset from the sandbox's REST symbol list
@@ -7,16 +10,21 @@ futures endpoints the sandbox does not serve, hence ``set_markets``), and its ow
 order book checksum check left ON (``options['watchOrderBook']['checksum']``, read by
 ``handle_order_book`` in ccxt/pro/bitget.py). What it receives is compared with
 mdkit's capture of the same sandbox, by trade id and by bar open time, and with the
-sandbox market's own book. Nothing here special-cases ccxt: the sandbox speaks the
-documented wire format and ccxt parses it as it would parse the live venue.
+sandbox market's own book. Nothing here special-cases a client: the sandbox speaks the
+documented wire format and each client parses it as it would parse the live venue.
+One sandbox fix came out of this: futures contract rows now carry ``symbolType``
+(cryptofeed tells contracts from spot symbols by it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -257,3 +265,30 @@ def test_watch_ohlcv_agrees_with_mdkit_capture(sb: Sandbox) -> None:
     for t, o, h, low, c, v in closed:
         row = mine[t]
         assert (o, h, low, c, v) == (row.open, row.high, row.low, row.close, row.volume)
+
+
+PEERS_PYTHON = Path(__file__).resolve().parents[1] / ".venv-peers" / "bin" / "python"
+
+
+@pytest.mark.skipif(not PEERS_PYTHON.exists(), reason="no .venv-peers: `make bench-peers-env`")
+def test_cryptofeed_reads_sandbox_trades(sb: Sandbox) -> None:
+    """cryptofeed 3.0.1 (own Python 3.13 venv): symbols from the sandbox REST, then trades."""
+    env = sb.bitget.env()
+    script = Path(__file__).resolve().parents[1] / "bench" / "peer_cryptofeed.py"
+    command = [str(PEERS_PYTHON), str(script), env["WS_URL"], "40", "--rest", env["REST_URL"]]
+    done = subprocess.run(
+        [*command, "--keep", "40"], capture_output=True, text=True, timeout=90 * FACTOR
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["count"] == 40 and len(out["kept"]) == 40
+    stamps = [int(row[1]) for row in out["kept"]]
+    truth = sb.market.trades("btcusdt", min(stamps), max(stamps) + 1)
+    by_id = {
+        int(i): (int(t), "buy" if b else "sell", float(p), float(a))
+        for i, t, b, p, a in zip(
+            truth.id, truth.time_ms, truth.is_buy, truth.price, truth.amount, strict=True
+        )
+    }
+    for tid, ts, side, price, amount in out["kept"]:
+        assert by_id[int(tid)] == (int(ts), side, float(price), float(amount))
