@@ -26,6 +26,9 @@ from mdkit.errors import (
 )
 from mdkit.marketdata import depth, klines, prices, symbols, ticker, tickers, trades
 from mdkit.request import Response, arequest, request
+from mdkit.store.read import read_parquet
+from mdkit.store.recorder import record
+from mdkit.store.replay import replay
 
 __version__ = "0.1.0"
 
@@ -49,6 +52,9 @@ __all__ = [
     "plot",
     "prices",
     "request",
+    "read_parquet",
+    "record",
+    "replay",
     "symbols",
     "ticker",
     "tickers",

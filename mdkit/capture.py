@@ -159,7 +159,10 @@ class Capture:
                 out = out.sort_index(kind="stable")
         for name in ("venue", "symbol", "interval"):
             if name in out and not isinstance(out[name].dtype, pd.CategoricalDtype):
-                if isinstance(out[name].dtype, pd.StringDtype):
+                dtype = out[name].dtype
+                # Private kinds keep free-text symbols as the nullable "string" dtype;
+                # pandas 3's default "str" dtype (na_value NaN) is a StringDtype too.
+                if isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA:
                     continue
                 out[name] = out[name].astype("category")
         out.attrs.clear()
@@ -344,41 +347,33 @@ class Capture:
         return out
 
     # -- saving -------------------------------------------------------------------------
-    def to_parquet(self, directory: str | os.PathLike[str], *, levels: int = 10) -> list[str]:
-        """Write one Parquet file per non-empty frame into ``directory`` (created if needed).
+    def to_parquet(
+        self, directory: str | os.PathLike[str], *, levels: int | None = 10, raw: bool = False
+    ) -> list[str]:
+        """Add this capture to the Parquet dataset at ``directory`` (created if needed).
 
-        Files: one per data kind, plus ``book raw gaps``, each ``<name>.parquet``.
+        Safe to repeat: every call adds new, uniquely named parts
+        (``kind=/venue=/symbol=/date=/<part>.parquet``), written atomically; nothing
+        is overwritten. Read it back with :func:`mdkit.read_parquet`, or with DuckDB,
+        Polars, Spark or pyarrow.dataset (see the README, "Datasets").
 
         Parameters
         ----------
         directory : str or path
-            Target directory.
-        levels : int
-            Levels of the ``book`` file.
+            The dataset root.
+        levels : int or None
+            Levels of the ``book`` kind written alongside ``depth`` (None: no book).
+        raw : bool
+            Also write the raw frames (``kind=raw``; what :func:`mdkit.replay` reads).
 
         Returns
         -------
         list of str
-            The paths written.
+            The parts written.
         """
-        os.makedirs(directory, exist_ok=True)
-        written = []
-        tables: dict[str, pd.DataFrame] = {kind: self.frame(kind) for kind in self.frames()}
-        if "depth" in tables:
-            tables["book"] = self.book(levels)
-        tables["raw"] = self.raw
-        tables["gaps"] = self.gaps
-        for name, df in tables.items():
-            if not len(df):
-                continue
-            out = df.copy()
-            out.attrs = {k: v for k, v in df.attrs.items() if _plain(v)}
-            if name == "raw":
-                out["payload"] = out["payload"].astype(object)
-            path = os.path.join(os.fspath(directory), f"{name}.parquet")
-            out.to_parquet(path, engine="pyarrow")
-            written.append(path)
-        return written
+        from mdkit.store import write_capture
+
+        return write_capture(self, directory, levels=levels, raw=raw)
 
     # -- reprs --------------------------------------------------------------------------
     def _summary(self) -> tuple[str, list[tuple[str, int]], list[str]]:
@@ -430,12 +425,6 @@ class Capture:
             f"<table><thead><tr><th>channel</th><th>messages</th></tr></thead>"
             f"<tbody>{rows}</tbody></table><ul>{items}</ul></div>"
         )
-
-
-def _plain(value: Any) -> bool:
-    return isinstance(value, str | int | float | bool) or (
-        isinstance(value, list) and all(isinstance(v, str) for v in value)
-    )
 
 
 _ENGINE_OPTIONS = ("silence_timeout", "raw_limit", "backoff", "open_timeout")

@@ -23,6 +23,9 @@ def test_public_names_are_exported() -> None:
         "MdkitError",
         "VenueError",
         "errors",
+        "read_parquet",
+        "record",
+        "replay",
     ]:
         assert name in mdkit.__all__ and hasattr(mdkit, name)
 

@@ -425,6 +425,22 @@ class ColumnBuffer:
         """Return the number of rows."""
         return self._store.full_rows + self._store.fill
 
+    def take(self) -> dict[str, npt.NDArray[Any] | pd.Categorical]:
+        """Return the rows as :meth:`columns` does and empty the buffer in place.
+
+        The buffer stays the same object (writers that kept its ``append`` keep
+        working) and keeps its category tables; its chunks are released. A
+        long-running recorder drains its buffers this way so memory stays bounded.
+        """
+        out = self.columns()
+        store = self._store
+        store.full = []
+        store.full_rows = 0
+        store.chunk = np.empty(0, dtype=store.row_dtype)
+        store.capacity = 0
+        store.fill = 0
+        return out
+
     @property
     def nbytes(self) -> int:
         """Bytes held: every chunk at full capacity, plus the category tables."""

@@ -191,6 +191,12 @@ class RecordBuffer:
         """Approximate bytes held (a tuple and its values per row)."""
         return len(self.rows) * (56 + 8 * len(self.names) + 24 * len(self.names))
 
+    def take(self) -> dict[str, Any]:
+        """:meth:`columns`, then empty the buffer in place (its ``append`` stays valid)."""
+        out = self.columns()
+        self.rows = []
+        return out
+
     def columns(self) -> dict[str, Any]:
         """One array per column (strings as object arrays, None kept; floats NaN for None)."""
         out: dict[str, Any] = {}
@@ -247,6 +253,12 @@ class Tables:
     def nbytes(self) -> int:
         """Bytes held by every buffer."""
         return sum(int(b.nbytes) for b in self._buffers.values())
+
+    def drain(self) -> dict[str, dict[str, Any]]:
+        """Take every kind's rows (kind → columns, kinds with rows only), leaving the
+        buffers empty in place, so sessions that kept a buffer's ``append`` go on
+        appending (a recorder drains its tables on every flush)."""
+        return {k: b.take() for k, b in self._buffers.items() if len(b)}
 
 
 def _local(values: Any) -> pd.DatetimeIndex:

@@ -713,6 +713,25 @@ class Engine:
             for link in self.links:
                 link.tick(now)
 
+    def drain(self) -> tuple[dict[str, dict[str, dict[str, Any]]], RawStore, list[dict[str, Any]]]:
+        """Take what arrived so far, leaving the capture running with empty tables.
+
+        For a long-running recorder (memory stays bounded). Call it on the engine's
+        loop thread (between two frames): rows are never split or lost.
+
+        Returns
+        -------
+        tuple
+            ``{venue: {kind: columns}}`` (see :meth:`Tables.drain`), the raw store
+            of the frames received since the last drain (a fresh one takes its
+            place), and the gaps closed since then (open gaps stay until closed).
+        """
+        rows = {key: part.tables.drain() for key, part in self.parts.items()}
+        raw, self.raw = self.raw, RawStore(self.raw.limit)
+        gaps = self.stats.gaps
+        self.stats.gaps = [g for g in gaps if g["end_ns"] is None]
+        return rows, raw, [g for g in gaps if g["end_ns"] is not None]
+
     # -- bookkeeping called by links ----------------------------------------------------
     def silence_for(self, venue: Venue) -> float:
         return self.silence_timeout or venue.silence_timeout

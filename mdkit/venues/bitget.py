@@ -690,4 +690,5 @@ DESCRIPTOR = Venue(
     # A ping every 20 s is answered by a pong: 45 s without any frame is a dead link.
     silence_timeout=45.0,
     symbol_list=_symbol_list,
+    example_symbols=("BTCUSDT", "ETHUSDT"),
 )

@@ -619,4 +619,5 @@ DESCRIPTOR = Venue(
     options={"scale": "depth price step of the book topics (default '0.01')"},
     silence_timeout=45.0,
     requests=REQUEST_METHODS,
+    example_symbols=("BTC-USDT", "ETH-USDT"),
 )

@@ -552,4 +552,5 @@ DESCRIPTOR = Venue(
     options={"auth": "'header' (token handshake header, default) or 'message' (in-band auth)"},
     silence_timeout=SILENCE_TIMEOUT,
     handshake_headers=handshake_headers,
+    example_symbols=("BTCUSDT", "ETHUSDT"),
 )

@@ -415,4 +415,5 @@ DESCRIPTOR = Venue(
     session=RichamsterSession,
     plan=plan,
     silence_timeout=SILENCE_TIMEOUT,
+    example_symbols=("BTC/UAH", "KRB/UAH"),
 )

@@ -209,3 +209,52 @@ def test_two_connections_one_capture(sandbox: Sandbox) -> None:
     assert cap.stats["connections"] == 2
     assert set(cap.raw["connection"]) == {1, 2}
     assert set(cap.ticker["symbol"]) == {"btcusdt", "ethusdt"}
+
+
+def test_wss_with_tls_and_extra_headers(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """wss:// works: TLS verified against the system trust store (here: a test CA)."""
+    import ssl
+
+    import trustme
+    from websockets.asyncio.server import serve
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost")
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server_context)
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))  # what the default context trusts
+    seen: dict[str, Any] = {}
+    ready = threading.Event()
+
+    def run() -> None:
+        async def handler(ws: Any) -> None:
+            seen["ua"] = ws.request.headers.get("User-Agent")
+            await ws.send('{"channel":"market_btcusdt_ticker","ts":1,"tick":{"close":7}}')
+            await ws.wait_closed()
+
+        async def main() -> None:
+            async with serve(handler, "localhost", 0, ssl=server_context) as server:
+                seen["port"] = server.sockets[0].getsockname()[1]
+                seen["loop"], seen["stop"] = asyncio.get_running_loop(), asyncio.Event()
+                ready.set()
+                await seen["stop"].wait()
+
+        asyncio.run(main())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(5)
+    url = f"wss://localhost:{seen['port']}"
+    try:
+        cap = mdkit.capture("cryptocom", "btcusdt", "ticker", seconds=1.0, url=url)
+        # a certificate nobody vouches for is refused with a clear error, never accepted
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "empty.pem"))
+        (tmp_path / "empty.pem").write_text("")
+        with pytest.raises(NetworkError, match="(?i)certificate"):
+            mdkit.capture("cryptocom", "btcusdt", "ticker", 5, url=url, backoff=(0.01, 0.02))
+    finally:
+        seen["loop"].call_soon_threadsafe(seen["stop"].set)
+        thread.join(5)
+    assert cap.ticker["last"].tolist() == [7.0]

@@ -117,7 +117,9 @@ def test_client_rate_limit_keeps_under_the_venue_limit() -> None:
             mdkit.symbols(url=url)
         for t in threads:
             t.join()
-        assert fresh.cryptocom.requests_served == 22
+        # every request was served (a read timeout under load may add a retry) and the
+        # client kept under the venue's limit: not one 429
+        assert fresh.cryptocom.requests_served >= 22
         assert fresh.cryptocom.rate_limited == 0
 
 

@@ -1,0 +1,170 @@
+"""Benchmark the Parquet dataset and the recorder.
+
+Run: ``python bench/bench_store.py throughput [--rows N]``
+     ``python bench/bench_store.py recorder [--minutes M] [--rate R]``
+
+throughput: N synthetic trade rows over 4 symbols and 2 days, as a capture's
+``trades`` frame. Write: ``write_frame`` (split by partition, zstd, atomic parts)
+against pandas' own ``df.to_parquet(file)`` of the same frame (pyarrow, snappy,
+one file); read: ``mdkit.read_parquet`` (back to the live dtypes, deduplicated)
+against ``pd.read_parquet(file)``. Best of 3, rows/s.
+
+recorder: a sandbox feeding R trades/s per symbol on 4 symbols (trades + book),
+recorded with ``flush="5s"``, ``rotate="5min"`` for M minutes; the process RSS
+(``/proc/self/status`` VmRSS) sampled every 30 s. Memory must stay flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import mdkit  # noqa: E402
+from mdkit.store import write_frame  # noqa: E402
+
+
+def trades_frame(rows: int) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    start = pd.Timestamp("2026-11-01 12:00", tz="UTC").value
+    times = start + np.sort(rng.integers(0, 2 * 86_400 * 10**9, rows))
+    index = pd.DatetimeIndex(times.view("datetime64[ns]"), name="timestamp").tz_localize("UTC")
+    df = pd.DataFrame(
+        {
+            "venue": pd.Categorical(["cryptocom"] * rows),
+            "symbol": pd.Categorical(
+                rng.choice(["btcusdt", "ethusdt", "solusdt", "xrpusdt"], rows)
+            ),
+            "id": np.arange(rows, dtype="int64"),
+            "side": pd.Categorical(rng.choice(["buy", "sell"], rows), categories=["buy", "sell"]),
+            "price": rng.normal(100, 1, rows).round(2),
+            "amount": rng.exponential(0.5, rows).round(4),
+            "local_timestamp": index + pd.Timedelta("3ms"),
+        },
+        index=index,
+    )
+    df.attrs = {"venue": "cryptocom", "source": "ws"}
+    return df
+
+
+def best(fn, repeats: int = 3) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def throughput(rows: int) -> None:
+    df = trades_frame(rows)
+    work = Path(tempfile.mkdtemp(prefix="bench_store_"))
+    try:
+        n = 0
+
+        def ours() -> None:
+            nonlocal n
+            n += 1
+            write_frame(work / f"ds{n}", "trades", df)
+
+        w_ours = best(ours)
+        w_pandas = best(lambda: df.to_parquet(work / "pandas.parquet"))
+        r_ours = best(lambda: mdkit.read_parquet(work / "ds1", "trades"))
+        r_pandas = best(lambda: pd.read_parquet(work / "pandas.parquet"))
+        size_ours = sum(p.stat().st_size for p in (work / "ds1").rglob("*.parquet"))
+        size_pandas = (work / "pandas.parquet").stat().st_size
+        print(f"rows {rows:,} (4 symbols x 2 days = 8 parts)")
+        print(
+            f"write  mdkit dataset {rows / w_ours:>12,.0f} rows/s   pandas to_parquet "
+            f"{rows / w_pandas:>12,.0f} rows/s   ratio {w_pandas / w_ours:.2f}"
+        )
+        print(
+            f"read   mdkit read    {rows / r_ours:>12,.0f} rows/s   pandas read_parquet "
+            f"{rows / r_pandas:>12,.0f} rows/s   ratio {r_pandas / r_ours:.2f}"
+        )
+        print(f"bytes  mdkit {size_ours:,} ({size_ours / rows:.1f} B/row)   pandas {size_pandas:,}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def recorder(minutes: float, rate: float) -> None:
+    from mdkit.sandbox import Sandbox
+
+    work = Path(tempfile.mkdtemp(prefix="bench_recorder_"))
+    samples: list[tuple[float, float, str]] = []
+    lines: list[str] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        t0 = time.monotonic()
+        while not stop.wait(30):
+            samples.append((time.monotonic() - t0, rss_mib(), lines[-1] if lines else ""))
+            print(
+                f"{samples[-1][0]:6.0f} s  RSS {samples[-1][1]:7.1f} MiB  {samples[-1][2]}",
+                flush=True,
+            )
+
+    syms = ["btcusdt", "ethusdt", "ltcusdt", "crousdt"]
+    try:
+        with Sandbox(trades_per_second=rate):
+            thread = threading.Thread(target=sample, daemon=True)
+            thread.start()
+            summary = mdkit.record(
+                work,
+                [("cryptocom", syms, ["trades", "book"])],
+                flush="5s",
+                rotate="5min",
+                status_every="30s",
+                seconds=minutes * 60,
+                on_status=lines.append,
+            )
+            stop.set()
+        first = [s[1] for s in samples[: max(1, len(samples) // 5)]]
+        last = [s[1] for s in samples[-max(1, len(samples) // 5) :]]
+        print(f"summary {summary}")
+        print(
+            f"RSS first fifth {np.mean(first):.1f} MiB, last fifth {np.mean(last):.1f} MiB, "
+            f"max {max(s[1] for s in samples):.1f} MiB over {len(samples)} samples"
+        )
+        n = sum(1 for _ in work.rglob("*.parquet"))
+        print(f"parts on disk {n}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="mode", required=True)
+    p = sub.add_parser("throughput")
+    p.add_argument("--rows", type=int, default=2_000_000)
+    p = sub.add_parser("recorder")
+    p.add_argument("--minutes", type=float, default=10)
+    p.add_argument("--rate", type=float, default=50)
+    args = parser.parse_args()
+    if args.mode == "throughput":
+        throughput(args.rows)
+    else:
+        recorder(args.minutes, args.rate)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()

@@ -1,0 +1,261 @@
+"""Replay: recorded raw frames run back through the venue sessions into a Capture.
+
+No socket, no clock: every frame goes to a fresh session of its recorded
+connection, with its recorded receive time, as fast as the sessions parse. The
+frames of the result therefore equal the live capture's (same rows, same
+``local_timestamp``). The subscriptions come from the raw parts' metadata
+(written by ``Capture.to_parquet(raw=True)`` and ``mdkit.record(raw=True)``).
+
+Gaps in the result are those the sessions report (resyncs, sequence gaps) and one
+per new connection of a venue (a reconnect, from its last frame to the next
+data); the recorded ``gaps`` kind holds the recorder's own view.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mdkit.errors import InvalidArgument, ProtocolError
+
+__all__ = ["replay"]
+
+
+def _sources(source: str, venue: Any, start: Any, end: Any) -> tuple[pd.DataFrame, list[Any]]:
+    """The raw frames (sorted by receive time) and the raw parts' metadata."""
+    import pyarrow.parquet as pq
+
+    from mdkit.data.timeparse import parse_time
+    from mdkit.store.read import find_parts, read_parquet
+
+    if os.path.isfile(source):
+        files = [source]
+        frame = _read_file(source)
+        if venue is not None:
+            frame = frame[frame["venue"].astype(str).str.lower() == str(venue).lower()]
+        if start is not None:
+            frame = frame[frame.index >= parse_time(start)]
+        if end is not None:
+            frame = frame[frame.index < parse_time(end)]
+    elif os.path.isdir(source):
+        lo = None if start is None else parse_time(start)
+        hi = None if end is None else parse_time(end)
+        files = find_parts(source, "raw", venue=venue, start=lo, end=hi)
+        if not files:
+            raise InvalidArgument(
+                f"no raw frames in {source!r}"
+                + (f" for venue {venue!r}" if venue else "")
+                + "; record with raw=True (mdkit record --raw) to replay"
+            )
+        frame = read_parquet(source, "raw", venue=venue, start=start, end=end)
+    else:
+        raise InvalidArgument(f"replay source {source!r} is neither a dataset nor a Parquet file")
+    metas = [pq.read_schema(f).metadata or {} for f in files]
+    return frame, metas
+
+
+def _read_file(path: str) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    from mdkit.store.layout import ATTRS_KEY
+
+    table = pq.read_table(path)
+    names = table.column_names
+    if "payload" not in names or "local_timestamp" not in names:
+        raise InvalidArgument(f"{path!r} is not a raw-frames file (no payload column)")
+    meta = table.schema.metadata or {}
+    attrs = json.loads(meta.get(ATTRS_KEY, b"{}"))
+    local = table["local_timestamp"].cast("int64").to_numpy()
+    if "venue" in names:
+        venues = np.asarray(table["venue"].cast("string").to_pylist(), dtype=object)
+    else:  # a part of a dataset: the venue is in its path
+        part = [p for p in path.split(os.sep) if p.startswith("venue=")]
+        venues = np.full(len(local), part[-1][6:] if part else attrs.get("venue", ""))
+    frame = pd.DataFrame(
+        {
+            "venue": venues,
+            "connection": table["connection"].to_numpy(),
+            "text": table["text"].to_numpy(zero_copy_only=False),
+            "payload": table["payload"].to_pylist(),
+        },
+        index=pd.DatetimeIndex(local.view("datetime64[ns]")).tz_localize("UTC"),
+    )
+    return frame.sort_index(kind="stable")
+
+
+def _subscriptions(metas: Sequence[Any], streams: Any) -> dict[str, list[Any]]:
+    from mdkit.data.timeparse import parse_interval
+    from mdkit.venues import get_venue
+    from mdkit.venues.base import Subscription
+
+    out: dict[str, list[Any]] = {}
+    if streams is not None:
+        for item in streams:
+            venue = get_venue(item[0])
+            opts = dict(item[3]) if len(item) > 3 else {}
+            out[venue.key] = list(venue.plan(list(item[1]), list(item[2]), opts))
+        return out
+    seen: set[tuple[str, str]] = set()
+    for meta in metas:
+        attrs = json.loads(meta.get(b"mdkit.attrs", b"{}"))
+        for sub in json.loads(attrs.get("subscriptions", "[]")):
+            if (sub["venue"], sub["channel"]) in seen:
+                continue
+            seen.add((sub["venue"], sub["channel"]))
+            out.setdefault(sub["venue"], []).append(
+                Subscription(
+                    kind=sub["kind"],
+                    symbol=sub["symbol"],
+                    channel=sub["channel"],
+                    endpoint=sub["endpoint"],
+                    interval=parse_interval(sub["interval"]) if sub["interval"] else None,
+                    options=sub.get("options") or {},
+                )
+            )
+    return out
+
+
+class _Conn:  # duck-types the engine's _Link for open_gap and parse_error
+    """What Engine.open_gap needs to know of a connection."""
+
+    def __init__(self, stream: Any, number: int) -> None:
+        self.stream = stream
+        self.number = number
+
+
+def replay(
+    source: str | os.PathLike[str],
+    *,
+    venue: str | None = None,
+    start: Any = None,
+    end: Any = None,
+    streams: Sequence[tuple[Any, ...]] | None = None,
+) -> Any:
+    """Run recorded raw frames back through the venue sessions into a Capture.
+
+    Parameters
+    ----------
+    source : str or path
+        A dataset written with raw frames (``cap.to_parquet(dir, raw=True)``,
+        ``mdkit.record(dir, ..., raw=True)``), or one raw Parquet file (a part of
+        such a dataset, or ``cap.raw.to_parquet(file)``).
+    venue : str, optional
+        Replay only this venue's frames.
+    start, end : time-like, optional
+        Receive-time range ``[start, end)``.
+    streams : list of (venue, symbols, channels[, options]), optional
+        The subscriptions, when the source does not carry them (a plain
+        ``cap.raw`` file); as :func:`mdkit.capture` takes them.
+
+    Returns
+    -------
+    Capture
+        As :func:`mdkit.capture` returns: one DataFrame per data kind (equal to the
+        live capture's), ``.raw``, ``.gaps``, ``.stats`` (``stats["outcome"]`` is
+        ``"replayed"``).
+
+    Raises
+    ------
+    InvalidArgument
+        If the source holds no raw frames, or the subscriptions are unknown.
+    """
+    from mdkit.capture import Capture
+    from mdkit.engine.stream import Engine, Stream
+    from mdkit.venues import get_venue
+    from mdkit.venues.base import Gap, Recovered, Resubscribe, ServerError, SessionSetup
+
+    frames, metas = _sources(os.fspath(source), venue, start, end)
+    plans = _subscriptions(metas, streams)
+    keys = list(dict.fromkeys(frames["venue"].astype(str))) or list(plans)
+    missing = [k for k in keys if k not in plans]
+    if missing:
+        raise InvalidArgument(
+            f"the subscriptions of {', '.join(missing)} are not in the source's metadata; "
+            "pass streams=[(venue, symbols, channels), ...]"
+        )
+    stream_list = []
+    for k in keys:
+        descriptor = get_venue(k)
+        replayed = {name: "replay:" for name in descriptor.endpoints}  # no socket is opened
+        stream_list.append(Stream(descriptor, tuple(plans[k]), replayed))
+    engine = Engine(stream_list, seconds=None, max_messages=None, raw_limit=None)
+    stats = engine.stats
+    local = pd.DatetimeIndex(frames.index).asi8
+    stats.started_ns = int(local[0]) if len(local) else 0
+    ends = [json.loads(m.get(b"mdkit.attrs", b"{}")).get("ended_ns") for m in metas]
+    recorded_end = max((int(e) for e in ends if e), default=0)
+    stats.ended_ns = max(recorded_end, int(local[-1]) if len(local) else 0)
+    sessions: dict[tuple[str, int], Any] = {}
+    last_of: dict[str, tuple[int, int]] = {}  # venue -> (connection, last frame ns)
+    open_gaps: dict[str, dict[str, Any]] = {}
+    venues_col = frames["venue"].astype(str).tolist()
+    for key_venue, number, text, payload, now in zip(
+        venues_col,
+        frames["connection"].tolist(),
+        frames["text"].tolist(),
+        frames["payload"].tolist(),
+        local.tolist(),
+        strict=True,
+    ):
+        part = engine.parts[key_venue]
+        stats.messages += 1
+        stats.bytes += len(payload)
+        row = engine.raw.add(payload, now, number, text)
+        session = sessions.get((key_venue, number))
+        if session is None:
+            stream = part.stream
+            session = stream.venue.session(
+                SessionSetup(
+                    venue=stream.venue,
+                    endpoint=stream.subscriptions[0].endpoint if stream.subscriptions else "public",
+                    subscriptions=stream.subscriptions,
+                    tables=part.tables,
+                    counters=part.counters,
+                    connection=number,
+                )
+            )
+            sessions[(key_venue, number)] = session
+            engine.connection_venues[number] = key_venue
+            stats.connections += 1
+            previous = last_of.get(key_venue)
+            if previous is not None and previous[0] != number:
+                stats.reconnects += 1
+                old = _Conn(stream, previous[0])
+                gap = engine.open_gap(old, previous[1], "reconnect (replayed)", ())  # type: ignore[arg-type]
+                open_gaps[key_venue] = gap
+        last_of[key_venue] = (number, now)
+        before = part.counters.data_messages
+        try:
+            events = session.receive(payload, now)
+        except ProtocolError as exc:
+            engine.parse_error(_Conn(part.stream, number), row, payload, exc)  # type: ignore[arg-type]
+            continue
+        if part.counters.data_messages > before:
+            engine.data_total += part.counters.data_messages - before
+            closing = open_gaps.pop(key_venue, None)
+            if closing is not None:
+                closing["end_ns"] = now
+        for event in events:
+            conn = _Conn(part.stream, number)
+            if type(event) is Resubscribe:
+                stats.resyncs += 1
+                engine.open_gap(conn, now, event.reason, event.subscriptions)  # type: ignore[arg-type]
+            elif type(event) is Recovered:
+                for gap in stats.gaps:
+                    if gap["end_ns"] is None and gap["connection"] == number:
+                        gap["end_ns"] = now
+            elif type(event) is Gap:
+                gap = engine.open_gap(conn, event.start_ns, event.reason, event.subscriptions)  # type: ignore[arg-type]
+                gap["end_ns"] = event.end_ns
+            elif type(event) is ServerError:
+                stats.server_errors.append(f"{key_venue}: {event.message}")
+    for gap in stats.gaps:
+        if gap["end_ns"] is None:
+            gap["end_ns"] = stats.ended_ns
+    stats.outcome = "replayed"
+    return Capture(engine)

@@ -1,0 +1,237 @@
+"""The recorder and replay over real sockets: flushes, restarts as gaps, replay equals live,
+the replay server, the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import mdkit
+from mdkit.engine.listing import venue_symbols
+from mdkit.sandbox import Sandbox
+from mdkit.sandbox.replay import ReplayServer
+from mdkit.venues import get_venue, venue_keys
+
+
+def test_record_flushes_and_a_restart_is_a_gap(tmp_path: Path) -> None:
+    lines: list[str] = []
+    with Sandbox(trades_per_second=20, ws_options={"rate": 4}):
+        first = mdkit.record(
+            tmp_path,
+            ("cryptocom", ["btcusdt"], ["trades", "book"]),
+            flush="0.5s",
+            status_every="0.5s",
+            seconds=2.5,
+            on_status=lines.append,
+        )
+        state = next((tmp_path / "_recorders").glob("*.json"))
+        stopped = json.loads(state.read_text())
+        assert stopped["clean"] is True
+        second = mdkit.record(
+            tmp_path, ("cryptocom", ["btcusdt"], ["trades"]), flush=10, seconds=1.5
+        )
+    assert first["rows"]["trades"] > 0 and first["rows"]["depth"] > 0
+    assert first["parts"] >= 4  # flushed while running, not once at the end
+    assert lines and "trades" in lines[-1] and "gaps 0" in lines[-1]
+    trades = mdkit.read_parquet(tmp_path, "trades")
+    assert len(trades) == first["rows"]["trades"] + second["rows"]["trades"]
+    assert trades.index.is_monotonic_increasing
+    gaps = mdkit.read_parquet(tmp_path, "gaps")
+    # different subscriptions (trades+book, then trades): separate state, no gap...
+    assert len(gaps) == 0
+    with Sandbox(trades_per_second=20):
+        third = mdkit.record(tmp_path, ("cryptocom", ["btcusdt"], ["trades"]), seconds=1.0)
+    gaps = mdkit.read_parquet(tmp_path, "gaps")
+    assert third["gaps"] == 1 and len(gaps) == 1
+    assert gaps["reason"].iloc[0] == "recorder stopped (restart)"
+    assert gaps["channels"].iloc[0] == "trades btcusdt"
+    assert gaps["duration"].iloc[0] > pd.Timedelta(0)
+
+
+def test_a_killed_recorder_leaves_its_flushed_rows_and_a_crash_gap(tmp_path: Path) -> None:
+    with Sandbox(trades_per_second=30, set_env=False) as sb:
+        env = {**os.environ, **sb.env}
+        code = (
+            f"import mdkit; mdkit.record(r'{tmp_path}', ('cryptocom', ['btcusdt'], ['trades']), "
+            "flush='0.3s')"
+        )
+        proc = subprocess.Popen([sys.executable, "-c", code], env=env)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not list(tmp_path.glob("kind=trades/**/*.parquet")):
+            time.sleep(0.1)
+        proc.kill()
+        proc.wait(10)
+        kept = mdkit.read_parquet(tmp_path, "trades")
+        assert len(kept) > 0
+        for name, value in sb.env.items():
+            os.environ[name] = value
+        try:
+            mdkit.record(tmp_path, ("cryptocom", ["btcusdt"], ["trades"]), seconds=0.5)
+        finally:
+            for name in sb.env:
+                os.environ.pop(name, None)
+    gaps = mdkit.read_parquet(tmp_path, "gaps")
+    assert list(gaps["reason"]) == ["recorder down (crash or kill; rows after the last flush lost)"]
+
+
+def test_record_checks_its_options_before_connecting(tmp_path: Path) -> None:
+    with pytest.raises(mdkit.InvalidArgument, match="flush"):
+        mdkit.record(tmp_path, ("cryptocom", ["btcusdt"], ["trades"]), flush="soon")
+    with pytest.raises(mdkit.InvalidArgument, match="valid: cryptocom"):
+        mdkit.record(tmp_path, ("nowhere", ["btcusdt"], ["trades"]))
+
+
+def _public_request(venue_key: str) -> tuple[list[str], list[str]] | None:
+    venue = get_venue(venue_key)
+    listed = venue_symbols(venue, {})
+    if not listed:
+        return None
+    channels = [c for c in ("trades", "ticker", "book") if venue.channels.get(c) == "public"]
+    return sorted(listed)[:2], channels
+
+
+@pytest.mark.parametrize("venue_key", venue_keys())
+def test_replay_equals_the_live_capture(venue_key: str, tmp_path: Path) -> None:
+    with Sandbox(trades_per_second=8):
+        request = _public_request(venue_key)
+        if request is None:
+            pytest.skip(f"{venue_key} publishes no symbol list to pick symbols from")
+        symbols, channels = request
+        live = mdkit.capture(venue_key, symbols, channels, seconds=2.0)
+    assert live.frames(), live
+    live.to_parquet(tmp_path, raw=True)
+    again = mdkit.replay(tmp_path)
+    assert again.frames() == live.frames()
+    for kind in live.frames():
+        assert again.frame(kind).equals(live.frame(kind)), kind
+    assert again.stats["data_messages"] == live.stats["data_messages"]
+    # one raw file (a plain cap.raw) with the subscriptions given
+    live.raw.to_parquet(tmp_path / "raw.parquet")
+    one = mdkit.replay(tmp_path / "raw.parquet", streams=[(venue_key, symbols, channels)])
+    assert all(one.frame(k).equals(live.frame(k)) for k in live.frames())
+
+
+def test_replay_server_serves_recorded_frames_over_a_socket(tmp_path: Path) -> None:
+    with Sandbox(trades_per_second=8):
+        live = mdkit.capture("cryptocom", ["btcusdt"], ["trades", "book"], seconds=2.0)
+    live.to_parquet(tmp_path, raw=True)
+    with ReplayServer(tmp_path, venue="cryptocom", speed=None) as server:
+        served = mdkit.capture(
+            "cryptocom",
+            ["btcusdt"],
+            ["trades", "book"],
+            seconds=None,
+            max_messages=live.stats["data_messages"],
+            url=server.url,
+        )
+    assert server.info()["served"] == len(live.raw)
+    pd.testing.assert_frame_equal(
+        served.trades.drop(columns="local_timestamp"), live.trades.drop(columns="local_timestamp")
+    )
+    assert len(served.depth) == len(live.depth)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60):  # type: ignore[no-untyped-def]
+    return subprocess.run(
+        [sys.executable, "-m", "mdkit", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def test_cli_help_version_and_usage_errors() -> None:
+    out = run_cli("--help")
+    assert out.returncode == 0 and "record" in out.stdout and "``" not in out.stdout
+    assert ":func:" not in out.stdout and "exit codes" in out.stdout
+    assert run_cli("--version").stdout.startswith("mdkit ")
+    bad = run_cli("capture", "nowhere", "--symbols", "x")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "valid: cryptocom" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    assert run_cli("capture", "cryptocom", "--symbols", "x", "--out", "a.txt").returncode == 2
+    assert run_cli("nosuchcommand").returncode == 2
+    debug = run_cli("--debug", "capture", "nowhere", "--symbols", "x")
+    assert "Traceback" in debug.stderr
+
+
+def test_cli_capture_replay_compact_and_record_interrupted(tmp_path: Path) -> None:
+    with Sandbox(trades_per_second=20, set_env=False) as sb:
+        env = {**os.environ, **sb.env}
+        cap = run_cli(
+            "capture",
+            "cryptocom",
+            "--symbols",
+            "btcusdt",
+            "--channels",
+            "trades",
+            "--seconds",
+            "1.5",
+            "--raw",
+            "-q",
+            "--out",
+            f"{tmp_path}/data/",
+            env=env,
+        )
+        assert cap.returncode == 0, cap.stderr
+        rest = run_cli("klines", "btcusdt", "1h", "--out", f"{tmp_path}/k.csv", env=env)
+        assert rest.returncode == 0, rest.stderr
+        assert len(pd.read_csv(tmp_path / "k.csv")) > 0
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mdkit",
+                "record",
+                f"{tmp_path}/rec",
+                "--venue",
+                "cryptocom",
+                "--symbols",
+                "btcusdt",
+                "--channels",
+                "trades",
+                "--flush",
+                "0.3s",
+                "--status-every",
+                "0.5s",
+            ],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        lines: list[str] = []
+        reader = threading.Thread(
+            target=lambda: [lines.append(x) for x in proc.stderr], daemon=True
+        )
+        reader.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+            any(line.startswith("record 00:") for line in lines)
+            and list((tmp_path / "rec").glob("kind=trades/**/*.parquet"))
+        ):
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+        reader.join(10)
+        err = "".join(lines)
+    assert proc.returncode == 130, err
+    assert "record 00:00:0" in err and "recorded trades" in err
+    assert len(mdkit.read_parquet(tmp_path / "rec", "trades")) > 0
+    state = json.loads(next((tmp_path / "rec" / "_recorders").glob("*.json")).read_text())
+    assert state["clean"] is True
+    rep = run_cli("replay", f"{tmp_path}/data", "--out", f"{tmp_path}/replayed.parquet")
+    assert rep.returncode == 0, rep.stderr
+    back = pd.read_parquet(tmp_path / "replayed.parquet")
+    assert len(back) == len(mdkit.read_parquet(tmp_path / "data", "trades"))
+    tomorrow = (pd.Timestamp.now("UTC") + pd.Timedelta("1D")).strftime("%Y-%m-%d")
+    com = run_cli("compact", f"{tmp_path}/rec", "--before", tomorrow)
+    assert com.returncode == 0 and "merged" in com.stderr
