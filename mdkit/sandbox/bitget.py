@@ -32,7 +32,10 @@ client (no ``mdkit.venues``/``engine``/``capture`` imports):
 
 REST (under ``/bitget`` on the HTTP host): ``/api/v2/spot/public/symbols`` (the
 market's instruments and ``extra_symbols`` more, each fed by one of the market's
-USDT instruments) and ``/api/v2/mix/market/contracts?productType=``.
+USDT instruments) and ``/api/v2/mix/market/contracts?productType=`` (perpetuals:
+``symbolType`` "perpetual" and ``supportMarginCoins``, fields every live contract row
+carries beyond NOTES.md's list; clients such as cryptofeed tell contracts from spot
+symbols by ``symbolType``).
 """
 
 from __future__ import annotations
@@ -264,7 +267,8 @@ class BitgetServer(VenueServer):
                           "pricePlace": str(inst.price_precision),
                           "volumePlace": str(inst.amount_precision), "priceEndStep": "1",
                           "minTradeUSDT": "5", "maxLever": "125",
-                          "symbolStatus": "normal"})  # fmt: skip
+                          "symbolStatus": "normal", "symbolType": "perpetual",
+                          "supportMarginCoins": ["USDT"]})  # fmt: skip
         return self._rest_ok(items)
 
     # -- connection -----------------------------------------------------------------------
