@@ -15,7 +15,13 @@ def test_klines_contract(sandbox: Sandbox) -> None:
     df = mdkit.klines("btcusdt", "1min")
     assert isinstance(df.index, pd.DatetimeIndex) and str(df.index.tz) == "UTC"
     assert df.index.name == "timestamp" and df.index.is_monotonic_increasing
-    assert list(df.columns) == ["open", "high", "low", "close", "volume", "closed"]
+    assert list(df.columns) == [
+        "venue",
+        "symbol",
+        "interval",
+        *["open", "high", "low", "close", "volume", "closed"],
+    ]
+    assert df.venue.iloc[0] == "cryptocom" and df.interval.iloc[0] == "1min"
     assert all(df[c].dtype == np.float64 for c in ["open", "high", "low", "close", "volume"])
     assert len(df) == 300
     assert (df.index[1:] - df.index[:-1] == pd.Timedelta(minutes=1)).all()
@@ -54,7 +60,7 @@ def test_kline_matches_the_trades_in_its_minute(sandbox: Sandbox) -> None:
 def test_trades_contract(sandbox: Sandbox) -> None:
     df = mdkit.trades("BTC/USDT")
     assert len(df) == 200 and df.index.is_monotonic_increasing
-    assert list(df.columns) == ["symbol", "id", "side", "price", "amount"]
+    assert list(df.columns) == ["venue", "symbol", "id", "side", "price", "amount"]
     assert df.id.dtype == np.int64 and df.id.is_unique
     assert set(df.side.unique()) <= {"buy", "sell"}
     assert (df.symbol == "btcusdt").all()

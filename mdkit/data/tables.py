@@ -21,13 +21,14 @@ import numpy as np
 import pandas as pd
 
 from mdkit.data.frames import (
-    BOOK_SIDES,
+    BOOK_SIDE_DTYPE,
     KLINE_COLUMNS,
     LOCAL_TIMESTAMP,
     TICKER_COLUMNS,
     TICKER_OPTIONAL,
     TIMESTAMP,
-    TRADE_SIDES,
+    TRADE_SIDE_DTYPE,
+    strings,
     to_utc,
 )
 
@@ -46,11 +47,14 @@ __all__ = [
     "gaps_frame",
 ]
 
-_TRADE_SIDE = pd.CategoricalDtype(list(TRADE_SIDES))
-_BOOK_SIDE = pd.CategoricalDtype(list(BOOK_SIDES))
+_TRADE_SIDE = TRADE_SIDE_DTYPE
+_BOOK_SIDE = BOOK_SIDE_DTYPE
 _TIMES = {TIMESTAMP: "int64", LOCAL_TIMESTAMP: "int64"}
 
 #: Schema of each stream kind: column → dtype ("category", numpy dtype, or "str").
+#: "category" is how the buffers hold repeated labels (int16 codes); frames turn
+#: ``symbol`` and ``interval`` into strings (:func:`mdkit.data.frames.strings`), the
+#: open sets of the data contract; sides keep their fixed categories.
 STREAM_SCHEMAS: dict[str, dict[str, Any]] = {
     # trade time, receive time, symbol, trade id (-1: none sent), taker side, price, amount
     "trades": {
@@ -300,7 +304,7 @@ def _trades(columns: Mapping[str, Any], attrs: Mapping[str, Any], **_: Any) -> p
         id_values = pd.array(np.where(id_values >= 0, id_values, 0), dtype="Int64")
         id_values[~has_id[order]] = pd.NA
     out = {
-        "symbol": symbol[order],
+        "symbol": strings(symbol[order]),
         "id": id_values,
         "side": pd.Categorical(columns["side"], dtype=_TRADE_SIDE)[order],
         "price": np.asarray(columns["price"], dtype="float64")[order],
@@ -333,7 +337,7 @@ def _klines(
     closed = later | ((opens[rows] + widths) <= end_ns)
     by_time = np.argsort(opens[rows], kind="stable")
     rows, closed = rows[by_time], closed[by_time]
-    out: dict[str, Any] = {"symbol": symbol[rows], "interval": interval[rows]}
+    out: dict[str, Any] = {"symbol": strings(symbol[rows]), "interval": strings(interval[rows])}
     for name in (*KLINE_COLUMNS, "quote_volume"):
         out[name] = np.asarray(columns[name], dtype="float64")[rows]
     if len(rows) and bool(np.isnan(out["quote_volume"]).all()):
@@ -346,7 +350,7 @@ def _klines(
 def _depth(columns: Mapping[str, Any], attrs: Mapping[str, Any], **_: Any) -> pd.DataFrame:
     """Book updates in receive order (a run of is_snapshot rows is one full book)."""
     out = {
-        "symbol": _categorical(columns["symbol"]),
+        "symbol": strings(_categorical(columns["symbol"])),
         "is_snapshot": np.asarray(columns["is_snapshot"], dtype=bool),
         "side": pd.Categorical(columns["side"], dtype=_BOOK_SIDE),
         "price": np.asarray(columns["price"], dtype="float64"),
@@ -369,12 +373,12 @@ def _generic(kind: str) -> Callable[..., pd.DataFrame]:
                 continue
             values = columns[name]
             if dtype == "category":
-                out[name] = _categorical(values)
+                out[name] = strings(_categorical(values))
             elif dtype == "str":
                 present = [v for v in values if v is not None]
                 if not present and name not in required and n:
                     continue
-                out[name] = pd.array(values, dtype="string")
+                out[name] = strings(values)
             elif dtype == "float64":
                 floats = np.asarray(values, dtype="float64")
                 if name not in required and n and bool(np.isnan(floats).all()):
@@ -418,17 +422,18 @@ def stream_frame(
     pandas.DataFrame
         Index ``timestamp`` (UTC, the venue's time; bar open for klines), then:
 
-        - trades: ``symbol`` (category), ``id`` (int64; nullable Int64 when the venue
+        - trades: ``symbol`` (str), ``id`` (int64; nullable Int64 when the venue
           sent trades without ids), ``side`` (category buy/sell), ``price``, ``amount``;
           sorted by time, a trade received twice kept once;
         - ticker: ``symbol last bid ask high low volume change`` (+ ``open quote_volume
           bid_amount ask_amount`` where sent), float64;
-        - klines: ``symbol interval`` (category), ``open high low close volume``
+        - klines: ``symbol interval`` (str), ``open high low close volume``
           (+ ``quote_volume``) float64, ``closed`` (bool), the last update of each bar;
         - depth: ``symbol is_snapshot side price amount`` in receive order;
         - quotes: ``symbol bid_price bid_amount ask_price ask_amount``;
         - orders, fills, balances, positions: the columns of :data:`STREAM_SCHEMAS`
-          (strings as ``string``), all-missing optional ones left out;
+          (strings as :func:`~mdkit.data.frames.string_dtype`), all-missing optional
+          ones left out;
 
         and ``local_timestamp`` (UTC receive time) last.
     """
@@ -471,13 +476,13 @@ def book_frame(
     Returns
     -------
     pandas.DataFrame
-        Index ``timestamp`` (UTC); ``symbol`` (category), ``local_timestamp`` (UTC), then
+        Index ``timestamp`` (UTC); ``symbol`` (str), ``local_timestamp`` (UTC), then
         per level i: ``asks[i].price asks[i].amount bids[i].price bids[i].amount``
         (float64; asks low→high, bids high→low).
     """
     levels = tops.shape[2] if tops.ndim == 3 else 0
     out: dict[str, Any] = {
-        "symbol": pd.Categorical(symbols),
+        "symbol": strings(np.asarray(symbols, dtype=object)),
         LOCAL_TIMESTAMP: _local(local_time_ns),
     }
     for i in range(levels):
@@ -543,9 +548,9 @@ def gaps_frame(rows: Sequence[Mapping[str, Any]], *, attrs: Mapping[str, Any]) -
         "start": starts,
         "end": ends,
         "duration": ends - starts,
-        "venue": [str(r.get("venue", "")) for r in rows],
+        "venue": strings([str(r.get("venue", "")) for r in rows]),
         "connection": np.asarray([int(r.get("connection", 0)) for r in rows], dtype="int64"),
-        "channels": [str(r.get("channels", "")) for r in rows],
-        "reason": [str(r["reason"]) for r in rows],
+        "channels": strings([str(r.get("channels", "")) for r in rows]),
+        "reason": strings([str(r["reason"]) for r in rows]),
     }
     return _frame(out, None, attrs)
