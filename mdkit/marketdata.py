@@ -211,7 +211,9 @@ def klines(
         page (the latest 300) are paged over the WebSocket ``req`` (``since``,
         ``pageSize`` 300; URL from ``MDKIT_CRYPTOCOM_WS_URL``) with a progress bar.
     limit : int, optional
-        Keep only the latest ``limit`` bars.
+        The latest ``limit`` bars: past the REST page (300 bars), older bars are
+        paged over the WebSocket ``req`` as for ``start``. With ``start``, keeps the
+        latest ``limit`` of the bars from ``start``.
     url : str, optional
         REST base URL.
     max_pages : int
@@ -228,7 +230,7 @@ def klines(
     Raises
     ------
     UnknownInterval, UnknownSymbol, InvalidArgument
-        Before any request.
+        Before any request (``InvalidArgument`` also for a ``start`` in the future).
 
     Examples
     --------
@@ -240,13 +242,25 @@ def klines(
         raise UnknownInterval(
             f"{venue.VENUE} has no {iv.name} klines; valid: {', '.join(_INTERVALS)}"
         )
-    lo, hi = parse_range(start, end)
+    now = pd.Timestamp.now(tz="UTC")
+    lo, hi = parse_range(start, end, now=now)
+    if lo is not None and lo > now:
+        raise InvalidArgument(
+            f"start {lo.isoformat()} is in the future (now is {now.floor('s').isoformat()}); "
+            "no bar has opened yet"
+        )
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidArgument(f"limit must be a positive integer, not {limit!r}")
     base = config.rest_url(venue.VENUE, url)
     sym = resolve_symbol(symbol, base)
     data, received = _get(venue.build_klines(sym, iv), base)
     df = venue.parse_klines(data, sym, iv, now_s=received)
+    if limit is not None and lo is None and len(df) < limit:
+        # The REST page holds the latest 300 bars: older ones, up to `limit`, are paged
+        # over the WebSocket req like a `start` further back.
+        last = df.index[-1] if len(df) else pd.Timestamp(int(received), unit="s", tz="UTC")
+        want = last - pd.Timedelta(seconds=iv.seconds * (limit - 1))
+        df = _with_history(df, sym, iv, want, hi, received, max_pages)
     if lo is not None and (df.empty or lo < df.index[0]):
         df = _with_history(df, sym, iv, lo, hi, received, max_pages)
     if lo is not None or hi is not None:

@@ -42,6 +42,21 @@ def test_klines_intervals_and_filters(sandbox: Sandbox) -> None:
     assert mdkit.klines("ethbtc", "1d", end=end).index[-1] == end
 
 
+def test_klines_limit_past_the_rest_page_is_paged(sandbox: Sandbox) -> None:
+    df = mdkit.klines("btcusdt", "1min", limit=1000)
+    assert len(df) == 1000 and df.index.is_unique
+    assert (df.index[1:] - df.index[:-1] == pd.Timedelta(minutes=1)).all()
+    assert not df.closed.iloc[-1] and df.closed.iloc[:-1].all()
+    assert set(df.symbol) == {"btcusdt"} and set(df.venue) == {"cryptocom"}
+
+
+def test_klines_start_in_the_future_is_refused(sandbox: Sandbox) -> None:
+    with pytest.raises(InvalidArgument, match="in the future"):
+        mdkit.klines("btcusdt", "1min", start="2099-01-01")
+    with pytest.raises(InvalidArgument, match="in the future"):
+        mdkit.klines("btcusdt", "1h", start=pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=3))
+
+
 def test_kline_matches_the_trades_in_its_minute(sandbox: Sandbox) -> None:
     trades = mdkit.trades("btcusdt")
     bars = mdkit.klines("btcusdt", "1min")

@@ -30,6 +30,12 @@ def test_public_names_are_exported() -> None:
         assert name in mdkit.__all__ and hasattr(mdkit, name)
 
 
+def test_every_error_class_is_importable_from_mdkit() -> None:
+    for name in mdkit.errors.__all__:
+        assert name in mdkit.__all__, name
+        assert getattr(mdkit, name) is getattr(mdkit.errors, name)
+
+
 def test_errors_inherit_the_builtin_they_resemble() -> None:
     assert issubclass(mdkit.errors.UnknownInterval, ValueError)
     assert issubclass(mdkit.errors.NetworkError, ConnectionError)
