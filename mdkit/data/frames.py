@@ -394,11 +394,13 @@ def symbols_frame(rows: Sequence[Mapping[str, Any]], *, attrs: Mapping[str, Any]
     Returns
     -------
     pandas.DataFrame
-        Index ``symbol``; columns ``base``, ``quote`` (lower-case str),
+        Index ``symbol`` (str); columns ``venue`` (str, from ``attrs``), ``base``,
+        ``quote`` (lower-case str),
         ``price_precision``, ``amount_precision`` (int64).
     """
     index = _symbol_index([str(r["symbol"]) for r in rows])
-    columns = {
+    columns = _labels(attrs, len(rows), ("venue",))
+    columns |= {
         "base": strings([str(r["base"]).lower() for r in rows]),
         "quote": strings([str(r["quote"]).lower() for r in rows]),
         "price_precision": np.asarray([int(r["price_precision"]) for r in rows], dtype="int64"),
