@@ -258,9 +258,10 @@ class Capture:
         -------
         pandas.DataFrame
             Index ``local_timestamp`` (UTC receive time); ``venue`` (str),
-            ``connection`` (int32), ``text`` (bool), ``error`` (bool: the frame could
-            not be understood), ``size`` (int32), ``payload`` (bytes; gzip frames stay
-            compressed: read them with ``zlib.decompress(payload, 31)``). Payloads past
+            ``connection`` (int32), ``text`` (bool: it came as a text frame), ``error``
+            (bool: the frame could not be understood), ``size`` (int32), ``payload``
+            (bytes as received; gzip frames stay compressed), ``decoded`` (str: the
+            payload inflated and read as UTF-8, to read beside the bytes). Payloads past
             the capture's ``raw_limit`` are empty (counted in ``stats["raw_dropped"]``).
         """
         if "raw" not in self._frames:
@@ -380,7 +381,11 @@ class Capture:
         channels = sorted(stats["per_channel"].items())
         notes = []
         rows = {kind: len(self.frame(kind)) for kind in self.frames()}
-        notes.append("rows: " + (", ".join(f"{k} {v:,}" for k, v in rows.items()) or "none"))
+        # Rows of the frames themselves (a kline message updates a bar; a trade
+        # received twice is kept once), not the message counts above.
+        notes.append(
+            "frame rows: " + (", ".join(f"cap.{k} {v:,}" for k, v in rows.items()) or "none")
+        )
         notes.append(
             f"connections {s.connections}, reconnects {s.reconnects}, gaps {len(s.gaps)}, "
             f"resyncs {s.resyncs}, parse errors {s.parse_errors}, "
@@ -402,6 +407,7 @@ class Capture:
     def __repr__(self) -> str:
         head, channels, notes = self._summary()
         lines = [f"<Capture {head}"]
+        lines += [f"  {'channel':<36} {'messages':>9}"]
         lines += [f"  {key:<36} {count:>9,}" for key, count in channels]
         lines += [f"  {note}" for note in notes]
         return "\n".join(lines) + ">"

@@ -14,6 +14,7 @@ so they live in :class:`RecordBuffer` (a tuple per row).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -44,6 +45,7 @@ __all__ = [
     "stream_frame",
     "book_frame",
     "raw_frame",
+    "decode_payload",
     "gaps_frame",
 ]
 
@@ -504,17 +506,57 @@ def raw_frame(
         Index ``local_timestamp`` (UTC receive time); ``connection`` (int32, 1 = first),
         ``text`` (bool, a text frame), ``error`` (bool, could not be understood),
         ``size`` (int32, bytes on the wire), ``payload`` (bytes exactly as received;
-        binary frames are still gzip-compressed where the venue compresses).
+        binary frames are still gzip-compressed where the venue compresses),
+        ``decoded`` (str: the payload inflated where compressed and read as UTF-8;
+        see :func:`decode_payload`).
     """
+    data = list(payloads)
     out = {
         "connection": np.asarray(columns["connection"], dtype="int32"),
         "text": np.asarray(columns["text"], dtype=bool),
         "error": np.asarray(columns["error"], dtype=bool),
         "size": np.asarray(columns["size"], dtype="int32"),
-        "payload": pd.array(list(payloads), dtype=object),
+        "payload": pd.array(data, dtype=object),
+        "decoded": strings([decode_payload(p) for p in data]),
     }
     index = to_utc(np.asarray(columns[LOCAL_TIMESTAMP], dtype="int64"), "ns", name=LOCAL_TIMESTAMP)
     return _frame(out, index, attrs)
+
+
+def decode_payload(payload: bytes) -> str:
+    """A raw frame as readable text: gzip or zlib/deflate inflated, then UTF-8.
+
+    Venues compress binary frames with gzip (Crypto.com v1, doc "WebSocket") or
+    raw deflate; a frame that is none of these is shown with undecodable bytes
+    replaced (U+FFFD), never dropped.
+
+    Parameters
+    ----------
+    payload : bytes
+        The frame as received (empty when past the capture's ``raw_limit``).
+
+    Returns
+    -------
+    str
+    """
+    if not payload:
+        return ""
+    data = bytes(payload)
+    if data[:2] == b"\x1f\x8b":
+        data = _inflate(data, 31)
+    else:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            data = _inflate(data, 15 if data[:1] == b"\x78" else -15)
+    return data.decode("utf-8", "replace")
+
+
+def _inflate(data: bytes, wbits: int) -> bytes:
+    try:
+        return zlib.decompress(data, wbits)
+    except zlib.error:
+        return data
 
 
 def gaps_frame(rows: Sequence[Mapping[str, Any]], *, attrs: Mapping[str, Any]) -> pd.DataFrame:
