@@ -51,7 +51,7 @@ def test_trades_contract(cap: mdkit.Capture) -> None:
         "local_timestamp",
     ]
     assert utc(df.index) and df.index.name == "timestamp" and df.index.is_monotonic_increasing
-    assert df["id"].dtype == np.int64 and df["price"].dtype == np.float64
+    assert df["id"].dtype == "Int64" and df["price"].dtype == np.float64
     assert list(df["side"].cat.categories) == ["buy", "sell"]
     assert set(df["symbol"]) == {"btcusdt", "ethusdt"}
     assert str(df["local_timestamp"].dt.tz) == "UTC"

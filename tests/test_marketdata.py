@@ -76,7 +76,7 @@ def test_trades_contract(sandbox: Sandbox) -> None:
     df = mdkit.trades("BTC/USDT")
     assert len(df) == 200 and df.index.is_monotonic_increasing
     assert list(df.columns) == ["venue", "symbol", "id", "side", "price", "amount"]
-    assert df.id.dtype == np.int64 and df.id.is_unique
+    assert df.id.dtype == "Int64" and df.id.is_unique
     assert set(df.side.unique()) <= {"buy", "sell"}
     assert (df.symbol == "btcusdt").all()
     assert (df.amount > 0).all() and (df.price > 0).all()

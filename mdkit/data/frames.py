@@ -5,7 +5,8 @@ history combine. This is the only module that names columns; venue parsers hand
 it numpy arrays and it returns typed frames:
 
 - time: tz-aware UTC ``datetime64[ns]``; index ``timestamp`` for time series;
-- numbers: float64 prices and amounts, int64 ids;
+- numbers: float64 prices and amounts, int64 ids (trade ids nullable ``Int64``: some
+  streams send none);
 - ``side``: a category, ``buy``/``sell`` for trades (taker side), ``bid``/``ask`` for books;
   one :class:`pandas.CategoricalDtype` object per set (:data:`TRADE_SIDE_DTYPE`,
   :data:`BOOK_SIDE_DTYPE`) on every path, so frames concatenate without turning ``side``
@@ -37,6 +38,7 @@ __all__ = [
     "KLINE_COLUMNS",
     "TRADE_COLUMNS",
     "TRADE_SIDE_DTYPE",
+    "TRADE_ID_DTYPE",
     "BOOK_SIDE_DTYPE",
     "string_dtype",
     "strings",
@@ -69,6 +71,8 @@ BALANCE_COLUMNS = ("coin", "free", "locked", "btc_value")
 
 #: The one dtype of trade sides (and of account sides) on every path.
 TRADE_SIDE_DTYPE = pd.CategoricalDtype(pd.Index(list(TRADE_SIDES), dtype=object).astype(str))
+#: Trade ids: nullable Int64 on every path (some venues' streams send no trade id).
+TRADE_ID_DTYPE = pd.Int64Dtype()
 #: The one dtype of book sides on every path.
 BOOK_SIDE_DTYPE = pd.CategoricalDtype(pd.Index(list(BOOK_SIDES), dtype=object).astype(str))
 _TRADE_SIDE_DTYPE = TRADE_SIDE_DTYPE
@@ -269,7 +273,7 @@ def trades_frame(
     -------
     pandas.DataFrame
         Index ``timestamp`` (UTC); columns ``venue`` (str, from ``attrs``), ``symbol``
-        (str), ``id`` (int64), ``side`` (category buy/sell), ``price``, ``amount``
+        (str), ``id`` (Int64), ``side`` (category buy/sell), ``price``, ``amount``
         (float64), and ``local_timestamp`` (UTC) for streams.
     """
     times = np.asarray(time_ms, dtype="int64")
@@ -281,7 +285,7 @@ def trades_frame(
     columns.update(
         {
             "symbol": strings(np.asarray(symbols, dtype=object)[order] if n else []),
-            "id": ids[order],
+            "id": pd.array(ids[order], dtype=TRADE_ID_DTYPE),
             "side": side_categorical(np.asarray(side, dtype=object)[order]),
             "price": _float(price)[order],
             "amount": _float(amount)[order],

@@ -28,6 +28,7 @@ from mdkit.data.frames import (
     TICKER_COLUMNS,
     TICKER_OPTIONAL,
     TIMESTAMP,
+    TRADE_ID_DTYPE,
     TRADE_SIDE_DTYPE,
     strings,
     to_utc,
@@ -301,9 +302,10 @@ def _trades(columns: Mapping[str, Any], attrs: Mapping[str, Any], **_: Any) -> p
         keep &= ~(key.duplicated(keep="first").to_numpy() & has_id)
     order = np.flatnonzero(keep)
     order = order[np.argsort(times[order], kind="stable")]
-    id_values: Any = ids[order]
+    # Nullable Int64 always: some venues send trades without ids, and a dtype that
+    # depended on the data would not concat with REST or dataset frames.
+    id_values: Any = pd.array(np.where(ids[order] >= 0, ids[order], 0), dtype=TRADE_ID_DTYPE)
     if not bool(has_id[order].all()):
-        id_values = pd.array(np.where(id_values >= 0, id_values, 0), dtype="Int64")
         id_values[~has_id[order]] = pd.NA
     out = {
         "symbol": strings(symbol[order]),
@@ -424,8 +426,8 @@ def stream_frame(
     pandas.DataFrame
         Index ``timestamp`` (UTC, the venue's time; bar open for klines), then:
 
-        - trades: ``symbol`` (str), ``id`` (int64; nullable Int64 when the venue
-          sent trades without ids), ``side`` (category buy/sell), ``price``, ``amount``;
+        - trades: ``symbol`` (str), ``id`` (nullable ``Int64``: missing where the
+          venue sends trades without ids), ``side`` (category buy/sell), ``price``, ``amount``;
           sorted by time, a trade received twice kept once;
         - ticker: ``symbol last bid ask high low volume change`` (+ ``open quote_volume
           bid_amount ask_amount`` where sent), float64;

@@ -15,6 +15,7 @@ from mdkit.data import tables as t
 from mdkit.data.frames import (
     BOOK_SIDE_DTYPE,
     BOOK_SIDES,
+    TRADE_ID_DTYPE,
     TRADE_SIDE_DTYPE,
     TRADE_SIDES,
     strings,
@@ -330,11 +331,8 @@ def _frame(
                     continue
             out[name] = strings(_strings(column))
         elif name == "id" and kind == "trades":
-            out[name] = (
-                pd.array(column.to_pylist(), dtype="Int64")
-                if column.null_count
-                else np.asarray(column, dtype="int64")
-            )
+            # Always nullable Int64 (mdkit.data.frames.TRADE_ID_DTYPE), as live frames.
+            out[name] = pd.array(column.to_pylist(), dtype=TRADE_ID_DTYPE)
         else:
             values = column.to_numpy(zero_copy_only=False)
             optional = name not in required and kind not in ("trades", "depth", "book")

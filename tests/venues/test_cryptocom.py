@@ -148,7 +148,7 @@ def test_trades_recorded_trailing_zeros_and_ms() -> None:
     assert df.index[0] == pd.Timestamp(1589032904000, unit="ms", tz="UTC")
     row = df.iloc[0]
     assert (row.id, row.side, row.price, row.amount) == (1887449, "buy", 6.96e-6, 151.17)
-    assert df.id.dtype == np.int64 and isinstance(df.side.dtype, pd.CategoricalDtype)
+    assert df.id.dtype == "Int64" and isinstance(df.side.dtype, pd.CategoricalDtype)
     assert list(df.side.cat.categories) == ["buy", "sell"]
 
 
