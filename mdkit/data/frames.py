@@ -366,7 +366,8 @@ def tickers_frame(
 
 
 def _symbol_index(symbols: Sequence[str]) -> pd.Index:
-    return pd.Index(strings(list(symbols)), name="symbol")
+    index: pd.Index = pd.Index(strings(list(symbols)), name="symbol")
+    return index
 
 
 def _number(value: Any) -> float:
