@@ -207,9 +207,10 @@ class Capture:
         depth = self.frame("depth")
         local = pd.DatetimeIndex(depth["local_timestamp"]).asi8
         n = len(local)
-        key = pd.Categorical(depth["venue"].astype(str) + "\x00" + depth["symbol"].astype(str))
+        # "\x1f" (not NUL: numpy unicode arrays drop trailing NULs on pandas 2.2)
+        key = pd.Categorical(depth["venue"].astype(str) + "\x1f" + depth["symbol"].astype(str))
         codes = np.asarray(key.codes)
-        names = [str(c).split("\x00") for c in key.categories]
+        names = [str(c).split("\x1f") for c in key.categories]
         # One message = one run of rows with the same receive time and venue/symbol.
         starts = (
             np.flatnonzero(np.r_[True, (local[1:] != local[:-1]) | (codes[1:] != codes[:-1])])

@@ -58,17 +58,16 @@ def test_demo_runs_against_the_sandbox() -> None:
         [sys.executable, "-m", "mdkit", "demo"], capture_output=True, text=True, timeout=120
     )
     assert out.returncode == 0, out.stderr
-    for text in (
-        "klines btcusdt 1min",
-        "trades btcusdt",
-        "depth btcusdt",
-        "tickers",
-        "balances",
-        "cap.trades",
-        "cap.book(levels=2)",
-        "UnknownSymbol",
-    ):
-        assert text in out.stdout
+    from mdkit.venues import get_venue, venue_keys
+
+    for text in ("klines", "trades", "depth", "UnknownSymbol"):
+        assert text in out.stdout, text
+    for key in venue_keys():  # every venue of the registry, with its example symbols
+        assert f"-- {key}: " in out.stdout, key
+        for symbol in get_venue(key).example_symbols[:2]:
+            assert symbol in out.stdout, (key, symbol)
+    assert "e+0" not in out.stdout and "e-0" not in out.stdout  # no scientific notation
+    assert "('price'" not in out.stdout and "('amount'" not in out.stdout  # no tuple headers
 
 
 def test_sandbox_command_serves_until_interrupted() -> None:
