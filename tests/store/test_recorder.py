@@ -72,13 +72,17 @@ def test_a_killed_recorder_leaves_its_flushed_rows_and_a_crash_gap(tmp_path: Pat
         proc.wait(10)
         kept = mdkit.read_parquet(tmp_path, "trades")
         assert len(kept) > 0
-        for name, value in sb.env.items():
-            os.environ[name] = value
+        saved = {name: os.environ.get(name) for name in sb.env}
+        os.environ.update(sb.env)
         try:
             mdkit.record(tmp_path, ("cryptocom", ["btcusdt"], ["trades"]), seconds=0.5)
         finally:
-            for name in sb.env:
-                os.environ.pop(name, None)
+            # Restore, not pop: the session sandbox's variables may have been set.
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
     gaps = mdkit.read_parquet(tmp_path, "gaps")
     assert list(gaps["reason"]) == ["recorder down (crash or kill; rows after the last flush lost)"]
 
