@@ -114,12 +114,12 @@ def test_markets_from_the_sandbox_symbol_list(sb: Sandbox) -> None:
     assert len(markets) >= 800
     btc = markets[SYMBOL]
     assert btc["id"] == "BTCUSDT" and btc["spot"] and btc["active"]
-    assert btc["precision"]["price"] == 10.0 ** -sb.market.instrument("btcusdt").price_precision
+    assert btc["precision"]["price"] == 10.0 ** -sb.bitget.view.instrument("BTCUSDT").price_precision
 
 
 def test_watch_trades_agrees_with_mdkit_capture(sb: Sandbox) -> None:
     """Every trade both clients saw has the same time, side, price and amount."""
-    decimals = sb.market.instrument("btcusdt").price_precision
+    decimals = sb.bitget.view.instrument("BTCUSDT").price_precision
 
     async def go() -> tuple[dict[int, dict[str, Any]], Any]:
         ex = await client(sb)
@@ -155,8 +155,8 @@ def test_watch_trades_agrees_with_mdkit_capture(sb: Sandbox) -> None:
 
 def test_watch_order_book_with_ccxt_checksum_on(sb: Sandbox) -> None:
     """Snapshot then updates; ccxt verifies each update's CRC32 against its own book."""
-    source = "btcusdt"
-    decimals = sb.market.instrument(source).price_precision
+    source = "BTCUSDT"
+    decimals = sb.bitget.view.instrument(source).price_precision
 
     async def go() -> list[tuple[int, list[list[Any]], list[list[Any]]]]:
         ex = await client(sb)
@@ -177,7 +177,7 @@ def test_watch_order_book_with_ccxt_checksum_on(sb: Sandbox) -> None:
         assert all(a[0] > b[0] for a, b in zip(bids, bids[1:], strict=False))
         assert all(on_grid(level[0], decimals) for level in bids + asks)
         # The sandbox sends the market's book of the second it was built in.
-        truths = [sb.market.book(source, ts / 1000 - k) for k in (0, 1)]
+        truths = [sb.bitget.view.book(source, ts / 1000 - k) for k in (0, 1)]
         top = [
             (
                 [list(map(float, lv)) for lv in t.bids[:25]],
@@ -283,7 +283,7 @@ def test_cryptofeed_reads_sandbox_trades(sb: Sandbox) -> None:
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["count"] == 40 and len(out["kept"]) == 40
     stamps = [int(row[1]) for row in out["kept"]]
-    truth = sb.market.trades("btcusdt", min(stamps), max(stamps) + 1)
+    truth = sb.bitget.view.trades("BTCUSDT", min(stamps), max(stamps) + 1)
     by_id = {
         int(i): (int(t), "buy" if b else "sell", float(p), float(a))
         for i, t, b, p, a in zip(
