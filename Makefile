@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types bench sandbox docs format clean
+.PHONY: demo test lint types bench bench-peers bench-peers-env sandbox docs format clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,24 @@ bench: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python docs/make_pictures.py
 
+# Peers for bench/bench_peers.py: ccxt in the `bench` extra of .venv; cryptofeed 3.0.1
+# (the Bitget v2 feed) needs Python >= 3.13, so it gets its own venv.
+PEERS_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) python3.13)
+PEERS_VENV := .venv-peers
+PEERS_STAMP := $(PEERS_VENV)/.installed
+
+$(PEERS_STAMP):
+	test -x $(PEERS_VENV)/bin/python || $(PEERS_PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install --quiet 'cryptofeed==3.0.1' picows websockets orjson
+	touch $(PEERS_STAMP)
+
+bench-peers-env: $(STAMP) $(PEERS_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+
+bench-peers: bench-peers-env
+	$(BIN)/python bench/bench_peers.py
+
 sandbox: $(STAMP)
 	$(BIN)/python -m mdkit sandbox
 
@@ -40,4 +58,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix mdkit tests bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(PEERS_VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

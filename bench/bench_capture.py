@@ -114,13 +114,20 @@ def encode_frame(payload: bytes, opcode: int = 0x2) -> bytes:
     return head + payload
 
 
-def bulk_feeder(port_q: Any, n: int, rate: float | None, feed: str) -> None:
+def bulk_feeder(
+    port_q: Any, n: int, rate: float | None, feed: str, wait_subscribe: bool = False
+) -> None:
     """A WebSocket server that writes many pre-encoded frames per ``transport.write``.
 
     The HTTP upgrade is a normal RFC 6455 handshake (done by hand); after it the
     server writes ``b"".join(frames)`` chunks of 500 frames (of 50 frames, one
     write per ms at 50k msg/s, when paced to ``rate``), then a close frame. Client frames
     are read and ignored. This measures the client's ceiling, not the feeder's ``ws.send()`` cost.
+
+    ``wait_subscribe`` (bench_peers.py: clients that subscribe and then wait for data):
+    pushing starts after the first client frame; a Bitget ``{"op":"subscribe"}`` is
+    answered with one ``{"event":"subscribe","arg":...}`` ack per arg and a text
+    ``ping`` with ``pong``, as the venue does (bitget-v2-ws.txt).
     """
     import base64
     import hashlib
@@ -150,8 +157,10 @@ def bulk_feeder(port_q: Any, n: int, rate: float | None, feed: str) -> None:
             b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
         )
 
+        subscribed = asyncio.Event()
+
         async def drain_client() -> None:
-            """Read (and ignore) client frames until the client's close frame."""
+            """Read client frames until the client's close frame (answered if asked)."""
             while True:
                 head = await reader.readexactly(2)
                 size = head[1] & 0x7F
@@ -159,11 +168,33 @@ def bulk_feeder(port_q: Any, n: int, rate: float | None, feed: str) -> None:
                     size = int.from_bytes(await reader.readexactly(2), "big")
                 elif size == 127:
                     size = int.from_bytes(await reader.readexactly(8), "big")
-                await reader.readexactly(size + (4 if head[1] & 0x80 else 0))
+                body = await reader.readexactly(size + (4 if head[1] & 0x80 else 0))
                 if head[0] & 0x0F == 0x8:
                     return
+                if wait_subscribe:
+                    answer(unmask(body) if head[1] & 0x80 else body)
+                    subscribed.set()
+
+        def unmask(body: bytes) -> bytes:
+            mask, data = body[:4], body[4:]
+            return bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+        def answer(payload: bytes) -> None:
+            if payload == b"ping":
+                writer.write(encode_frame(b"pong", 0x1))
+                return
+            try:
+                msg = orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                return
+            if isinstance(msg, dict) and msg.get("op") == "subscribe":
+                for arg in msg.get("args") or []:
+                    ack = orjson.dumps({"event": "subscribe", "arg": arg})
+                    writer.write(encode_frame(ack, 0x1))
 
         client = asyncio.get_running_loop().create_task(drain_client())
+        if wait_subscribe:
+            await asyncio.wait_for(subscribed.wait(), 60)
         sent = 0
         start = time.perf_counter()
         while sent < n:
@@ -194,9 +225,11 @@ def bulk_feeder(port_q: Any, n: int, rate: float | None, feed: str) -> None:
     asyncio.run(main())
 
 
-def start_feeder(n: int, rate: float | None = None, feed: str = "gzip") -> tuple[mp.Process, str]:
+def start_feeder(
+    n: int, rate: float | None = None, feed: str = "gzip", wait_subscribe: bool = False
+) -> tuple[mp.Process, str]:
     q: Any = mp.Queue()
-    proc = mp.Process(target=bulk_feeder, args=(q, n, rate, feed), daemon=True)
+    proc = mp.Process(target=bulk_feeder, args=(q, n, rate, feed, wait_subscribe), daemon=True)
     proc.start()
     return proc, f"ws://127.0.0.1:{q.get(timeout=20)}"
 

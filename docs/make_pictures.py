@@ -55,7 +55,7 @@ def main() -> None:
         save(mdkit.plot.depth(mdkit.depth("btcusdt")).figure, "depth.png")
         cap = mdkit.capture(VENUES, seconds=args.seconds)
         log.info("%r", cap)
-        save(mdkit.plot.heatmap(cap, venue="cryptocom").figure, "heatmap.png")
+        save(mdkit.plot.heatmap(cap, venue="cryptocom", levels=40).figure, "heatmap.png")
         save(mdkit.plot.tape(cap.trades, venue="bitget").figure, "tape.png")
         save(mdkit.plot.latency(cap), "latency.png")
         save(mdkit.plot.venues(cap).figure, "venues.png")

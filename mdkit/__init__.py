@@ -22,6 +22,11 @@ from mdkit.errors import (
     NetworkError,
     ProtocolError,
     RateLimitError,
+    TradingDisabled,
+    UnknownChannel,
+    UnknownInterval,
+    UnknownSymbol,
+    UnknownVenue,
     VenueError,
 )
 from mdkit.marketdata import depth, klines, prices, symbols, ticker, tickers, trades
@@ -42,6 +47,11 @@ __all__ = [
     "ProtocolError",
     "RateLimitError",
     "Response",
+    "TradingDisabled",
+    "UnknownChannel",
+    "UnknownInterval",
+    "UnknownSymbol",
+    "UnknownVenue",
     "VenueError",
     "acapture",
     "arequest",

@@ -32,6 +32,7 @@ import pandas as pd
 from mdkit import config
 from mdkit.data import tables as stream_tables
 from mdkit.data.book import OrderBook
+from mdkit.data.frames import strings
 from mdkit.errors import (
     AuthError,
     InvalidArgument,
@@ -111,7 +112,7 @@ class Capture:
         -------
         pandas.DataFrame
             See :func:`mdkit.data.tables.stream_frame` for each kind's columns, plus
-            ``venue`` (category) first.
+            ``venue`` (str) first.
 
         Raises
         ------
@@ -148,23 +149,17 @@ class Capture:
                 columns = stream_tables.empty_columns(kind)
             df = stream_tables.stream_frame(kind, columns, attrs=self._attrs(), end_ns=end_ns)
             if len(df) or not parts:
-                df.insert(0, "venue", key)
+                df.insert(0, "venue", pd.Series(strings([key] * len(df)), index=df.index))
                 parts.append(df)
-        if len(parts) == 1:
-            out = parts[0]
+        full = [p for p in parts if len(p)]
+        if len(full) <= 1:
+            out = full[0] if full else parts[0]
         else:
-            parts = [p for p in parts if len(p)]
-            out = pd.concat(parts) if parts else parts[0]
+            # Every column has one dtype on every part (strings for venue and symbol,
+            # fixed categories for sides: mdkit.data.frames), so concat keeps them.
+            out = pd.concat(full)
             if kind != "depth":  # book updates stay in receive order per venue
                 out = out.sort_index(kind="stable")
-        for name in ("venue", "symbol", "interval"):
-            if name in out and not isinstance(out[name].dtype, pd.CategoricalDtype):
-                dtype = out[name].dtype
-                # Private kinds keep free-text symbols as the nullable "string" dtype;
-                # pandas 3's default "str" dtype (na_value NaN) is a StringDtype too.
-                if isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA:
-                    continue
-                out[name] = out[name].astype("category")
         out.attrs.clear()
         out.attrs.update(self._attrs())
         return out
@@ -180,7 +175,7 @@ class Capture:
         Returns
         -------
         pandas.DataFrame
-            Index ``timestamp`` (UTC); ``venue``, ``symbol`` (category),
+            Index ``timestamp`` (UTC); ``venue``, ``symbol`` (str),
             ``local_timestamp``, then for each level i ``asks[i].price asks[i].amount
             bids[i].price bids[i].amount`` (float64, NaN past the book's depth).
             ``attrs["crossed"]`` counts rows whose best bid was at or above the best ask.
@@ -212,9 +207,10 @@ class Capture:
         depth = self.frame("depth")
         local = pd.DatetimeIndex(depth["local_timestamp"]).asi8
         n = len(local)
-        key = pd.Categorical(depth["venue"].astype(str) + "\x00" + depth["symbol"].astype(str))
+        # "\x1f" (not NUL: numpy unicode arrays drop trailing NULs on pandas 2.2)
+        key = pd.Categorical(depth["venue"].astype(str) + "\x1f" + depth["symbol"].astype(str))
         codes = np.asarray(key.codes)
-        names = [str(c).split("\x00") for c in key.categories]
+        names = [str(c).split("\x1f") for c in key.categories]
         # One message = one run of rows with the same receive time and venue/symbol.
         starts = (
             np.flatnonzero(np.r_[True, (local[1:] != local[:-1]) | (codes[1:] != codes[:-1])])
@@ -251,9 +247,7 @@ class Capture:
             attrs=self._attrs(levels=levels, crossed=int(crossed)),
         )
         df.insert(
-            0,
-            "venue",
-            pd.Series(pd.Categorical([names[c][0] for c in codes[starts]]), index=df.index),
+            0, "venue", pd.Series(strings([names[c][0] for c in codes[starts]]), index=df.index)
         )
         return df
 
@@ -264,17 +258,18 @@ class Capture:
         Returns
         -------
         pandas.DataFrame
-            Index ``local_timestamp`` (UTC receive time); ``venue`` (category),
-            ``connection`` (int32), ``text`` (bool), ``error`` (bool: the frame could
-            not be understood), ``size`` (int32), ``payload`` (bytes; gzip frames stay
-            compressed: read them with ``zlib.decompress(payload, 31)``). Payloads past
+            Index ``local_timestamp`` (UTC receive time); ``venue`` (str),
+            ``connection`` (int32), ``text`` (bool: it came as a text frame), ``error``
+            (bool: the frame could not be understood), ``size`` (int32), ``payload``
+            (bytes as received; gzip frames stay compressed), ``decoded`` (str: the
+            payload inflated and read as UTF-8, to read beside the bytes). Payloads past
             the capture's ``raw_limit`` are empty (counted in ``stats["raw_dropped"]``).
         """
         if "raw" not in self._frames:
             cols, payloads = self._engine.raw.columns()
             df = stream_tables.raw_frame(cols, payloads, attrs=self._attrs())
             venues = self._engine.connection_venues
-            labels = pd.Categorical([venues.get(int(c), "") for c in df["connection"]])
+            labels = strings([venues.get(int(c), "") for c in df["connection"]])
             df.insert(0, "venue", pd.Series(labels, index=df.index))
             self._frames["raw"] = df
         return self._frames["raw"]
@@ -390,7 +385,11 @@ class Capture:
         channels = sorted(stats["per_channel"].items())
         notes = []
         rows = {kind: len(self.frame(kind)) for kind in self.frames()}
-        notes.append("rows: " + (", ".join(f"{k} {v:,}" for k, v in rows.items()) or "none"))
+        # Rows of the frames themselves (a kline message updates a bar; a trade
+        # received twice is kept once), not the message counts above.
+        notes.append(
+            "frame rows: " + (", ".join(f"cap.{k} {v:,}" for k, v in rows.items()) or "none")
+        )
         notes.append(
             f"connections {s.connections}, reconnects {s.reconnects}, gaps {len(s.gaps)}, "
             f"resyncs {s.resyncs}, parse errors {s.parse_errors}, "
@@ -412,6 +411,7 @@ class Capture:
     def __repr__(self) -> str:
         head, channels, notes = self._summary()
         lines = [f"<Capture {head}"]
+        lines += [f"  {'channel':<36} {'messages':>9}"]
         lines += [f"  {key:<36} {count:>9,}" for key, count in channels]
         lines += [f"  {note}" for note in notes]
         return "\n".join(lines) + ">"

@@ -29,66 +29,10 @@ def _show(title: str, df: pd.DataFrame, rows: int = 8) -> None:
 
 
 def demo(seed: int = 7) -> int:
-    """Start the sandbox in-process and show what mdkit returns, as tables."""
-    import mdkit
-    from mdkit.sandbox import Sandbox
+    """Start the sandbox in-process and show every venue (see :mod:`mdkit.demo`)."""
+    from mdkit import demo as tour
 
-    with Sandbox(seed) as sb:
-        print(f"mdkit {mdkit.__version__} demo against the local sandbox ({sb.urls})")
-        print("Every call below is what you would type in a notebook.")
-        print('\n>>> mdkit.klines("btcusdt", "1min").tail()')
-        _show(
-            "klines btcusdt 1min (latest bars; closed=False is the forming bar)",
-            mdkit.klines("btcusdt", "1min").tail(5),
-        )
-        print('\n>>> mdkit.klines("ETH/USDT", "1h", start="12 hours ago")')
-        _show(
-            "klines ethusdt 60min, last 12 hours",
-            mdkit.klines("ETH/USDT", "1h", start="12 hours ago"),
-            12,
-        )
-        print('\n>>> mdkit.trades("BTC/USDT")')
-        trades = mdkit.trades("BTC/USDT")
-        _show("trades btcusdt (last 200, oldest first)", trades.tail(8))
-        flow = trades.groupby("side", observed=True).amount.sum()
-        buy, sell = flow.get("buy", 0.0), flow.get("sell", 0.0)
-        print(f"\n   taker flow: buy {buy:.4f} BTC, sell {sell:.4f} BTC")
-        print('\n>>> mdkit.depth("btcusdt")')
-        book = mdkit.depth("btcusdt")
-        ladder = book[book.level < 5].pivot(
-            index="level", columns="side", values=["price", "amount"]
-        )
-        _show("depth btcusdt, top 5 levels per side", ladder, 5)
-        print("\n>>> mdkit.tickers()")
-        _show("tickers, all markets", mdkit.tickers()[["last", "bid", "ask", "volume", "change"]])
-        print("\n>>> acct = mdkit.Account(trading=True)   # the sandbox's demo key pair")
-        acct = mdkit.Account(trading=True)
-        _show("balances", acct.balances())
-        asks = book[book.side == "ask"]
-        price = round(float(asks.price.iloc[0]) * 1.001, 2)
-        print(f'\n>>> acct.place_order("btcusdt", "buy", 0.05, price={price})')
-        oid = acct.place_order("btcusdt", "buy", 0.05, price=price)
-        detail = acct.order("btcusdt", oid)
-        _show(f"order {oid}: {detail.status}, its fills", detail.trades)
-        from mdkit.venues import get_venue, venue_keys
-
-        first = get_venue(venue_keys()[0])
-        symbols = list(first.example_symbols[:2])
-        print(
-            f'\n>>> cap = mdkit.capture("{first.key}", {symbols}, '
-            '["trades", "ticker", "book"], seconds=3)'
-        )
-        cap = mdkit.capture(first.key, symbols, ["trades", "ticker", "book"], seconds=3)
-        print(cap)
-        _show("cap.trades (WebSocket, with receive time)", cap.trades.tail(5))
-        top = cap.book(levels=2)
-        _show("cap.book(levels=2), the reconstructed top of book over time", top.tail(4))
-        try:
-            mdkit.klines("btcusd", "1min")
-        except mdkit.InvalidArgument as exc:
-            print(f'\n>>> mdkit.klines("btcusd", "1min")\n   {type(exc).__name__}: {exc}')
-    print("\nDone. Run `python -m mdkit sandbox` to keep a sandbox up for your own notebook.")
-    return 0
+    return tour.run(seed)
 
 
 def sandbox(host: str, port: int, seed: int, ws_port: int = 0) -> int:

@@ -19,7 +19,7 @@ from mdkit import config
 from mdkit.data.symbols import check_symbol, compact_symbol
 from mdkit.data.timeparse import Interval, parse_interval, parse_range
 from mdkit.errors import InvalidArgument, UnknownInterval, VenueError
-from mdkit.venues import cryptocom as venue
+from mdkit.venues import cryptocom as _rest
 
 if TYPE_CHECKING:
     from mdkit.engine.rest import Response
@@ -44,7 +44,7 @@ _symbol_cache: dict[str, tuple[float, pd.DataFrame]] = {}
 _cache_lock = threading.Lock()
 
 
-def _get(request: venue.Request, base: str) -> tuple[Any, float]:
+def _get(request: _rest.Request, base: str) -> tuple[Any, float]:
     from mdkit.engine import rest  # requests loads on first use, not on `import mdkit`
 
     explain = None
@@ -58,41 +58,75 @@ def _get(request: venue.Request, base: str) -> tuple[Any, float]:
         request.method,
         request.path,
         request.params,
-        rate=venue.MARKET_RATE_PER_SECOND,
-        parse_error=venue.parse_envelope,
+        rate=_rest.MARKET_RATE_PER_SECOND,
+        parse_error=_rest.parse_envelope,
         explain_500=explain,
     )
-    return venue.parse_envelope(resp.body), resp.received
+    return _rest.parse_envelope(resp.body), resp.received
 
 
-def symbols(*, url: str | None = None) -> pd.DataFrame:
-    """List every market the venue trades.
+def symbols(venue: str | None = None, *, url: str | None = None) -> pd.DataFrame:
+    """List every market a venue trades.
 
     Parameters
     ----------
+    venue : str, optional
+        A venue key (``mdkit.venues.venue_keys()``); default the Crypto.com v1 REST
+        market list. Other venues answer with the list captures check symbols
+        against (their descriptor's ``symbol_list`` queries).
     url : str, optional
-        REST base URL; default ``MDKIT_CRYPTOCOM_REST_URL``, else the doc's.
+        REST base URL; default ``MDKIT_<VENUE>_REST_URL``, else the doc's.
 
     Returns
     -------
     pandas.DataFrame
-        Index ``symbol``; columns ``base``, ``quote`` (str), ``price_precision``,
+        Index ``symbol`` (str, the venue's spelling); column ``venue`` (str); for the
+        default venue also ``base``, ``quote`` (str), ``price_precision``,
         ``amount_precision`` (int64, decimals).
 
     Raises
     ------
+    UnknownVenue
+        For a venue key mdkit does not know (naming them).
+    InvalidArgument
+        For a venue that publishes no symbol list.
     NetworkError, VenueError, RateLimitError
 
     Examples
     --------
     >>> mdkit.symbols().loc["btcusdt", "quote"]   # doctest: +SKIP
     'usdt'
+    >>> mdkit.symbols("bitget").index[:3]         # doctest: +SKIP
     """
-    base = config.rest_url(venue.VENUE, url)
-    data, _ = _get(venue.build_symbols(), base)
-    df = venue.parse_symbols(data)
+    if venue is not None and venue != _rest.VENUE:
+        return _listed(venue, url)
+    base = config.rest_url(_rest.VENUE, url)
+    data, _ = _get(_rest.build_symbols(), base)
+    df = _rest.parse_symbols(data)
     with _cache_lock:
         _symbol_cache[base] = (time.monotonic(), df)
+    return df
+
+
+def _listed(key: str, url: str | None) -> pd.DataFrame:
+    """Another venue's symbol list, from its descriptor (registry only: no names here)."""
+    from mdkit.data.frames import strings
+    from mdkit.engine.listing import venue_symbols
+    from mdkit.venues import get_venue
+
+    desc = get_venue(key)
+    urls = {"rest": config.endpoint_url(desc.key, "rest", url)} if url is not None else None
+    listed = venue_symbols(desc, {}, urls=urls)
+    if listed is None:
+        examples = ", ".join(desc.example_symbols) or "none"
+        raise InvalidArgument(
+            f"{desc.key} publishes no symbol list; symbols are not checked before a "
+            f"capture (examples: {examples})"
+        )
+    names = list(dict.fromkeys(listed))
+    index = pd.Index(strings(names), name="symbol")
+    df = pd.DataFrame({"venue": strings([desc.key] * len(names))}, index=index)
+    df.attrs.update({"venue": desc.key, "source": "rest:symbol_list"})
     return df
 
 
@@ -118,7 +152,7 @@ def resolve_symbol(symbol: str, base: str) -> str:
         With close matches from the venue's list.
     """
     compact_symbol(symbol)
-    return check_symbol(symbol, _known_symbols(base), venue=venue.VENUE)
+    return check_symbol(symbol, _known_symbols(base), venue=_rest.VENUE)
 
 
 def tickers(*, url: str | None = None) -> pd.DataFrame:
@@ -142,14 +176,14 @@ def tickers(*, url: str | None = None) -> pd.DataFrame:
     --------
     >>> mdkit.tickers().sort_values("change").tail(3)   # doctest: +SKIP
     """
-    base = config.rest_url(venue.VENUE, url)
+    base = config.rest_url(_rest.VENUE, url)
     try:
-        data, _ = _get(venue.build_tickers(), base)
+        data, _ = _get(_rest.build_tickers(), base)
     except VenueError as exc:
         if exc.code != "HTTP 404":
             raise
-        data, _ = _get(venue.build_tickers(legacy=True), base)
-    return venue.parse_tickers(data)
+        data, _ = _get(_rest.build_tickers(legacy=True), base)
+    return _rest.parse_tickers(data)
 
 
 def ticker(symbol: str, *, url: str | None = None) -> pd.DataFrame:
@@ -172,10 +206,10 @@ def ticker(symbol: str, *, url: str | None = None) -> pd.DataFrame:
     UnknownSymbol
         With close matches, before the ticker request.
     """
-    base = config.rest_url(venue.VENUE, url)
+    base = config.rest_url(_rest.VENUE, url)
     sym = resolve_symbol(symbol, base)
-    data, _ = _get(venue.build_ticker(sym), base)
-    return venue.parse_ticker(data, sym)
+    data, _ = _get(_rest.build_ticker(sym), base)
+    return _rest.parse_ticker(data, sym)
 
 
 def prices(*, url: str | None = None) -> pd.DataFrame:
@@ -186,9 +220,9 @@ def prices(*, url: str | None = None) -> pd.DataFrame:
     pandas.DataFrame
         Index ``symbol``; column ``price`` (float64).
     """
-    base = config.rest_url(venue.VENUE, url)
-    data, _ = _get(venue.build_prices(), base)
-    return venue.parse_prices(data)
+    base = config.rest_url(_rest.VENUE, url)
+    data, _ = _get(_rest.build_prices(), base)
+    return _rest.parse_prices(data)
 
 
 def klines(
@@ -215,7 +249,9 @@ def klines(
         page (the latest 300) are paged over the WebSocket ``req`` (``since``,
         ``pageSize`` 300; URL from ``MDKIT_CRYPTOCOM_WS_URL``) with a progress bar.
     limit : int, optional
-        Keep only the latest ``limit`` bars.
+        The latest ``limit`` bars: past the REST page (300 bars), older bars are
+        paged over the WebSocket ``req`` as for ``start``. With ``start``, keeps the
+        latest ``limit`` of the bars from ``start``.
     url : str, optional
         REST base URL.
     max_pages : int
@@ -233,7 +269,7 @@ def klines(
     Raises
     ------
     UnknownInterval, UnknownSymbol, InvalidArgument
-        Before any request.
+        Before any request (``InvalidArgument`` also for a ``start`` in the future).
 
     Examples
     --------
@@ -243,19 +279,35 @@ def klines(
     iv = parse_interval(interval)
     if iv.name not in _INTERVALS:
         raise UnknownInterval(
-            f"{venue.VENUE} has no {iv.name} klines; valid: {', '.join(_INTERVALS)}"
+            f"{_rest.VENUE} has no {iv.name} klines; valid: {', '.join(_INTERVALS)}"
         )
-    lo, hi = parse_range(start, end)
+    now = pd.Timestamp.now(tz="UTC")
+    lo, hi = parse_range(start, end, now=now)
+    if lo is not None and lo > now:
+        raise InvalidArgument(
+            f"start {lo.isoformat()} is in the future (now is {now.floor('s').isoformat()}); "
+            "no bar has opened yet"
+        )
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidArgument(f"limit must be a positive integer, not {limit!r}")
     if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
         raise InvalidArgument(f"max_pages must be a positive integer, not {max_pages!r}")
     if lo is not None:
         _check_pages(compact_symbol(symbol), iv, lo, hi, max_pages)
-    base = config.rest_url(venue.VENUE, url)
+    elif limit is not None and limit > 300:
+        # `limit` alone pages back too: as many pages as a start `limit` bars ago.
+        back = min(limit * iv.seconds, 300 * 365 * 86400)  # stays inside 1677-2262
+        _check_pages(compact_symbol(symbol), iv, now - pd.Timedelta(seconds=back), hi, max_pages)
+    base = config.rest_url(_rest.VENUE, url)
     sym = resolve_symbol(symbol, base)
-    data, received = _get(venue.build_klines(sym, iv), base)
-    df = venue.parse_klines(data, sym, iv, now_s=received)
+    data, received = _get(_rest.build_klines(sym, iv), base)
+    df = _rest.parse_klines(data, sym, iv, now_s=received)
+    if limit is not None and lo is None and len(df) < limit:
+        # The REST page holds the latest 300 bars: older ones, up to `limit`, are paged
+        # over the WebSocket req like a `start` further back.
+        last = df.index[-1] if len(df) else pd.Timestamp(int(received), unit="s", tz="UTC")
+        want = last - pd.Timedelta(seconds=iv.seconds * (limit - 1))
+        df = _with_history(df, sym, iv, want, hi, received, max_pages)
     if lo is not None and (df.empty or lo < df.index[0]):
         df = _with_history(df, sym, iv, lo, hi, received, max_pages)
     if lo is not None or hi is not None:
@@ -286,7 +338,7 @@ def _check_pages(
     stop = min(hi, now) if hi is not None else now
     if stop <= lo:
         return
-    size, pages = plan_pages(get_venue(venue.VENUE), iv, lo.value, stop.value)
+    size, pages = plan_pages(get_venue(_rest.VENUE), iv, lo.value, stop.value)
     if pages > max_pages:
         raise InvalidArgument(
             f"klines {symbol} {iv.name} from {lo:%Y-%m-%d %H:%M} needs up to {pages:,} pages "
@@ -313,7 +365,7 @@ def _with_history(
     if hi is not None:
         end_s = min(end_s, int(hi.timestamp()))
     older = history.klines_history(
-        venue.VENUE, symbol, iv, lo.value, end_s * 1_000_000_000, max_pages=max_pages
+        _rest.VENUE, symbol, iv, lo.value, end_s * 1_000_000_000, max_pages=max_pages
     )
     n = len(older.get("timestamp", ()))
     log.info("klines: %d older bars paged over WebSocket req", n)
@@ -356,10 +408,10 @@ def trades(symbol: str, *, url: str | None = None) -> pd.DataFrame:
     --------
     >>> mdkit.trades("BTC/USDT").groupby("side", observed=True).amount.sum()  # doctest: +SKIP
     """
-    base = config.rest_url(venue.VENUE, url)
+    base = config.rest_url(_rest.VENUE, url)
     sym = resolve_symbol(symbol, base)
-    data, _ = _get(venue.build_trades(sym), base)
-    return venue.parse_trades(data, sym)
+    data, _ = _get(_rest.build_trades(sym), base)
+    return _rest.parse_trades(data, sym)
 
 
 def depth(symbol: str, step: int = 0, *, url: str | None = None) -> pd.DataFrame:
@@ -386,9 +438,9 @@ def depth(symbol: str, step: int = 0, *, url: str | None = None) -> pd.DataFrame
     >>> book = mdkit.depth("btcusdt")                                  # doctest: +SKIP
     >>> book.pivot(index="level", columns="side", values="price")     # doctest: +SKIP
     """
-    venue.check_depth_step(step)  # before the symbol list is fetched
-    base = config.rest_url(venue.VENUE, url)
+    _rest.check_depth_step(step)  # before the symbol list is fetched
+    base = config.rest_url(_rest.VENUE, url)
     sym = resolve_symbol(symbol, base)
-    request = venue.build_depth(sym, step)
+    request = _rest.build_depth(sym, step)
     data, received = _get(request, base)
-    return venue.parse_depth(data, sym, step, received_ms=received * 1000)
+    return _rest.parse_depth(data, sym, step, received_ms=received * 1000)

@@ -43,4 +43,5 @@ def _no_leftover_faults(request: pytest.FixtureRequest) -> Iterator[None]:
     sb = request.getfixturevalue("sandbox") if "sandbox" in request.fixturenames else None
     yield
     if isinstance(sb, Sandbox):
-        sb.cryptocom.clear_faults()
+        for server in sb.servers.values():  # every venue's queued WS and HTTP faults
+            server.clear_faults()

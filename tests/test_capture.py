@@ -51,7 +51,7 @@ def test_trades_contract(cap: mdkit.Capture) -> None:
         "local_timestamp",
     ]
     assert utc(df.index) and df.index.name == "timestamp" and df.index.is_monotonic_increasing
-    assert df["id"].dtype == np.int64 and df["price"].dtype == np.float64
+    assert df["id"].dtype == "Int64" and df["price"].dtype == np.float64
     assert list(df["side"].cat.categories) == ["buy", "sell"]
     assert set(df["symbol"]) == {"btcusdt", "ethusdt"}
     assert str(df["local_timestamp"].dt.tz) == "UTC"
@@ -140,12 +140,19 @@ def test_raw_and_stats(cap: mdkit.Capture) -> None:
     assert s["data_messages"] == sum(s["per_channel"].values())
     assert s["acks"] == 10 and s["duration"] >= 2.5 and s["rate"] > 0
     assert s["rows"]["trades"] == len(cap.trades)
+    # decoded text beside the bytes: gzip inflated, UTF-8, JSON for this venue
+    assert raw["decoded"].str.startswith("{").all()
+    assert str(raw["decoded"].dtype) == str(raw["venue"].dtype)
 
 
 def test_reprs(cap: mdkit.Capture) -> None:
     text = repr(cap)
     assert text.startswith("<Capture cryptocom capture") and "trades btcusdt" in text
     assert "reconnects 0" in text
+    # The rows line counts the frames' real rows (a kline message updates a bar).
+    rows_line = next(line for line in text.splitlines() if "frame rows:" in line)
+    for kind in cap.frames():
+        assert f"cap.{kind} {len(cap.frame(kind)):,}" in rows_line, (kind, rows_line)
     html = cap._repr_html_()
     assert "<table>" in html and "book ethusdt" in html
 

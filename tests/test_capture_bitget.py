@@ -115,6 +115,26 @@ def test_private_channels_after_a_sandbox_order_fills(sb: Sandbox) -> None:
     assert usdt["free"].iloc[0] - usdt["free"].iloc[-1] == pytest.approx(100, 0.01)
 
 
+def test_orders_meet_bitgets_own_book(sb: Sandbox) -> None:
+    # SOLUSDT is on Bitget, not on Crypto.com (the sandbox's base market): the order
+    # fills on Bitget's view of the market, at prices of Bitget's own book.
+    assert "SOLUSDT" in sb.bitget.view.instruments and "solusdt" not in sb.market.instruments
+    placed: list[dict[str, Any]] = []
+    when(subscribed(sb, "fill"), lambda: placed.append(
+        sb.bitget.place_order("SOLUSDT", "buy", "0.5", price="1000")))  # fmt: skip
+    cap = mdkit.capture("bitget", [], ["orders", "fills"], seconds=3 * FACTOR)
+    assert placed, "the order was never placed"
+    oid = placed[0]["orderId"]
+    order = cap.orders[cap.orders["order_id"] == oid].iloc[-1]
+    assert (order["status"], order["symbol"]) == ("filled", "SOLUSDT")
+    fills = cap.fills[cap.fills["order_id"] == oid]
+    assert len(fills) >= 1 and fills["amount"].sum() == pytest.approx(0.5)
+    assert set(fills["symbol"].astype(str)) == {"SOLUSDT"}
+    for when_, price in zip(fills.index, fills["price"], strict=True):
+        asks = sb.bitget.view.book("SOLUSDT", when_.value / 1e9).asks[:, 0]
+        assert price in asks, (price, asks[:5])
+
+
 @pytest.mark.parametrize(
     ("override", "code"),
     [({"api_key": "nosuchkey"}, "30011"), ({"passphrase": "wrong"}, "30012"),

@@ -39,14 +39,19 @@ def test_every_public_channel_in_one_capture(sandbox: Sandbox) -> None:
         for kind in ("trades", "ticker", "klines:1min", "klines:3min", "klines:2h", "book")
         for sym in ("BTC-USDT", "ETH-USDT")
     }
-    assert all(n > 0 for n in stats["per_channel"].values()), stats["per_channel"]
+    # Trades come in bursts with quiet spells (the sandbox market): within 4 s one symbol
+    # may print none; every other channel pushes on a clock.
+    per = stats["per_channel"]
+    assert all(n > 0 for k, n in per.items() if not k.startswith("trades")), per
+    assert per["trades BTC-USDT"] + per["trades ETH-USDT"] > 0, per
     assert cap.frames() == ["trades", "ticker", "klines", "depth"]
 
-    # trades: exactly the market's tape, by id
-    trades = cap.trades[cap.trades["symbol"] == "BTC-USDT"]
+    # trades: exactly the market's tape, by id (the busier symbol)
+    busiest = cap.trades["symbol"].value_counts().index[0]
+    trades = cap.trades[cap.trades["symbol"] == busiest]
     start = int(trades.index[0].value // 1_000_000)
     end = int(trades.index[-1].value // 1_000_000) + 1
-    tape = sandbox.bittap.view.trades("BTC-USDT", start, end)
+    tape = sandbox.bittap.view.trades(busiest, start, end)
     by_id = dict(zip(tape.id.tolist(), range(len(tape)), strict=True))
     for ts, row in trades.iterrows():
         i = by_id[int(row["id"])]
@@ -78,7 +83,10 @@ def test_every_public_channel_in_one_capture(sandbox: Sandbox) -> None:
 
 def test_compact_symbols_in_pushes_are_routed() -> None:
     # The doc's trade example says "s":"BTCUSDT" on an s_trade@BTC-USDT stream.
-    with Sandbox(set_env=False, bittap_options={"compact_symbols": True}) as box:
+    # A busy market: trades come in bursts, and this test needs some within 2 s.
+    with Sandbox(
+        set_env=False, trades_per_second=20, bittap_options={"compact_symbols": True}
+    ) as box:
         url = box.bittap.url("/endpoint?format=JSON")
         cap = mdkit.capture("bittap", "BTCUSDT", ["trades", "book:1"], url=url, seconds=2 * FACTOR)
     assert cap.stats["unrouted"] == 0

@@ -15,7 +15,13 @@ def test_klines_contract(sandbox: Sandbox) -> None:
     df = mdkit.klines("btcusdt", "1min")
     assert isinstance(df.index, pd.DatetimeIndex) and str(df.index.tz) == "UTC"
     assert df.index.name == "timestamp" and df.index.is_monotonic_increasing
-    assert list(df.columns) == ["open", "high", "low", "close", "volume", "closed"]
+    assert list(df.columns) == [
+        "venue",
+        "symbol",
+        "interval",
+        *["open", "high", "low", "close", "volume", "closed"],
+    ]
+    assert df.venue.iloc[0] == "cryptocom" and df.interval.iloc[0] == "1min"
     assert all(df[c].dtype == np.float64 for c in ["open", "high", "low", "close", "volume"])
     assert len(df) == 300
     assert (df.index[1:] - df.index[:-1] == pd.Timedelta(minutes=1)).all()
@@ -37,6 +43,21 @@ def test_klines_intervals_and_filters(sandbox: Sandbox) -> None:
 
 
 ONE_MIN = pd.Timedelta(minutes=1)
+
+
+def test_klines_limit_past_the_rest_page_is_paged(sandbox: Sandbox) -> None:
+    df = mdkit.klines("btcusdt", "1min", limit=1000)
+    assert len(df) == 1000 and df.index.is_unique
+    assert (df.index[1:] - df.index[:-1] == pd.Timedelta(minutes=1)).all()
+    assert not df.closed.iloc[-1] and df.closed.iloc[:-1].all()
+    assert set(df.symbol) == {"btcusdt"} and set(df.venue) == {"cryptocom"}
+
+
+def test_klines_start_in_the_future_is_refused(sandbox: Sandbox) -> None:
+    with pytest.raises(InvalidArgument, match="in the future"):
+        mdkit.klines("btcusdt", "1min", start="2099-01-01")
+    with pytest.raises(InvalidArgument, match="in the future"):
+        mdkit.klines("btcusdt", "1h", start=pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=3))
 
 
 def test_kline_matches_the_trades_in_its_minute(sandbox: Sandbox) -> None:
@@ -62,8 +83,8 @@ def test_kline_matches_the_trades_in_its_minute(sandbox: Sandbox) -> None:
 def test_trades_contract(sandbox: Sandbox) -> None:
     df = mdkit.trades("BTC/USDT")
     assert len(df) == 200 and df.index.is_monotonic_increasing
-    assert list(df.columns) == ["symbol", "id", "side", "price", "amount"]
-    assert df.id.dtype == np.int64 and df.id.is_unique
+    assert list(df.columns) == ["venue", "symbol", "id", "side", "price", "amount"]
+    assert df.id.dtype == "Int64" and df.id.is_unique
     assert set(df.side.unique()) <= {"buy", "sell"}
     assert (df.symbol == "btcusdt").all()
     assert (df.amount > 0).all() and (df.price > 0).all()

@@ -30,6 +30,12 @@ def test_public_names_are_exported() -> None:
         assert name in mdkit.__all__ and hasattr(mdkit, name)
 
 
+def test_every_error_class_is_importable_from_mdkit() -> None:
+    for name in mdkit.errors.__all__:
+        assert name in mdkit.__all__, name
+        assert getattr(mdkit, name) is getattr(mdkit.errors, name)
+
+
 def test_errors_inherit_the_builtin_they_resemble() -> None:
     assert issubclass(mdkit.errors.UnknownInterval, ValueError)
     assert issubclass(mdkit.errors.NetworkError, ConnectionError)
@@ -52,17 +58,16 @@ def test_demo_runs_against_the_sandbox() -> None:
         [sys.executable, "-m", "mdkit", "demo"], capture_output=True, text=True, timeout=120
     )
     assert out.returncode == 0, out.stderr
-    for text in (
-        "klines btcusdt 1min",
-        "trades btcusdt",
-        "depth btcusdt",
-        "tickers",
-        "balances",
-        "cap.trades",
-        "cap.book(levels=2)",
-        "UnknownSymbol",
-    ):
-        assert text in out.stdout
+    from mdkit.venues import get_venue, venue_keys
+
+    for text in ("klines", "trades", "depth", "UnknownSymbol"):
+        assert text in out.stdout, text
+    for key in venue_keys():  # every venue of the registry, with its example symbols
+        assert f"-- {key}: " in out.stdout, key
+        for symbol in get_venue(key).example_symbols[:2]:
+            assert symbol in out.stdout, (key, symbol)
+    assert "e+0" not in out.stdout and "e-0" not in out.stdout  # no scientific notation
+    assert "('price'" not in out.stdout and "('amount'" not in out.stdout  # no tuple headers
 
 
 def test_sandbox_command_serves_until_interrupted() -> None:

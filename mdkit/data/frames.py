@@ -5,8 +5,19 @@ history combine. This is the only module that names columns; venue parsers hand
 it numpy arrays and it returns typed frames:
 
 - time: tz-aware UTC ``datetime64[ns]``; index ``timestamp`` for time series;
-- numbers: float64 prices and amounts, int64 ids;
+- numbers: float64 prices and amounts, int64 ids (trade ids nullable ``Int64``: some
+  streams send none);
 - ``side``: a category, ``buy``/``sell`` for trades (taker side), ``bid``/``ask`` for books;
+  one :class:`pandas.CategoricalDtype` object per set (:data:`TRADE_SIDE_DTYPE`,
+  :data:`BOOK_SIDE_DTYPE`) on every path, so frames concatenate without turning ``side``
+  into object (pandas keeps a categorical through ``concat`` only when the categories,
+  and their dtype, are identical);
+- open sets (``venue``, ``symbol``, ``interval``, free-text fields): pandas' default
+  string dtype, :func:`string_dtype` — ``str`` on pandas 3 (Arrow-backed, NaN for
+  missing), ``object`` on pandas 2.2 (what 2.2 gives every string column). A category
+  would not survive ``concat`` of two symbols; the nullable ``"string"`` dtype would,
+  but it differs from what ``read_parquet``, ``read_csv`` and the DataFrame
+  constructor give on either version, so user frames would not combine with ours;
 - ``df.attrs``: ``venue``, ``symbol`` (or ``symbols``), ``interval`` where it applies, ``source``.
 """
 
@@ -26,6 +37,11 @@ __all__ = [
     "TRADE_SIDES",
     "KLINE_COLUMNS",
     "TRADE_COLUMNS",
+    "TRADE_SIDE_DTYPE",
+    "TRADE_ID_DTYPE",
+    "BOOK_SIDE_DTYPE",
+    "string_dtype",
+    "strings",
     "DEPTH_COLUMNS",
     "TICKER_COLUMNS",
     "BALANCE_COLUMNS",
@@ -53,8 +69,14 @@ TICKER_COLUMNS = ("symbol", "last", "bid", "ask", "high", "low", "volume", "chan
 TICKER_OPTIONAL = ("open", "quote_volume", "bid_amount", "ask_amount")
 BALANCE_COLUMNS = ("coin", "free", "locked", "btc_value")
 
-_TRADE_SIDE_DTYPE = pd.CategoricalDtype(list(TRADE_SIDES))
-_BOOK_SIDE_DTYPE = pd.CategoricalDtype(list(BOOK_SIDES))
+#: The one dtype of trade sides (and of account sides) on every path.
+TRADE_SIDE_DTYPE = pd.CategoricalDtype(pd.Index(list(TRADE_SIDES), dtype=object).astype(str))
+#: Trade ids: nullable Int64 on every path (some venues' streams send no trade id).
+TRADE_ID_DTYPE = pd.Int64Dtype()
+#: The one dtype of book sides on every path.
+BOOK_SIDE_DTYPE = pd.CategoricalDtype(pd.Index(list(BOOK_SIDES), dtype=object).astype(str))
+_TRADE_SIDE_DTYPE = TRADE_SIDE_DTYPE
+_BOOK_SIDE_DTYPE = BOOK_SIDE_DTYPE
 _UNIT_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 
 
@@ -92,6 +114,43 @@ def to_utc(values: Any, unit: str, *, name: str | None = TIMESTAMP) -> pd.Dateti
     return pd.DatetimeIndex(out, name=name).tz_localize("UTC")
 
 
+def string_dtype() -> Any:
+    """pandas' default string dtype: ``str`` on pandas 3, ``object`` on pandas 2.2.
+
+    Asked of pandas at each call, so it follows ``pd.options.future.infer_string``.
+
+    Returns
+    -------
+    pandas.StringDtype or numpy.dtype
+    """
+    return pd.Series([""], dtype=str).dtype
+
+
+def strings(values: Any) -> Any:
+    """Return ``values`` as an array of :func:`string_dtype` (missing values kept missing).
+
+    Parameters
+    ----------
+    values : array-like of str or None, or pandas.Categorical
+        The strings; a categorical is converted through its categories.
+
+    Returns
+    -------
+    numpy.ndarray (object) or pandas.api.extensions.ExtensionArray
+    """
+    dtype = string_dtype()
+    plain = not isinstance(dtype, pd.StringDtype)  # pandas 2.2: object
+    if isinstance(values, pd.Categorical | pd.Series | pd.Index) and isinstance(
+        values.dtype, pd.CategoricalDtype
+    ):
+        out = pd.Series(values, copy=False).astype(dtype).array
+        return np.asarray(out, dtype=object) if plain else out
+    arr = np.asarray(values, dtype=object)
+    if plain:
+        return arr
+    return pd.array(arr, dtype=dtype)
+
+
 def side_categorical(values: Any, *, book: bool = False) -> pd.Categorical:
     """Return sides as a categorical of ``buy``/``sell`` (or ``bid``/``ask`` for books).
 
@@ -107,6 +166,12 @@ def side_categorical(values: Any, *, book: bool = False) -> pd.Categorical:
     pandas.Categorical
     """
     return pd.Categorical(values, dtype=_BOOK_SIDE_DTYPE if book else _TRADE_SIDE_DTYPE)
+
+
+def _labels(attrs: Mapping[str, Any], n: int, names: Sequence[str]) -> dict[str, Any]:
+    """``venue`` (and ``symbol``, ``interval``) columns from the frame's attrs, as strings:
+    REST frames carry them like capture frames do, in the same order, so both concat."""
+    return {name: strings([str(attrs[name])] * n) for name in names if attrs.get(name)}
 
 
 def _float(values: Any) -> np.ndarray:
@@ -153,8 +218,9 @@ def klines_frame(
     Returns
     -------
     pandas.DataFrame
-        Index ``timestamp`` (bar open, UTC); columns ``open high low close volume``
-        (float64), ``quote_volume`` (float64, if sent), ``closed`` (bool: False for the
+        Index ``timestamp`` (bar open, UTC); columns ``venue symbol interval`` (str,
+        from ``attrs``, where given), ``open high low close volume`` (float64),
+        ``quote_volume`` (float64, if sent), ``closed`` (bool: False for the
         still-forming last bar).
     """
     times = np.asarray(open_time_s, dtype="int64")
@@ -169,7 +235,8 @@ def klines_frame(
         keep[:-1] = times[1:] != times[:-1]
         times, values = times[keep], values[keep]
         qv = None if qv is None else qv[keep]
-    columns: dict[str, Any] = {name: values[:, i] for i, name in enumerate(KLINE_COLUMNS)}
+    columns = _labels(attrs, len(times), ("venue", "symbol", "interval"))
+    columns.update({name: values[:, i] for i, name in enumerate(KLINE_COLUMNS)})
     if qv is not None:
         columns["quote_volume"] = qv
     columns["closed"] = (times + interval_seconds) <= now_s
@@ -205,24 +272,25 @@ def trades_frame(
     Returns
     -------
     pandas.DataFrame
-        Index ``timestamp`` (UTC); columns ``symbol`` (category), ``id`` (int64),
-        ``side`` (category buy/sell), ``price``, ``amount`` (float64), and
-        ``local_timestamp`` (UTC) for streams.
+        Index ``timestamp`` (UTC); columns ``venue`` (str, from ``attrs``), ``symbol``
+        (str), ``id`` (Int64), ``side`` (category buy/sell), ``price``, ``amount``
+        (float64), and ``local_timestamp`` (UTC) for streams.
     """
     times = np.asarray(time_ms, dtype="int64")
     ids = np.asarray(trade_id, dtype="int64")
     order = np.lexsort((ids, times))
     n = len(times)
     symbols = [symbol] * n if isinstance(symbol, str) else list(symbol)
-    columns: dict[str, Any] = {
-        "symbol": pd.Categorical(np.asarray(symbols, dtype=object)[order])
-        if n
-        else pd.Categorical([]),
-        "id": ids[order],
-        "side": side_categorical(np.asarray(side, dtype=object)[order]),
-        "price": _float(price)[order],
-        "amount": _float(amount)[order],
-    }
+    columns = _labels(attrs, n, ("venue",))
+    columns.update(
+        {
+            "symbol": strings(np.asarray(symbols, dtype=object)[order] if n else []),
+            "id": pd.array(ids[order], dtype=TRADE_ID_DTYPE),
+            "side": side_categorical(np.asarray(side, dtype=object)[order]),
+            "price": _float(price)[order],
+            "amount": _float(amount)[order],
+        }
+    )
     if local_time_ns is not None:
         columns[LOCAL_TIMESTAMP] = to_utc(np.asarray(local_time_ns)[order], "ns", name=None)
     return _frame(columns, to_utc(times[order], "ms"), attrs)
@@ -241,14 +309,16 @@ def depth_frame(bids: np.ndarray, asks: np.ndarray, *, attrs: Mapping[str, Any])
     Returns
     -------
     pandas.DataFrame
-        Columns ``side`` (category bid/ask), ``level`` (int64, 0 = best),
-        ``price``, ``amount`` (float64); bids high→low first, then asks low→high.
+        Columns ``venue symbol`` (str, from ``attrs``, where given), ``side``
+        (category bid/ask), ``level`` (int64, 0 = best), ``price``, ``amount``
+        (float64); bids high→low first, then asks low→high.
     """
     b = np.asarray(bids, dtype="float64").reshape(-1, 2)
     a = np.asarray(asks, dtype="float64").reshape(-1, 2)
     b = b[np.argsort(-b[:, 0], kind="stable")]
     a = a[np.argsort(a[:, 0], kind="stable")]
-    columns = {
+    columns = _labels(attrs, len(b) + len(a), ("venue", "symbol"))
+    columns |= {
         "side": side_categorical(["bid"] * len(b) + ["ask"] * len(a), book=True),
         "level": np.concatenate([np.arange(len(b)), np.arange(len(a))]).astype("int64"),
         "price": np.concatenate([b[:, 0], a[:, 0]]),
@@ -276,12 +346,12 @@ def tickers_frame(
     Returns
     -------
     pandas.DataFrame
-        Index ``symbol``; columns ``timestamp`` (UTC), ``last bid ask high low volume
-        change`` (float64, change is the 24 h change as a fraction) and the optional
-        columns the venue sent.
+        Index ``symbol`` (str); columns ``venue`` (str, from ``attrs``), ``timestamp``
+        (UTC), ``last bid ask high low volume change`` (float64, change is the 24 h
+        change as a fraction) and the optional columns the venue sent.
     """
     symbols = [str(r["symbol"]) for r in rows]
-    columns: dict[str, Any] = {}
+    columns: dict[str, Any] = _labels(attrs, len(rows), ("venue",))
     if time_ms is None:
         stamps = np.full(len(rows), np.nan)
     elif np.ndim(time_ms) == 0:
@@ -292,7 +362,12 @@ def tickers_frame(
     for name in TICKER_COLUMNS[1:] + TICKER_OPTIONAL:
         if name in TICKER_COLUMNS or any(name in r for r in rows):
             columns[name] = _float([_number(r.get(name)) for r in rows])
-    return _frame(columns, pd.Index(symbols, name="symbol", dtype=object), attrs)
+    return _frame(columns, _symbol_index(symbols), attrs)
+
+
+def _symbol_index(symbols: Sequence[str]) -> pd.Index:
+    index: pd.Index = pd.Index(strings(list(symbols)), name="symbol")
+    return index
 
 
 def _number(value: Any) -> float:
@@ -307,9 +382,9 @@ def prices_frame(prices: Mapping[str, Any], *, attrs: Mapping[str, Any]) -> pd.D
     Returns
     -------
     pandas.DataFrame
-        Index ``symbol``; column ``price`` (float64).
+        Index ``symbol`` (str); column ``price`` (float64).
     """
-    index = pd.Index(list(prices), name="symbol", dtype=object)
+    index = _symbol_index(list(prices))
     return _frame({"price": _float([_number(v) for v in prices.values()])}, index, attrs)
 
 
@@ -324,13 +399,15 @@ def symbols_frame(rows: Sequence[Mapping[str, Any]], *, attrs: Mapping[str, Any]
     Returns
     -------
     pandas.DataFrame
-        Index ``symbol``; columns ``base``, ``quote`` (lower-case str),
+        Index ``symbol`` (str); columns ``venue`` (str, from ``attrs``), ``base``,
+        ``quote`` (lower-case str),
         ``price_precision``, ``amount_precision`` (int64).
     """
-    index = pd.Index([str(r["symbol"]) for r in rows], name="symbol", dtype=object)
-    columns = {
-        "base": [str(r["base"]).lower() for r in rows],
-        "quote": [str(r["quote"]).lower() for r in rows],
+    index = _symbol_index([str(r["symbol"]) for r in rows])
+    columns = _labels(attrs, len(rows), ("venue",))
+    columns |= {
+        "base": strings([str(r["base"]).lower() for r in rows]),
+        "quote": strings([str(r["quote"]).lower() for r in rows]),
         "price_precision": np.asarray([int(r["price_precision"]) for r in rows], dtype="int64"),
         "amount_precision": np.asarray([int(r["amount_precision"]) for r in rows], dtype="int64"),
     }
@@ -350,7 +427,7 @@ def balances_frame(rows: Sequence[Mapping[str, Any]], *, attrs: Mapping[str, Any
     pandas.DataFrame
         Columns ``coin`` (str), ``free locked btc_value`` (float64).
     """
-    columns: dict[str, Any] = {"coin": [str(r["coin"]).lower() for r in rows]}
+    columns: dict[str, Any] = {"coin": strings([str(r["coin"]).lower() for r in rows])}
     for name in BALANCE_COLUMNS[1:]:
         columns[name] = _float([_number(r.get(name)) for r in rows])
     return _frame(columns, None, attrs)
@@ -426,6 +503,7 @@ def account_frame(
     sides: Sequence[str] = (),
     codes: Mapping[str, Mapping[int, str]] | None = None,
     sort_by: Sequence[str] = (),
+    time_index: str | None = None,
     attrs: Mapping[str, Any],
 ) -> pd.DataFrame:
     """Build an account table (orders, fills) from records with snake_case keys.
@@ -448,14 +526,18 @@ def account_frame(
     codes : mapping, optional
         Column → ``{code: name}``; adds ``<column>_name`` (category of the names).
     sort_by : sequence of str
-        Sort rows by these columns (stable), then reset the index.
+        Sort rows by these columns (stable).
+    time_index : str, optional
+        A ``times_ms`` column whose values become the index ``timestamp`` (the column
+        stays), like every other time series of the contract.
     attrs : mapping
         Frame metadata.
 
     Returns
     -------
     pandas.DataFrame
-        Columns in the order first seen (``columns`` first), typed as above.
+        Index ``timestamp`` (UTC, from ``time_index``; else a RangeIndex); columns in
+        the order first seen (``columns`` first), typed as above.
     """
     names: dict[str, None] = dict.fromkeys(columns)
     for r in rows:
@@ -494,6 +576,8 @@ def account_frame(
     if keys and len(df):
         df = df.sort_values(keys, kind="stable").reset_index(drop=True)
         df.attrs.update(attrs)
+    if time_index is not None:
+        df.index = pd.DatetimeIndex(df[time_index], name=TIMESTAMP)
     return df
 
 

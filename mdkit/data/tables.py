@@ -14,6 +14,7 @@ so they live in :class:`RecordBuffer` (a tuple per row).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -21,13 +22,15 @@ import numpy as np
 import pandas as pd
 
 from mdkit.data.frames import (
-    BOOK_SIDES,
+    BOOK_SIDE_DTYPE,
     KLINE_COLUMNS,
     LOCAL_TIMESTAMP,
     TICKER_COLUMNS,
     TICKER_OPTIONAL,
     TIMESTAMP,
-    TRADE_SIDES,
+    TRADE_ID_DTYPE,
+    TRADE_SIDE_DTYPE,
+    strings,
     to_utc,
 )
 
@@ -43,14 +46,18 @@ __all__ = [
     "stream_frame",
     "book_frame",
     "raw_frame",
+    "decode_payload",
     "gaps_frame",
 ]
 
-_TRADE_SIDE = pd.CategoricalDtype(list(TRADE_SIDES))
-_BOOK_SIDE = pd.CategoricalDtype(list(BOOK_SIDES))
+_TRADE_SIDE = TRADE_SIDE_DTYPE
+_BOOK_SIDE = BOOK_SIDE_DTYPE
 _TIMES = {TIMESTAMP: "int64", LOCAL_TIMESTAMP: "int64"}
 
 #: Schema of each stream kind: column → dtype ("category", numpy dtype, or "str").
+#: "category" is how the buffers hold repeated labels (int16 codes); frames turn
+#: ``symbol`` and ``interval`` into strings (:func:`mdkit.data.frames.strings`), the
+#: open sets of the data contract; sides keep their fixed categories.
 STREAM_SCHEMAS: dict[str, dict[str, Any]] = {
     # trade time, receive time, symbol, trade id (-1: none sent), taker side, price, amount
     "trades": {
@@ -295,12 +302,13 @@ def _trades(columns: Mapping[str, Any], attrs: Mapping[str, Any], **_: Any) -> p
         keep &= ~(key.duplicated(keep="first").to_numpy() & has_id)
     order = np.flatnonzero(keep)
     order = order[np.argsort(times[order], kind="stable")]
-    id_values: Any = ids[order]
+    # Nullable Int64 always: some venues send trades without ids, and a dtype that
+    # depended on the data would not concat with REST or dataset frames.
+    id_values: Any = pd.array(np.where(ids[order] >= 0, ids[order], 0), dtype=TRADE_ID_DTYPE)
     if not bool(has_id[order].all()):
-        id_values = pd.array(np.where(id_values >= 0, id_values, 0), dtype="Int64")
         id_values[~has_id[order]] = pd.NA
     out = {
-        "symbol": symbol[order],
+        "symbol": strings(symbol[order]),
         "id": id_values,
         "side": pd.Categorical(columns["side"], dtype=_TRADE_SIDE)[order],
         "price": np.asarray(columns["price"], dtype="float64")[order],
@@ -333,7 +341,7 @@ def _klines(
     closed = later | ((opens[rows] + widths) <= end_ns)
     by_time = np.argsort(opens[rows], kind="stable")
     rows, closed = rows[by_time], closed[by_time]
-    out: dict[str, Any] = {"symbol": symbol[rows], "interval": interval[rows]}
+    out: dict[str, Any] = {"symbol": strings(symbol[rows]), "interval": strings(interval[rows])}
     for name in (*KLINE_COLUMNS, "quote_volume"):
         out[name] = np.asarray(columns[name], dtype="float64")[rows]
     if len(rows) and bool(np.isnan(out["quote_volume"]).all()):
@@ -346,7 +354,7 @@ def _klines(
 def _depth(columns: Mapping[str, Any], attrs: Mapping[str, Any], **_: Any) -> pd.DataFrame:
     """Book updates in receive order (a run of is_snapshot rows is one full book)."""
     out = {
-        "symbol": _categorical(columns["symbol"]),
+        "symbol": strings(_categorical(columns["symbol"])),
         "is_snapshot": np.asarray(columns["is_snapshot"], dtype=bool),
         "side": pd.Categorical(columns["side"], dtype=_BOOK_SIDE),
         "price": np.asarray(columns["price"], dtype="float64"),
@@ -369,12 +377,12 @@ def _generic(kind: str) -> Callable[..., pd.DataFrame]:
                 continue
             values = columns[name]
             if dtype == "category":
-                out[name] = _categorical(values)
+                out[name] = strings(_categorical(values))
             elif dtype == "str":
                 present = [v for v in values if v is not None]
                 if not present and name not in required and n:
                     continue
-                out[name] = pd.array(values, dtype="string")
+                out[name] = strings(values)
             elif dtype == "float64":
                 floats = np.asarray(values, dtype="float64")
                 if name not in required and n and bool(np.isnan(floats).all()):
@@ -418,17 +426,18 @@ def stream_frame(
     pandas.DataFrame
         Index ``timestamp`` (UTC, the venue's time; bar open for klines), then:
 
-        - trades: ``symbol`` (category), ``id`` (int64; nullable Int64 when the venue
-          sent trades without ids), ``side`` (category buy/sell), ``price``, ``amount``;
+        - trades: ``symbol`` (str), ``id`` (nullable ``Int64``: missing where the
+          venue sends trades without ids), ``side`` (category buy/sell), ``price``, ``amount``;
           sorted by time, a trade received twice kept once;
         - ticker: ``symbol last bid ask high low volume change`` (+ ``open quote_volume
           bid_amount ask_amount`` where sent), float64;
-        - klines: ``symbol interval`` (category), ``open high low close volume``
+        - klines: ``symbol interval`` (str), ``open high low close volume``
           (+ ``quote_volume``) float64, ``closed`` (bool), the last update of each bar;
         - depth: ``symbol is_snapshot side price amount`` in receive order;
         - quotes: ``symbol bid_price bid_amount ask_price ask_amount``;
         - orders, fills, balances, positions: the columns of :data:`STREAM_SCHEMAS`
-          (strings as ``string``), all-missing optional ones left out;
+          (strings as :func:`~mdkit.data.frames.string_dtype`), all-missing optional
+          ones left out;
 
         and ``local_timestamp`` (UTC receive time) last.
     """
@@ -471,13 +480,13 @@ def book_frame(
     Returns
     -------
     pandas.DataFrame
-        Index ``timestamp`` (UTC); ``symbol`` (category), ``local_timestamp`` (UTC), then
+        Index ``timestamp`` (UTC); ``symbol`` (str), ``local_timestamp`` (UTC), then
         per level i: ``asks[i].price asks[i].amount bids[i].price bids[i].amount``
         (float64; asks low→high, bids high→low).
     """
     levels = tops.shape[2] if tops.ndim == 3 else 0
     out: dict[str, Any] = {
-        "symbol": pd.Categorical(symbols),
+        "symbol": strings(np.asarray(symbols, dtype=object)),
         LOCAL_TIMESTAMP: _local(local_time_ns),
     }
     for i in range(levels):
@@ -499,17 +508,57 @@ def raw_frame(
         Index ``local_timestamp`` (UTC receive time); ``connection`` (int32, 1 = first),
         ``text`` (bool, a text frame), ``error`` (bool, could not be understood),
         ``size`` (int32, bytes on the wire), ``payload`` (bytes exactly as received;
-        binary frames are still gzip-compressed where the venue compresses).
+        binary frames are still gzip-compressed where the venue compresses),
+        ``decoded`` (str: the payload inflated where compressed and read as UTF-8;
+        see :func:`decode_payload`).
     """
+    data = list(payloads)
     out = {
         "connection": np.asarray(columns["connection"], dtype="int32"),
         "text": np.asarray(columns["text"], dtype=bool),
         "error": np.asarray(columns["error"], dtype=bool),
         "size": np.asarray(columns["size"], dtype="int32"),
-        "payload": pd.array(list(payloads), dtype=object),
+        "payload": pd.array(data, dtype=object),
+        "decoded": strings([decode_payload(p) for p in data]),
     }
     index = to_utc(np.asarray(columns[LOCAL_TIMESTAMP], dtype="int64"), "ns", name=LOCAL_TIMESTAMP)
     return _frame(out, index, attrs)
+
+
+def decode_payload(payload: bytes) -> str:
+    """A raw frame as readable text: gzip or zlib/deflate inflated, then UTF-8.
+
+    Venues compress binary frames with gzip (Crypto.com v1, doc "WebSocket") or
+    raw deflate; a frame that is none of these is shown with undecodable bytes
+    replaced (U+FFFD), never dropped.
+
+    Parameters
+    ----------
+    payload : bytes
+        The frame as received (empty when past the capture's ``raw_limit``).
+
+    Returns
+    -------
+    str
+    """
+    if not payload:
+        return ""
+    data = bytes(payload)
+    if data[:2] == b"\x1f\x8b":
+        data = _inflate(data, 31)
+    else:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            data = _inflate(data, 15 if data[:1] == b"\x78" else -15)
+    return data.decode("utf-8", "replace")
+
+
+def _inflate(data: bytes, wbits: int) -> bytes:
+    try:
+        return zlib.decompress(data, wbits)
+    except zlib.error:
+        return data
 
 
 def gaps_frame(rows: Sequence[Mapping[str, Any]], *, attrs: Mapping[str, Any]) -> pd.DataFrame:
@@ -543,9 +592,9 @@ def gaps_frame(rows: Sequence[Mapping[str, Any]], *, attrs: Mapping[str, Any]) -
         "start": starts,
         "end": ends,
         "duration": ends - starts,
-        "venue": [str(r.get("venue", "")) for r in rows],
+        "venue": strings([str(r.get("venue", "")) for r in rows]),
         "connection": np.asarray([int(r.get("connection", 0)) for r in rows], dtype="int64"),
-        "channels": [str(r.get("channels", "")) for r in rows],
-        "reason": [str(r["reason"]) for r in rows],
+        "channels": strings([str(r.get("channels", "")) for r in rows]),
+        "reason": strings([str(r["reason"]) for r in rows]),
     }
     return _frame(out, None, attrs)

@@ -75,6 +75,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("mdkit.engine.stream")
+_time_ns = time.time_ns
 
 #: A connection that lived this long resets the reconnect backoff.
 HEALTHY_SECONDS = 10.0
@@ -128,7 +129,6 @@ class StreamStats:
     ended_ns: int = 0
     outcome: str = "not started"
     interrupted: bool = False
-    first_data_ns: int | None = None
     worst_reconnect_rate: float = 0.0
 
     @property
@@ -254,6 +254,7 @@ class _Link:
         self.engine = engine
         self.stream = stream
         self.part = part
+        self.counters = part.counters
         self.endpoint = endpoint
         self.url = stream.urls[endpoint]
         self.subscriptions = subscriptions
@@ -281,39 +282,36 @@ class _Link:
 
     # -- receiving (hot path) -------------------------------------------------------------
     def on_message(self, payload: bytes, text: bool) -> None:
-        if self.session is None:
+        session = self.session
+        if session is None:
             # A server that speaks first (iTick's greeting and auth) can deliver frames
             # with the handshake answer, before connect() returns and the session
             # exists: keep them for the session instead of losing them.
             self.early.append((payload, text))
             return
         engine = self.engine
-        now = time.time_ns()
+        now = _time_ns()
         if now <= engine.last_ns:
             now = engine.last_ns + 1  # strictly increasing: one receive time per frame
-        engine.last_ns = now
-        self.last_ns = now
+        engine.last_ns = self.last_ns = now
         stats = engine.stats
         stats.messages += 1
         stats.bytes += len(payload)
-        session = self.session
-        row = engine.raw.add(payload, now, self.number, text)
-        counters = self.part.counters
+        row = engine.raw_add(payload, now, self.number, text)
+        counters = self.counters
         before = counters.data_messages
         try:
             events = session.receive(payload, now)
         except ProtocolError as exc:
             engine.parse_error(self, row, payload, exc)
             return
-        got = counters.data_messages - before
-        if got:
+        if counters.data_messages != before:
             if self.gap is not None:
                 self.gap["end_ns"] = now
                 self.gap = None
-            if stats.first_data_ns is None:
-                stats.first_data_ns = now
-            engine.data_total += got
-            if engine.data_total >= engine.limit:
+            total = engine.data_total + counters.data_messages - before
+            engine.data_total = total
+            if total >= engine.limit:
                 engine.stop("max_messages")
         if events:
             self.act(events, now)
@@ -573,6 +571,7 @@ class Engine:
         self.backoff = backoff
         self.open_timeout = open_timeout
         self.raw = RawStore(raw_limit)
+        self.raw_add = self.raw.add
         self.stats = StreamStats()
         self.parts = {s.venue.key: _VenuePart(s) for s in self.streams}
         self.links: list[_Link] = []

@@ -214,6 +214,8 @@ def candles(
             va="bottom",
             fontsize=8,
             color="#555555",
+            # Readable over the neighbouring candles of a dense chart.
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
         )
     ax.set_title(title, loc="left")
     ax.set_ylabel("price")

@@ -255,7 +255,8 @@ def depth(
     bps = spread / mid * 1e4
     d = _decimals(best_bid, best_ask)
     ax.annotate(
-        f"mid {mid:,.{d + 1}f}\nspread {spread:,.{d}f} ({bps:.2f} bps)",
+        # Three significant digits: a one-cent BTC spread is 0.00127 bps, not "0.00".
+        f"mid {mid:,.{d + 1}f}\nspread {spread:,.{d}f} ({bps:.3g} bps)",
         (mid, top * 0.97),
         ha="center",
         va="top",

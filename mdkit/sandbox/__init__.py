@@ -98,7 +98,8 @@ class Sandbox:
         ``<venue>_options={...}`` are passed to that venue's server (e.g.
         ``cryptocom_options={"rate": 4, "ack": False}``); the rest go to
         :class:`~mdkit.sandbox.market.Market` (``trades_per_second``, ``depth``,
-        ``clock``).
+        ``clock``, ``busy_since``: a busier ``trades_per_second`` holds from the
+        sandbox's start, its history runs at the default rate).
 
     Attributes
     ----------

@@ -32,7 +32,10 @@ client (no ``mdkit.venues``/``engine``/``capture`` imports):
 
 REST (under ``/bitget`` on the HTTP host): ``/api/v2/spot/public/symbols`` (the
 market's instruments and ``extra_symbols`` more, each fed by one of the market's
-USDT instruments) and ``/api/v2/mix/market/contracts?productType=``.
+USDT instruments) and ``/api/v2/mix/market/contracts?productType=`` (perpetuals:
+``symbolType`` "perpetual" and ``supportMarginCoins``, fields every live contract row
+carries beyond NOTES.md's list; clients such as cryptofeed tell contracts from spot
+symbols by ``symbolType``).
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ __all__ = ["BitgetServer", "CANDLES", "DEMO_API_KEY", "DEMO_SECRET_KEY", "DEMO_P
 DEMO_API_KEY = "bg-sandbox-demo-key-not-real"
 DEMO_SECRET_KEY = "bg-sandbox-demo-secret-not-real"
 DEMO_PASSPHRASE = "bg-sandbox-passphrase"
-DEMO_BALANCES = {"usdt": "100000", "btc": "2", "eth": "20"}
+DEMO_BALANCES = {"usdt": "100000", "btc": "2", "eth": "20", "sol": "50"}
 #: Candle channel token → bar length in seconds (doc candle channel list).
 CANDLES = {"1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1H": 3600, "4H": 14400, "6H": 21600,
            "12H": 43200, "1D": 86400, "3D": 259200, "1W": 604800, "1M": 2592000}  # fmt: skip
@@ -169,11 +172,12 @@ class BitgetServer(VenueServer):
         self.max_subscribes = max_subscribes
         self.max_connections = max_connections
         self.trailing_zeros = trailing_zeros
-        self.exchange = Exchange(market)
-        self.users: dict[str, tuple[UserAccount, str]] = {}
-        self.demo = self.add_user(DEMO_BALANCES, DEMO_API_KEY, DEMO_SECRET_KEY, DEMO_PASSPHRASE)
         #: Bitget's own view of the market (its symbols, spread, depth, noise, lead).
         self.view = market.venue(self.key)
+        # Orders meet Bitget's own book and tape (SOLUSDT trades here, not on Crypto.com).
+        self.exchange = Exchange(self.view)
+        self.users: dict[str, tuple[UserAccount, str]] = {}
+        self.demo = self.add_user(DEMO_BALANCES, DEMO_API_KEY, DEMO_SECRET_KEY, DEMO_PASSPHRASE)
         #: Catalogue key (``btcusdt``) → the view's symbol (``BTCUSDT``).
         self._vs = {inst.key: name for name, inst in self.view.instruments.items()}
         usdt = sorted(k for k in self._vs if k.endswith("usdt"))
@@ -218,7 +222,8 @@ class BitgetServer(VenueServer):
         """
         user = self.users[api_key][0]
         kind = {"limit": 1, "market": 2}[order_type]
-        order = self.exchange.place(user, symbol.lower(), side.upper(), kind, size, price)
+        # Bitget spells spot symbols in upper case (BTCUSDT), as its view of the market.
+        order = self.exchange.place(user, symbol.upper(), side.upper(), kind, size, price)
         return {"orderId": str(order.id), "status": _STATUS[order.status],
                 "filled": str(order.deal_volume)}  # fmt: skip
 
@@ -264,7 +269,8 @@ class BitgetServer(VenueServer):
                           "pricePlace": str(inst.price_precision),
                           "volumePlace": str(inst.amount_precision), "priceEndStep": "1",
                           "minTradeUSDT": "5", "maxLever": "125",
-                          "symbolStatus": "normal"})  # fmt: skip
+                          "symbolStatus": "normal", "symbolType": "perpetual",
+                          "supportMarginCoins": ["USDT"]})  # fmt: skip
         return self._rest_ok(items)
 
     # -- connection -----------------------------------------------------------------------
@@ -651,7 +657,7 @@ class BitgetServer(VenueServer):
 
     def _order(self, order: Any) -> dict[str, Any]:
         avg = order.deal_funds / order.deal_volume if order.deal_volume else 0
-        coin = self.market.instrument(order.symbol)
+        coin = self.view.instrument(order.symbol)
         fee_coin = (coin.base if order.side == "BUY" else coin.quote).upper()
         out = {"instId": order.symbol.upper(), "orderId": str(order.id),
                "clientOid": f"sb{order.id}", "size": str(order.volume),

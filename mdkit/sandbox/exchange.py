@@ -424,14 +424,17 @@ class Exchange:
     def btc_value(self, coin: str) -> Decimal:
         """Value of one unit of ``coin`` in BTC, from the synthetic market's mid prices."""
         t = self.market.now()
-        names = self.market.instruments
+        # By (base, quote), whatever the venue's spelling (btcusdt, BTCUSDT, BTC/UAH).
+        names = {(i.base, i.quote): n for n, i in self.market.instruments.items()}
         if coin == "btc":
             return Decimal(1)
-        if coin + "btc" in names:
-            return Decimal(f"{float(self.market.mid(coin + 'btc', t)[0]):.10f}")
-        btc_usdt = float(self.market.mid("btcusdt", t)[0])
+        if (coin, "btc") in names:
+            return Decimal(f"{float(self.market.mid(names[coin, 'btc'], t)[0]):.10f}")
+        if ("btc", "usdt") not in names:
+            return ZERO
+        btc_usdt = float(self.market.mid(names["btc", "usdt"], t)[0])
         if coin == "usdt":
             return Decimal(f"{1 / btc_usdt:.10f}")
-        if coin + "usdt" in names:
-            return Decimal(f"{float(self.market.mid(coin + 'usdt', t)[0]) / btc_usdt:.10f}")
+        if (coin, "usdt") in names:
+            return Decimal(f"{float(self.market.mid(names[coin, 'usdt'], t)[0]) / btc_usdt:.10f}")
         return ZERO

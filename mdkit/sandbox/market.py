@@ -61,6 +61,9 @@ __all__ = [
 _PER_SECOND = 65536
 #: Past minute bars are cached in blocks of this many seconds (6 hours).
 _BLOCK = 21600
+#: Trades per second of BTC/USDT on Crypto.com by default (and before ``busy_since``).
+DEFAULT_RATE = 1.5
+_FIELDS = ("x", "lam", "z", "pressure", "burst")
 
 
 @dataclass(frozen=True)
@@ -237,16 +240,23 @@ class Market:
         Returns the current epoch time in seconds (tests may freeze or shift it).
     venue : str
         Whose view (a key of :data:`VENUES`); see :meth:`venue`.
+    busy_since : float, optional
+        Epoch second from which ``trades_per_second`` holds; before it the tape runs
+        at the default rate (or ``trades_per_second`` if lower). By default the clock
+        at construction: a busy sandbox is busy from its start, and its 24 h history
+        (tickers, klines) costs what a default one does instead of generating 24 h of
+        a busy tape. Pass ``0`` for the rate at every time.
     """
 
     def __init__(
         self,
         seed: int = 7,
         *,
-        trades_per_second: float = 1.5,
+        trades_per_second: float = DEFAULT_RATE,
         depth: int = 150,
         clock: Callable[[], float] = time.time,
         venue: str = "cryptocom",
+        busy_since: float | None = None,
         _shared: _Shared | None = None,
     ) -> None:
         if venue not in VENUES:
@@ -255,6 +265,7 @@ class Market:
         self.trades_per_second = trades_per_second
         self.depth = depth
         self.clock = clock
+        self.busy_since = int(math.floor(clock() if busy_since is None else busy_since))
         self.profile = VENUES[venue]
         self._shared = _shared or _Shared(seed)
         self.instruments: dict[str, Instrument] = {}
@@ -276,6 +287,7 @@ class Market:
                 depth=self.depth,
                 clock=self.clock,
                 venue=name,
+                busy_since=self.busy_since,
                 _shared=self._shared,
             )
             view._views = self._views
@@ -302,28 +314,37 @@ class Market:
         return decimal_text(int(lots), ap, ap if decimals is None else decimals)
 
     # -- per-second state -----------------------------------------------------------
+    def _fields(
+        self, symbol: str, seconds: np.ndarray, fields: tuple[str, ...] = _FIELDS
+    ) -> dict[str, np.ndarray]:
+        """Day-path ``fields`` at venue-lagged ``seconds`` (int64, any order)."""
+        key = self.instruments[symbol].key
+        lag = self.profile.lag
+        if len(seconds) == 0:
+            return {f: np.empty(0) for f in fields}
+        lo, hi = int(seconds.min()) // mm.DAY, int(seconds.max()) // mm.DAY
+        if lo == hi:
+            path = self._shared.day(key, lo)
+            idx = np.maximum(seconds - lo * mm.DAY - lag, 0)
+            return {f: getattr(path, f)[idx] for f in fields}
+        days = seconds // mm.DAY
+        out = {f: np.empty(len(seconds)) for f in fields}
+        for day in range(lo, hi + 1):
+            sel = days == day
+            if not sel.any():
+                continue
+            path = self._shared.day(key, day)
+            # The venue lags the common path; in its first `lag` seconds of a UTC
+            # day it holds the day's opening (no day is ever needed twice).
+            idx = np.maximum(seconds[sel] - day * mm.DAY - lag, 0)
+            for f in fields:
+                out[f][sel] = getattr(path, f)[idx]
+        return out
+
     def _path(self, symbol: str, seconds: np.ndarray) -> dict[str, np.ndarray]:
         """Day-path fields at venue-lagged ``seconds`` (int64), plus the venue log mid."""
         inst = self.instruments[symbol]
-        days = seconds // mm.DAY
-        fields = ("x", "lam", "z", "pressure", "burst")
-        out: dict[str, np.ndarray]
-        if len(seconds) and days[0] == days[-1] and np.all(seconds[1:] >= seconds[:-1]):
-            path = self._shared.day(inst.key, int(days[0]))
-            idx = np.maximum(seconds - int(days[0]) * mm.DAY - self.profile.lag, 0)
-            out = {f: getattr(path, f)[idx] for f in fields}
-            day_list: list[int] = []
-        else:
-            out = {f: np.empty(len(seconds)) for f in fields}
-            day_list = np.unique(days).tolist()
-        for day in day_list:
-            sel = days == day
-            path = self._shared.day(inst.key, day)
-            # The venue lags the common path; in its first `lag` seconds of a UTC
-            # day it holds the day's opening (no day is ever needed twice).
-            idx = np.maximum(seconds[sel] - day * mm.DAY - self.profile.lag, 0)
-            for f in fields:
-                out[f][sel] = getattr(path, f)[idx]
+        out = self._fields(symbol, seconds)
         k = mm.key(self.seed, self.profile.salt, _sym_id(inst.key), 10)
         # Own noise: a 4-second moving sum of hashed normals (short-lived mispricing).
         if len(seconds) > 1 and seconds[-1] - seconds[0] == len(seconds) - 1:
@@ -398,26 +419,46 @@ class Market:
             return block
         return block.take((block.time_ms >= start_ms) & (block.time_ms < end_ms))
 
-    def _trades_of(self, symbol: str, seconds: np.ndarray) -> Trades:
+    def _rate(self, seconds: np.ndarray) -> np.ndarray:
+        """Mean prints per second of BTC/USDT on Crypto.com at each second."""
+        early = min(self.trades_per_second, DEFAULT_RATE)
+        return np.where(seconds < self.busy_since, early, self.trades_per_second)
+
+    def _trades_of(self, symbol: str, seconds: np.ndarray, times: bool = True) -> Trades:
+        """Every trade of the whole ``seconds`` (sorted int64).
+
+        With ``times=False`` (bars only) ``time_ms`` is the trade's second in ms: the
+        order within a second is the id order either way, so bars do not change.
+        """
         inst = self.instruments[symbol]
         sym = _sym_id(inst.key)
         salt = self.profile.salt
+        rate = self._rate(seconds) * (inst.activity * self.profile.activity_mult)
+        lam = self._fields(symbol, seconds, ("lam",))["lam"]
+        counts = _poisson(mm.key(self.seed, salt, sym, 30), seconds, lam * rate)
+        # Only seconds with prints need the rest of the path: thin pairs (and quiet
+        # hours) skip most of a day. Dense blocks keep the cheap contiguous noise sum.
+        busy = counts > 0
+        if len(busy) and busy.mean() > 0.3:
+            path = {f: v[busy] for f, v in self._path(symbol, seconds).items()}
+        else:
+            path = self._path(symbol, seconds[busy])
+        seconds, counts = seconds[busy], counts[busy]
         # The flow of second s is what moves the book from s to s + 1: its signs
         # follow the next second's shock (the touch is consumed, then the mid moves).
-        ext = self._path(symbol, np.append(seconds, seconds[-1] + 1) if len(seconds) else seconds)
-        path = {f: v[:-1] for f, v in ext.items()}
-        shock = ext["z"][1:]
-        rate = self.trades_per_second * inst.activity * self.profile.activity_mult
-        counts = _poisson(mm.key(self.seed, salt, sym, 30), seconds, path["lam"] * rate)
+        shock = self._fields(symbol, seconds + 1, ("z",))["z"]
         sec = np.repeat(seconds, counts)
         starts = np.cumsum(counts) - counts
         j = np.arange(len(sec), dtype=np.int64) - np.repeat(starts, counts)
         ids = sec * _PER_SECOND + j
-        # Millisecond stamps: uniform order statistics within each second.
-        group = np.repeat(np.arange(len(seconds), dtype=np.float64), counts)
         u_time, u_size = mm.uniform2(mm.key(self.seed, salt, sym, 31), ids)
-        offset = np.sort(group + u_time) - group
-        time_ms = sec * 1000 + (offset * 1000).astype(np.int64)
+        if times:
+            # Millisecond stamps: uniform order statistics within each second.
+            group = np.repeat(np.arange(len(seconds), dtype=np.float64), counts)
+            offset = np.sort(group + u_time) - group
+            time_ms = sec * 1000 + (offset * 1000).astype(np.int64)
+        else:
+            time_ms = sec * 1000
         # Pareto sizes (tail index 1.4) with the instrument's median, on the lot grid.
         q = inst.size * np.minimum(u_size ** (-1 / 1.4) / 2 ** (1 / 1.4), 3000.0)
         # Informed flow: prints are larger in seconds that move the price more.
@@ -448,18 +489,19 @@ class Market:
 
     # -- klines ---------------------------------------------------------------------
     def _hour_bars(self, symbol: str, hour: int) -> np.ndarray:
-        tr = self._trades_of(symbol, np.arange(hour * 3600, hour * 3600 + 3600, dtype=np.int64))
+        seconds = np.arange(hour * 3600, hour * 3600 + 3600, dtype=np.int64)
+        tr = self._trades_of(symbol, seconds, times=False)
         return aggregate(tr.time_ms, tr.price, tr.amount, hour * 3600 * 1000, 60_000, 60)
 
     def _block_bars(self, symbol: str, block: int) -> np.ndarray:
         start = block * _BLOCK
-        tr = self._trades_of(symbol, np.arange(start, start + _BLOCK, dtype=np.int64))
+        tr = self._trades_of(symbol, np.arange(start, start + _BLOCK, dtype=np.int64), times=False)
         return aggregate(tr.time_ms, tr.price, tr.amount, start * 1000, 60_000, _BLOCK // 60)
 
     def _minute_bars(self, symbol: str, start_s: int, end_s: int) -> np.ndarray:
         """1-minute bars for ``[start_s, end_s)`` (minute aligned), trades up to now only.
 
-        Past 6-hour blocks are aggregated (and cached) whole, the current block's
+        Past 6-hour blocks the range covers are aggregated (and cached) whole, other
         past hours an hour at a time, the current hour on every call.
         """
         now_ms = int(self.now() * 1000)
@@ -467,7 +509,10 @@ class Market:
         t = start_s
         while t < end_s:
             block = t // _BLOCK
-            if (block + 1) * _BLOCK * 1000 <= now_ms:
+            # A whole past block at once; a window that starts inside a block (the
+            # ticker's trailing 24 h) takes that block's hours it needs.
+            whole = t == block * _BLOCK and end_s >= (block + 1) * _BLOCK
+            if whole and (block + 1) * _BLOCK * 1000 <= now_ms:
                 bars, base, width = self._block_cache(symbol, block), block * _BLOCK, _BLOCK
             else:
                 hour = t // 3600
@@ -499,7 +544,7 @@ class Market:
             rows = merge(minutes.reshape(len(opens), interval_s // 60, 7))
         else:
             inst = self.instruments[symbol]
-            rate = self.trades_per_second * inst.activity * self.profile.activity_mult
+            rate = self._rate(opens) * (inst.activity * self.profile.activity_mult)
             k = mm.key(self.seed, self.profile.salt, _sym_id(inst.key), 40 + interval_s)
             rows = sampled(self, symbol, opens, interval_s, now, rate, k)
         return np.column_stack([opens.astype(np.float64), rows])
@@ -559,18 +604,20 @@ def _poisson(k: np.uint64, seconds: np.ndarray, lam: np.ndarray) -> np.ndarray:
     counts = np.zeros(len(lam), dtype=np.int64)
     small = lam <= 40.0
     if small.any():
-        ls, us = lam[small], u[small]
+        # Inverse CDF, each second leaving the loop once its CDF passes its uniform.
+        idx = np.flatnonzero(small)
+        ls, us = lam[idx], u[idx]
         p = np.exp(-ls)
         cdf = p.copy()
-        n = np.zeros(len(ls), dtype=np.int64)
         for i in range(1, 120):
             more = us > cdf
-            if not more.any():
+            if not more.all():
+                idx, ls, us, p, cdf = idx[more], ls[more], us[more], p[more], cdf[more]
+            if not len(idx):
                 break
-            n += more
+            counts[idx] += 1
             p = p * ls / i
             cdf += p
-        counts[small] = n
     if (~small).any():
         lb = lam[~small]
         g = mm.normal(k ^ np.uint64(0xABCDEF), seconds[~small])

@@ -68,7 +68,7 @@ def sampled(
     opens: np.ndarray,
     interval_s: int,
     now: float,
-    rate: float,
+    rate: np.ndarray,
     k: np.uint64,
 ) -> np.ndarray:
     """Bars longer than an hour from the daily anchors (no day path: months stay cheap).

@@ -33,7 +33,7 @@ def _periods(ticks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return period, ticks % period
 
 
-def _epoch(k: np.uint64, ticks: np.ndarray, seconds: np.ndarray) -> np.ndarray:
+def _epoch(k: np.uint64 | np.ndarray, ticks: np.ndarray, seconds: np.ndarray) -> np.ndarray:
     del k
     period, phase = _periods(ticks)
     return np.asarray((seconds + phase) // period)
@@ -44,7 +44,12 @@ def _index(ticks: np.ndarray, epoch: np.ndarray) -> np.ndarray:
 
 
 def _exists(
-    k: np.uint64, ticks: np.ndarray, seconds: np.ndarray, dist: np.ndarray, grid: int, d0: float
+    k: np.uint64 | np.ndarray,
+    ticks: np.ndarray,
+    seconds: np.ndarray,
+    dist: np.ndarray,
+    grid: int,
+    d0: float,
 ) -> np.ndarray:
     ks = k ^ np.uint64(0x9E3779B97F4A7C15)
     epoch = _epoch(ks, ticks, seconds)
@@ -121,19 +126,23 @@ def walk_offsets(
     most a few levels), so a large print lands on a level of that second's book.
     """
     width = max(1, min(14, math.ceil(4 * d0) - 1))
-    d = np.arange(1, width + 1, dtype=np.int64)
-    ticks = touch[:, None] + side[:, None] * d[None, :]
-    sec = np.broadcast_to(seconds[:, None], ticks.shape)
-    dist = np.broadcast_to(d[None, :].astype(np.float64), ticks.shape)
-    exists = np.zeros(ticks.shape, dtype=bool)
-    for s in (1, -1):
-        rows = side == s
-        if rows.any():
-            ks = k ^ np.uint64(_SIDE_SALT[s])
-            exists[rows] = _exists(ks, ticks[rows], sec[rows], dist[rows], 1, d0)
-    exists &= ticks > 0
-    count = np.cumsum(exists, axis=1)
-    target = np.minimum(walk, count[:, -1])
-    hit = (count == target[:, None]) & exists
-    first = np.argmax(hit, axis=1)
-    return np.where(target > 0, d[first], 0)
+    # Each side's key per print (the hash takes an array of keys as well as one).
+    keys = np.where(side > 0, k ^ np.uint64(_SIDE_SALT[1]), k ^ np.uint64(_SIDE_SALT[-1]))
+    out = np.zeros(len(touch), dtype=np.int64)
+    count = np.zeros(len(touch), dtype=np.int64)
+    # Column by column, only for prints still short of their level: most walk one
+    # or two levels, so the 14 candidates of every print are rarely all hashed.
+    rows = np.flatnonzero(walk > 0)
+    for d in range(1, width + 1):
+        if not len(rows):
+            break
+        ticks = touch[rows] + side[rows] * d
+        dist = np.full(len(rows), float(d))
+        exists = _exists(keys[rows], ticks, seconds[rows], dist, 1, d0)
+        exists &= ticks > 0
+        hit = rows[exists]
+        count[hit] += 1
+        # Short of levels within reach: the print stops at the last one it found.
+        out[hit] = d
+        rows = rows[count[rows] < walk[rows]]
+    return out

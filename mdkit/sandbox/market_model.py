@@ -48,7 +48,7 @@ def key(*parts: int) -> np.uint64:
     return np.uint64(acc[0])
 
 
-def _hash(k: np.uint64, index: np.ndarray) -> np.ndarray:
+def _hash(k: np.uint64 | np.ndarray, index: np.ndarray) -> np.ndarray:
     # A multiply–xorshift round twice (cheaper than a full splitmix64; plenty
     # for simulation, and the same bits on every machine).
     with np.errstate(over="ignore"):
@@ -62,7 +62,7 @@ def _hash(k: np.uint64, index: np.ndarray) -> np.ndarray:
     return x
 
 
-def uniform(k: np.uint64, index: np.ndarray) -> np.ndarray:
+def uniform(k: np.uint64 | np.ndarray, index: np.ndarray) -> np.ndarray:
     """Deterministic U(0, 1) (never exactly 0) for each integer of ``index`` under ``k``."""
     mixed = _hash(k, index)
     return ((mixed >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / 9007199254740992.0)
@@ -139,6 +139,11 @@ def anchor(seed: int, sym: int, days: np.ndarray, vol: float) -> np.ndarray:
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _frac(n: int) -> np.ndarray:
+    return np.arange(1, n + 1, dtype=np.float64) / n
+
+
 @dataclass(frozen=True)
 class DayPath:
     """One instrument's UTC day at second resolution (index = second of the day)."""
@@ -202,10 +207,11 @@ def day_path(seed: int, sym: int, day: int, vol: float, log_p0: float) -> DayPat
     pressure = _ou(rng, n, 20.0, 4)
     ends = anchor(seed, sym, np.array([day, day + 1]), vol) + log_p0
     walk = np.cumsum(r)
-    frac = np.arange(1, n + 1, dtype=np.float64) / n
     # A bridge between the day's anchors: the path ends exactly where the next day
     # starts, so any day can be generated alone (drift correction ~vol/1440 a minute).
-    x = ends[0] + walk + frac * (ends[1] - ends[0] - walk[-1])
+    drift = ends[1] - ends[0] - walk[-1]
+    x = np.add(walk, ends[0], out=walk)
+    x += _frac(n) * drift
     return DayPath(
         x,
         lam,

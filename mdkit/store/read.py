@@ -12,7 +12,14 @@ import numpy as np
 import pandas as pd
 
 from mdkit.data import tables as t
-from mdkit.data.frames import BOOK_SIDES, TRADE_SIDES
+from mdkit.data.frames import (
+    BOOK_SIDE_DTYPE,
+    BOOK_SIDES,
+    TRADE_ID_DTYPE,
+    TRADE_SIDE_DTYPE,
+    TRADE_SIDES,
+    strings,
+)
 from mdkit.errors import InvalidArgument
 from mdkit.store.layout import ATTRS_KEY, KINDS, SYMBOL_KINDS, arrow_schema, time_column
 
@@ -119,7 +126,7 @@ def read_parquet(
     pandas.DataFrame
         The same columns, dtypes and index as the live capture's frame of that kind
         (see ``Capture.frame``): index ``timestamp`` (UTC; ``local_timestamp`` for raw,
-        a range for gaps), ``venue`` (category) first. Trades received twice (same
+        a range for gaps), ``venue`` (str) first. Trades received twice (same
         venue, symbol and id) are kept once, klines keep the last update of each bar.
         ``attrs`` are the parts' attrs (merged when the parts differ).
 
@@ -217,13 +224,13 @@ def _empty(kind: str) -> pd.DataFrame:
     if kind == "raw":
         cols = {k: np.array([], dtype=v) for k, v in t.RAW_STREAM_SCHEMA.items()}
         df = t.raw_frame(cols, [], attrs={})
-        df.insert(0, "venue", pd.Series(pd.Categorical([]), index=df.index))
+        df.insert(0, "venue", pd.Series(strings([]), index=df.index))
         return df
     if kind == "book":
         df = t.book_frame([], [], [], np.empty((0, 4, 0)), attrs={})
     else:
         df = t.stream_frame(kind, t.empty_columns(kind), attrs={})
-    df.insert(0, "venue", pd.Series(pd.Categorical([]), index=df.index))
+    df.insert(0, "venue", pd.Series(strings([]), index=df.index))
     return df
 
 
@@ -292,7 +299,7 @@ def _frame(
         table = table.take(pa_indices(order))
     else:
         order = np.arange(len(order))
-    out: dict[str, Any] = {"venue": venue[order]}
+    out: dict[str, Any] = {"venue": strings(venue[order])}
     schema = t.STREAM_SCHEMAS.get(kind, {})
     required = t._REQUIRED.get(kind, ())  # the live frames' rule for optional columns
     names = [n for n in table.column_names if n not in ("venue", "symbol", "date")]
@@ -310,23 +317,22 @@ def _frame(
         if name == "side":
             sides = TRADE_SIDES if kind == "trades" else BOOK_SIDES
             if dtype == "str":
-                out[name] = pd.array(_strings(column), dtype="string")
+                out[name] = strings(_strings(column))
             else:
-                out[name] = _cat(column, list(sides))
+                side_dtype = TRADE_SIDE_DTYPE if kind == "trades" else BOOK_SIDE_DTYPE
+                codes = _cat(column, list(sides)).codes
+                out[name] = pd.Categorical.from_codes(codes, dtype=side_dtype)
         elif name in ("symbol", "interval") and dtype != "str":
-            # Live frames build these from the column buffers' object category tables.
-            out[name] = _cat(column, objects=kind != "book")
+            # Open sets are strings in the contract (mdkit.data.frames), as in live frames.
+            out[name] = strings(_cat(column))
         elif dtype == "str":
             if column.null_count == len(column) and name not in required and len(column):
                 if columns is None or name not in columns:
                     continue
-            out[name] = pd.array(_strings(column), dtype="string")
+            out[name] = strings(_strings(column))
         elif name == "id" and kind == "trades":
-            out[name] = (
-                pd.array(column.to_pylist(), dtype="Int64")
-                if column.null_count
-                else np.asarray(column, dtype="int64")
-            )
+            # Always nullable Int64 (mdkit.data.frames.TRADE_ID_DTYPE), as live frames.
+            out[name] = pd.array(column.to_pylist(), dtype=TRADE_ID_DTYPE)
         else:
             values = column.to_numpy(zero_copy_only=False)
             optional = name not in required and kind not in ("trades", "depth", "book")
@@ -363,9 +369,11 @@ def _dedupe_trades(df: pd.DataFrame) -> pd.DataFrame:
         return df
     # One int64 key per (venue, symbol, id): hashing one column is several times faster.
     id_codes, uniques = pd.factorize(ids.to_numpy(dtype="int64", na_value=-1))
-    group = np.asarray(df["venue"].array.codes, dtype="int64") * (
-        len(df["symbol"].cat.categories) + 1
-    ) + np.asarray(df["symbol"].array.codes, dtype="int64")
+    venue_codes, _ = pd.factorize(df["venue"])
+    symbol_codes, symbol_names = pd.factorize(df["symbol"])
+    group = np.asarray(venue_codes, dtype="int64") * (len(symbol_names) + 1) + np.asarray(
+        symbol_codes, dtype="int64"
+    )
     key = group * len(uniques) + id_codes
     dup = pd.Series(key).duplicated(keep="first").to_numpy() & has
     return df[~dup] if dup.any() else df
@@ -399,7 +407,7 @@ def _raw(table: Any, attrs: dict[str, Any]) -> pd.DataFrame:
     }
     payloads = table["payload"].to_pylist()
     df = t.raw_frame(cols, payloads, attrs=attrs)
-    df.insert(0, "venue", pd.Series(_cat(table["venue"]), index=df.index))
+    df.insert(0, "venue", pd.Series(strings(_cat(table["venue"])), index=df.index))
     return df
 
 

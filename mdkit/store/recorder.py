@@ -28,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 
+from mdkit.data.frames import strings
 from mdkit.errors import InvalidArgument
 
 __all__ = ["record", "parse_every"]
@@ -154,13 +155,13 @@ class _Recorder:
         for venue, kinds in rows.items():
             for kind, columns in kinds.items():
                 df = t.stream_frame(kind, columns, attrs=attrs, end_ns=now)
-                df.insert(0, "venue", pd.Series(pd.Categorical([venue] * len(df)), index=df.index))
+                df.insert(0, "venue", pd.Series(strings([venue] * len(df)), index=df.index))
                 out.append((kind, df, attrs))
         if self.raw and len(raw_store):
             cols, payloads = raw_store.columns()
             df = t.raw_frame(cols, payloads, attrs=attrs)
             names = self.engine.connection_venues
-            labels = pd.Categorical([names.get(int(c), "") for c in cols["connection"]])
+            labels = strings([names.get(int(c), "") for c in cols["connection"]])
             df.insert(0, "venue", pd.Series(labels, index=df.index))
             out.append(("raw", df, {**attrs, **replay_attrs(self.engine, now)}))
         all_gaps = [*extra_gaps, *gaps]

@@ -397,7 +397,8 @@ def parse_orders(items: Any, symbol: str, *, source: str = "rest:/v1/allOrders")
     Returns
     -------
     pandas.DataFrame
-        One row per order, oldest first. The venue's fields in snake_case:
+        Index ``timestamp`` (UTC, = ``created_at``), one row per order, oldest first.
+        The venue's fields in snake_case:
         ``id source type status`` (int64), ``type_name`` (category limit/market),
         ``status_name`` (category INIT NEW FILLED PART_FILLED CANCELED
         PENDING_CANCEL EXPIRED), ``side`` (category buy/sell), ``price volume
@@ -419,6 +420,7 @@ def parse_orders(items: Any, symbol: str, *, source: str = "rest:/v1/allOrders")
             sides=("side",),
             codes={"type": ORDER_TYPES, "status": ORDER_STATUS},
             sort_by=("created_at", "id"),
+            time_index="created_at",
             attrs=_attrs(source, symbol=symbol),
         )
     except (AttributeError, TypeError, ValueError) as exc:
@@ -452,7 +454,8 @@ def parse_fills(items: Any, symbol: str, *, source: str = "rest:/v1/myTrades") -
     Returns
     -------
     pandas.DataFrame
-        One row per fill, oldest first: ``id`` (int64), ``ctime`` (UTC), ``side``
+        Index ``timestamp`` (UTC, = ``ctime``), one row per fill, oldest first:
+        ``id`` (int64), ``ctime`` (UTC), ``side``
         and ``type`` (category buy/sell: the account's side), ``price volume
         deal_price fee`` (float64; ``deal_price`` is the quote total), ``fee_coin``
         (lower-case str), and where sent ``bid_id ask_id bid_user_id ask_user_id``
@@ -470,6 +473,7 @@ def parse_fills(items: Any, symbol: str, *, source: str = "rest:/v1/myTrades") -
             times_ms=("ctime",),
             sides=("side", "type"),
             sort_by=("ctime", "id"),
+            time_index="ctime",
             attrs=_attrs(source, symbol=symbol),
         )
     except (AttributeError, TypeError, ValueError) as exc:

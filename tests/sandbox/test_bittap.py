@@ -132,7 +132,13 @@ def test_pushes_are_doc_shaped_with_exact_decimals(sb: Sandbox) -> None:
             assert ack == {"code": 0, "msg": "", "topic": ["", ""], "id": 1}
             async with asyncio.timeout(15 * FACTOR):
                 while len(seen) < 4:
-                    msg = await recv(ws)
+                    # A client that only listens is closed after idle_timeout (2 s here);
+                    # trades come in bursts with quiet spells, so keep the link alive.
+                    await ws.send(json.dumps({"method": "PING"}))
+                    try:
+                        msg = await recv(ws, lambda m: "e" in m, timeout=1.0)
+                    except TimeoutError:
+                        continue
                     seen.setdefault(msg["e"], msg)
         return seen
 

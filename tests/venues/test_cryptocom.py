@@ -104,8 +104,13 @@ def test_klines_recorded_seconds_and_sorted() -> None:
     assert df.index.name == "timestamp" and str(df.index.tz) == "UTC"
     # open time is in SECONDS on this endpoint
     assert df.index[0] == pd.Timestamp(1588707000, unit="s", tz="UTC")
-    assert list(df.columns) == ["open", "high", "low", "close", "volume", "closed"]
-    assert (df.dtypes.iloc[:5] == np.float64).all()
+    assert list(df.columns) == [
+        "venue",
+        "symbol",
+        "interval",
+        *["open", "high", "low", "close", "volume", "closed"],
+    ]
+    assert (df.dtypes.iloc[3:8] == np.float64).all()
     assert df.volume.iloc[1] == pytest.approx(54371.8291197)
     assert df.closed.tolist() == [True, True, False]  # the last bar is still forming
     assert df.attrs == {
@@ -131,7 +136,7 @@ def test_klines_newest_first_and_duplicates_are_normalised() -> None:
 
 def test_klines_empty_and_bad_rows() -> None:
     df = v.parse_klines([], "btcusdt", parse_interval(1))
-    assert df.empty and list(df.columns)[:5] == ["open", "high", "low", "close", "volume"]
+    assert df.empty and list(df.columns)[3:8] == ["open", "high", "low", "close", "volume"]
     with pytest.raises(ProtocolError):
         v.parse_klines([[1, 2, 3]], "btcusdt", parse_interval(1))
     with pytest.raises(ProtocolError):
@@ -143,7 +148,7 @@ def test_trades_recorded_trailing_zeros_and_ms() -> None:
     assert df.index[0] == pd.Timestamp(1589032904000, unit="ms", tz="UTC")
     row = df.iloc[0]
     assert (row.id, row.side, row.price, row.amount) == (1887449, "buy", 6.96e-6, 151.17)
-    assert df.id.dtype == np.int64 and isinstance(df.side.dtype, pd.CategoricalDtype)
+    assert df.id.dtype == "Int64" and isinstance(df.side.dtype, pd.CategoricalDtype)
     assert list(df.side.cat.categories) == ["buy", "sell"]
 
 
@@ -173,7 +178,8 @@ def test_depth_recorded_null_time_and_ordering() -> None:
     assert asks.price.tolist() == [6.92e-6, 6.93e-6, 6.2e-4]  # low → high
     assert bids.level.tolist() == [0, 1, 2] and asks.level.tolist() == [0, 1, 2]
     assert df.attrs["timestamp"] == pd.Timestamp(1589032904000, unit="ms", tz="UTC")
-    assert list(df.columns) == ["side", "level", "price", "amount"]
+    assert list(df.columns) == ["venue", "symbol", "side", "level", "price", "amount"]
+    assert set(df.venue) == {"cryptocom"} and set(df.symbol) == {"crobtc"}
 
 
 def test_depth_accepts_ws_style_buys_key() -> None:

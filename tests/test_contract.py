@@ -1,0 +1,173 @@
+"""One data contract on every path: REST, capture and dataset frames concatenate
+and keep every dtype; a Parquet round trip is exact (DESIGN.md "Data contract").
+
+Captures come from every venue of the registry (their example symbols, their public
+channels) on the sandbox, over real sockets. Runs on pandas 2.2 and 3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import mdkit
+from mdkit.data.frames import BOOK_SIDE_DTYPE, TRADE_SIDE_DTYPE, string_dtype
+from mdkit.sandbox import Sandbox
+from mdkit.venues import get_venue, venue_keys
+from mdkit.venues.base import PRIVATE_CHANNELS
+
+# Columns whose dtype is the contract's string dtype wherever they appear.
+STRING_COLUMNS = ("venue", "symbol", "interval")
+
+
+def _public_channels(key: str) -> list[str]:
+    desc = get_venue(key)
+    out = []
+    for channel in desc.channels:
+        if channel in PRIVATE_CHANNELS:
+            continue
+        if channel == "klines":
+            channel = "klines:1min" if "1min" in desc.intervals else "klines"
+        out.append(channel)
+    return out
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
+    """REST frames of two symbols, a capture of every venue, and its dataset."""
+    root = tmp_path_factory.mktemp("contract") / "data"
+    with Sandbox(trades_per_second=8):
+        rest = {
+            "trades": [mdkit.trades(s) for s in ("btcusdt", "ethusdt")],
+            "klines": [mdkit.klines("btcusdt", "1min"), mdkit.klines("ethbtc", "1h")],
+            "depth": [mdkit.depth("btcusdt"), mdkit.depth("ethusdt")],
+            "tickers": [mdkit.tickers(), mdkit.ticker("ethbtc")],
+        }
+        parts = [
+            (key, list(get_venue(key).example_symbols), _public_channels(key))
+            for key in venue_keys()
+        ]
+        cap = mdkit.capture(parts, seconds=3.0)
+    cap.to_parquet(root, raw=True)
+    yield {"rest": rest, "cap": cap, "root": root}
+
+
+def _assert_dtypes_kept(frames: list[pd.DataFrame], what: str) -> pd.DataFrame:
+    """Every column present in every frame has one dtype, and concat keeps it."""
+    assert len(frames) >= 2, what
+    out = pd.concat(frames)
+    for frame in frames:
+        for name in frame.columns:
+            if all(name in f.columns for f in frames):
+                assert frame[name].dtype == out[name].dtype, (what, name, frame[name].dtype)
+    for name in out.columns:
+        if name in STRING_COLUMNS:
+            assert out[name].dtype == string_dtype(), (what, name, out[name].dtype)
+    assert out.index.dtype == frames[0].index.dtype, what
+    return out
+
+
+def test_every_venue_of_the_registry_sent_data(sources: dict[str, object]) -> None:
+    cap = sources["cap"]
+    assert isinstance(cap, mdkit.Capture)
+    assert set(cap.trades["venue"]) == set(venue_keys()), cap
+    assert cap.trades["symbol"].nunique() > len(venue_keys())
+
+
+@pytest.mark.parametrize("kind", ["trades", "klines", "depth", "ticker", "quotes"])
+def test_capture_and_dataset_frames_concat_keeping_dtypes(
+    sources: dict[str, object], kind: str
+) -> None:
+    cap = sources["cap"]
+    assert isinstance(cap, mdkit.Capture)
+    if kind not in cap.frames():
+        pytest.fail(f"the capture of every venue has no {kind}: {cap}")
+    live = cap.frame(kind)
+    stored = mdkit.read_parquet(sources["root"], kind)
+    assert stored.dtypes.to_dict() == live.dtypes.to_dict(), kind
+    out = _assert_dtypes_kept([live, stored], kind)
+    if kind != "quotes":  # one venue offers quotes
+        assert out["venue"].nunique() >= 2
+    if "side" in live:
+        side = TRADE_SIDE_DTYPE if kind == "trades" else BOOK_SIDE_DTYPE
+        assert out["side"].dtype == side
+
+
+def test_book_raw_and_gaps_keep_their_dtypes(sources: dict[str, object]) -> None:
+    cap = sources["cap"]
+    assert isinstance(cap, mdkit.Capture)
+    for name, live in (("book", cap.book(10)), ("raw", cap.raw), ("gaps", cap.gaps)):
+        stored = mdkit.read_parquet(sources["root"], name)
+        if not len(stored) and name == "gaps":
+            continue
+        _assert_dtypes_kept([live, stored], name)
+
+
+def test_rest_frames_concat_with_capture_and_dataset(sources: dict[str, object]) -> None:
+    rest, cap = sources["rest"], sources["cap"]
+    assert isinstance(rest, dict) and isinstance(cap, mdkit.Capture)
+    for kind in ("trades", "klines"):
+        stored = mdkit.read_parquet(sources["root"], kind)
+        frames = [*rest[kind], cap.frame(kind), stored]
+        out = _assert_dtypes_kept(frames, kind)
+        # every REST column (venue first) is a capture column, in the same order
+        live_columns = list(cap.frame(kind).columns)
+        rest_columns = list(rest[kind][0].columns)
+        assert [c for c in live_columns if c in rest_columns] == rest_columns, kind
+        assert out["symbol"].nunique() >= 3 and out["venue"].nunique() >= 2
+    depth = _assert_dtypes_kept(rest["depth"], "rest depth")
+    assert depth["side"].dtype == BOOK_SIDE_DTYPE and set(depth["symbol"]) == {
+        "btcusdt",
+        "ethusdt",
+    }
+    tickers = _assert_dtypes_kept(rest["tickers"], "rest tickers")
+    assert tickers.index.dtype == string_dtype()
+
+
+def _round_trip(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    plain = df.copy()
+    plain.attrs = {}
+    plain.to_parquet(path)
+    return pd.read_parquet(path)
+
+
+def test_parquet_round_trip_is_exact(sources: dict[str, object], tmp_path: Path) -> None:
+    rest, cap = sources["rest"], sources["cap"]
+    assert isinstance(rest, dict) and isinstance(cap, mdkit.Capture)
+    frames = {f"rest {k}": v[0] for k, v in rest.items()}
+    frames |= {f"capture {k}": cap.frame(k) for k in cap.frames()}
+    frames["capture book"] = cap.book(5)
+    for i, (name, df) in enumerate(frames.items()):
+        back = _round_trip(df, tmp_path / f"{i}.parquet")
+        assert back.dtypes.to_dict() == df.dtypes.to_dict(), name
+        assert back.equals(df), name
+        assert back.index.equals(df.index), name
+
+
+def test_account_frames_are_indexed_by_timestamp(sandbox: Sandbox) -> None:
+    acct = mdkit.Account()
+    fills = acct.my_trades("btcusdt")
+    orders = acct.all_orders("btcusdt")
+    for df, column in ((fills, "ctime"), (orders, "created_at")):
+        assert df.index.name == "timestamp" and str(df.index.dtype) == "datetime64[ns, UTC]"
+        assert (df.index == pd.DatetimeIndex(df[column])).all()
+        assert df.index.is_monotonic_increasing
+    assert fills["side"].dtype == TRADE_SIDE_DTYPE
+
+
+def test_symbols_of_every_venue(sandbox: Sandbox) -> None:
+    for key in venue_keys():
+        desc = get_venue(key)
+        if desc.symbol_list is None:
+            with pytest.raises(mdkit.InvalidArgument, match="publishes no symbol list"):
+                mdkit.symbols(key)
+            continue
+        df = mdkit.symbols(key)
+        assert df.index.name == "symbol" and df.index.dtype == string_dtype(), key
+        assert set(desc.example_symbols) <= set(df.index), key
+        assert set(df["venue"]) == {key}
+    with pytest.raises(mdkit.UnknownVenue, match="valid"):
+        mdkit.symbols("nowhere")
