@@ -49,7 +49,6 @@ from mdkit.errors import AuthError, InvalidArgument, MdkitError, TradingDisabled
 from mdkit.venues import get_venue, venue_keys
 from tests.hardening_support import Listener, bounded, pointed_at, type_verdict
 
-
 EXAMPLES = int(os.environ.get("MDKIT_HARDENING_EXAMPLES", "20"))
 BOUND = 12.0  # seconds one call may take (its own time box included)
 SETTINGS = settings(
