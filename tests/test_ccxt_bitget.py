@@ -114,7 +114,9 @@ def test_markets_from_the_sandbox_symbol_list(sb: Sandbox) -> None:
     assert len(markets) >= 800
     btc = markets[SYMBOL]
     assert btc["id"] == "BTCUSDT" and btc["spot"] and btc["active"]
-    assert btc["precision"]["price"] == 10.0 ** -sb.bitget.view.instrument("BTCUSDT").price_precision
+    assert (
+        btc["precision"]["price"] == 10.0 ** -sb.bitget.view.instrument("BTCUSDT").price_precision
+    )
 
 
 def test_watch_trades_agrees_with_mdkit_capture(sb: Sandbox) -> None:

@@ -36,9 +36,11 @@ def _close_figures() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def cap(sandbox: Sandbox) -> Any:
-    """A multi-venue capture over real sockets."""
-    return mdkit.capture(VENUES, seconds=3 * FACTOR)
+def cap() -> Any:
+    """A multi-venue capture over real sockets, on a busy market: trades come in bursts, and
+    the tape, heat map and latency charts need some from every venue within 3 s."""
+    with Sandbox(trades_per_second=30):
+        return mdkit.capture(VENUES, seconds=3 * FACTOR)
 
 
 def png(fig: Any) -> np.ndarray:
@@ -203,7 +205,8 @@ def test_tape_markers_per_trade(cap: Any) -> None:
     assert len(buys) == (trades.side == "buy").sum() and len(sells) == (trades.side == "sell").sum()
     sizes = ax.collections[0].get_sizes()
     amounts = trades[trades.side == "buy"].amount.to_numpy()
-    assert np.argmax(sizes) == np.argmax(amounts)
+    # the largest buy has the largest marker (several may share the largest size)
+    assert sizes[np.argmax(amounts)] == sizes.max() and sizes.min() < sizes.max()
     assert legend_texts(ax)[0].startswith("buy (")
 
 
