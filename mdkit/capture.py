@@ -245,9 +245,7 @@ class Capture:
             [names[c][1] for c in codes[starts]],
             tops,
             attrs=self._attrs(levels=levels, crossed=int(crossed)),
-        )
-        df.insert(
-            0, "venue", pd.Series(strings([names[c][0] for c in codes[starts]]), index=df.index)
+            venues=np.asarray([names[c][0] for c in codes[starts]], dtype=object),
         )
         return df
 

@@ -462,6 +462,7 @@ def book_frame(
     tops: np.ndarray,
     *,
     attrs: Mapping[str, Any],
+    venues: Any = None,
 ) -> pd.DataFrame:
     """Build a top-N book over time (Tardis ``book_snapshot_N`` columns).
 
@@ -476,16 +477,20 @@ def book_frame(
         amounts; NaN where a side has fewer levels.
     attrs : mapping
         Frame metadata.
+    venues : array-like of str, optional
+        Venue of each row (a ``venue`` column first).
 
     Returns
     -------
     pandas.DataFrame
-        Index ``timestamp`` (UTC); ``symbol`` (str), ``local_timestamp`` (UTC), then
+        Index ``timestamp`` (UTC); ``venue`` (str, when given), ``symbol`` (str),
+        ``local_timestamp`` (UTC), then
         per level i: ``asks[i].price asks[i].amount bids[i].price bids[i].amount``
         (float64; asks low→high, bids high→low).
     """
     levels = tops.shape[2] if tops.ndim == 3 else 0
-    out: dict[str, Any] = {
+    out: dict[str, Any] = {} if venues is None else {"venue": strings(venues)}
+    out |= {
         "symbol": strings(np.asarray(symbols, dtype=object)),
         LOCAL_TIMESTAMP: _local(local_time_ns),
     }
