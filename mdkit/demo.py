@@ -10,6 +10,7 @@ from :func:`mdkit.venues.venue_keys` and each descriptor (``example_symbols``,
 from __future__ import annotations
 
 import math
+import sys
 import time
 from typing import Any
 
@@ -18,6 +19,12 @@ import pandas as pd
 __all__ = ["run", "plain"]
 
 _WIDTH = 110
+
+
+def _say(*parts: Any, end: str = "\n") -> None:
+    """Write one line of the demo to standard output (it is the command's output)."""
+    sys.stdout.write(" ".join(str(p) for p in parts) + end)
+    sys.stdout.flush()
 
 
 def plain(value: Any) -> str:
@@ -34,27 +41,27 @@ def plain(value: Any) -> str:
     elif size >= 1 or size == 0:
         text = f"{v:,.4f}"
     else:
-        text = f"{v:.10f}"
+        text = f"{v:.8f}"  # 8 decimals: the finest tick of the venues, no float noise
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _show(title: str, df: pd.DataFrame, rows: int = 6) -> None:
-    print(f"\n== {title}")
+    _say(f"\n== {title}")
     with pd.option_context("display.width", _WIDTH, "display.max_columns", 14):
-        print(df.head(rows).to_string(float_format=plain))
+        _say(df.head(rows).to_string(float_format=plain))
 
 
 def _rest_tour() -> None:
     import mdkit
 
-    print('\n>>> mdkit.klines("btcusdt", "1min").tail(3)')
+    _say('\n>>> mdkit.klines("btcusdt", "1min").tail(3)')
     _show("klines (closed=False is the bar still forming)", mdkit.klines("btcusdt", "1min").tail(3))
-    print('\n>>> mdkit.trades("BTC/USDT")')
+    _say('\n>>> mdkit.trades("BTC/USDT")')
     trades = mdkit.trades("BTC/USDT")
     _show(f"trades ({len(trades)} rows, latest)", trades.tail(4))
     flow = trades.groupby("side", observed=True).amount.sum()
-    print(f"   taker flow: buy {plain(flow.get('buy', 0.0))}, sell {plain(flow.get('sell', 0.0))}")
-    print('\n>>> mdkit.depth("btcusdt")')
+    _say(f"   taker flow: buy {plain(flow.get('buy', 0.0))}, sell {plain(flow.get('sell', 0.0))}")
+    _say('\n>>> mdkit.depth("btcusdt")')
     book = mdkit.depth("btcusdt")
     bids = book[book.side == "bid"].set_index("level")
     asks = book[book.side == "ask"].set_index("level")
@@ -115,35 +122,35 @@ def _venues_tour(seconds: float) -> None:
 
     descs = [get_venue(key) for key in venue_keys()]
     parts = [(d.key, list(d.example_symbols[:2]), _public(d)) for d in descs]
-    print(f"\n>>> cap = mdkit.capture([(venue, symbols, channels), ...], seconds={seconds:g})")
-    print(f"   every venue in the registry at once: {', '.join(d.key for d in descs)}")
+    _say(f"\n>>> cap = mdkit.capture([(venue, symbols, channels), ...], seconds={seconds:g})")
+    _say(f"   every venue in the registry at once: {', '.join(d.key for d in descs)}")
     started = time.monotonic()
     cap = mdkit.capture(parts, seconds=seconds)
     took = time.monotonic() - started
-    print(
+    _say(
         f"   {cap.stats['data_messages']:,} data messages in {took:.1f} s; "
         f"rows: {', '.join(f'{k} {len(cap.frame(k)):,}' for k in cap.frames())}"
     )
     per_channel = cap.stats["per_channel"]
     for desc, (key, symbols, channels) in zip(descs, parts, strict=True):
         messages = sum(v for k, v in per_channel.items() if k.split(" ", 1)[0] == key)
-        print(f"\n-- {key}: {', '.join(symbols)} | {' '.join(channels)} | {messages:,} messages")
+        _say(f"\n-- {key}: {', '.join(symbols)} | {' '.join(channels)} | {messages:,} messages")
         table = _venue_table(cap, key, symbols)
         with pd.option_context("display.width", _WIDTH):
             for line in table.to_string(float_format=plain).splitlines():
-                print(f"   {line}")
+                _say(f"   {line}")
         for method in desc.requests:
             try:
                 r = mdkit.request(key, method)
             except mdkit.MdkitError as exc:
-                print(f"   mdkit.request({key!r}, {method!r}) failed: {exc}")
+                _say(f"   mdkit.request({key!r}, {method!r}) failed: {exc}")
                 continue
-            print(
+            _say(
                 f"   mdkit.request({key!r}, {method!r}) -> {r.result!r} ({r.elapsed * 1000:.0f} ms)"
             )
-    print('\n>>> cap.trades.groupby("venue").price.count()   # one frame, every venue')
+    _say('\n>>> cap.trades.groupby("venue").price.count()   # one frame, every venue')
     counts = cap.trades.groupby("venue").price.count()
-    print("   " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    _say("   " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 def run(seed: int = 7, seconds: float = 3.0) -> int:
@@ -152,13 +159,13 @@ def run(seed: int = 7, seconds: float = 3.0) -> int:
     from mdkit.sandbox import Sandbox
 
     with Sandbox(seed):
-        print(f"mdkit {mdkit.__version__} demo, against the local sandbox (no internet needed).")
-        print("Every call below is what you would type in a notebook.")
+        _say(f"mdkit {mdkit.__version__} demo, against the local sandbox (no internet needed).")
+        _say("Every call below is what you would type in a notebook.")
         _rest_tour()
         _venues_tour(seconds)
         try:
             mdkit.klines("btcusd", "1min")
         except mdkit.InvalidArgument as exc:
-            print(f'\n>>> mdkit.klines("btcusd", "1min")\n   {type(exc).__name__}: {exc}')
-    print("\nDone. `python -m mdkit sandbox` keeps a sandbox up for your own notebook.")
+            _say(f'\n>>> mdkit.klines("btcusd", "1min")\n   {type(exc).__name__}: {exc}')
+    _say("\nDone. `python -m mdkit sandbox` keeps a sandbox up for your own notebook.")
     return 0
