@@ -29,7 +29,16 @@ def _clear_bittap_faults(sandbox: Sandbox) -> Iterator[None]:
     sandbox.bittap.clear_faults()
 
 
-def test_every_public_channel_in_one_capture(sandbox: Sandbox) -> None:
+@pytest.fixture
+def busy() -> Iterator[Sandbox]:
+    """A busier tape than the default (~0.9 prints/s on BitTap, in bursts with quiet spells):
+    a 4 s capture of two symbols then always sees trades."""
+    with Sandbox(trades_per_second=20) as box:
+        yield box
+
+
+def test_every_public_channel_in_one_capture(busy: Sandbox) -> None:
+    sandbox = busy
     chans = ["trades", "ticker", "klines:1m", "klines:3m", "klines:2h", "book:5"]
     cap = mdkit.capture("bittap", ["BTC-USDT", "eth/usdt"], chans, seconds=4 * FACTOR)
     stats = cap.stats

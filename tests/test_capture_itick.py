@@ -23,7 +23,7 @@ CHANNELS = ["quotes", "trades", "book", "ticker", "klines:1min", "klines:1h"]
 @pytest.fixture(scope="module")
 def sb() -> Iterator[Sandbox]:
     with Sandbox(
-        seed=7, trades_per_second=8, itick_options={"rate": 4, "max_subscriptions": 5}
+        seed=7, trades_per_second=30, itick_options={"rate": 4, "max_subscriptions": 5}
     ) as box:
         yield box
 
