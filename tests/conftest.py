@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +48,31 @@ def _no_leftover_faults(request: pytest.FixtureRequest) -> Iterator[None]:
     if isinstance(sb, Sandbox):
         for server in sb.servers.values():  # every venue's queued WS and HTTP faults
             server.clear_faults()
+
+
+@contextmanager
+def tiny_server(handler: Callable[[Any], Any]) -> Iterator[str]:
+    """A bare websockets server on its own thread; yields its ws:// URL."""
+    from websockets.asyncio.server import serve
+
+    ready = threading.Event()
+    state: dict[str, Any] = {}
+
+    def run() -> None:
+        async def main() -> None:
+            async with serve(handler, "127.0.0.1", 0) as server:
+                state["port"] = server.sockets[0].getsockname()[1]
+                state["loop"], state["stop"] = asyncio.get_running_loop(), asyncio.Event()
+                ready.set()
+                await state["stop"].wait()
+
+        asyncio.run(main())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(5)
+    try:
+        yield f"ws://127.0.0.1:{state['port']}"
+    finally:
+        state["loop"].call_soon_threadsafe(state["stop"].set)
+        thread.join(5)

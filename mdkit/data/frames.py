@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "new_frame",
     "TIMESTAMP",
     "LOCAL_TIMESTAMP",
     "TICKER_OPTIONAL",
@@ -178,9 +179,10 @@ def _float(values: Any) -> np.ndarray:
     return np.asarray(values, dtype="float64")
 
 
-def _frame(
+def new_frame(
     columns: dict[str, Any], index: pd.Index | None, attrs: Mapping[str, Any]
 ) -> pd.DataFrame:
+    """A DataFrame of ``columns`` (not copied) on ``index``, with ``attrs`` set."""
     df = pd.DataFrame(columns, index=index, copy=False)
     df.attrs.update(attrs)
     return df
@@ -240,7 +242,7 @@ def klines_frame(
     if qv is not None:
         columns["quote_volume"] = qv
     columns["closed"] = (times + interval_seconds) <= now_s
-    return _frame(columns, to_utc(times, "s"), attrs)
+    return new_frame(columns, to_utc(times, "s"), attrs)
 
 
 def trades_frame(
@@ -293,7 +295,7 @@ def trades_frame(
     )
     if local_time_ns is not None:
         columns[LOCAL_TIMESTAMP] = to_utc(np.asarray(local_time_ns)[order], "ns", name=None)
-    return _frame(columns, to_utc(times[order], "ms"), attrs)
+    return new_frame(columns, to_utc(times[order], "ms"), attrs)
 
 
 def depth_frame(bids: np.ndarray, asks: np.ndarray, *, attrs: Mapping[str, Any]) -> pd.DataFrame:
@@ -324,7 +326,7 @@ def depth_frame(bids: np.ndarray, asks: np.ndarray, *, attrs: Mapping[str, Any])
         "price": np.concatenate([b[:, 0], a[:, 0]]),
         "amount": np.concatenate([b[:, 1], a[:, 1]]),
     }
-    return _frame(columns, None, attrs)
+    return new_frame(columns, None, attrs)
 
 
 def tickers_frame(
@@ -362,7 +364,7 @@ def tickers_frame(
     for name in TICKER_COLUMNS[1:] + TICKER_OPTIONAL:
         if name in TICKER_COLUMNS or any(name in r for r in rows):
             columns[name] = _float([_number(r.get(name)) for r in rows])
-    return _frame(columns, _symbol_index(symbols), attrs)
+    return new_frame(columns, _symbol_index(symbols), attrs)
 
 
 def _symbol_index(symbols: Sequence[str]) -> pd.Index:
@@ -385,7 +387,7 @@ def prices_frame(prices: Mapping[str, Any], *, attrs: Mapping[str, Any]) -> pd.D
         Index ``symbol`` (str); column ``price`` (float64).
     """
     index = _symbol_index(list(prices))
-    return _frame({"price": _float([_number(v) for v in prices.values()])}, index, attrs)
+    return new_frame({"price": _float([_number(v) for v in prices.values()])}, index, attrs)
 
 
 def symbols_frame(rows: Sequence[Mapping[str, Any]], *, attrs: Mapping[str, Any]) -> pd.DataFrame:
@@ -411,7 +413,7 @@ def symbols_frame(rows: Sequence[Mapping[str, Any]], *, attrs: Mapping[str, Any]
         "price_precision": np.asarray([int(r["price_precision"]) for r in rows], dtype="int64"),
         "amount_precision": np.asarray([int(r["amount_precision"]) for r in rows], dtype="int64"),
     }
-    return _frame(columns, index, attrs)
+    return new_frame(columns, index, attrs)
 
 
 def balances_frame(rows: Sequence[Mapping[str, Any]], *, attrs: Mapping[str, Any]) -> pd.DataFrame:
@@ -430,7 +432,7 @@ def balances_frame(rows: Sequence[Mapping[str, Any]], *, attrs: Mapping[str, Any
     columns: dict[str, Any] = {"coin": strings([str(r["coin"]).lower() for r in rows])}
     for name in BALANCE_COLUMNS[1:]:
         columns[name] = _float([_number(r.get(name)) for r in rows])
-    return _frame(columns, None, attrs)
+    return new_frame(columns, None, attrs)
 
 
 def records_frame(
@@ -486,7 +488,7 @@ def records_frame(
             columns[name] = pd.Categorical(values, categories=list(cats[name]))
         else:
             columns[name] = values
-    df = _frame(columns, None, attrs)
+    df = new_frame(columns, None, attrs)
     if index is not None and index in df.columns:
         df = df.set_index(index)
         df.attrs.update(attrs)
@@ -571,7 +573,7 @@ def account_frame(
                 [_label(labels, v) for v in values],
                 categories=list(dict.fromkeys(labels.values())),
             )
-    df = _frame(table, None, attrs)
+    df = new_frame(table, None, attrs)
     keys = [k for k in sort_by if k in df.columns]
     if keys and len(df):
         df = df.sort_values(keys, kind="stable").reset_index(drop=True)

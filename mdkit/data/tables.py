@@ -30,6 +30,7 @@ from mdkit.data.frames import (
     TIMESTAMP,
     TRADE_ID_DTYPE,
     TRADE_SIDE_DTYPE,
+    new_frame,
     strings,
     to_utc,
 )
@@ -278,14 +279,6 @@ def _categorical(values: Any) -> pd.Categorical:
     return pd.Categorical(values)
 
 
-def _frame(
-    columns: dict[str, Any], index: pd.Index | None, attrs: Mapping[str, Any]
-) -> pd.DataFrame:
-    df = pd.DataFrame(columns, index=index, copy=False)
-    df.attrs.update(attrs)
-    return df
-
-
 def _index(times: Any) -> pd.DatetimeIndex:
     return to_utc(np.asarray(times, dtype="int64"), "ns")
 
@@ -315,7 +308,7 @@ def _trades(columns: Mapping[str, Any], attrs: Mapping[str, Any], **_: Any) -> p
         "amount": np.asarray(columns["amount"], dtype="float64")[order],
         LOCAL_TIMESTAMP: _local(np.asarray(columns[LOCAL_TIMESTAMP])[order]),
     }
-    return _frame(out, _index(times[order]), attrs)
+    return new_frame(out, _index(times[order]), attrs)
 
 
 def _klines(
@@ -348,7 +341,7 @@ def _klines(
         del out["quote_volume"]  # not sent by the venue: left out, never invented
     out["closed"] = closed
     out[LOCAL_TIMESTAMP] = _local(np.asarray(columns[LOCAL_TIMESTAMP])[rows])
-    return _frame(out, _index(opens[rows]), attrs)
+    return new_frame(out, _index(opens[rows]), attrs)
 
 
 def _depth(columns: Mapping[str, Any], attrs: Mapping[str, Any], **_: Any) -> pd.DataFrame:
@@ -361,7 +354,7 @@ def _depth(columns: Mapping[str, Any], attrs: Mapping[str, Any], **_: Any) -> pd
         "amount": np.asarray(columns["amount"], dtype="float64"),
         LOCAL_TIMESTAMP: _local(columns[LOCAL_TIMESTAMP]),
     }
-    return _frame(out, _index(columns[TIMESTAMP]), attrs)
+    return new_frame(out, _index(columns[TIMESTAMP]), attrs)
 
 
 def _generic(kind: str) -> Callable[..., pd.DataFrame]:
@@ -391,7 +384,7 @@ def _generic(kind: str) -> Callable[..., pd.DataFrame]:
             else:
                 out[name] = np.asarray(values)
         out[LOCAL_TIMESTAMP] = _local(columns[LOCAL_TIMESTAMP])
-        return _frame(out, _index(columns[TIMESTAMP]), attrs)
+        return new_frame(out, _index(columns[TIMESTAMP]), attrs)
 
     build.__doc__ = f"The {kind} frame: schema columns, all-missing optional ones left out."
     return build
@@ -499,7 +492,7 @@ def book_frame(
         out[f"asks[{i}].amount"] = tops[:, 3, i]
         out[f"bids[{i}].price"] = tops[:, 0, i]
         out[f"bids[{i}].amount"] = tops[:, 1, i]
-    return _frame(out, _index(time_ns), attrs)
+    return new_frame(out, _index(time_ns), attrs)
 
 
 def raw_frame(
@@ -527,7 +520,7 @@ def raw_frame(
         "decoded": strings([decode_payload(p) for p in data]),
     }
     index = to_utc(np.asarray(columns[LOCAL_TIMESTAMP], dtype="int64"), "ns", name=LOCAL_TIMESTAMP)
-    return _frame(out, index, attrs)
+    return new_frame(out, index, attrs)
 
 
 def decode_payload(payload: bytes) -> str:
@@ -602,4 +595,4 @@ def gaps_frame(rows: Sequence[Mapping[str, Any]], *, attrs: Mapping[str, Any]) -
         "channels": strings([str(r.get("channels", "")) for r in rows]),
         "reason": strings([str(r["reason"]) for r in rows]),
     }
-    return _frame(out, None, attrs)
+    return new_frame(out, None, attrs)

@@ -7,8 +7,6 @@ import pickle
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -21,36 +19,9 @@ from mdkit.errors import InvalidArgument, NetworkError, UnknownSymbol
 from mdkit.sandbox import Sandbox
 from mdkit.venues import cryptocom_ws, get_venue
 from mdkit.venues.base import Counters, Credentials, Limits, SessionSetup
+from tests.conftest import tiny_server
 
 FAST = {"backoff": (0.05, 0.4)}
-
-
-@contextmanager
-def tiny_server(handler: Callable[[Any], Any]) -> Iterator[str]:
-    """A bare websockets server on its own thread; yields its ws:// URL."""
-    from websockets.asyncio.server import serve
-
-    ready = threading.Event()
-    state: dict[str, Any] = {}
-
-    def run() -> None:
-        async def main() -> None:
-            async with serve(handler, "127.0.0.1", 0) as server:
-                state["port"] = server.sockets[0].getsockname()[1]
-                state["loop"], state["stop"] = asyncio.get_running_loop(), asyncio.Event()
-                ready.set()
-                await state["stop"].wait()
-
-        asyncio.run(main())
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert ready.wait(5)
-    try:
-        yield f"ws://127.0.0.1:{state['port']}"
-    finally:
-        state["loop"].call_soon_threadsafe(state["stop"].set)
-        thread.join(5)
 
 
 def test_no_reconnect_storm_when_the_server_closes_after_one_frame() -> None:

@@ -14,6 +14,7 @@ import pytest
 import mdkit
 from mdkit.errors import InvalidArgument, NetworkError, UnknownChannel, UnknownVenue
 from mdkit.sandbox import Sandbox
+from tests.conftest import tiny_server
 
 
 @pytest.fixture
@@ -63,39 +64,13 @@ def test_silence_watchdog_reconnects(sandbox: Sandbox) -> None:
 
 
 def test_server_that_never_sends_anything() -> None:
-    from websockets.asyncio.server import serve
+    async def mute(ws: Any) -> None:
+        await ws.wait_closed()
 
-    ready = threading.Event()
-    stop: dict[str, Any] = {}
-
-    def run() -> None:
-        async def main() -> None:
-            async def mute(ws: Any) -> None:
-                await ws.wait_closed()
-
-            async with serve(mute, "127.0.0.1", 0) as server:
-                stop["port"] = server.sockets[0].getsockname()[1]
-                stop["loop"], stop["event"] = asyncio.get_running_loop(), asyncio.Event()
-                ready.set()
-                await stop["event"].wait()
-
-        asyncio.run(main())
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    ready.wait(5)
-    try:
+    with tiny_server(mute) as url:
         cap = mdkit.capture(
-            "cryptocom",
-            "btcusdt",
-            "trades",
-            seconds=1.5,
-            url=f"ws://127.0.0.1:{stop['port']}",
-            silence_timeout=0.4,
-            **FAST,
+            "cryptocom", "btcusdt", "trades", seconds=1.5, url=url, silence_timeout=0.4, **FAST
         )
-    finally:
-        stop["loop"].call_soon_threadsafe(stop["event"].set)
     assert cap.stats["outcome"] == "no data"
     assert cap.stats["reconnects"] >= 1
     assert cap.gaps["reason"].str.contains("nothing received").any()
