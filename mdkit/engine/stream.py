@@ -727,6 +727,7 @@ class Engine:
         """
         rows = {key: part.tables.drain() for key, part in self.parts.items()}
         raw, self.raw = self.raw, RawStore(self.raw.limit)
+        self.raw_add = self.raw.add
         gaps = self.stats.gaps
         self.stats.gaps = [g for g in gaps if g["end_ns"] is None]
         return rows, raw, [g for g in gaps if g["end_ns"] is not None]
