@@ -36,9 +36,11 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -59,6 +61,8 @@ __all__ = [
 ]
 
 _PER_SECOND = 65536
+#: Ids of pushed trades (:meth:`Market.push_trade`) start here within their second.
+_PUSHED = 49152
 #: Past minute bars are cached in blocks of this many seconds (6 hours).
 _BLOCK = 21600
 #: Trades per second of BTC/USDT on Crypto.com by default (and before ``busy_since``).
@@ -277,6 +281,10 @@ class Market:
         self._hour_cache = functools.lru_cache(maxsize=4096)(self._hour_bars)
         self._block_cache = functools.lru_cache(maxsize=1024)(self._block_bars)
         self._views: dict[str, Market] = {venue: self}
+        # Controls (push_trade, set_rate): trades pushed by hand, rate changes by symbol.
+        self._lock = threading.Lock()
+        self._pushed: dict[str, list[tuple[int, int, int, int, bool]]] = {}
+        self._rates: dict[str, list[tuple[int, float | None]]] = {}
 
     def venue(self, name: str) -> Market:
         """The same market seen from venue ``name`` (own symbols, trades, book, lag)."""
@@ -419,23 +427,152 @@ class Market:
             return block
         return block.take((block.time_ms >= start_ms) & (block.time_ms < end_ms))
 
+    # -- controls -------------------------------------------------------------------
+    def push_trade(
+        self, symbol: str, *, side: str = "buy", amount: float | None = None
+    ) -> dict[str, Any]:
+        """Print one trade on ``symbol`` at the market clock's next millisecond.
+
+        A buy takes the best ask of that second's book, a sell the best bid; an
+        ``amount`` larger than the touch walks the book to the level that fills it
+        (one print at that level's price, as the tape's own large prints). The
+        trade joins the tape for good: :meth:`trades`, bars and tickers include it,
+        so every server of this venue sends it at its next tick.
+
+        Parameters
+        ----------
+        symbol : str
+            The venue's spelling (a key of :attr:`instruments`).
+        side : {"buy", "sell"}
+            Taker side.
+        amount : float, optional
+            Base amount, rounded to the lot grid (at least one lot); by default the
+            instrument's median trade size.
+
+        Returns
+        -------
+        dict
+            ``id`` (int), ``time_ms`` (int, epoch ms), ``price`` and ``amount``
+            (floats on the instrument's grid), ``side`` (``"buy"``/``"sell"``).
+        """
+        inst = self._checked(symbol)
+        if side not in ("buy", "sell"):
+            raise ValueError(f"side must be one of 'buy', 'sell', not {side!r}")
+        size = inst.size if amount is None else amount
+        if isinstance(size, bool) or not isinstance(size, int | float) or not size > 0:
+            raise ValueError(f"amount must be a positive number or None, not {amount!r}")
+        lots = max(1, round(float(size) / inst.lot))
+        buy = side == "buy"
+        with self._lock:
+            time_ms = int(math.floor(self.now() * 1000)) + 1
+            second = time_ms // 1000
+            book = self.book(symbol, second)
+            ticks, depth = (
+                (book.ask_ticks, book.ask_lots) if buy else (book.bid_ticks, book.bid_lots)
+            )
+            level = min(int(np.searchsorted(np.cumsum(depth), lots)), len(ticks) - 1)
+            price_ticks = int(ticks[level])
+            tape = self._pushed.setdefault(symbol, [])
+            n = sum(1 for t in tape if t[0] // 1000 == second)
+            trade_id = second * _PER_SECOND + _PUSHED + n
+            tape.append((time_ms, trade_id, price_ticks, lots, buy))
+            tape.sort()
+        return {
+            "id": trade_id,
+            "time_ms": time_ms,
+            "price": round(price_ticks * inst.tick, inst.price_precision),
+            "amount": round(lots * inst.lot, inst.amount_precision),
+            "side": side,
+        }
+
+    def set_rate(self, symbol: str, trades_per_second: float | None) -> None:
+        """Set ``symbol``'s trade intensity from the market clock's next second on.
+
+        ``trades_per_second`` is the mean of a flat Poisson tape (``0`` silences the
+        symbol); ``None`` restores the default intensity. The past never changes.
+        """
+        self._checked(symbol)
+        rate = trades_per_second
+        if rate is not None and (
+            isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate < 10_000
+        ):
+            raise ValueError(
+                f"trades_per_second must be a number from 0 to 10000 or None, not {rate!r}"
+            )
+        with self._lock:
+            since = int(math.floor(self.now())) + 1
+            changes = [c for c in self._rates.get(symbol, []) if c[0] < since]
+            self._rates[symbol] = [*changes, (since, None if rate is None else float(rate))]
+
+    def _checked(self, symbol: str) -> Instrument:
+        if symbol not in self.instruments:
+            raise ValueError(
+                f"{self.profile.key} lists no {symbol!r}; valid: {', '.join(self.instruments)}"
+            )
+        return self.instruments[symbol]
+
     def _rate(self, seconds: np.ndarray) -> np.ndarray:
         """Mean prints per second of BTC/USDT on Crypto.com at each second."""
         early = min(self.trades_per_second, DEFAULT_RATE)
         return np.where(seconds < self.busy_since, early, self.trades_per_second)
 
     def _trades_of(self, symbol: str, seconds: np.ndarray, times: bool = True) -> Trades:
-        """Every trade of the whole ``seconds`` (sorted int64).
+        """Every trade of the whole ``seconds`` (sorted int64), pushed ones included.
 
         With ``times=False`` (bars only) ``time_ms`` is the trade's second in ms: the
-        order within a second is the id order either way, so bars do not change.
+        order within a second is the time order either way, so bars do not change.
         """
+        pushed: list[tuple[int, int, int, int, bool]] = []
+        if len(seconds) and symbol in self._pushed:
+            lo, hi = int(seconds[0]) * 1000, int(seconds[-1]) * 1000 + 1000
+            with self._lock:
+                pushed = [t for t in self._pushed[symbol] if lo <= t[0] < hi]
+            if pushed and seconds[-1] - seconds[0] != len(seconds) - 1:  # not contiguous
+                inside = np.isin([t[0] // 1000 for t in pushed], seconds)
+                pushed = [t for t, keep in zip(pushed, inside.tolist(), strict=True) if keep]
+        if not pushed:
+            return self._generated(symbol, seconds, times)
+        gen = self._generated(symbol, seconds, True)
+        inst = self.instruments[symbol]
+        t_ms, ids, ticks, lots, buys = (np.array(c) for c in zip(*pushed, strict=True))
+        extra = Trades(
+            t_ms.astype(np.int64),
+            ids.astype(np.int64),
+            np.round(ticks * inst.tick, inst.price_precision),
+            np.round(lots * inst.lot, inst.amount_precision),
+            buys.astype(bool),
+            ticks.astype(np.int64),
+            lots.astype(np.int64),
+        )
+        both = Trades(
+            *(
+                np.concatenate([getattr(gen, f), getattr(extra, f)])
+                for f in Trades.__dataclass_fields__
+            )
+        )
+        out = both.take(np.lexsort((both.id, both.time_ms)))
+        if not times:
+            out.time_ms = out.time_ms // 1000 * 1000
+        return out
+
+    def _intensity(self, symbol: str, seconds: np.ndarray) -> np.ndarray:
+        """Expected prints in each second: the day path's, or as :meth:`set_rate` says."""
+        inst = self.instruments[symbol]
+        rate = self._rate(seconds) * (inst.activity * self.profile.activity_mult)
+        default = self._fields(symbol, seconds, ("lam",))["lam"] * rate
+        lam = default
+        for since, flat in self._rates.get(symbol, ()):
+            lam = np.where(seconds >= since, default if flat is None else flat, lam)
+        return np.asarray(lam)
+
+    def _generated(self, symbol: str, seconds: np.ndarray, times: bool = True) -> Trades:
+        """The model's own trades of the whole ``seconds`` (sorted int64)."""
         inst = self.instruments[symbol]
         sym = _sym_id(inst.key)
         salt = self.profile.salt
-        rate = self._rate(seconds) * (inst.activity * self.profile.activity_mult)
-        lam = self._fields(symbol, seconds, ("lam",))["lam"]
-        counts = _poisson(mm.key(self.seed, salt, sym, 30), seconds, lam * rate)
+        counts = _poisson(
+            mm.key(self.seed, salt, sym, 30), seconds, self._intensity(symbol, seconds)
+        )
         # Only seconds with prints need the rest of the path: thin pairs (and quiet
         # hours) skip most of a day. Dense blocks keep the cheap contiguous noise sum.
         busy = counts > 0
@@ -622,4 +759,4 @@ def _poisson(k: np.uint64, seconds: np.ndarray, lam: np.ndarray) -> np.ndarray:
         lb = lam[~small]
         g = mm.normal(k ^ np.uint64(0xABCDEF), seconds[~small])
         counts[~small] = np.maximum(0, np.round(lb + np.sqrt(lb) * g)).astype(np.int64)
-    return np.minimum(counts, _PER_SECOND - 1)
+    return np.minimum(counts, _PUSHED - 1)
