@@ -67,6 +67,10 @@ _PUSHED = 49152
 _BLOCK = 21600
 #: Trades per second of BTC/USDT on Crypto.com by default (and before ``busy_since``).
 DEFAULT_RATE = 1.5
+#: Every symbol prints at least once in every aligned block of this many seconds
+#: (a block the Poisson tape leaves empty gets one print): any 4-second window sees
+#: a trade on every venue and symbol, at any hour (thin pairs thin, never silent).
+ALIVE = 2
 _FIELDS = ("x", "lam", "z", "pressure", "burst")
 
 
@@ -212,16 +216,38 @@ class Book:
     ask_lots: np.ndarray
 
 
+#: Every asset's USD price level and daily volatility: a pair's price is the ratio of
+#: its two assets' paths (one price level across pairs: ETH/BTC = ETH/USDT ÷ BTC/USDT).
+ASSETS: dict[str, tuple[float, float]] = {
+    "btc": (65000.0, 0.025),
+    "eth": (3200.0, 0.03),
+    "xrp": (0.55, 0.04),
+    "cro": (0.09, 0.04),
+    "ltc": (72.0, 0.035),
+    "sol": (150.0, 0.045),
+    "krb": (1.25 / 41.5, 0.06),
+    "usdt": (1.0, 0.0005),
+    "uah": (1.0 / 41.5, 0.004),
+}
+
+
 class _Shared:
-    """Caches every venue view of one market shares (the day paths)."""
+    """Caches every venue view of one market shares (asset and pair day paths)."""
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
-        self.day = functools.lru_cache(maxsize=32)(self._day)
+        self.asset = functools.lru_cache(maxsize=16)(self._asset)
+        self.day = functools.lru_cache(maxsize=24)(self._day)
+
+    def _asset(self, asset: str, day: int) -> mm.DayPath:
+        usd, vol = ASSETS[asset]
+        # Seeded as the asset's USDT pair was (the same BTC/USDT history as before).
+        stream = _sym_id(asset if asset in ("usdt", "uah") else f"{asset}usdt")
+        return mm.day_path(self.seed, stream, day, vol, math.log(usd))
 
     def _day(self, key: str, day: int) -> mm.DayPath:
         inst = CATALOG[key]
-        return mm.day_path(self.seed, _sym_id(key), day, inst.vol, math.log(inst.price0))
+        return mm.pair_path(self.asset(inst.base, day), self.asset(inst.quote, day))
 
 
 def _sym_id(key: str) -> int:
@@ -555,24 +581,47 @@ class Market:
             out.time_ms = out.time_ms // 1000 * 1000
         return out
 
-    def _intensity(self, symbol: str, seconds: np.ndarray) -> np.ndarray:
-        """Expected prints in each second: the day path's, or as :meth:`set_rate` says."""
+    def _intensity(self, symbol: str, seconds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Expected prints in each second, and where :meth:`set_rate` fixed it."""
         inst = self.instruments[symbol]
-        rate = self._rate(seconds) * (inst.activity * self.profile.activity_mult)
-        default = self._fields(symbol, seconds, ("lam",))["lam"] * rate
-        lam = default
+        default = self._fields(symbol, seconds, ("lam",))["lam"] * (
+            self._rate(seconds) * (inst.activity * self.profile.activity_mult)
+        )
+        lam, fixed = default, np.zeros(len(seconds), dtype=bool)
         for since, flat in self._rates.get(symbol, ()):
-            lam = np.where(seconds >= since, default if flat is None else flat, lam)
-        return np.asarray(lam)
+            later = seconds >= since
+            lam = np.where(later, default if flat is None else flat, lam)
+            fixed = np.where(later, flat is not None, fixed)
+        return np.asarray(lam), np.asarray(fixed)
+
+    def _counts(self, symbol: str, seconds: np.ndarray) -> np.ndarray:
+        """Prints in each of ``seconds`` (sorted int64): Poisson, and alive (:data:`ALIVE`).
+
+        Whole aligned blocks are drawn, so a second's count never depends on the
+        range that asked for it.
+        """
+        if not len(seconds):
+            return np.zeros(0, dtype=np.int64)
+        sym = _sym_id(self.instruments[symbol].key)
+        first, last = int(seconds[0]) // ALIVE * ALIVE, int(seconds[-1]) // ALIVE * ALIVE
+        full = np.arange(first, last + ALIVE, dtype=np.int64)
+        lam, fixed = self._intensity(symbol, full)
+        counts = _poisson(mm.key(self.seed, self.profile.salt, sym, 30), full, lam)
+        blocks = (full - first) // ALIVE
+        empty = np.bincount(blocks, weights=counts)[blocks] == 0
+        u = mm.uniform(mm.key(self.seed, self.profile.salt, sym, 34), full // ALIVE)
+        pick = full % ALIVE == (u * ALIVE).astype(np.int64)
+        counts[empty & pick & ~fixed] = 1
+        if len(full) == len(seconds):
+            return counts
+        return counts[np.searchsorted(full, seconds)]
 
     def _generated(self, symbol: str, seconds: np.ndarray, times: bool = True) -> Trades:
         """The model's own trades of the whole ``seconds`` (sorted int64)."""
         inst = self.instruments[symbol]
         sym = _sym_id(inst.key)
         salt = self.profile.salt
-        counts = _poisson(
-            mm.key(self.seed, salt, sym, 30), seconds, self._intensity(symbol, seconds)
-        )
+        counts = self._counts(symbol, seconds)
         # Only seconds with prints need the rest of the path: thin pairs (and quiet
         # hours) skip most of a day. Dense blocks keep the cheap contiguous noise sum.
         busy = counts > 0

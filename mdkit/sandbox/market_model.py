@@ -22,7 +22,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DayPath", "anchor", "ar1", "day_path", "key", "normal", "uniform", "uniform2"]
+__all__ = [
+    "DayPath",
+    "anchor",
+    "ar1",
+    "day_path",
+    "key",
+    "normal",
+    "pair_path",
+    "uniform",
+    "uniform2",
+]
 
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 DAY = 86400
@@ -158,6 +168,8 @@ class DayPath:
     pressure: np.ndarray
     #: Burst level (0 calm, > 1 in a burst): spreads widen with it.
     burst: np.ndarray
+    #: Volatility of the second's log return (``x`` moves by ``sigma · z`` plus a drift).
+    sigma: np.ndarray
 
 
 def day_path(seed: int, sym: int, day: int, vol: float, log_p0: float) -> DayPath:
@@ -212,10 +224,15 @@ def day_path(seed: int, sym: int, day: int, vol: float, log_p0: float) -> DayPat
     drift = ends[1] - ends[0] - walk[-1]
     x = np.add(walk, ends[0], out=walk)
     x += _frac(n) * drift
-    return DayPath(
-        x,
-        lam,
-        z,
-        pressure,
-        burst,
-    )
+    return DayPath(x, lam, z, pressure, burst, sigma)
+
+
+def pair_path(base: DayPath, quote: DayPath) -> DayPath:
+    """A pair's day from its two assets' USD days: the log price is their difference.
+
+    Activity, bursts and order-flow pressure are the base asset's; the shock is the
+    pair's own normalised move, so flow still follows the pair's price.
+    """
+    sigma = np.hypot(base.sigma, quote.sigma)
+    z = (base.sigma * base.z - quote.sigma * quote.z) / sigma
+    return DayPath(base.x - quote.x, base.lam, z, base.pressure, base.burst, sigma)

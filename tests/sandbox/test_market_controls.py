@@ -113,20 +113,20 @@ def test_a_large_push_walks_the_book(sb: Sandbox) -> None:
 def test_pushed_trade_joins_bars_and_ticker() -> None:
     clock = Clock(T)
     m = Market(7, clock=clock).venue("richamster")
-    before = m.klines("BTC/UAH", 60, int(T) - 60, int(T) + 60)
-    tick0 = m.ticker("BTC/UAH")
     p = m.push_trade("BTC/UAH", side="sell", amount=0.5)
     assert p["time_ms"] == int(T * 1000) + 1
     assert len(m.trades("BTC/UAH", int(T * 1000), int(T * 1000) + 10)) == 0  # not yet
     clock.t = T + 0.5
     got = m.trades("BTC/UAH", int(T * 1000), int(T * 1000) + 2)
     assert got.id.tolist()[-1] == p["id"] and got.price[-1] == p["price"]
-    after = m.klines("BTC/UAH", 60, int(T) - 60, int(T) + 60)
-    assert after[-1, 5] == pytest.approx(before[-1, 5] + 0.5)
-    assert after[-1, 4] == p["price"]  # the forming bar closes at the last trade
-    tick1 = m.ticker("BTC/UAH")
-    assert tick1["last"] == p["price"]
-    assert tick1["volume"] == pytest.approx(tick0["volume"] + 0.5)
+    minute = int(T) // 60 * 60
+    tape = m.trades("BTC/UAH", minute * 1000, (minute + 60) * 1000)
+    assert p["id"] in tape.id.tolist()
+    bar = m.klines("BTC/UAH", 60, minute, minute + 60)[-1]
+    assert bar[5] == pytest.approx(tape.amount.sum()) and bar[7] == len(tape)
+    assert bar[4] == tape.price[-1]  # the forming bar closes at the last trade
+    tick = m.ticker("BTC/UAH")
+    assert tick["last"] == tape.price[-1]
 
 
 def test_set_rate_sets_the_intensity_from_the_next_second() -> None:
