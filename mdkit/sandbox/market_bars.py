@@ -11,8 +11,8 @@ prices and amounts only at the end (:func:`values`). The hierarchy:
   calendar months (the 1st, 00:00 UTC) merge their days.
 
 The forming bar of every interval holds the trades up to now, so it closes at the
-last trade. Days of the coarse history (before ``detail_from``) aggregate its one
-print a minute directly, so years of daily bars stay cheap.
+last trade. Days of the coarse history (before ``detail_from``) aggregate their
+prints (one every ``COARSE`` seconds) directly, so years of daily bars stay cheap.
 """
 
 from __future__ import annotations
