@@ -111,6 +111,26 @@ def test_forming_bars_close_at_the_last_trade_and_the_ticker_is_the_bars(
     assert lots([ticker["volume"]], ap)[0] == lots(bars[:, 5], ap).sum()
 
 
+def on_grid(value: float, places: int) -> bool:
+    """The double is the nearest one to a decimal of at most ``places`` places."""
+    return Decimal(repr(float(value))).normalize().as_tuple().exponent >= -places  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("venue", sorted(VENUES))
+def test_every_aggregate_is_an_exact_decimal_on_its_grid(market: Market, venue: str) -> None:
+    # Sums of integer lots, never of floats (a float sum reads 39695340.09999999).
+    view = market.venue(venue)
+    for symbol, inst in view.instruments.items():
+        pp, ap = inst.price_precision, inst.amount_precision
+        for interval in (60, 3600, DAY):
+            bars = view.klines(symbol, interval, TODAY - DAY, int(T))
+            assert all(on_grid(v, ap) for v in bars[:, 5]), (symbol, interval)
+            assert all(on_grid(v, pp) for v in bars[:, 1:5].ravel()), (symbol, interval)
+            assert all(on_grid(v, pp + ap) for v in bars[:, 6]), (symbol, interval)
+        ticker = view.ticker(symbol)
+        assert on_grid(ticker["volume"], ap) and on_grid(ticker["quote_volume"], pp + ap)
+
+
 def test_years_of_bars_exist_from_the_genesis_and_answer(market: Market) -> None:
     days = market.klines("btcusdt", DAY, TODAY - 365 * DAY, TODAY + 1)
     assert len(days) == 366 and not np.isnan(days[:, 1]).any()
