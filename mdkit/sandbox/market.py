@@ -52,7 +52,7 @@ from dataclasses import replace
 import numpy as np
 
 from mdkit.sandbox import market_model as mm
-from mdkit.sandbox.market_bars import Bars
+from mdkit.sandbox.market_bars import LOOKBACK, Bars
 from mdkit.sandbox.market_book import book_levels, fill_scale, walk_offsets
 from mdkit.sandbox.market_catalog import (
     ASSETS,
@@ -87,7 +87,7 @@ GENESIS = 1_577_836_800
 DETAIL_DAYS = 2
 #: The coarse history prints once every this many seconds, on a price path with a
 #: knot as often.
-COARSE = 300
+COARSE = LOOKBACK
 #: Trades per second of BTC/USDT on Crypto.com by default (and before ``busy_since``).
 DEFAULT_RATE = 1.5
 #: Every symbol prints at least once in every aligned block of this many seconds
