@@ -14,13 +14,15 @@ import pytest
 import mdkit
 from mdkit.errors import InvalidArgument, NetworkError, UnknownChannel, UnknownVenue
 from mdkit.sandbox import Sandbox
-from tests.conftest import tiny_server
+from tests.conftest import tiny_server, trading
 
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(trades_per_second=8, ws_options={"rate": 5, "ping_interval": 0.3}) as sb:
-        yield sb
+    """A sandbox where btcusdt trades every 0.2 s (pushed trades, not the random tape)."""
+    with Sandbox(ws_options={"rate": 5, "ping_interval": 0.3}) as sb:
+        with trading(sb, "cryptocom", ["btcusdt"]):
+            yield sb
 
 
 def later(delay: float, action: Any) -> None:
@@ -173,7 +175,7 @@ def test_stop_from_another_thread_marks_interrupted(sandbox: Sandbox) -> None:
 
 def test_ackless_string_server_and_incremental_book() -> None:
     options = {"ack": False, "strings": True, "depth_mode": "incremental", "rate": 4}
-    with Sandbox(trades_per_second=8, ws_options=options) as sb:
+    with Sandbox(ws_options=options) as sb, trading(sb, "cryptocom", ["btcusdt"]):
         cap = mdkit.capture("cryptocom", "btcusdt", ["trades", "book"], seconds=2.2)
         market = sb.market
     assert cap.stats["acks"] == 0 and len(cap.trades)
