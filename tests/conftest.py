@@ -84,6 +84,51 @@ def wait_for(condition: Callable[[], Any], seconds: float = 10.0, what: str = ""
         time.sleep(0.01)
 
 
+def capture_until(
+    done: Callable[[dict[str, Any]], bool],
+    venue: Any,
+    symbols: Any = None,
+    channels: Any = None,
+    *,
+    seconds: float = 30.0,
+    **options: Any,
+) -> Any:
+    """``mdkit.capture`` that ends as soon as ``done(cap.stats)`` holds (checked every 50 ms).
+
+    ``seconds * FACTOR`` is a deadline, not a time box: a capture that reaches it
+    without ``done`` fails the test (with its stats). The capture's outcome is
+    ``"completed"``, as at the end of a time box.
+    """
+    from mdkit.capture import Capture, _engine
+    from mdkit.engine import runner
+
+    url, urls = options.pop("url", None), options.pop("urls", None)
+    engine = _engine(venue, symbols, channels, seconds * FACTOR, None, url, urls, options)
+    finished, met = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        while not finished.wait(0.05):
+            try:
+                ready = done(Capture(engine).stats)
+            except (RuntimeError, KeyError):  # counters changed under us: look again
+                continue
+            if ready:
+                met.set()
+                engine.stop("completed")
+                return
+
+    watcher = threading.Thread(target=watch, name="capture-until", daemon=True)
+    watcher.start()
+    try:
+        runner.run(engine.run())
+    finally:
+        finished.set()
+        watcher.join(5)
+    cap = Capture(engine)
+    assert met.is_set(), f"not met within {seconds * FACTOR:g} s: {cap.stats}"
+    return cap
+
+
 @contextmanager
 def trading(
     sb: Sandbox | Market,

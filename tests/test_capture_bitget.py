@@ -17,7 +17,7 @@ from mdkit.engine import listing
 from mdkit.errors import AuthError, InvalidArgument, UnknownSymbol
 from mdkit.sandbox import Sandbox
 from mdkit.venues import get_venue
-from tests.conftest import trading
+from tests.conftest import capture_until, trading
 
 FACTOR = float(os.environ.get("MDKIT_TEST_TIME_FACTOR", "1"))
 
@@ -82,7 +82,8 @@ def test_public_channels_values_from_the_market(sb: Sandbox) -> None:
 
 def test_every_kline_interval(sb: Sandbox) -> None:
     tokens = ["1m", "5m", "15m", "30m", "1h", "4h", "6h", "12h", "1d", "3d", "1w", "1M"]
-    cap = mdkit.capture("bitget", ["BTCUSDT"], [f"klines:{t}" for t in tokens], seconds=2 * FACTOR)
+    chans = [f"klines:{t}" for t in tokens]
+    cap = capture_until(lambda s: all(s["per_channel"].values()), "bitget", ["BTCUSDT"], chans)
     assert cap.stats["server_errors"] == []
     assert len(set(cap.klines["interval"])) == 12
 
@@ -198,7 +199,11 @@ def test_1500_channels_over_two_connections(sb: Sandbox) -> None:
     assert listed is not None and len(listed) >= 800
     symbols = listed[:750]
     before = len(sb.bitget.ended)
-    cap = mdkit.capture("bitget", symbols, ["trades", "book:1"], seconds=6 * FACTOR)
+
+    def all_sent(stats: dict[str, Any]) -> bool:
+        return sum(1 for n in stats["per_channel"].values() if n > 0) == 1500
+
+    cap = capture_until(all_sent, "bitget", symbols, ["trades", "book:1"], seconds=60)
     stats = cap.stats
     assert stats["connections"] == 2 and stats["reconnects"] == 0
     assert stats["server_errors"] == []

@@ -14,7 +14,7 @@ import pytest
 import mdkit
 from mdkit.errors import InvalidArgument, NetworkError, UnknownChannel, UnknownVenue
 from mdkit.sandbox import Sandbox
-from tests.conftest import tiny_server, trading
+from tests.conftest import capture_until, tiny_server, trading, wait_for
 
 
 @pytest.fixture
@@ -93,8 +93,9 @@ def test_malformed_frames_counted_kept_and_capture_goes_on(sandbox: Sandbox) -> 
 def test_pongs_echo_pings(unit: str) -> None:
     options = {"ping_interval": 0.1, "ping_unit": unit, "max_unanswered": 2}
     with Sandbox(ws_options=options) as sb:
-        cap = mdkit.capture("cryptocom", "btcusdt", "ticker", seconds=1.2)
+        cap = capture_until(lambda s: s["pings"] >= 5, "cryptocom", "btcusdt", "ticker")
         server = sb.cryptocom
+        wait_for(lambda: len(server.pongs) >= 5, what="the server got the pongs")
     assert cap.stats["pings"] >= 5
     assert len(server.pongs) >= 5 and server.accepted == 1
     assert "no pong" not in server.ended

@@ -91,7 +91,7 @@ def test_every_price_and_amount_is_on_the_grid_and_books_never_cross(
 ) -> None:
     venue, symbol, prices, amounts, books = case
     inst = getattr(sb, venue).view.instrument(symbol)
-    with trading(sb, venue, [symbol]):  # trades on the wire, large and small, both sides
+    with trading(sb, venue, [symbol], every=0.05):  # trades: large and small, both sides
         cap = mdkit.capture(venue, symbol, ["trades", "book"], seconds=2.0 * FACTOR)
     seen = [0, 0]
     for frame in _frames(cap):
