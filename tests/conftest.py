@@ -1,20 +1,65 @@
-"""Shared fixtures: the sandbox on port 0 (real sockets) and the recorded samples."""
+"""Shared fixtures: the sandbox on port 0 (real sockets) and the recorded samples.
+
+Parallel runs (``make test``: pytest-xdist, ``--dist loadgroup``): each worker is its own
+process with its own session sandbox on its own ports and its own ``MDKIT_*``
+environment. A module's tests stay on one worker (module fixtures such as a shared
+capture run once), unless a test names its own ``xdist_group``; the slowest groups are
+handed out first so that no worker is left with a long one at the end.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mdkit.sandbox import Sandbox
+from mdkit.sandbox import Market, Sandbox
 
 SAMPLES = Path(__file__).parent / "samples"
+#: Scales deadlines (and some time boxes); above 1 on a slow machine:
+#: ``MDKIT_TEST_TIME_FACTOR=3 make test``.
+FACTOR = float(os.environ.get("MDKIT_TEST_TIME_FACTOR", "1"))
+
+#: Modules (or ``xdist_group`` names) whose tests take the longest, slowest first: a
+#: parallel run starts them first. Only the order changes, never what runs.
+SLOW_FIRST = (
+    "tests/test_soak.py",
+    "nb05",
+    "tests/test_readme.py",
+    "nb06",
+    "tests/store/test_recorder.py",
+    "nb02",
+    "tests/test_notebooks.py",
+    "nb03",
+    "nb01",
+    "nb04",
+)
+
+
+def _group(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("xdist_group")
+    if marker is not None:
+        return str(marker.args[0] if marker.args else marker.kwargs.get("name", "default"))
+    return item.nodeid.split("::", 1)[0]
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (its worker hook)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep each module on one worker and start the slowest groups first (see above)."""
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(_group(item)))
+    # A stable sort: inside a group and among the other groups, collection order holds.
+    items.sort(key=lambda item: rank.get(_group(item), len(rank)))
 
 
 class Clock:
@@ -25,6 +70,111 @@ class Clock:
 
     def __call__(self) -> float:
         return self.t
+
+
+def wait_for(condition: Callable[[], Any], seconds: float = 10.0, what: str = "") -> Any:
+    """Poll ``condition`` until it is truthy (returned) or ``seconds * FACTOR`` pass."""
+    deadline = time.monotonic() + seconds * FACTOR
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not met within {seconds * FACTOR:g} s: {what or condition}")
+        time.sleep(0.01)
+
+
+def capture_until(
+    done: Callable[[dict[str, Any]], bool],
+    venue: Any,
+    symbols: Any = None,
+    channels: Any = None,
+    *,
+    seconds: float = 30.0,
+    **options: Any,
+) -> Any:
+    """``mdkit.capture`` that ends as soon as ``done(cap.stats)`` holds (checked every 50 ms).
+
+    ``seconds * FACTOR`` is a deadline, not a time box: a capture that reaches it
+    without ``done`` fails the test (with its stats). The capture's outcome is
+    ``"completed"``, as at the end of a time box.
+    """
+    from mdkit.capture import Capture, _engine
+    from mdkit.engine import runner
+
+    url, urls = options.pop("url", None), options.pop("urls", None)
+    engine = _engine(venue, symbols, channels, seconds * FACTOR, None, url, urls, options)
+    finished, met = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        while not finished.wait(0.05):
+            try:
+                ready = done(Capture(engine).stats)
+            except (RuntimeError, KeyError):  # counters changed under us: look again
+                continue
+            if ready:
+                met.set()
+                engine.stop("completed")
+                return
+
+    watcher = threading.Thread(target=watch, name="capture-until", daemon=True)
+    watcher.start()
+    try:
+        runner.run(engine.run())
+    finally:
+        finished.set()
+        watcher.join(5)
+    cap = Capture(engine)
+    assert met.is_set(), f"not met within {seconds * FACTOR:g} s: {cap.stats}"
+    return cap
+
+
+@contextmanager
+def trading(
+    sb: Sandbox | Market,
+    venue: str,
+    symbols: Sequence[str],
+    *,
+    every: float = 0.2,
+) -> Iterator[list[dict[str, Any]]]:
+    """Print a trade on each of ``venue``'s ``symbols`` every ``every`` s inside the block.
+
+    ``sb`` is a Sandbox, or a bare Market that a test serves on its own host.
+
+    The trades are made (``sb.push_trade``), not awaited from the random tape: a
+    capture that runs inside the block receives some on every trade subscription that
+    lived longer than ``every`` plus one server tick. Rounds cycle buy, sell, larger
+    buy, larger sell (the symbol's median size, then three times it). Yields the pushed
+    trades (the dicts ``push_trade`` returns, with ``symbol``), in order.
+    """
+    pushed: list[dict[str, Any]] = []
+    stop = threading.Event()
+    view = (sb.market if isinstance(sb, Sandbox) else sb).venue(venue)
+    sizes = {s: view.instruments[s].size for s in symbols}
+
+    def run() -> None:
+        n = 0
+        while True:
+            side = ("buy", "sell")[n % 2]
+            scale = (1, 3)[n // 2 % 2]
+            for symbol in symbols:
+                amount = sizes[symbol] * scale
+                if isinstance(sb, Sandbox):
+                    trade = sb.push_trade(venue, symbol, side=side, amount=amount)
+                else:  # a bare Market (a server on its own host)
+                    trade = view.push_trade(symbol, side=side, amount=amount)
+                pushed.append({**trade, "symbol": symbol})
+            n += 1
+            if stop.wait(every):
+                return
+
+    thread = threading.Thread(target=run, name=f"trading-{venue}", daemon=True)
+    thread.start()
+    try:
+        yield pushed
+    finally:
+        stop.set()
+        thread.join(5)
 
 
 def load_samples(venue: str, name: str) -> dict[str, Any]:

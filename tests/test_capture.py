@@ -12,17 +12,17 @@ import pytest
 
 import mdkit
 from mdkit.sandbox import Sandbox
+from tests.conftest import trading
 
 
 @pytest.fixture(scope="module")
 def cap() -> Iterator[mdkit.Capture]:
-    with Sandbox(trades_per_second=8, ws_options={"rate": 4}):
-        yield mdkit.capture(
-            "cryptocom",
-            ["btcusdt", "ethusdt"],
-            ["trades", "ticker", "klines:1min", "klines:5min", "book"],
-            seconds=2.5,
-        )
+    symbols = ["btcusdt", "ethusdt"]
+    channels = ["trades", "ticker", "klines:1min", "klines:5min", "book"]
+    with Sandbox(ws_options={"rate": 4}) as sb:
+        with trading(sb, "cryptocom", symbols):  # both symbols trade during the capture
+            cap = mdkit.capture("cryptocom", symbols, channels, seconds=2.5)
+        yield cap
 
 
 def utc(index: pd.Index) -> bool:

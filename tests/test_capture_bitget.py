@@ -17,6 +17,7 @@ from mdkit.engine import listing
 from mdkit.errors import AuthError, InvalidArgument, UnknownSymbol
 from mdkit.sandbox import Sandbox
 from mdkit.venues import get_venue
+from tests.conftest import capture_until, trading
 
 FACTOR = float(os.environ.get("MDKIT_TEST_TIME_FACTOR", "1"))
 
@@ -56,7 +57,8 @@ def subscribed(box: Sandbox, channel: str, n: int = 1) -> Callable[[], bool]:
 
 def test_public_channels_values_from_the_market(sb: Sandbox) -> None:
     chans = ["trades", "ticker", "klines:1m", "book", "book:1", "book:5", "book:15"]
-    cap = mdkit.capture("bitget", ["BTCUSDT", "ETHUSDT"], chans, seconds=3 * FACTOR)
+    with trading(sb, "bitget", ["BTCUSDT"]):
+        cap = mdkit.capture("bitget", ["BTCUSDT", "ETHUSDT"], chans, seconds=3 * FACTOR)
     assert cap.stats["server_errors"] == [] and cap.stats["parse_errors"] == 0
     assert set(cap.frames()) >= {"trades", "ticker", "klines", "depth"}
     trades = cap.trades[cap.trades["symbol"] == "BTCUSDT"]
@@ -80,13 +82,15 @@ def test_public_channels_values_from_the_market(sb: Sandbox) -> None:
 
 def test_every_kline_interval(sb: Sandbox) -> None:
     tokens = ["1m", "5m", "15m", "30m", "1h", "4h", "6h", "12h", "1d", "3d", "1w", "1M"]
-    cap = mdkit.capture("bitget", ["BTCUSDT"], [f"klines:{t}" for t in tokens], seconds=2 * FACTOR)
+    chans = [f"klines:{t}" for t in tokens]
+    cap = capture_until(lambda s: all(s["per_channel"].values()), "bitget", ["BTCUSDT"], chans)
     assert cap.stats["server_errors"] == []
     assert len(set(cap.klines["interval"])) == 12
 
 
 def test_usdt_futures(sb: Sandbox) -> None:
-    cap = mdkit.capture("bitget", ["BTCUSDT"], ["trades"], inst_type="USDT-FUTURES", seconds=2)
+    with trading(sb, "bitget", ["BTCUSDT"]):
+        cap = mdkit.capture("bitget", "BTCUSDT", "trades", inst_type="USDT-FUTURES", seconds=2)
     assert len(cap.trades) > 0 and cap.stats["server_errors"] == []
     with pytest.raises(UnknownSymbol, match="ETHBTC"):  # not a USDT-FUTURES contract
         mdkit.capture("bitget", ["ETHBTC"], ["trades"], inst_type="USDT-FUTURES", seconds=1)
@@ -195,7 +199,11 @@ def test_1500_channels_over_two_connections(sb: Sandbox) -> None:
     assert listed is not None and len(listed) >= 800
     symbols = listed[:750]
     before = len(sb.bitget.ended)
-    cap = mdkit.capture("bitget", symbols, ["trades", "book:1"], seconds=6 * FACTOR)
+
+    def all_sent(stats: dict[str, Any]) -> bool:
+        return sum(1 for n in stats["per_channel"].values() if n > 0) == 1500
+
+    cap = capture_until(all_sent, "bitget", symbols, ["trades", "book:1"], seconds=60)
     stats = cap.stats
     assert stats["connections"] == 2 and stats["reconnects"] == 0
     assert stats["server_errors"] == []
@@ -205,7 +213,8 @@ def test_1500_channels_over_two_connections(sb: Sandbox) -> None:
 
 def test_forced_disconnect_reconnects_without_losing_rows() -> None:
     with Sandbox(bitget_options={"max_age": 2.0, "rate": 4}) as box:
-        cap = mdkit.capture("bitget", ["BTCUSDT"], ["trades"], seconds=5 * FACTOR)
+        with trading(box, "bitget", ["BTCUSDT"]):  # trades before and after the cut
+            cap = mdkit.capture("bitget", ["BTCUSDT"], ["trades"], seconds=5 * FACTOR)
         assert cap.stats["reconnects"] >= 1 and "max age" in box.bitget.ended
         gap = cap.gaps.iloc[0]
         trades = cap.trades

@@ -14,6 +14,7 @@ import mdkit
 from mdkit.errors import AuthError, VenueError
 from mdkit.sandbox import Sandbox
 from mdkit.sandbox.itick import DEMO_TOKEN, LEGACY_PATH
+from tests.conftest import trading
 
 FACTOR = float(os.environ.get("MDKIT_TEST_TIME_FACTOR", "1"))
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
@@ -22,9 +23,7 @@ CHANNELS = ["quotes", "trades", "book", "ticker", "klines:1min", "klines:1h"]
 
 @pytest.fixture(scope="module")
 def sb() -> Iterator[Sandbox]:
-    with Sandbox(
-        seed=7, trades_per_second=30, itick_options={"rate": 4, "max_subscriptions": 5}
-    ) as box:
+    with Sandbox(seed=7, itick_options={"rate": 4, "max_subscriptions": 5}) as box:
         yield box
 
 
@@ -36,7 +35,8 @@ def _clear(sb: Sandbox) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def cap(sb: Sandbox) -> mdkit.Capture:
-    return mdkit.capture("itick", SYMBOLS, CHANNELS, seconds=2.0 * FACTOR)
+    with trading(sb, "itick", SYMBOLS):  # both symbols trade during the capture
+        return mdkit.capture("itick", SYMBOLS, CHANNELS, seconds=2.0 * FACTOR)
 
 
 def test_every_channel_has_rows(cap: mdkit.Capture) -> None:
@@ -76,14 +76,15 @@ def test_one_subscribe_message_for_everything(sb: Sandbox, cap: mdkit.Capture) -
 
 
 def test_in_band_auth_on_the_legacy_path(sb: Sandbox) -> None:
-    cap = mdkit.capture(
-        "itick",
-        "ETHUSDT",
-        "trades",
-        seconds=1.5 * FACTOR,
-        auth="message",
-        url=sb.itick.url(LEGACY_PATH),
-    )
+    with trading(sb, "itick", ["ETHUSDT"]):
+        cap = mdkit.capture(
+            "itick",
+            "ETHUSDT",
+            "trades",
+            seconds=1.5 * FACTOR,
+            auth="message",
+            url=sb.itick.url(LEGACY_PATH),
+        )
     assert cap.stats["per_channel"]["trades ETHUSDT"] > 0
 
 
@@ -166,7 +167,8 @@ def test_other_disconnects_reconnect(sb: Sandbox, kind: str) -> None:
 
     thread = threading.Thread(target=inject)
     thread.start()
-    cap = mdkit.capture("itick", "BTCUSDT", "trades", seconds=3 * FACTOR, backoff=(0.05, 0.2))
+    with trading(sb, "itick", ["BTCUSDT"]):
+        cap = mdkit.capture("itick", "BTCUSDT", "trades", seconds=3 * FACTOR, backoff=(0.05, 0.2))
     thread.join()
     assert cap.stats["reconnects"] >= 1 and cap.stats["outcome"] == "completed"
     assert len(cap.gaps) >= 1 and cap.gaps["end"].notna().all()
@@ -175,6 +177,7 @@ def test_other_disconnects_reconnect(sb: Sandbox, kind: str) -> None:
 
 def test_malformed_frame_is_kept_and_counted(sb: Sandbox) -> None:
     sb.itick.inject("malformed")  # applied to the next connection
-    cap = mdkit.capture("itick", "BTCUSDT", "trades", seconds=1.0 * FACTOR)
+    with trading(sb, "itick", ["BTCUSDT"]):
+        cap = mdkit.capture("itick", "BTCUSDT", "trades", seconds=1.0 * FACTOR)
     assert cap.stats["parse_errors"] == 1 and cap.raw["error"].sum() == 1
     assert cap.stats["per_channel"]["trades BTCUSDT"] > 0

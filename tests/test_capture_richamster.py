@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,7 @@ import pytest
 import mdkit
 from mdkit.errors import AuthError, InvalidArgument, VenueError
 from mdkit.sandbox import Sandbox
+from tests.conftest import trading, wait_for
 
 FACTOR = float(os.environ.get("MDKIT_TEST_TIME_FACTOR", "1"))
 PAIRS = ["KRB/UAH", "BTC/UAH", "ETH/UAH"]
@@ -23,23 +24,12 @@ CHANNELS = ["ticker", "book", "trades", "user_orders"]
 
 @pytest.fixture(scope="module")
 def sb() -> Iterator[Sandbox]:
-    # 60 trades/s on the reference pair gives the thin UAH pairs a few trades a
-    # second; their 24 h tickers are generated here, before the capture, so the
-    # host loop is not busy with it during the 0.5 s order window below.
-    with Sandbox(seed=3, trades_per_second=60, richamster_options={"rate": 4}) as box:
+    # The pairs' 24 h tickers are generated here, before the capture, so the host
+    # loop is not busy with it during the 0.5 s order window below.
+    with Sandbox(seed=3, richamster_options={"rate": 4}) as box:
         for pair in PAIRS:
             box.richamster.view.ticker(pair)
         yield box
-
-
-def wait_for(condition: Callable[[], Any], seconds: float = 10.0) -> Any:
-    deadline = time.monotonic() + seconds * FACTOR
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("condition not met in time")
 
 
 def orders_subscribed(sb: Sandbox, pair: str) -> bool:
@@ -67,7 +57,8 @@ def cap(sb: Sandbox) -> Iterator[tuple[mdkit.Capture, dict[str, Any]]]:
     thread = threading.Thread(target=trader, daemon=True)
     thread.start()
     start = time.time()
-    capture = mdkit.capture("richamster", PAIRS, CHANNELS, seconds=3.0 * FACTOR)
+    with trading(sb, "richamster", PAIRS):  # every pair trades during the capture
+        capture = mdkit.capture("richamster", PAIRS, CHANNELS, seconds=3.0 * FACTOR)
     placed["window"] = (start, time.time())
     thread.join(5)
     yield capture, placed

@@ -8,6 +8,7 @@ channels) on the sandbox, over real sockets. Runs on pandas 2.2 and 3.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +19,7 @@ from mdkit.data.frames import BOOK_SIDE_DTYPE, TRADE_SIDE_DTYPE, string_dtype
 from mdkit.sandbox import Sandbox
 from mdkit.venues import get_venue, venue_keys
 from mdkit.venues.base import PRIVATE_CHANNELS
+from tests.conftest import trading
 
 # Columns whose dtype is the contract's string dtype wherever they appear.
 STRING_COLUMNS = ("venue", "symbol", "interval")
@@ -39,8 +41,7 @@ def _public_channels(key: str) -> list[str]:
 def sources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     """REST frames of two symbols, a capture of every venue, and its dataset."""
     root = tmp_path_factory.mktemp("contract") / "data"
-    # A busy market: every venue's pairs (Richamster's thin UAH ones too) trade within 3 s.
-    with Sandbox(trades_per_second=60):
+    with Sandbox() as sb:
         rest = {
             "trades": [mdkit.trades(s) for s in ("btcusdt", "ethusdt")],
             "klines": [mdkit.klines("btcusdt", "1min"), mdkit.klines("ethbtc", "1h")],
@@ -51,7 +52,11 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, obje
             (key, list(get_venue(key).example_symbols), _public_channels(key))
             for key in venue_keys()
         ]
-        cap = mdkit.capture(parts, seconds=3.0)
+        # Every symbol of every venue trades while the capture runs (pushed, not luck).
+        with ExitStack() as stack:
+            for key, symbols, _ in parts:
+                stack.enter_context(trading(sb, key, symbols))
+            cap = mdkit.capture(parts, seconds=2.5)
     cap.to_parquet(root, raw=True)
     yield {"rest": rest, "cap": cap, "root": root}
 

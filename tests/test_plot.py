@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import matplotlib
@@ -20,6 +21,7 @@ import pytest  # noqa: E402
 
 import mdkit  # noqa: E402
 from mdkit.sandbox import Sandbox  # noqa: E402
+from tests.conftest import trading  # noqa: E402
 
 FACTOR = float(os.environ.get("MDKIT_TEST_TIME_FACTOR", "1"))
 VENUES = [
@@ -37,9 +39,11 @@ def _close_figures() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def cap() -> Any:
-    """A multi-venue capture over real sockets, on a busy market: trades come in bursts, and
-    the tape, heat map and latency charts need some from every venue within 3 s."""
-    with Sandbox(trades_per_second=30):
+    """A multi-venue capture over real sockets; every venue trades while it runs (the tape,
+    heat map and latency charts need trades from each)."""
+    with Sandbox() as sb, ExitStack() as stack:
+        for venue, symbol, _ in VENUES:
+            stack.enter_context(trading(sb, venue, [symbol], every=0.1))
         return mdkit.capture(VENUES, seconds=3 * FACTOR)
 
 

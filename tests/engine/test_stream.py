@@ -14,13 +14,15 @@ import pytest
 import mdkit
 from mdkit.errors import InvalidArgument, NetworkError, UnknownChannel, UnknownVenue
 from mdkit.sandbox import Sandbox
-from tests.conftest import tiny_server
+from tests.conftest import capture_until, tiny_server, trading, wait_for
 
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(trades_per_second=8, ws_options={"rate": 5, "ping_interval": 0.3}) as sb:
-        yield sb
+    """A sandbox where btcusdt trades every 0.2 s (pushed trades, not the random tape)."""
+    with Sandbox(ws_options={"rate": 5, "ping_interval": 0.3}) as sb:
+        with trading(sb, "cryptocom", ["btcusdt"]):
+            yield sb
 
 
 def later(delay: float, action: Any) -> None:
@@ -91,8 +93,9 @@ def test_malformed_frames_counted_kept_and_capture_goes_on(sandbox: Sandbox) -> 
 def test_pongs_echo_pings(unit: str) -> None:
     options = {"ping_interval": 0.1, "ping_unit": unit, "max_unanswered": 2}
     with Sandbox(ws_options=options) as sb:
-        cap = mdkit.capture("cryptocom", "btcusdt", "ticker", seconds=1.2)
+        cap = capture_until(lambda s: s["pings"] >= 5, "cryptocom", "btcusdt", "ticker")
         server = sb.cryptocom
+        wait_for(lambda: len(server.pongs) >= 5, what="the server got the pongs")
     assert cap.stats["pings"] >= 5
     assert len(server.pongs) >= 5 and server.accepted == 1
     assert "no pong" not in server.ended
@@ -173,7 +176,7 @@ def test_stop_from_another_thread_marks_interrupted(sandbox: Sandbox) -> None:
 
 def test_ackless_string_server_and_incremental_book() -> None:
     options = {"ack": False, "strings": True, "depth_mode": "incremental", "rate": 4}
-    with Sandbox(trades_per_second=8, ws_options=options) as sb:
+    with Sandbox(ws_options=options) as sb, trading(sb, "cryptocom", ["btcusdt"]):
         cap = mdkit.capture("cryptocom", "btcusdt", ["trades", "book"], seconds=2.2)
         market = sb.market
     assert cap.stats["acks"] == 0 and len(cap.trades)

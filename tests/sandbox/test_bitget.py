@@ -18,7 +18,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from mdkit.sandbox import Sandbox
 from mdkit.sandbox.bitget import DEMO_API_KEY, DEMO_PASSPHRASE, DEMO_SECRET_KEY
-from tests.conftest import load_samples
+from tests.conftest import load_samples, trading
 
 PUBLIC = load_samples("bitget_v2", "ws_public_recorded.json")
 CONTROL = load_samples("bitget_v2", "ws_control_and_errors.json")
@@ -120,7 +120,8 @@ def test_channel_errors_match_recorded(sb: Sandbox) -> None:
 
 # -- public channels, frames field for field ------------------------------------------------
 def test_trade_ticker_candle_frames(sb: Sandbox) -> None:
-    with ws(sb) as c:
+    # BTCUSDT trades meanwhile: the trade update is made, not awaited from luck.
+    with ws(sb) as c, trading(sb, "bitget", ["BTCUSDT"]):
         subscribe(c, sub("BTCUSDT", "trade"), sub("BTCUSDT", "ticker"), sub("BTCUSDT", "candle1H"))
         ack = recv(c)
         assert ack == sample("ack_subscribe_trade")

@@ -18,6 +18,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from mdkit.sandbox import Sandbox
 from mdkit.sandbox.bittap import DEMO_KEY, DEMO_SECRET
+from tests.conftest import trading
 
 FACTOR = float(os.environ.get("MDKIT_TEST_TIME_FACTOR", "1"))
 
@@ -132,8 +133,7 @@ def test_pushes_are_doc_shaped_with_exact_decimals(sb: Sandbox) -> None:
             assert ack == {"code": 0, "msg": "", "topic": ["", ""], "id": 1}
             async with asyncio.timeout(15 * FACTOR):
                 while len(seen) < 4:
-                    # A client that only listens is closed after idle_timeout (2 s here);
-                    # trades come in bursts with quiet spells, so keep the link alive.
+                    # A client that only listens is closed after idle_timeout (2 s here).
                     await ws.send(json.dumps({"method": "PING"}))
                     try:
                         msg = await recv(ws, lambda m: "e" in m, timeout=1.0)
@@ -142,7 +142,8 @@ def test_pushes_are_doc_shaped_with_exact_decimals(sb: Sandbox) -> None:
                     seen.setdefault(msg["e"], msg)
         return seen
 
-    seen = run(go())
+    with trading(sb, "bittap", ["BTC-USDT"]):  # a trade to see, not one to wait for
+        seen = run(go())
     trade = seen["s_trade"]
     assert set(trade) == {"e", "E", "s", "t", "p", "q", "T", "m"}
     assert trade["s"] == "BTC-USDT" and isinstance(trade["m"], bool)

@@ -16,11 +16,15 @@ from websockets.exceptions import ConnectionClosed
 from mdkit.sandbox import Market
 from mdkit.sandbox.cryptocom_ws import CryptocomWsServer
 from mdkit.sandbox.wshost import WsHost
+from tests.conftest import trading
 
 
 @pytest.fixture
-def market() -> Market:
-    return Market(7, trades_per_second=8)
+def market() -> Iterator[Market]:
+    """The market; btcusdt trades every 0.2 s (pushed, not left to the random tape)."""
+    m = Market(7)
+    with trading(m, "cryptocom", ["btcusdt"]):
+        yield m
 
 
 class Served:

@@ -15,6 +15,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from mdkit.sandbox import Sandbox
 from mdkit.sandbox.itick import DEMO_TOKEN, LEGACY_PATH, SDK_PATH
+from tests.conftest import trading
 
 FACTOR = float(os.environ.get("MDKIT_TEST_TIME_FACTOR", "1"))
 WAIT = 5.0 * FACTOR
@@ -22,9 +23,7 @@ WAIT = 5.0 * FACTOR
 
 @pytest.fixture(scope="module")
 def sb() -> Iterator[Sandbox]:
-    with Sandbox(
-        seed=7, trades_per_second=8, itick_options={"rate": 4, "max_subscriptions": 3}
-    ) as box:
+    with Sandbox(seed=7, itick_options={"rate": 4, "max_subscriptions": 3}) as box:
         yield box
 
 
@@ -75,7 +74,8 @@ def test_legacy_in_band_auth(sb: Sandbox) -> None:
 
 
 def test_subscribe_and_every_push_type(sb: Sandbox) -> None:
-    with open_authed(sb, SDK_PATH) as ws:
+    # ETHUSDT trades meanwhile: the "tick" (trade) push is made, not awaited from luck.
+    with open_authed(sb, SDK_PATH) as ws, trading(sb, "itick", ["ETHUSDT"]):
         ws.send(
             json.dumps(
                 {"ac": "subscribe", "params": "ETHUSDT", "types": "quote,tick,depth,kline@1"}

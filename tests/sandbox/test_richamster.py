@@ -15,13 +15,14 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from mdkit.sandbox import Sandbox
 from mdkit.sandbox.richamster import CHANNEL_INVALID, DEMO_TOKEN, PAIR_INVALID
+from tests.conftest import trading
 
 FACTOR = float(os.environ.get("MDKIT_TEST_TIME_FACTOR", "1"))
 
 
 @pytest.fixture(scope="module")
 def sb() -> Iterator[Sandbox]:
-    with Sandbox(seed=11, trades_per_second=60, set_env=False) as box:
+    with Sandbox(seed=11, set_env=False) as box:
         yield box
 
 
@@ -95,7 +96,8 @@ def test_every_channel_shapes_and_sides(sb: Sandbox) -> None:
 
             return await recv_until(ws, enough, 8.0)
 
-    frames = [f for f in run(go()) if "type" not in f]
+    with trading(sb, "richamster", ["BTC/UAH"]):  # a trade to see, not one to wait for
+        frames = [f for f in run(go()) if "type" not in f]
     assert all(f["pair"] == "BTC/UAH" and "channel" not in f for f in frames)
     ticker = next(f for f in frames if "last" in f)
     assert set(ticker) == {"pair", "last", "first", "high", "low", "volume"}

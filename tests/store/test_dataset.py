@@ -20,14 +20,18 @@ from mdkit.sandbox import Sandbox
 from mdkit.store import find_parts, write_frame
 from mdkit.store.compact import compact, merge_parts
 from mdkit.store.layout import KINDS
+from tests.conftest import trading
 
 CHANNELS = ["trades", "ticker", "klines:1min", "book"]
 
 
 @pytest.fixture(scope="module")
 def cap() -> Iterator[mdkit.Capture]:
-    with Sandbox(trades_per_second=8, ws_options={"rate": 4}):
-        yield mdkit.capture("cryptocom", ["btcusdt", "ethusdt"], CHANNELS, seconds=2.0)
+    symbols = ["btcusdt", "ethusdt"]
+    with Sandbox(ws_options={"rate": 4}) as sb:
+        with trading(sb, "cryptocom", symbols):  # both symbols trade during the capture
+            cap = mdkit.capture("cryptocom", symbols, CHANNELS, seconds=2.0)
+        yield cap
 
 
 @pytest.fixture(scope="module")
