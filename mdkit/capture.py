@@ -493,7 +493,8 @@ def capture(
         ``MDKIT_<VENUE>_<NAME>``), the venue's own options (Bitget ``inst_type``...),
         and engine options: ``silence_timeout`` (s), ``raw_limit`` (bytes of raw
         payload kept; default 256 MiB, None keeps all), ``backoff`` ((first, max)
-        reconnect delay, s), ``open_timeout`` (s).
+        reconnect delay, s), ``open_timeout`` (s), ``max_frame`` (bytes a compressed
+        frame may inflate to, default 8 MiB; a larger one is a parse error).
 
     Returns
     -------

@@ -39,8 +39,9 @@ _TEXT = WSMsgType.TEXT
 _BINARY = WSMsgType.BINARY
 _CONTINUATION = WSMsgType.CONTINUATION
 _CLOSE = WSMsgType.CLOSE
-#: Largest message accepted (a full book of a busy venue fits many times over).
-MAX_MESSAGE = 2**24
+#: Largest message accepted on the wire, 8 MiB (a full book of a busy venue fits many
+#: times over); a compressed frame is further capped at ``max_frame`` once inflated.
+MAX_MESSAGE = 2**23
 
 
 class Listener(WSListener):
@@ -58,6 +59,7 @@ class Listener(WSListener):
         #: The server's close code (None: no close frame came).
         self.close_code: int | None = None
         self._parts: list[bytes] = []
+        self._size = 0
         self._text = False
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
@@ -66,10 +68,13 @@ class Listener(WSListener):
             self.on_message(frame.get_payload_as_bytes(), kind is _TEXT)
         elif kind is _TEXT or kind is _BINARY:
             self._parts = [frame.get_payload_as_bytes()]
+            self._size = len(self._parts[0])
             self._text = kind is _TEXT
         elif kind is _CONTINUATION and self._parts:
-            self._parts.append(frame.get_payload_as_bytes())
-            if sum(len(p) for p in self._parts) > MAX_MESSAGE:
+            part = frame.get_payload_as_bytes()
+            self._parts.append(part)
+            self._size += len(part)
+            if self._size > MAX_MESSAGE:
                 self._parts = []
                 self.close_reason = "message too large"
                 transport.send_close(WSCloseCode.MESSAGE_TOO_BIG)
