@@ -9,7 +9,6 @@ gaps, the same server errors and the same fatal error.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
