@@ -510,7 +510,15 @@ class BitgetSession(Session):
                 return (Ready(),)
             return (self._error(msg),)
         if event == "error":
-            return (self._error(msg),)
+            error = self._error(msg)
+            arg = msg.get("arg")
+            if error.code == "30006" and isinstance(arg, dict):
+                # A subscribe refused for rate: back off and ask again (the engine paces
+                # resubscribes within the hourly budget); the channel is in a gap until then.
+                route = self.routes.get((arg.get("channel"), arg.get("instId") or ""))
+                if route is not None:
+                    return (error, *self._broken(route, "subscribe rate-limited (30006)"))
+            return (error,)
         self.counters.other += 1
         return NOTHING
 
