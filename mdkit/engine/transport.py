@@ -168,6 +168,13 @@ async def connect(
         the upgrade, a bad URL.
     """
     context = ssl.create_default_context() if url.startswith("wss://") else None
+    secrets = [v for v in (headers or {}).values() if v]
+
+    def redact(text: str) -> str:  # a server may echo the handshake headers back
+        for secret in secrets:
+            text = text.replace(secret, "***")
+        return text
+
     try:
         async with asyncio.timeout(timeout):
             transport, _ = await ws_connect(
@@ -190,14 +197,22 @@ async def connect(
             # The credentials were refused at the handshake (iTick's token header):
             # retrying cannot help, so this is not a NetworkError.
             raise AuthError(
-                str(int(status)), f"{url} refused the handshake: {_describe(exc)}"
+                str(int(status)), redact(f"{url} refused the handshake: {_describe(exc)}")
             ) from None
-        raise NetworkError(f"could not connect to {url}: {_describe(exc)}") from None
+        raise NetworkError(redact(f"could not connect to {url}: {_describe(exc)}")) from None
     except OSError as exc:
         text = exc.strerror or str(exc) or type(exc).__name__
         raise NetworkError(f"could not connect to {url}: {text}") from None
     except (ValueError, TypeError) as exc:
         raise NetworkError(f"could not connect to {url!r}: {exc}") from None
+    if transport.response is None:
+        # picows returns a transport even when the server closed before answering the
+        # upgrade: that is a failed connect, not a connection.
+        transport.disconnect(graceful=False)
+        raise NetworkError(
+            f"could not connect to {url}: the server closed the connection before "
+            "answering the WebSocket upgrade"
+        )
     return Connection(transport, listener)
 
 
