@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from mdkit.data import tables as stream_tables
-from mdkit.data.book import OrderBook
+from mdkit.data.booktop import book_top
 from mdkit.data.frames import strings
 from mdkit.engine.core import Core
 from mdkit.engine.plan import plan, take_credentials
@@ -38,7 +38,7 @@ from mdkit.engine.stream import Engine
 from mdkit.errors import InvalidArgument, MdkitError
 from mdkit.venues.base import Credentials
 
-__all__ = ["Capture", "capture", "acapture", "MAX_BOOK_LEVELS"]
+__all__ = ["Capture", "capture", "acapture", "replay", "MAX_BOOK_LEVELS"]
 
 log = logging.getLogger("mdkit.capture")
 
@@ -202,50 +202,7 @@ class Capture:
         return self._books[levels]
 
     def _rebuild_book(self, levels: int) -> pd.DataFrame:
-        depth = self.frame("depth")
-        local = pd.DatetimeIndex(depth["local_timestamp"]).asi8
-        n = len(local)
-        # "\x1f" (not NUL: numpy unicode arrays drop trailing NULs on pandas 2.2)
-        key = pd.Categorical(depth["venue"].astype(str) + "\x1f" + depth["symbol"].astype(str))
-        codes = np.asarray(key.codes)
-        names = [str(c).split("\x1f") for c in key.categories]
-        # One message = one run of rows with the same receive time and venue/symbol.
-        starts = (
-            np.flatnonzero(np.r_[True, (local[1:] != local[:-1]) | (codes[1:] != codes[:-1])])
-            if n
-            else np.empty(0, dtype="int64")
-        )
-        ends = np.r_[starts[1:], n].astype("int64")
-        snap = depth["is_snapshot"].to_numpy()
-        side_codes = np.asarray(pd.Categorical(depth["side"], categories=["bid", "ask"]).codes)
-        prices = depth["price"].to_numpy()
-        amounts = depth["amount"].to_numpy()
-        times = pd.DatetimeIndex(depth.index).asi8
-        books: dict[int, OrderBook] = {}
-        tops = np.empty((len(starts), 4, levels))
-        crossed = 0
-        for row, (lo, hi) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-            book = books.setdefault(int(codes[lo]), OrderBook())
-            if snap[lo]:
-                bid = side_codes[lo:hi] == 0
-                pa = np.column_stack([prices[lo:hi], amounts[lo:hi]])
-                book.apply_snapshot(pa[bid], pa[~bid])
-            else:
-                for i in range(lo, hi):
-                    book.update(
-                        "bid" if side_codes[i] == 0 else "ask", float(prices[i]), float(amounts[i])
-                    )
-            crossed += book.is_crossed()
-            tops[row] = np.stack(book.top(levels))
-        df = stream_tables.book_frame(
-            times[starts],
-            local[starts],
-            [names[c][1] for c in codes[starts]],
-            tops,
-            attrs=self._attrs(levels=levels, crossed=int(crossed)),
-            venues=np.asarray([names[c][0] for c in codes[starts]], dtype=object),
-        )
-        return df
+        return book_top(self.frame("depth"), levels, self._attrs)
 
     @property
     def raw(self) -> pd.DataFrame:
@@ -565,3 +522,48 @@ async def acapture(
             exc.capture = Capture(engine)
         raise
     return Capture(engine)
+
+
+def replay(
+    source: str | os.PathLike[str],
+    *,
+    venue: str | None = None,
+    start: Any = None,
+    end: Any = None,
+    streams: Sequence[tuple[Any, ...]] | None = None,
+) -> Capture:
+    """Run recorded raw frames back through the venue sessions into a Capture.
+
+    No socket, no clock: every frame goes through the same ingestion core as a live
+    capture (:mod:`mdkit.engine.core`), with its recorded receive time, so the result
+    equals the live capture: same rows, gaps, server errors and fatal error.
+
+    Parameters
+    ----------
+    source : str or path
+        A dataset written with raw frames (``cap.to_parquet(dir, raw=True)``,
+        ``mdkit.record(dir, ..., raw=True)``), or one raw Parquet file (a part of
+        such a dataset, or ``cap.raw.to_parquet(file)``).
+    venue : str, optional
+        Replay only this venue's frames.
+    start, end : time-like, optional
+        Receive-time range ``[start, end)``.
+    streams : list of (venue, symbols, channels[, options]), optional
+        The subscriptions, when the source does not carry them (a plain
+        ``cap.raw`` file); as :func:`capture` takes them.
+
+    Returns
+    -------
+    Capture
+        As :func:`capture` returns: one DataFrame per data kind, ``.raw``, ``.gaps``,
+        ``.stats`` (``stats["outcome"]`` is ``"replayed"``; ``stats["error"]`` names
+        a fatal server error the recording ends with).
+
+    Raises
+    ------
+    InvalidArgument
+        If the source holds no raw frames, or the subscriptions are unknown.
+    """
+    from mdkit.store.replay import replay_frames
+
+    return Capture(replay_frames(source, venue=venue, start=start, end=end, streams=streams))

@@ -33,8 +33,7 @@ from mdkit.data.frames import (
     strings,
     to_utc,
 )
-from mdkit.data.wire import DEFAULT_MAX_FRAME, inflate
-from mdkit.errors import ProtocolError
+from mdkit.data.wire import decode_payload
 
 __all__ = [
     "empty_columns",
@@ -555,44 +554,6 @@ def raw_frame(
     }
     index = to_utc(np.asarray(columns[LOCAL_TIMESTAMP], dtype="int64"), "ns", name=LOCAL_TIMESTAMP)
     return new_frame(out, index, attrs)
-
-
-def decode_payload(payload: bytes) -> str:
-    """A raw frame as readable text: gzip or zlib/deflate inflated, then UTF-8.
-
-    Venues compress binary frames with gzip (Crypto.com v1, doc "WebSocket") or
-    raw deflate; a frame that is none of these is shown with undecodable bytes
-    replaced (U+FFFD), never dropped.
-
-    Parameters
-    ----------
-    payload : bytes
-        The frame as received (empty when past the capture's ``raw_limit``).
-
-    Returns
-    -------
-    str
-    """
-    if not payload:
-        return ""
-    data = bytes(payload)
-    if data[:2] == b"\x1f\x8b":
-        data = _inflate(data, 31)
-    else:
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            data = _inflate(data, 15 if data[:1] == b"\x78" else -15)
-    return data.decode("utf-8", "replace")
-
-
-def _inflate(data: bytes, wbits: int) -> bytes:
-    # Bounded like the capture's own inflate: a compression bomb kept in .raw is
-    # shown as received, never inflated past the cap.
-    try:
-        return inflate(data, wbits, DEFAULT_MAX_FRAME)
-    except ProtocolError:
-        return data
 
 
 def gaps_frame(rows: Sequence[Mapping[str, Any]], *, attrs: Mapping[str, Any]) -> pd.DataFrame:

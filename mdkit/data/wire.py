@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_MAX_FRAME",
     "MS",
     "NAN",
+    "decode_payload",
     "dumps",
     "inflate",
     "loads",
@@ -81,3 +82,41 @@ def inflate(data: bytes, wbits: int = 31, limit: int = DEFAULT_MAX_FRAME) -> byt
     if not inflater.eof:
         raise ProtocolError("frame is not valid compressed data: truncated stream")
     return out
+
+
+def decode_payload(payload: bytes) -> str:
+    """A raw frame as readable text: gzip or zlib/deflate inflated, then UTF-8.
+
+    Venues compress binary frames with gzip (Crypto.com v1, doc "WebSocket") or
+    raw deflate; a frame that is none of these is shown with undecodable bytes
+    replaced (U+FFFD), never dropped.
+
+    Parameters
+    ----------
+    payload : bytes
+        The frame as received (empty when past the capture's ``raw_limit``).
+
+    Returns
+    -------
+    str
+    """
+    if not payload:
+        return ""
+    data = bytes(payload)
+    if data[:2] == b"\x1f\x8b":
+        data = _inflate(data, 31)
+    else:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            data = _inflate(data, 15 if data[:1] == b"\x78" else -15)
+    return data.decode("utf-8", "replace")
+
+
+def _inflate(data: bytes, wbits: int) -> bytes:
+    # Bounded like the capture's own inflate: a compression bomb kept in .raw is
+    # shown as received, never inflated past the cap.
+    try:
+        return inflate(data, wbits, DEFAULT_MAX_FRAME)
+    except ProtocolError:
+        return data

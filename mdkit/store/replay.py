@@ -1,14 +1,15 @@
-"""Replay: recorded raw frames run back through the venue sessions into a Capture.
+"""Replay: recorded raw frames run back through the ingestion core.
 
-No socket, no clock: every frame goes to a fresh session of its recorded
-connection, with its recorded receive time, as fast as the sessions parse. The
-frames of the result therefore equal the live capture's (same rows, same
-``local_timestamp``). The subscriptions come from the raw parts' metadata
-(written by ``Capture.to_parquet(raw=True)`` and ``mdkit.record(raw=True)``).
+No socket, no clock: every frame goes through :meth:`Core.receive
+<mdkit.engine.core.Core.receive>`, the code a live capture runs, on a session of its
+recorded connection with its recorded receive time. The result therefore equals
+the live capture's (same rows, gaps, server errors, fatal error). The
+subscriptions come from the raw parts' metadata (written by
+``Capture.to_parquet(raw=True)`` and ``mdkit.record(raw=True)``).
 
-Gaps in the result are those the sessions report (resyncs, sequence gaps) and one
-per new connection of a venue (a reconnect, from its last frame to the next
-data); the recorded ``gaps`` kind holds the recorder's own view.
+A new connection of a venue ends the previous one (a gap "reconnect (replayed)"
+from its last frame to the next data); the recorded ``gaps`` kind holds the
+recorder's own view. :func:`mdkit.replay` wraps the result into a Capture.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mdkit.engine.core import Core
 from mdkit.errors import InvalidArgument
 
-__all__ = ["replay"]
+__all__ = ["replay_frames"]
 
 
 def _sources(source: str, venue: Any, start: Any, end: Any) -> tuple[pd.DataFrame, list[Any]]:
@@ -120,15 +122,16 @@ def _subscriptions(metas: Sequence[Any], streams: Any) -> dict[str, list[Any]]:
     return out
 
 
-def replay(
+def replay_frames(
     source: str | os.PathLike[str],
     *,
     venue: str | None = None,
     start: Any = None,
     end: Any = None,
     streams: Sequence[tuple[Any, ...]] | None = None,
-) -> Any:
-    """Run recorded raw frames back through the venue sessions into a Capture.
+) -> Core:
+    """Run recorded raw frames back through the ingestion core (what :func:`mdkit.replay`
+    wraps into a Capture).
 
     Parameters
     ----------
@@ -146,18 +149,16 @@ def replay(
 
     Returns
     -------
-    Capture
-        As :func:`mdkit.capture` returns: one DataFrame per data kind (equal to the
-        live capture's), ``.raw``, ``.gaps``, ``.stats`` (``stats["outcome"]`` is
-        ``"replayed"``).
+    Core
+        The ingestion core after every frame: its tables equal the live capture's;
+        ``stats.outcome`` is ``"replayed"``.
 
     Raises
     ------
     InvalidArgument
         If the source holds no raw frames, or the subscriptions are unknown.
     """
-    from mdkit.capture import Capture
-    from mdkit.engine.core import Core, Fail, Link
+    from mdkit.engine.core import Fail, Link
     from mdkit.engine.plan import Stream
     from mdkit.store.layout import check_path
     from mdkit.venues import get_venue
@@ -216,4 +217,4 @@ def replay(
             break  # a fatal server error ended the live capture here too
     core.finish(ended_ns)
     stats.outcome = "replayed"
-    return Capture(core)
+    return core

@@ -79,7 +79,15 @@ def test_no_upgrade_answer_within_the_box_names_the_handshake_host_and_seconds()
 def test_no_upgrade_answer_within_open_timeout_names_it() -> None:
     with tcp_server(_silent) as url:
         with pytest.raises(NetworkError) as caught:
-            mdkit.capture("cryptocom", "btcusdt", "trades", seconds=2.5, url=url, open_timeout=0.5)
+            mdkit.capture(
+                "cryptocom",
+                "btcusdt",
+                "trades",
+                seconds=30,  # ends after five failed connects (0.5 s each), well before
+                url=url,
+                open_timeout=0.5,
+                backoff=(0.01, 0.02),
+            )
     text = str(caught.value)
     assert "handshake within 0.5 s" in text and url.removeprefix("ws://") in text
 
