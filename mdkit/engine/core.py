@@ -60,6 +60,7 @@ from mdkit.errors import MdkitError, ProtocolError, VenueError
 from mdkit.venues.base import (
     NOTHING,
     Counters,
+    Credentials,
     Event,
     Gap,
     RateLimits,
@@ -170,10 +171,13 @@ class Link:
         self.attempts: dict[Subscription, tuple[int, int]] = {}
         #: Send times (ns) of subscribe requests in the last hour, over reconnects.
         self.budget: deque[int] = deque()
-        self.secrets: list[str] = [
-            *part.stream.credentials.secrets(),
-            *(v for v in part.stream.headers.values() if v),
-        ]
+        #: Values to redact from server texts (held redacted: repr shows names only).
+        self.secrets = Credentials(
+            {
+                **part.stream.credentials,
+                **{f"header {k}": v for k, v in part.stream.headers.items()},
+            }
+        )
 
 
 # -- the core ----------------------------------------------------------------------------
@@ -493,7 +497,7 @@ class Core:
 
     def redact(self, link: Link, text: str) -> str:
         """``text`` with the link's credential values (and login signatures) replaced."""
-        for secret in link.secrets:
+        for secret in link.secrets.secrets():
             if secret in text:
                 text = text.replace(secret, _REDACTED)
         return text
@@ -507,9 +511,13 @@ class Core:
                 body = orjson.loads(event.message)
             except orjson.JSONDecodeError:
                 continue
-            for value in _signed_values(body):
-                if value not in link.secrets:
-                    link.secrets.append(value)
+            known = link.secrets.secrets()
+            n = len(link.secrets)
+            found = {
+                f"signed {n + i}": v for i, v in enumerate(_signed_values(body)) if v not in known
+            }
+            if found:
+                link.secrets = Credentials({**link.secrets, **found})
 
     def finish(self, ended_ns: int) -> None:
         """Close every open gap at the end of the capture."""
