@@ -38,8 +38,10 @@ from typing import Any
 import numpy as np
 
 import mdkit
-from mdkit.capture import Capture, _engine
+from mdkit.capture import Capture
 from mdkit.engine import runner
+from mdkit.engine.plan import plan as plan_capture
+from mdkit.engine.stream import Engine
 from mdkit.sandbox import SHARED_FAULTS, Sandbox
 from mdkit.venues import get_venue, venue_keys
 
@@ -116,15 +118,17 @@ def soak(
     rest: list[dict[str, Any]] = []
     memory: list[tuple[float, int, int]] = []
     with Sandbox(seed, trades_per_second=trades_per_second) as sb:
-        engine = _engine(
-            _parts(),
-            None,
-            None,
-            seconds,
-            None,
-            None,
-            None,
-            {"silence_timeout": silence_timeout, "raw_limit": None, "backoff": (0.1, 1.0)},
+        engine = Engine.from_plan(
+            plan_capture(
+                _parts(),
+                None,
+                None,
+                seconds,
+                None,
+                None,
+                None,
+                {"silence_timeout": silence_timeout, "raw_limit": None, "backoff": (0.1, 1.0)},
+            )
         )
         failure: list[BaseException] = []
 

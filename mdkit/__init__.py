@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from mdkit import errors, plot
 from mdkit.account import Account
-from mdkit.capture import Capture, acapture, capture
+from mdkit.capture import Capture, acapture, capture, replay
 from mdkit.errors import (
     AuthError,
     InvalidArgument,
@@ -33,7 +33,6 @@ from mdkit.marketdata import depth, klines, prices, symbols, ticker, tickers, tr
 from mdkit.request import Response, arequest, request
 from mdkit.store.read import read_parquet
 from mdkit.store.recorder import record
-from mdkit.store.replay import replay
 
 __version__ = "0.1.0"
 

@@ -29,20 +29,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mdkit import config
 from mdkit.data import tables as stream_tables
-from mdkit.data.book import OrderBook
+from mdkit.data.booktop import book_top
 from mdkit.data.frames import strings
-from mdkit.errors import (
-    AuthError,
-    InvalidArgument,
-    MdkitError,
-    NetworkError,
-    UnknownSymbol,
-    VenueError,
-)
+from mdkit.engine.core import Core
+from mdkit.engine.plan import plan, take_credentials
+from mdkit.engine.stream import Engine
+from mdkit.errors import InvalidArgument, MdkitError
+from mdkit.venues.base import Credentials
 
-__all__ = ["Capture", "capture", "acapture", "MAX_BOOK_LEVELS"]
+__all__ = ["Capture", "capture", "acapture", "replay", "MAX_BOOK_LEVELS"]
 
 log = logging.getLogger("mdkit.capture")
 
@@ -68,8 +64,10 @@ class Capture:
         ``"<venue> <endpoint>"`` → URL.
     """
 
-    def __init__(self, engine: Any) -> None:
-        self._engine = engine
+    def __init__(self, result: Core | Engine) -> None:
+        engine = result.core if isinstance(result, Engine) else result
+        #: The ingestion core that holds the capture (tables, raw, stats, gaps).
+        self._engine: Core = engine
         self.venues: list[str] = [s.venue.key for s in engine.streams]
         self.venue: str = self.venues[0] if len(self.venues) == 1 else "+".join(self.venues)
         self.symbols: list[str] = list(
@@ -204,50 +202,7 @@ class Capture:
         return self._books[levels]
 
     def _rebuild_book(self, levels: int) -> pd.DataFrame:
-        depth = self.frame("depth")
-        local = pd.DatetimeIndex(depth["local_timestamp"]).asi8
-        n = len(local)
-        # "\x1f" (not NUL: numpy unicode arrays drop trailing NULs on pandas 2.2)
-        key = pd.Categorical(depth["venue"].astype(str) + "\x1f" + depth["symbol"].astype(str))
-        codes = np.asarray(key.codes)
-        names = [str(c).split("\x1f") for c in key.categories]
-        # One message = one run of rows with the same receive time and venue/symbol.
-        starts = (
-            np.flatnonzero(np.r_[True, (local[1:] != local[:-1]) | (codes[1:] != codes[:-1])])
-            if n
-            else np.empty(0, dtype="int64")
-        )
-        ends = np.r_[starts[1:], n].astype("int64")
-        snap = depth["is_snapshot"].to_numpy()
-        side_codes = np.asarray(pd.Categorical(depth["side"], categories=["bid", "ask"]).codes)
-        prices = depth["price"].to_numpy()
-        amounts = depth["amount"].to_numpy()
-        times = pd.DatetimeIndex(depth.index).asi8
-        books: dict[int, OrderBook] = {}
-        tops = np.empty((len(starts), 4, levels))
-        crossed = 0
-        for row, (lo, hi) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-            book = books.setdefault(int(codes[lo]), OrderBook())
-            if snap[lo]:
-                bid = side_codes[lo:hi] == 0
-                pa = np.column_stack([prices[lo:hi], amounts[lo:hi]])
-                book.apply_snapshot(pa[bid], pa[~bid])
-            else:
-                for i in range(lo, hi):
-                    book.update(
-                        "bid" if side_codes[i] == 0 else "ask", float(prices[i]), float(amounts[i])
-                    )
-            crossed += book.is_crossed()
-            tops[row] = np.stack(book.top(levels))
-        df = stream_tables.book_frame(
-            times[starts],
-            local[starts],
-            [names[c][1] for c in codes[starts]],
-            tops,
-            attrs=self._attrs(levels=levels, crossed=int(crossed)),
-            venues=np.asarray([names[c][0] for c in codes[starts]], dtype=object),
-        )
-        return df
+        return book_top(self.frame("depth"), levels, self._attrs)
 
     @property
     def raw(self) -> pd.DataFrame:
@@ -283,14 +238,18 @@ class Capture:
             capture), ``duration``, ``venue``, ``connection`` (int64), ``channels``
             ("" = the whole connection), ``reason``.
         """
-        return stream_tables.gaps_frame(self._engine.stats.gaps, attrs=self._attrs())
+        rows = [gap.as_dict() for gap in self._engine.stats.gaps]
+        return stream_tables.gaps_frame(rows, attrs=self._attrs())
 
     @property
     def stats(self) -> dict[str, Any]:
         """Counters: ``messages bytes data_messages per_channel acks pings pongs
-        server_errors unrouted other parse_errors connections reconnects
-        connect_failures resyncs gaps rate_limits duration rate outcome interrupted
-        rows raw_dropped held_bytes worst_reconnect_rate``."""
+        server_errors unrouted other parse_errors parse_error_kinds connections
+        reconnects connect_failures resyncs resyncs_deferred error gaps rate_limits
+        duration rate outcome interrupted rows raw_dropped held_bytes
+        worst_reconnect_rate``. ``parse_error_kinds``: kind (``protocol`` or the
+        exception's name) → ``{"count", "first"}`` (the first one's text); ``error``:
+        the fatal error that ended the capture (None)."""
         s = self._engine.stats
         out: dict[str, Any] = {
             "messages": s.messages,
@@ -321,6 +280,11 @@ class Capture:
         ):
             value = getattr(s, name)
             out[name] = list(value) if isinstance(value, list) else value
+        out["parse_error_kinds"] = {
+            kind: {"count": e.count, "first": e.first} for kind, e in s.parse_error_kinds.items()
+        }
+        out["resyncs_deferred"] = s.resyncs_deferred
+        out["error"] = s.error
         out["gaps"] = len(s.gaps)
         out["rate_limits"] = dict(s.rate_limits)
         out["duration"] = round(s.duration, 3)
@@ -428,139 +392,6 @@ class Capture:
         )
 
 
-_ENGINE_OPTIONS = ("silence_timeout", "raw_limit", "backoff", "open_timeout")
-_CREDENTIALS = ("api_key", "secret_key", "passphrase", "token")
-
-
-def _as_list(value: Any, what: str, *, allow_empty: bool) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list | tuple):
-        raise InvalidArgument(
-            f"{what} must be a string or a list of strings, not {type(value).__name__}"
-        )
-    items = list(value)
-    for item in items:
-        if not isinstance(item, str):
-            raise InvalidArgument(f"{what} must be strings; got {item!r}")
-    if not items and not allow_empty:
-        raise InvalidArgument(f"{what}: give at least one")
-    if len(items) > 100_000:
-        raise InvalidArgument(f"{what}: {len(items):,} is more than any venue allows")
-    return items
-
-
-def _stream(
-    venue_key: Any,
-    symbols: Any,
-    channels: Any,
-    options: dict[str, Any],
-    secrets: Any,
-    *,
-    url: Any = None,
-    urls: Any = None,
-) -> Any:
-    """Validate one venue's request, before any connection: a planned Stream.
-
-    ``secrets`` is a :class:`~mdkit.venues.base.Credentials` (never a plain dict: a
-    traceback rendered with its frames' locals must not show the values).
-    """
-    from mdkit.engine.listing import venue_symbols
-    from mdkit.engine.stream import Stream
-    from mdkit.venues import get_venue
-    from mdkit.venues.base import Credentials, close_matches
-
-    venue = get_venue(venue_key)
-    symbol_list = _as_list(symbols, "symbols", allow_empty=True)
-    channel_list = _as_list(channels, "channels", allow_empty=False)
-    venue_options = {k: options.pop(k) for k in list(options) if k in venue.options}
-    if options:
-        valid = [*_ENGINE_OPTIONS, *venue.credentials, *venue.options]
-        raise InvalidArgument(
-            f"unknown capture options for {venue.key}: {', '.join(sorted(options))}; "
-            f"valid: {', '.join(valid)}"
-        )
-    subscriptions = venue.plan(symbol_list, channel_list, venue_options)
-    if not subscriptions:
-        raise InvalidArgument(f"{venue.key}: nothing to capture (no symbol for these channels)")
-    endpoints: dict[str, str] = {}
-    if urls is not None:
-        if not isinstance(urls, Mapping):
-            raise InvalidArgument(f"urls must be a mapping of endpoint name to URL, not {urls!r}")
-        for name, value in urls.items():
-            if name not in venue.endpoints:
-                raise InvalidArgument(
-                    f"{venue.key} has no endpoint {name!r}; it has {', '.join(venue.endpoints)}"
-                )
-            endpoints[name] = config.endpoint_url(venue.key, name, value)
-    if url is not None:
-        endpoints["public"] = config.endpoint_url(venue.key, "public", url)
-    for sub in subscriptions:
-        if sub.endpoint not in endpoints:
-            endpoints[sub.endpoint] = config.endpoint_url(venue.key, sub.endpoint)
-    given = Credentials(config.credentials(venue.key, secrets))
-    needed = {s.endpoint for s in subscriptions if venue.endpoints[s.endpoint].private}
-    missing = [n for n in venue.credentials if n not in given]
-    if needed and missing:
-        names = ", ".join(f"MDKIT_{venue.key.upper()}_{n.upper()}" for n in missing)
-        raise AuthError(
-            "credentials",
-            f"{venue.key}: the channels on the {', '.join(sorted(needed))} endpoint need "
-            f"credentials; set {names} or pass {', '.join(missing)}=",
-        )
-    overridden = url is not None or urls is not None
-    rest_known = "rest" in endpoints or bool(os.environ.get(f"MDKIT_{venue.key.upper()}_REST_URL"))
-    listed = None
-    if not overridden or rest_known:
-        # With only a WebSocket URL given (a proxy, another exchange of the family), the
-        # doc's REST host is not the one behind it: symbols are checked for spelling only.
-        listed = _listed_symbols(venue, venue_options, endpoints, venue_symbols)
-    if listed is not None:
-        known = set(listed)
-        for sub in subscriptions:
-            if sub.symbol and sub.symbol not in known:
-                close = close_matches(sub.symbol, listed)
-                hint = f"; close matches: {', '.join(close)}" if close else ""
-                raise UnknownSymbol(
-                    f"{venue.key} does not list the symbol {sub.symbol!r}{hint} "
-                    f"(see mdkit.symbols({venue.key!r}))"
-                )
-    # Handshake headers carry a credential (iTick's token): held redacted as well.
-    headers = Credentials(dict(venue.handshake_headers(given))) if venue.handshake_headers else {}
-    return Stream(venue, tuple(subscriptions), endpoints, given, headers)
-
-
-def _listed_symbols(
-    venue: Any, options: Mapping[str, Any], endpoints: Mapping[str, str], fetch: Any
-) -> list[str] | None:
-    try:
-        listed: list[str] | None = fetch(venue, options, urls=endpoints)
-    except (NetworkError, VenueError) as exc:
-        # The REST list is a convenience: a capture through a WS-only proxy still runs,
-        # with symbols checked for their spelling only.
-        log.warning("%s: symbol list unavailable (%s); symbols not checked", venue.key, exc)
-        return None
-    return listed
-
-
-def _merged(first: Any, second: Any) -> Any:
-    from mdkit.venues.base import Credentials
-
-    return Credentials({**first, **second})
-
-
-def _take_credentials(options: dict[str, Any]) -> Any:
-    """Move the credentials out of ``options`` (in place) into a Credentials."""
-    from mdkit.venues.base import Credentials
-
-    for name in _CREDENTIALS:
-        value = options.get(name)
-        if value is not None and not isinstance(value, str):
-            options.pop(name)
-            raise InvalidArgument(f"{name} must be a string, not {type(value).__name__}")
-    return Credentials({k: options.pop(k) for k in _CREDENTIALS if k in options})
-
-
 def _engine(
     venue: Any,
     symbols: Any,
@@ -570,47 +401,10 @@ def _engine(
     url: Any,
     urls: Any,
     options: dict[str, Any],
-    secrets: Any = None,
-) -> Any:
-    from mdkit.engine.stream import Engine, check_options
-
-    if secrets is None:
-        secrets = _take_credentials(options)
-
-    engine_options = {k: options.pop(k) for k in _ENGINE_OPTIONS if k in options}
-    checked = check_options(seconds=seconds, max_messages=max_messages, **engine_options)
-    if isinstance(venue, list | tuple):
-        if symbols is not None or channels is not None or url is not None or urls is not None:
-            raise InvalidArgument(
-                "a multi-venue capture takes [(venue, symbols, channels), ...] alone; "
-                "put per-venue options in a 4th item: (venue, symbols, channels, {options})"
-            )
-        if not venue:
-            raise InvalidArgument("give at least one (venue, symbols, channels)")
-        streams = []
-        for item in venue:
-            if not isinstance(item, tuple | list) or len(item) not in (3, 4):
-                raise InvalidArgument(
-                    f"each venue part is (venue, symbols, channels[, options]), not {item!r}"
-                )
-            if len(item) == 4 and not isinstance(item[3], Mapping):
-                raise InvalidArgument(f"a venue part's options must be a mapping, not {item[3]!r}")
-            extra = dict(item[3]) if len(item) == 4 else {}
-            extra.update({k: v for k, v in options.items()})
-            mine = _take_credentials(extra)
-            streams.append(_stream(item[0], item[1], item[2], extra, _merged(secrets, mine)))
-            del mine
-        keys = [s.venue.key for s in streams]
-        if len(set(keys)) != len(keys):
-            raise InvalidArgument(f"a venue appears twice: {keys}; merge its symbols and channels")
-    else:
-        if symbols is None or channels is None:
-            raise InvalidArgument(
-                "capture(venue, symbols, channels, seconds=...): symbols and channels are "
-                "required (symbols may be [] for account-wide private channels)"
-            )
-        streams = [_stream(venue, symbols, channels, options, secrets, url=url, urls=urls)]
-    return Engine(streams, **checked)
+    secrets: Credentials,
+) -> Engine:
+    checked = plan(venue, symbols, channels, seconds, max_messages, url, urls, options, secrets)
+    return Engine.from_plan(checked)
 
 
 def capture(
@@ -656,7 +450,8 @@ def capture(
         ``MDKIT_<VENUE>_<NAME>``), the venue's own options (Bitget ``inst_type``...),
         and engine options: ``silence_timeout`` (s), ``raw_limit`` (bytes of raw
         payload kept; default 256 MiB, None keeps all), ``backoff`` ((first, max)
-        reconnect delay, s), ``open_timeout`` (s).
+        reconnect delay, s), ``open_timeout`` (s), ``max_frame`` (bytes a compressed
+        frame may inflate to, default 8 MiB; a larger one is a parse error).
 
     Returns
     -------
@@ -683,7 +478,7 @@ def capture(
     from mdkit.engine import runner
 
     # The credentials leave `options` at once: locals shown in a traceback stay clean.
-    secrets = _take_credentials(options)
+    secrets = take_credentials(options)
     engine = _engine(
         venue, symbols, channels, seconds, max_messages, url, urls, dict(options), secrets
     )
@@ -691,7 +486,7 @@ def capture(
         runner.run(engine.run(), on_interrupt=lambda: engine.stop("interrupted"))
     except MdkitError as exc:
         if engine.stats.connections:
-            exc.capture = Capture(engine)  # type: ignore[attr-defined]
+            exc.capture = Capture(engine)
         raise
     return Capture(engine)
 
@@ -716,7 +511,7 @@ async def acapture(
     --------
     >>> cap = await mdkit.acapture("cryptocom", "btcusdt", "trades", seconds=5)  # doctest: +SKIP
     """
-    secrets = _take_credentials(options)
+    secrets = take_credentials(options)
     engine = await asyncio.to_thread(
         _engine, venue, symbols, channels, seconds, max_messages, url, urls, dict(options), secrets
     )
@@ -724,6 +519,51 @@ async def acapture(
         await engine.run()
     except MdkitError as exc:
         if engine.stats.connections:
-            exc.capture = Capture(engine)  # type: ignore[attr-defined]
+            exc.capture = Capture(engine)
         raise
     return Capture(engine)
+
+
+def replay(
+    source: str | os.PathLike[str],
+    *,
+    venue: str | None = None,
+    start: Any = None,
+    end: Any = None,
+    streams: Sequence[tuple[Any, ...]] | None = None,
+) -> Capture:
+    """Run recorded raw frames back through the venue sessions into a Capture.
+
+    No socket, no clock: every frame goes through the same ingestion core as a live
+    capture (:mod:`mdkit.engine.core`), with its recorded receive time, so the result
+    equals the live capture: same rows, gaps, server errors and fatal error.
+
+    Parameters
+    ----------
+    source : str or path
+        A dataset written with raw frames (``cap.to_parquet(dir, raw=True)``,
+        ``mdkit.record(dir, ..., raw=True)``), or one raw Parquet file (a part of
+        such a dataset, or ``cap.raw.to_parquet(file)``).
+    venue : str, optional
+        Replay only this venue's frames.
+    start, end : time-like, optional
+        Receive-time range ``[start, end)``.
+    streams : list of (venue, symbols, channels[, options]), optional
+        The subscriptions, when the source does not carry them (a plain
+        ``cap.raw`` file); as :func:`capture` takes them.
+
+    Returns
+    -------
+    Capture
+        As :func:`capture` returns: one DataFrame per data kind, ``.raw``, ``.gaps``,
+        ``.stats`` (``stats["outcome"]`` is ``"replayed"``; ``stats["error"]`` names
+        a fatal server error the recording ends with).
+
+    Raises
+    ------
+    InvalidArgument
+        If the source holds no raw frames, or the subscriptions are unknown.
+    """
+    from mdkit.store.replay import replay_frames
+
+    return Capture(replay_frames(source, venue=venue, start=start, end=end, streams=streams))

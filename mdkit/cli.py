@@ -146,11 +146,14 @@ def _timed(engine: Any, seconds: float | None, progress: bool) -> bool:
 
 
 def _capture(args: argparse.Namespace) -> int:
-    from mdkit.capture import Capture, _engine
+    from mdkit.capture import Capture
+    from mdkit.engine.plan import plan
+    from mdkit.engine.stream import Engine
 
     symbols = _split(args.symbols)
     channels = _split(args.channels)
-    engine = _engine(args.venue, symbols, channels, args.seconds, None, args.url, None, {})
+    checked = plan(args.venue, symbols, channels, args.seconds, None, args.url, None, {})
+    engine = Engine.from_plan(checked)
     interrupted = _timed(engine, args.seconds, not args.quiet)
     _save_capture(Capture(engine), args.out, args.raw)
     return 130 if interrupted else 0

@@ -21,6 +21,11 @@ Messages never contain secrets: credentials are redacted before an error is buil
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # errors import nothing at run time (every module imports them)
+    from mdkit.capture import Capture
+
 __all__ = [
     "AuthError",
     "InvalidArgument",
@@ -38,7 +43,16 @@ __all__ = [
 
 
 class MdkitError(Exception):
-    """Base class of every error raised by mdkit."""
+    """Base class of every error raised by mdkit.
+
+    Attributes
+    ----------
+    capture : Capture or None
+        Set on an error that ended a capture after it connected: what arrived
+        before the error (``exc.capture.trades``, ``exc.capture.stats``...).
+    """
+
+    capture: Capture | None = None
 
 
 class InvalidArgument(MdkitError, ValueError):

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mdkit import config
-from mdkit.errors import InvalidArgument, MdkitError
+from mdkit.errors import InvalidArgument
 
 __all__ = ["Response", "request", "arequest", "RATE_MARGIN"]
 
@@ -142,29 +142,18 @@ def _check(venue: Any, method: Any, params: Mapping[str, Any], timeout: Any, url
 async def _call(
     descriptor: Any, target: str, method: str, params: dict[str, Any], timeout: float
 ) -> Response:
-    from mdkit.engine.stream import Engine, Stream
+    from mdkit.engine.calls import request_connection
 
     started = time.monotonic()
     budget = _budget(descriptor.key, target)
     delay = budget.reserve()
     if delay:
         await asyncio.sleep(delay)
-    engine = Engine(
-        [Stream(descriptor, (), {"public": target})],
-        seconds=None,
-        raw_limit=0,
-        open_timeout=float(timeout),
-    )
-    task = asyncio.ensure_future(engine.run())
-    try:
-        reply = await engine.call(method, params, timeout=float(timeout))
-    finally:
-        budget.update(engine.stats.rate_limits)
-        engine.stop("done")
+    async with request_connection(descriptor, target, open_timeout=float(timeout)) as engine:
         try:
-            await task
-        except MdkitError:
-            pass
+            reply = await engine.call(method, params, timeout=float(timeout))
+        finally:
+            budget.update(engine.stats.rate_limits)
     if reply.error is not None:
         raise reply.error
     return Response(

@@ -198,10 +198,18 @@ class _Chunks:
         "capacity",
         "fill",
         "write_row",
+        "bounds",
     )
 
-    def __init__(self, columns: tuple[_Column, ...], first_rows: int, max_rows: int) -> None:
+    def __init__(
+        self,
+        columns: tuple[_Column, ...],
+        first_rows: int,
+        max_rows: int,
+        bounds: dict[str, tuple[float, float]] | None = None,
+    ) -> None:
         self.columns = columns
+        self.bounds = bounds or {}
         # Packed (align=False): the row is exactly the sum of its fields.
         self.row_dtype = np.dtype([(c.name, c.dtype) for c in columns], align=False)
         self.row_size = self.row_dtype.itemsize
@@ -239,9 +247,17 @@ class _Chunks:
             "_TypeError": TypeError,
             "_StructError": struct.error,
             "_RS": self.row_size,
+            "_out_of_bounds": _Chunks.out_of_bounds,
         }
         packed = []
+        checks = []
         for i, column in enumerate(self.columns):
+            if column.name in self.bounds:
+                namespace[f"_lo{i}"], namespace[f"_hi{i}"] = self.bounds[column.name]
+                checks.append(
+                    f"        if not _lo{i} <= {params[i]} <= _hi{i}:\n"
+                    f"            _out_of_bounds(self, {i}, {params[i]})\n"
+                )
             if column.is_category:
                 namespace[f"_codes{i}"] = column.codes
                 packed.append(f"_codes{i}[{params[i]}]")
@@ -256,7 +272,8 @@ class _Chunks:
             "    if _row == self.capacity:\n"
             "        _row = self.next_chunk()\n"
             "    try:\n"
-            f"        self.pack_into(self.chunk, _row * _RS, {', '.join(packed)})\n"
+            + "".join(checks)
+            + f"        self.pack_into(self.chunk, _row * _RS, {', '.join(packed)})\n"
             "    except (_KeyError, _TypeError, _StructError):\n"
             f"        self.append_checked(_row, ({', '.join(params)},))\n"
             "    self.fill = _row + 1\n"
@@ -281,9 +298,19 @@ class _Chunks:
         self.fill = 0
         return 0
 
+    def out_of_bounds(self, index: int, value: Any) -> None:
+        """Raise the ValueError of a value outside its column's bounds."""
+        column = self.columns[index]
+        low, high = self.bounds[column.name]
+        raise ValueError(f"column {column.name!r}: {value!r} is outside [{low!r}, {high!r}]")
+
     def append_checked(self, i: int, values: tuple[Any, ...]) -> None:
         """Convert each value by its column's rules and pack it at row i; raise clear errors."""
         row = [c.convert(v) for c, v in zip(self.columns, values, strict=True)]
+        for index, (column, value) in enumerate(zip(self.columns, row, strict=True)):
+            bound = self.bounds.get(column.name)
+            if bound is not None and not bound[0] <= value <= bound[1]:
+                self.out_of_bounds(index, value)
         try:
             self.pack_into(cast(Any, self.chunk), i * self.row_size, *row)
         except struct.error as exc:
@@ -329,6 +356,9 @@ class ColumnBuffer:
         Rows of the first chunk; each next chunk doubles.
     chunk_rows : int, default 16384
         Largest chunk.
+    bounds : mapping of str to (low, high), optional
+        Columns whose values must lie in ``[low, high]``; a row with a value outside
+        (or NaN there) raises ValueError and is not stored.
 
     Raises
     ------
@@ -350,6 +380,7 @@ class ColumnBuffer:
         *,
         first_chunk_rows: int = FIRST_CHUNK_ROWS,
         chunk_rows: int = CHUNK_ROWS,
+        bounds: Mapping[str, tuple[float, float]] | None = None,
     ) -> None:
         if not schema:
             raise ValueError("schema must name at least one column")
@@ -357,7 +388,10 @@ class ColumnBuffer:
             raise ValueError("need 0 < first_chunk_rows <= chunk_rows")
         self._columns = tuple(_Column(name, spec) for name, spec in schema.items())
         self._names = tuple(c.name for c in self._columns)
-        self._store = _Chunks(self._columns, first_chunk_rows, chunk_rows)
+        unknown = sorted(set(bounds or {}) - set(self._names))
+        if unknown:
+            raise ValueError(f"bounds name unknown columns {unknown}; columns: {self._names}")
+        self._store = _Chunks(self._columns, first_chunk_rows, chunk_rows, dict(bounds or {}))
         # The schema-specialised writer shadows the method below on this
         # instance. It is bound to the store, which refers to neither the
         # buffer nor the writer: no reference cycle, so a dropped buffer

@@ -14,7 +14,6 @@ so they live in :class:`RecordBuffer` (a tuple per row).
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -34,6 +33,7 @@ from mdkit.data.frames import (
     strings,
     to_utc,
 )
+from mdkit.data.wire import decode_payload
 
 __all__ = [
     "empty_columns",
@@ -43,6 +43,8 @@ __all__ = [
     "PRIVATE_KINDS",
     "STREAM_KINDS",
     "RecordBuffer",
+    "STREAM_BOUNDS",
+    "TIME_BOUNDS",
     "Tables",
     "stream_frame",
     "book_frame",
@@ -173,6 +175,19 @@ _REQUIRED = {
 }
 
 
+#: Epoch-ns range of every time column: after 1970-01-01, up to 2262-04-11 (int64).
+TIME_BOUNDS: tuple[int, int] = (1, 2**63 - 1)
+_FINITE = (-1.7976931348623157e308, 1.7976931348623157e308)
+#: Value bounds the market buffers enforce per row (a row outside is refused whole).
+STREAM_BOUNDS: dict[str, dict[str, tuple[float, float]]] = {
+    "trades": {TIMESTAMP: TIME_BOUNDS, "price": _FINITE, "amount": _FINITE},
+    "ticker": {TIMESTAMP: TIME_BOUNDS},
+    "klines": {TIMESTAMP: TIME_BOUNDS},
+    "depth": {TIMESTAMP: TIME_BOUNDS, "price": _FINITE, "amount": _FINITE},
+    "quotes": {TIMESTAMP: TIME_BOUNDS},
+}
+
+
 class RecordBuffer:
     """Rows as tuples, for low-rate kinds with free-text fields (the private channels).
 
@@ -186,10 +201,28 @@ class RecordBuffer:
         self.rows: list[tuple[Any, ...]] = []
 
     def append(self, *values: Any) -> None:
-        """Add one row, in schema order."""
+        """Add one row, in schema order.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If the row does not fit the schema (wrong length, a time that is not an
+            integer in :data:`TIME_BOUNDS`, a number that is not one); nothing is
+            stored then, so the buffer always builds a frame.
+        """
         if len(values) != len(self.names):
             raise TypeError(f"a row has {len(self.names)} values {self.names}, got {len(values)}")
-        self.rows.append(values)
+        row = list(values)
+        for i, (name, value) in enumerate(zip(self.names, values, strict=True)):
+            dtype = self.schema[name]
+            if dtype == "int64":
+                if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                    raise ValueError(f"{name} {value!r} is not an integer time (epoch ns)")
+                if not TIME_BOUNDS[0] <= int(value) <= TIME_BOUNDS[1]:
+                    raise ValueError(f"{name} {value!r} is not a time in {TIME_BOUNDS}")
+            elif dtype == "float64" and value is not None and value != "":
+                row[i] = float(value)
+        self.rows.append(tuple(row))
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -245,7 +278,7 @@ class Tables:
             else:
                 from mdkit.data.columns import ColumnBuffer
 
-                buffer = ColumnBuffer(schema)
+                buffer = ColumnBuffer(schema, bounds=STREAM_BOUNDS.get(kind))
             self._buffers[kind] = buffer
         return buffer
 
@@ -521,42 +554,6 @@ def raw_frame(
     }
     index = to_utc(np.asarray(columns[LOCAL_TIMESTAMP], dtype="int64"), "ns", name=LOCAL_TIMESTAMP)
     return new_frame(out, index, attrs)
-
-
-def decode_payload(payload: bytes) -> str:
-    """A raw frame as readable text: gzip or zlib/deflate inflated, then UTF-8.
-
-    Venues compress binary frames with gzip (Crypto.com v1, doc "WebSocket") or
-    raw deflate; a frame that is none of these is shown with undecodable bytes
-    replaced (U+FFFD), never dropped.
-
-    Parameters
-    ----------
-    payload : bytes
-        The frame as received (empty when past the capture's ``raw_limit``).
-
-    Returns
-    -------
-    str
-    """
-    if not payload:
-        return ""
-    data = bytes(payload)
-    if data[:2] == b"\x1f\x8b":
-        data = _inflate(data, 31)
-    else:
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            data = _inflate(data, 15 if data[:1] == b"\x78" else -15)
-    return data.decode("utf-8", "replace")
-
-
-def _inflate(data: bytes, wbits: int) -> bytes:
-    try:
-        return zlib.decompress(data, wbits)
-    except zlib.error:
-        return data
 
 
 def gaps_frame(rows: Sequence[Mapping[str, Any]], *, attrs: Mapping[str, Any]) -> pd.DataFrame:

@@ -9,7 +9,6 @@ the rows de-duplicated by bar (the last copy of a bar wins).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from typing import Any
@@ -18,7 +17,7 @@ import numpy as np
 
 from mdkit import config
 from mdkit.data.timeparse import Interval
-from mdkit.engine.stream import Engine, Stream
+from mdkit.engine.calls import request_connection
 from mdkit.errors import InvalidArgument, MdkitError, NetworkError
 from mdkit.venues import get_venue
 from mdkit.venues.base import Venue
@@ -80,8 +79,6 @@ async def fetch_klines(
             "or give a later start"
         )
     width = interval.seconds * 10**9
-    engine = Engine([Stream(venue, (), {"public": url})], seconds=None, raw_limit=0)
-    task = asyncio.ensure_future(engine.run())
     bar = tqdm(
         total=pages,
         desc=f"{venue.key} {symbol} {interval.name}",
@@ -91,27 +88,23 @@ async def fetch_klines(
     )
     since = start_ns - start_ns % width
     try:
-        while since <= end_ns:
-            reply = await engine.call(
-                "klines",
-                {"symbol": symbol, "interval": interval, "start_ns": since, "limit": size},
-                timeout=PAGE_TIMEOUT,
-            )
-            if reply.error is not None:
-                raise reply.error
-            since += size * width
-            bar.update(1)
+        async with request_connection(venue, url, open_timeout=PAGE_TIMEOUT) as engine:
+            while since <= end_ns:
+                reply = await engine.call(
+                    "klines",
+                    {"symbol": symbol, "interval": interval, "start_ns": since, "limit": size},
+                    timeout=PAGE_TIMEOUT,
+                )
+                if reply.error is not None:
+                    raise reply.error
+                since += size * width
+                bar.update(1)
     except MdkitError as exc:
         if isinstance(exc, NetworkError):
             raise NetworkError(f"{venue.key}: kline history over {url} failed: {exc}") from None
         raise
     finally:
         bar.close()
-        engine.stop("done")
-        try:
-            await task
-        except MdkitError:
-            pass
     part = engine.parts[venue.key].tables
     if "klines" not in part.counts():
         return {}

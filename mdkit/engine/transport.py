@@ -39,8 +39,9 @@ _TEXT = WSMsgType.TEXT
 _BINARY = WSMsgType.BINARY
 _CONTINUATION = WSMsgType.CONTINUATION
 _CLOSE = WSMsgType.CLOSE
-#: Largest message accepted (a full book of a busy venue fits many times over).
-MAX_MESSAGE = 2**24
+#: Largest message accepted on the wire, 8 MiB (a full book of a busy venue fits many
+#: times over); a compressed frame is further capped at ``max_frame`` once inflated.
+MAX_MESSAGE = 2**23
 
 
 class Listener(WSListener):
@@ -58,6 +59,7 @@ class Listener(WSListener):
         #: The server's close code (None: no close frame came).
         self.close_code: int | None = None
         self._parts: list[bytes] = []
+        self._size = 0
         self._text = False
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
@@ -66,10 +68,13 @@ class Listener(WSListener):
             self.on_message(frame.get_payload_as_bytes(), kind is _TEXT)
         elif kind is _TEXT or kind is _BINARY:
             self._parts = [frame.get_payload_as_bytes()]
+            self._size = len(self._parts[0])
             self._text = kind is _TEXT
         elif kind is _CONTINUATION and self._parts:
-            self._parts.append(frame.get_payload_as_bytes())
-            if sum(len(p) for p in self._parts) > MAX_MESSAGE:
+            part = frame.get_payload_as_bytes()
+            self._parts.append(part)
+            self._size += len(part)
+            if self._size > MAX_MESSAGE:
                 self._parts = []
                 self.close_reason = "message too large"
                 transport.send_close(WSCloseCode.MESSAGE_TOO_BIG)
@@ -163,6 +168,13 @@ async def connect(
         the upgrade, a bad URL.
     """
     context = ssl.create_default_context() if url.startswith("wss://") else None
+    secrets = [v for v in (headers or {}).values() if v]
+
+    def redact(text: str) -> str:  # a server may echo the handshake headers back
+        for secret in secrets:
+            text = text.replace(secret, "***")
+        return text
+
     try:
         async with asyncio.timeout(timeout):
             transport, _ = await ws_connect(
@@ -185,14 +197,22 @@ async def connect(
             # The credentials were refused at the handshake (iTick's token header):
             # retrying cannot help, so this is not a NetworkError.
             raise AuthError(
-                str(int(status)), f"{url} refused the handshake: {_describe(exc)}"
+                str(int(status)), redact(f"{url} refused the handshake: {_describe(exc)}")
             ) from None
-        raise NetworkError(f"could not connect to {url}: {_describe(exc)}") from None
+        raise NetworkError(redact(f"could not connect to {url}: {_describe(exc)}")) from None
     except OSError as exc:
         text = exc.strerror or str(exc) or type(exc).__name__
         raise NetworkError(f"could not connect to {url}: {text}") from None
     except (ValueError, TypeError) as exc:
         raise NetworkError(f"could not connect to {url!r}: {exc}") from None
+    if transport.response is None:
+        # picows returns a transport even when the server closed before answering the
+        # upgrade: that is a failed connect, not a connection.
+        transport.disconnect(graceful=False)
+        raise NetworkError(
+            f"could not connect to {url}: the server closed the connection before "
+            "answering the WebSocket upgrade"
+        )
     return Connection(transport, listener)
 
 

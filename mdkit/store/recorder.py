@@ -306,11 +306,12 @@ def record(
     InvalidArgument, UnknownVenue, UnknownChannel, UnknownSymbol, AuthError
         Before connecting.
     """
-    from mdkit.capture import _engine, _take_credentials
     from mdkit.engine import runner
+    from mdkit.engine.plan import plan, take_credentials
+    from mdkit.engine.stream import Engine
     from mdkit.store.layout import check_path
 
-    secrets = _take_credentials(options)  # locals shown in a traceback stay clean
+    secrets = take_credentials(options)  # locals shown in a traceback stay clean
     root = check_path(directory, "directory")
     if not isinstance(streams, list | tuple) or not streams:
         raise InvalidArgument(
@@ -327,7 +328,7 @@ def record(
     if "raw_limit" in options:
         raise InvalidArgument("record() keeps raw frames with raw=True (no raw_limit)")
     items = [streams] if isinstance(streams, tuple) and isinstance(streams[0], str) else streams
-    engine = _engine(
+    checked = plan(
         list(items),
         None,
         None,
@@ -338,6 +339,7 @@ def record(
         {**options, "raw_limit": None if raw else 0},
         secrets,
     )
+    engine = Engine.from_plan(checked)
     os.makedirs(root, exist_ok=True)
     recorder = _Recorder(root, engine, raw, on_status or (lambda line: log.info("%s", line)))
     previous = None

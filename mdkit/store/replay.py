@@ -1,14 +1,15 @@
-"""Replay: recorded raw frames run back through the venue sessions into a Capture.
+"""Replay: recorded raw frames run back through the ingestion core.
 
-No socket, no clock: every frame goes to a fresh session of its recorded
-connection, with its recorded receive time, as fast as the sessions parse. The
-frames of the result therefore equal the live capture's (same rows, same
-``local_timestamp``). The subscriptions come from the raw parts' metadata
-(written by ``Capture.to_parquet(raw=True)`` and ``mdkit.record(raw=True)``).
+No socket, no clock: every frame goes through :meth:`Core.receive
+<mdkit.engine.core.Core.receive>`, the code a live capture runs, on a session of its
+recorded connection with its recorded receive time. The result therefore equals
+the live capture's (same rows, gaps, server errors, fatal error). The
+subscriptions come from the raw parts' metadata (written by
+``Capture.to_parquet(raw=True)`` and ``mdkit.record(raw=True)``).
 
-Gaps in the result are those the sessions report (resyncs, sequence gaps) and one
-per new connection of a venue (a reconnect, from its last frame to the next
-data); the recorded ``gaps`` kind holds the recorder's own view.
+A new connection of a venue ends the previous one (a gap "reconnect (replayed)"
+from its last frame to the next data); the recorded ``gaps`` kind holds the
+recorder's own view. :func:`mdkit.replay` wraps the result into a Capture.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mdkit.errors import InvalidArgument, ProtocolError
+from mdkit.engine.core import Core
+from mdkit.errors import InvalidArgument
 
-__all__ = ["replay"]
+__all__ = ["replay_frames"]
 
 
 def _sources(source: str, venue: Any, start: Any, end: Any) -> tuple[pd.DataFrame, list[Any]]:
@@ -120,23 +122,16 @@ def _subscriptions(metas: Sequence[Any], streams: Any) -> dict[str, list[Any]]:
     return out
 
 
-class _Conn:  # duck-types the engine's _Link for open_gap and parse_error
-    """What Engine.open_gap needs to know of a connection."""
-
-    def __init__(self, stream: Any, number: int) -> None:
-        self.stream = stream
-        self.number = number
-
-
-def replay(
+def replay_frames(
     source: str | os.PathLike[str],
     *,
     venue: str | None = None,
     start: Any = None,
     end: Any = None,
     streams: Sequence[tuple[Any, ...]] | None = None,
-) -> Any:
-    """Run recorded raw frames back through the venue sessions into a Capture.
+) -> Core:
+    """Run recorded raw frames back through the ingestion core (what :func:`mdkit.replay`
+    wraps into a Capture).
 
     Parameters
     ----------
@@ -154,21 +149,19 @@ def replay(
 
     Returns
     -------
-    Capture
-        As :func:`mdkit.capture` returns: one DataFrame per data kind (equal to the
-        live capture's), ``.raw``, ``.gaps``, ``.stats`` (``stats["outcome"]`` is
-        ``"replayed"``).
+    Core
+        The ingestion core after every frame: its tables equal the live capture's;
+        ``stats.outcome`` is ``"replayed"``.
 
     Raises
     ------
     InvalidArgument
         If the source holds no raw frames, or the subscriptions are unknown.
     """
-    from mdkit.capture import Capture
-    from mdkit.engine.stream import Engine, Stream
+    from mdkit.engine.core import Fail, Link
+    from mdkit.engine.plan import Stream
     from mdkit.store.layout import check_path
     from mdkit.venues import get_venue
-    from mdkit.venues.base import Gap, Recovered, Resubscribe, ServerError, SessionSetup
 
     frames, metas = _sources(check_path(source, "source"), venue, start, end)
     plans = _subscriptions(metas, streams)
@@ -184,79 +177,44 @@ def replay(
         descriptor = get_venue(k)
         replayed = {name: "replay:" for name in descriptor.endpoints}  # no socket is opened
         stream_list.append(Stream(descriptor, tuple(plans[k]), replayed))
-    engine = Engine(stream_list, seconds=None, max_messages=None, raw_limit=None)
-    stats = engine.stats
+    core = Core(stream_list, raw_limit=None)
+    stats = core.stats
     local = pd.DatetimeIndex(frames.index).asi8
     stats.started_ns = int(local[0]) if len(local) else 0
     ends = [json.loads(m.get(b"mdkit.attrs", b"{}")).get("ended_ns") for m in metas]
     recorded_end = max((int(e) for e in ends if e), default=0)
-    stats.ended_ns = max(recorded_end, int(local[-1]) if len(local) else 0)
-    sessions: dict[tuple[str, int], Any] = {}
-    last_of: dict[str, tuple[int, int]] = {}  # venue -> (connection, last frame ns)
-    open_gaps: dict[str, dict[str, Any]] = {}
-    venues_col = frames["venue"].astype(str).tolist()
+    ended_ns = max(recorded_end, int(local[-1]) if len(local) else 0)
+    links: dict[tuple[str, int], Link] = {}
+    last: dict[str, Link] = {}  # venue -> the link of its latest connection
     for key_venue, number, text, payload, now in zip(
-        venues_col,
+        frames["venue"].astype(str).tolist(),
         frames["connection"].tolist(),
         frames["text"].tolist(),
         frames["payload"].tolist(),
         local.tolist(),
         strict=True,
     ):
-        part = engine.parts[key_venue]
-        stats.messages += 1
-        stats.bytes += len(payload)
-        row = engine.raw.add(payload, now, number, text)
-        session = sessions.get((key_venue, number))
-        if session is None:
-            stream = part.stream
-            session = stream.venue.session(
-                SessionSetup(
-                    venue=stream.venue,
-                    endpoint=stream.subscriptions[0].endpoint if stream.subscriptions else "public",
-                    subscriptions=stream.subscriptions,
-                    tables=part.tables,
-                    counters=part.counters,
-                    connection=number,
-                )
-            )
-            sessions[(key_venue, number)] = session
-            engine.connection_venues[number] = key_venue
-            stats.connections += 1
-            previous = last_of.get(key_venue)
-            if previous is not None and previous[0] != number:
+        link = links.get((key_venue, number))
+        if link is None:
+            # A new recorded connection: the venue's previous one ended just before.
+            previous = last.get(key_venue)
+            if previous is not None:
                 stats.reconnects += 1
-                old = _Conn(stream, previous[0])
-                gap = engine.open_gap(old, previous[1], "reconnect (replayed)", ())  # type: ignore[arg-type]
-                open_gaps[key_venue] = gap
-        last_of[key_venue] = (number, now)
-        before = part.counters.data_messages
-        try:
-            events = session.receive(payload, now)
-        except ProtocolError as exc:
-            engine.parse_error(_Conn(part.stream, number), row, payload, exc)  # type: ignore[arg-type]
-            continue
-        if part.counters.data_messages > before:
-            engine.data_total += part.counters.data_messages - before
-            closing = open_gaps.pop(key_venue, None)
-            if closing is not None:
-                closing["end_ns"] = now
-        for event in events:
-            conn = _Conn(part.stream, number)
-            if type(event) is Resubscribe:
-                stats.resyncs += 1
-                engine.open_gap(conn, now, event.reason, event.subscriptions)  # type: ignore[arg-type]
-            elif type(event) is Recovered:
-                for gap in stats.gaps:
-                    if gap["end_ns"] is None and gap["connection"] == number:
-                        gap["end_ns"] = now
-            elif type(event) is Gap:
-                gap = engine.open_gap(conn, event.start_ns, event.reason, event.subscriptions)  # type: ignore[arg-type]
-                gap["end_ns"] = event.end_ns
-            elif type(event) is ServerError:
-                stats.server_errors.append(f"{key_venue}: {event.message}")
-    for gap in stats.gaps:
-        if gap["end_ns"] is None:
-            gap["end_ns"] = stats.ended_ns
+                core.closed(
+                    previous, "reconnect (replayed)", None, previous.last_ns, stopping=False
+                )
+            part = core.parts[key_venue]
+            subs = part.stream.subscriptions
+            link = core.link(key_venue, subs[0].endpoint if subs else "public", subs)
+            if previous is not None:
+                link.gap, previous.gap = previous.gap, None
+                link.attempts, link.budget = previous.attempts, previous.budget
+            links[(key_venue, number)] = last[key_venue] = link
+            # What the session asks at connect (login, subscribe) is not sent: no socket.
+            core.connect(link, now, number=number)
+        actions = core.receive(link, payload, text, now)
+        if core.error is not None and any(type(a) is Fail for a in actions):
+            break  # a fatal server error ended the live capture here too
+    core.finish(ended_ns)
     stats.outcome = "replayed"
-    return Capture(engine)
+    return core

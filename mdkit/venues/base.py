@@ -2,7 +2,8 @@
 
 A venue module exports one :class:`Venue` (conventionally ``VENUE``) and a
 :class:`Session` subclass. Nothing here opens a socket or touches an event loop:
-the capture engine (:mod:`mdkit.engine.stream`) does the I/O around it, the way
+the ingestion core (:mod:`mdkit.engine.core`) drives it and the live engine
+(:mod:`mdkit.engine.stream`) does the I/O around that, the way
 websockets' protocol core is driven by its asyncio layer.
 
 The descriptor is data: the venue key, its named endpoints (``public``,
@@ -50,6 +51,7 @@ from typing import Any, ClassVar
 
 from mdkit.data.tables import Tables
 from mdkit.data.timeparse import Interval, parse_interval
+from mdkit.data.wire import DEFAULT_MAX_FRAME
 from mdkit.errors import InvalidArgument, MdkitError, UnknownChannel, UnknownInterval, VenueError
 
 __all__ = [
@@ -433,6 +435,8 @@ class SessionSetup:
     credentials : Credentials
     connection : int
         Connection number within the capture (1 = first).
+    max_frame : int
+        Bytes one frame may inflate to (:func:`mdkit.data.wire.inflate`'s ``limit``).
     """
 
     venue: Venue
@@ -442,6 +446,7 @@ class SessionSetup:
     counters: Counters
     credentials: Credentials = field(default_factory=Credentials)
     connection: int = 1
+    max_frame: int = DEFAULT_MAX_FRAME
 
 
 class Session:
@@ -482,6 +487,8 @@ class Session:
         ------
         ProtocolError
             If the frame cannot be understood (counted, kept in ``.raw``; not fatal).
+            Any other exception is contained the same way by the ingestion core
+            (:mod:`mdkit.engine.core`), so a session bug never drops a connection.
         """
         raise NotImplementedError
 

@@ -41,6 +41,18 @@ from typing import Any
 
 import orjson
 
+from mdkit.data.wire import (
+    MS as _MS,
+)
+from mdkit.data.wire import (
+    dumps as _dumps,
+)
+from mdkit.data.wire import (
+    loads as _loads,
+)
+from mdkit.data.wire import (
+    to_float as _f,
+)
 from mdkit.errors import AuthError, InvalidArgument, MdkitError, ProtocolError, VenueError
 from mdkit.venues.base import (
     NOTHING,
@@ -137,9 +149,6 @@ VERIFY_PATH = "/user/verify"
 
 _PRIVATE = {"orders": "orders", "fills": "fill", "balances": "account"}
 _SYMBOL = re.compile(r"^[A-Z0-9_]{2,40}$")
-_NAN = float("nan")
-_MS = 1_000_000
-_loads = orjson.loads
 
 
 # -- planning ------------------------------------------------------------------------------
@@ -247,10 +256,6 @@ def _check_limits(subs: Sequence[Subscription]) -> None:
 
 
 # -- messages ------------------------------------------------------------------------------
-def _dumps(obj: Any) -> str:
-    return orjson.dumps(obj).decode()
-
-
 def build_requests(op: str, subscriptions: Sequence[Subscription]) -> list[str]:
     """``subscribe``/``unsubscribe`` requests, each carrying as many channels as fit.
 
@@ -505,7 +510,15 @@ class BitgetSession(Session):
                 return (Ready(),)
             return (self._error(msg),)
         if event == "error":
-            return (self._error(msg),)
+            error = self._error(msg)
+            arg = msg.get("arg")
+            if error.code == "30006" and isinstance(arg, dict):
+                # A subscribe refused for rate: back off and ask again (the engine paces
+                # resubscribes within the hourly budget); the channel is in a gap until then.
+                route = self.routes.get((arg.get("channel"), arg.get("instId") or ""))
+                if route is not None:
+                    return (error, *self._broken(route, "subscribe rate-limited (30006)"))
+            return (error,)
         self.counters.other += 1
         return NOTHING
 
@@ -647,10 +660,6 @@ class BitgetSession(Session):
                 append(ts, now_ns, item["symbol"], str(item["tradeId"]), str(item["orderId"]),
                        item["side"], _f(get("priceAvg")), _f(get("size")), fee, fee_coin,
                        get("tradeScope"))  # fmt: skip
-
-
-def _f(value: Any) -> float:
-    return _NAN if value is None or value == "" else float(value)
 
 
 def _fee(item: Mapping[str, Any]) -> tuple[float, str | None]:

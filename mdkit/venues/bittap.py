@@ -39,6 +39,21 @@ from typing import Any
 import orjson
 
 from mdkit.data.timeparse import Interval, parse_interval
+from mdkit.data.wire import (
+    MS as _MS,
+)
+from mdkit.data.wire import (
+    NAN as _NAN,
+)
+from mdkit.data.wire import (
+    dumps as _dumps,
+)
+from mdkit.data.wire import (
+    loads as _loads,
+)
+from mdkit.data.wire import (
+    to_float as _f,
+)
 from mdkit.errors import (
     AuthError,
     InvalidArgument,
@@ -115,9 +130,6 @@ _INTERVAL_SECONDS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 _QUOTES = ("USDT", "USDC", "BUSD", "FDUSD", "TUSD", "BTC", "ETH", "BNB", "EUR", "USD", "TRY")
 _SYMBOL = re.compile(r"^([A-Z0-9]{1,20})[-/_ :]([A-Z0-9]{1,20})$")
 _SCALE = re.compile(r"^(0|[1-9][0-9]*)(\.[0-9]+)?$")
-_NAN = float("nan")
-_MS = 1_000_000
-_loads = orjson.loads
 
 
 def bittap_symbol(symbol: Any) -> str:
@@ -233,10 +245,6 @@ def plan(
             name = topic(kind, symbol, interval=interval, **extra)
             out.setdefault(name, Subscription(kind, symbol, name, "public", interval, extra))
     return list(out.values())
-
-
-def _dumps(obj: Any) -> str:
-    return orjson.dumps(obj).decode()
 
 
 def parse_rate_limits(figures: Any) -> tuple[dict[str, Any], ...]:
@@ -588,10 +596,6 @@ class BittapSession(Session):
         error = None if ok else reply_error(status, msg.get("error"))
         events.append(Reply(request_id, msg.get("result"), error))
         return events
-
-
-def _f(value: Any) -> float:
-    return _NAN if value is None or value == "" else float(value)
 
 
 #: BitTap spot as the engine sees it (see :mod:`mdkit.venues.base`).

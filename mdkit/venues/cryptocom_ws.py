@@ -30,6 +30,24 @@ import orjson
 
 from mdkit.data.tables import Tables
 from mdkit.data.timeparse import INTERVALS, Interval
+from mdkit.data.wire import (
+    MS as _MS,
+)
+from mdkit.data.wire import (
+    NAN as _NAN,
+)
+from mdkit.data.wire import (
+    dumps as _dumps,
+)
+from mdkit.data.wire import (
+    inflate as _inflate,
+)
+from mdkit.data.wire import (
+    loads as _loads,
+)
+from mdkit.data.wire import (
+    to_float as _f,
+)
 from mdkit.errors import InvalidArgument, ProtocolError
 from mdkit.venues import cryptocom as rest
 from mdkit.venues.base import (
@@ -91,10 +109,6 @@ _CHANNEL = re.compile(
 )
 _SIDES = {"buy": "buy", "sell": "sell", "BUY": "buy", "SELL": "sell", "Buy": "buy", "Sell": "sell"}
 _BOOK_SIDES = {"buys": "bid", "bids": "bid", "asks": "ask", "buy": "bid", "sell": "ask"}
-_NAN = float("nan")
-_MS = 1_000_000
-_loads = orjson.loads
-_decompress = zlib.decompress
 
 
 def channel_name(kind: str, symbol: str, interval: Interval | None = None, step: int = 0) -> str:
@@ -185,10 +199,6 @@ def _compact(symbol: str) -> str:
     return compact
 
 
-def _dumps(obj: Any) -> str:
-    return orjson.dumps(obj).decode()
-
-
 def build_subscribe(subscriptions: Sequence[Subscription]) -> list[str]:
     """``{"event":"sub","params":{"channel":...,"cb_id":...}}`` for each subscription."""
     return [
@@ -276,7 +286,7 @@ def decode(frame: bytes | str) -> Any:
         if isinstance(frame, str):
             return orjson.loads(frame)
         if frame[:2] == b"\x1f\x8b":
-            frame = zlib.decompress(frame, 31)
+            frame = _inflate(frame, 31)
         return orjson.loads(frame)
     except (zlib.error, orjson.JSONDecodeError) as exc:
         raise ProtocolError(f"{VENUE}: frame is neither gzip JSON nor JSON: {exc}") from None
@@ -371,7 +381,7 @@ class CryptocomSession(Session):
         # decode(), inlined: this runs once per received frame.
         try:
             if frame[:2] == b"\x1f\x8b":
-                msg = _loads(_decompress(frame, 31))
+                msg = _loads(_inflate(frame, 31, self.setup.max_frame))
             else:
                 msg = _loads(frame)
         except (zlib.error, orjson.JSONDecodeError) as exc:
@@ -524,10 +534,6 @@ class CryptocomSession(Session):
             raise ProtocolError(f"{VENUE}: cannot read {channel} reply: {exc!r}") from None
         self.counters.other += 1
         return NOTHING
-
-
-def _f(value: Any) -> float:
-    return _NAN if value is None or value == "" else float(value)
 
 
 def _side(value: Any) -> str:

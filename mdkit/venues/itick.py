@@ -61,6 +61,21 @@ from typing import Any, ClassVar
 
 import orjson
 
+from mdkit.data.wire import (
+    MS as _MS,
+)
+from mdkit.data.wire import (
+    NAN as _NAN,
+)
+from mdkit.data.wire import (
+    dumps as _dumps,
+)
+from mdkit.data.wire import (
+    loads as _loads,
+)
+from mdkit.data.wire import (
+    to_float as _f,
+)
 from mdkit.errors import AuthError, InvalidArgument, ProtocolError, VenueError
 from mdkit.venues.base import (
     NOTHING,
@@ -129,9 +144,6 @@ KICK_CODES = (4000,)
 _KICK_WORDS = re.compile(r"kick|another (connection|session)|replaced|duplicate", re.I)
 _AUTH_MODES = ("header", "message")
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,30}(\$[A-Z]{1,4})?$")
-_MS = 1_000_000
-_NAN = float("nan")
-_loads = orjson.loads
 
 
 def handshake_headers(credentials: Credentials) -> Mapping[str, str]:
@@ -215,10 +227,6 @@ def plan(
             opts = {"type": wire, "auth": auth}
             out.setdefault(name, Subscription(kind, code, name, "public", interval, opts))
     return list(out.values())
-
-
-def _dumps(obj: Any) -> str:
-    return orjson.dumps(obj).decode()
 
 
 def build_auth(token: str) -> str:
@@ -505,10 +513,6 @@ class ItickSession(Session):
 
 def _position(level: Any) -> int:
     return int(level.get("po", 0))
-
-
-def _f(value: Any) -> float:
-    return _NAN if value is None or value == "" else float(value)
 
 
 def _clip(msg: Any, size: int = 300) -> str:

@@ -47,6 +47,15 @@ from typing import Any
 
 import orjson
 
+from mdkit.data.wire import (
+    NAN as _NAN,
+)
+from mdkit.data.wire import (
+    loads as _loads,
+)
+from mdkit.data.wire import (
+    to_float as _f,
+)
 from mdkit.errors import AuthError, InvalidArgument, ProtocolError, VenueError
 from mdkit.venues.base import (
     NOTHING,
@@ -98,9 +107,7 @@ _PAIR = re.compile(r"^\s*([A-Za-z0-9]{1,16})\s*[/_-]\s*([A-Za-z0-9]{1,16})\s*$")
 _ACK = re.compile(r'channel "(?P<channel>[^"]*)" and currency pair "(?P<pair>[^"]*)"')
 _TRADE_SIDES = {"buying": "buy", "selling": "sell", "buy": "buy", "sell": "sell"}
 _BOOK_SIDES = {"buying": "bid", "selling": "ask", "buy": "bid", "sell": "ask"}
-_NAN = float("nan")
 _S = 1_000_000_000
-_loads = orjson.loads
 
 
 def normalise_pair(symbol: Any) -> str:
@@ -184,10 +191,6 @@ def _seconds(value: Any, default_ns: int) -> int:
     if type(value) is str and value.isdigit():
         return int(value) * _S
     return int(round(float(value) * _S))
-
-
-def _f(value: Any) -> float:
-    return _NAN if value is None or value == "" else float(value)
 
 
 def _side(table: Mapping[str, str], value: Any) -> str:

@@ -160,10 +160,13 @@ def test_sync_capture_inside_a_running_loop(sandbox: Sandbox) -> None:
 def test_stop_from_another_thread_marks_interrupted(sandbox: Sandbox) -> None:
     # What the runner does on KeyboardInterrupt: engine.stop("interrupted") from the
     # waiting thread; the capture ends early with its data.
-    from mdkit.capture import Capture, _engine
+    from mdkit.capture import Capture
     from mdkit.engine import runner
+    from mdkit.engine.plan import plan
+    from mdkit.engine.stream import Engine
 
-    engine = _engine("cryptocom", "btcusdt", ["ticker", "book"], 30.0, None, None, None, {})
+    checked = plan("cryptocom", "btcusdt", ["ticker", "book"], 30.0, None, None, None, {})
+    engine = Engine.from_plan(checked)
     later(1.2, lambda: engine.stop("interrupted"))
     started = time.monotonic()
     runner.run(engine.run())
