@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote
 
@@ -20,10 +22,11 @@ from mdkit.data.frames import (
     TRADE_SIDES,
     strings,
 )
-from mdkit.errors import InvalidArgument
+from mdkit.errors import DatasetError, InvalidArgument
+from mdkit.store.fs import Root, open_root
 from mdkit.store.layout import ATTRS_KEY, KINDS, SYMBOL_KINDS, arrow_schema, time_column
 
-__all__ = ["read_parquet", "find_parts"]
+__all__ = ["read_parquet", "find_parts", "check_part"]
 
 _NS_PER_DAY = 86_400_000_000_000
 REPLAY_KEYS = ("subscriptions", "ended_ns")
@@ -38,22 +41,18 @@ def _names(value: Any, what: str) -> list[str] | None:
     return [v.lower() for v in items]
 
 
-def _dirs(path: str, key: str) -> list[tuple[str, str]]:
+def _dirs(root: Root, path: str, key: str) -> list[tuple[str, str]]:
     """(value, path) of the ``key=value`` subdirectories of ``path``."""
-    try:
-        entries = list(os.scandir(path))
-    except FileNotFoundError:
-        return []
     prefix = f"{key}="
     return sorted(
-        (unquote(e.name[len(prefix) :]), e.path)
-        for e in entries
-        if e.is_dir() and e.name.startswith(prefix)
+        (unquote(name[len(prefix) :]), root.join(path, name))
+        for name, is_dir, _ in root.entries(path)
+        if is_dir and name.startswith(prefix)
     )
 
 
 def find_parts(
-    root: str | os.PathLike[str],
+    root: str | os.PathLike[str] | Root,
     kind: str,
     *,
     venue: Any = None,
@@ -61,34 +60,97 @@ def find_parts(
     start: pd.Timestamp | None = None,
     end: pd.Timestamp | None = None,
 ) -> list[str]:
-    """The part files a read of these partitions opens (pruned by path, nothing opened).
+    """The part files a read of these partitions opens (pruned by path, nothing opened
+    but merged parts' footers: a part a present merged part replaced is left out).
 
     Returns
     -------
     list of str
-        Paths, in partition then name (write-time) order.
+        Paths (the filesystem's own, see :class:`~mdkit.store.fs.Root`), in partition
+        then name (write-time) order.
     """
+    from mdkit.store.compact import live_parts
+
+    if not isinstance(root, Root):
+        root = open_root(root)
     venues = _names(venue, "venue")
     wanted = _names(symbols, "symbols")
     first = None if start is None else start.strftime("%Y-%m-%d")
     last = None if end is None else (end - pd.Timedelta(1, "ns")).strftime("%Y-%m-%d")
     files = []
-    for v, vpath in _dirs(os.path.join(os.fspath(root), f"kind={kind}"), "venue"):
+    for v, vpath in _dirs(root, root.join(root.path, f"kind={kind}"), "venue"):
         if venues is not None and v.lower() not in venues:
             continue
         leaves = [vpath]
         if kind in SYMBOL_KINDS:
-            leaves = [p for s, p in _dirs(vpath, "symbol") if wanted is None or s.lower() in wanted]
+            leaves = [
+                p for s, p in _dirs(root, vpath, "symbol") if wanted is None or s.lower() in wanted
+            ]
         for leaf in leaves:
-            for date, dpath in _dirs(leaf, "date"):
+            for date, dpath in _dirs(root, leaf, "date"):
                 if (first is not None and date < first) or (last is not None and date > last):
                     continue
-                files += sorted(
-                    e.path
-                    for e in os.scandir(dpath)
-                    if e.is_file() and e.name.endswith(".parquet") and e.name[0] not in "._"
-                )
+                files += live_parts(root, root.parts(dpath))[0]
     return files
+
+
+def check_part(root: Root, path: str, kind: str | None) -> tuple[dict[bytes, bytes], str | None]:
+    """A part's schema metadata, and what is wrong with it (None: a good part).
+
+    A part is damaged when its footer does not read (empty, truncated, not Parquet),
+    and foreign when it lacks mdkit's metadata or the kind's time column.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(root.open_input(path))
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # ArrowInvalid, OSError: whatever the bytes are
+        return {}, f"not a readable Parquet file ({type(exc).__name__}: {exc})"
+    meta = dict(schema.metadata or {})
+    if ATTRS_KEY not in meta:
+        return meta, "not an mdkit part (no mdkit.attrs metadata)"
+    if kind is not None:
+        when = time_column(kind)
+        index = schema.get_field_index(when)
+        if index < 0 or not pa.types.is_timestamp(schema.field(index).type):
+            return meta, f"not a {kind} part (no {when} timestamp column)"
+    return meta, None
+
+
+def _checked(
+    root: Root, files: list[str], kind: str, on_damaged: str
+) -> tuple[list[str], list[dict[bytes, bytes]]]:
+    """The good parts and their metadata; damaged ones warned about (or raised)."""
+
+    def one(path: str) -> tuple[str, dict[bytes, bytes], str | None]:
+        try:
+            return (path, *check_part(root, path, kind))
+        except FileNotFoundError:
+            return path, {}, "gone"
+
+    if len(files) > 8:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(one, files))
+    else:
+        results = [one(f) for f in files]
+    good, metas = [], []
+    for path, meta, problem in results:
+        if problem == "gone":
+            raise FileNotFoundError(path)
+        if problem is None:
+            good.append(path)
+            metas.append(meta)
+            continue
+        message = f"damaged part {root.display(path)}: {problem}"
+        if on_damaged == "raise":
+            raise DatasetError(message)
+        from mdkit.store.compact import DamagedPartWarning
+
+        warnings.warn(f"skipped {message}", DamagedPartWarning, stacklevel=4)
+    return good, metas
 
 
 def read_parquet(
@@ -99,6 +161,8 @@ def read_parquet(
     start: Any = None,
     end: Any = None,
     columns: Sequence[str] | None = None,
+    *,
+    on_damaged: str = "warn",
 ) -> pd.DataFrame:
     """Read one kind from a dataset written by ``Capture.to_parquet`` or ``mdkit.record``.
 
@@ -108,7 +172,8 @@ def read_parquet(
     Parameters
     ----------
     directory : str or path
-        The dataset root (the folder holding ``kind=...`` directories).
+        The dataset root (the folder holding ``kind=...`` directories): a local path
+        (``~`` expands) or an object-store URL such as ``s3://bucket/prefix``.
     kind : str
         ``trades ticker klines depth quotes orders fills balances positions book raw gaps``.
     venue : str or list of str, optional
@@ -120,6 +185,10 @@ def read_parquet(
         anything ``mdkit`` accepts as a time (``"2026-12-01"``, ``"3 days ago"``).
     columns : list of str, optional
         Data columns to read (the index, ``venue`` and ``symbol`` always come).
+    on_damaged : {"warn", "raise"}
+        A part that is empty, truncated, not Parquet or not mdkit's is skipped with a
+        :class:`~mdkit.store.compact.DamagedPartWarning` naming it (``"warn"``), or
+        raises :class:`~mdkit.errors.DatasetError` naming it (``"raise"``).
 
     Returns
     -------
@@ -133,21 +202,47 @@ def read_parquet(
     Raises
     ------
     InvalidArgument
-        For an unknown kind, a missing directory or a bad argument.
+        For an unknown kind, a missing directory, ``start`` after ``end`` or a bad
+        argument.
+    DatasetError
+        For a damaged part, with ``on_damaged="raise"``.
     """
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-
     from mdkit.data.timeparse import parse_time
 
     if kind not in KINDS:
         raise InvalidArgument(f"no dataset kind {kind!r}; kinds: {', '.join(KINDS)}")
-    root = os.fspath(directory)
-    if not os.path.isdir(root):
-        raise InvalidArgument(f"no dataset at {root!r} (not a directory)")
+    if on_damaged not in ("warn", "raise"):
+        raise InvalidArgument(f'on_damaged must be "warn" or "raise", not {on_damaged!r}')
+    root = open_root(directory)
     lo = None if start is None else parse_time(start)
     hi = None if end is None else parse_time(end)
+    if lo is not None and hi is not None and lo > hi:
+        raise InvalidArgument(f"start {lo} is after end {hi}")
+    for attempt in range(5):
+        try:
+            return _read(root, kind, venue, symbols, lo, hi, columns, on_damaged)
+        except FileNotFoundError:
+            if attempt == 4:
+                raise
+            # a merge replaced a part between the listing and the read: list again
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _read(
+    root: Root,
+    kind: str,
+    venue: Any,
+    symbols: Any,
+    lo: pd.Timestamp | None,
+    hi: pd.Timestamp | None,
+    columns: Sequence[str] | None,
+    on_damaged: str,
+) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
     files = find_parts(root, kind, venue=venue, symbols=symbols, start=lo, end=hi)
+    files, metas = _checked(root, files, kind, on_damaged)
     if not files:
         return _empty(kind)
     part_fields = [pa.field("venue", pa.string())]
@@ -155,8 +250,11 @@ def read_parquet(
         part_fields.append(pa.field("symbol", pa.string()))
     part_fields.append(pa.field("date", pa.string()))
     partitioning = ds.partitioning(pa.schema(part_fields), flavor="hive")
+    filesystem = root.arrow_filesystem()
     if kind == "book":  # level count varies by part
-        schema = pa.unify_schemas([ds.dataset(f).schema for f in files])
+        schema = pa.unify_schemas(
+            [ds.dataset(f, filesystem=filesystem, format="parquet").schema for f in files]
+        )
     else:
         schema = arrow_schema(kind)
     schema = pa.unify_schemas([schema, pa.schema(part_fields)])
@@ -165,7 +263,8 @@ def read_parquet(
         schema=schema,
         format="parquet",
         partitioning=partitioning,
-        partition_base_dir=os.path.join(root, f"kind={kind}"),
+        partition_base_dir=root.join(root.path, f"kind={kind}"),
+        filesystem=filesystem,
     )
     when = time_column(kind)
     condition = None
@@ -182,8 +281,13 @@ def read_parquet(
         # dedupe keys come along, and go after (see _dedupe_trades, _last_bar)
         keep = {when, "venue", "symbol", "local_timestamp", "id", "interval", *columns}
         names = [n for n in names if n in keep]
-    table = dataset.to_table(columns=names, filter=condition)
-    attrs = _attrs(dataset)
+    try:
+        table = dataset.to_table(columns=names, filter=condition)
+    except (pa.ArrowInvalid, OSError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        return _read_each(root, files, metas, kind, names, condition, on_damaged, columns)
+    attrs = _attrs(metas)
     df = _frame(kind, table.replace_schema_metadata(None), attrs, columns)
     if columns is not None:
         wanted = {"venue", "symbol", "local_timestamp", *columns}
@@ -191,10 +295,64 @@ def read_parquet(
     return df
 
 
-def _attrs(dataset: Any) -> dict[str, Any]:
+def _read_each(
+    root: Root,
+    files: list[str],
+    metas: list[dict[bytes, bytes]],
+    kind: str,
+    names: list[str],
+    condition: Any,
+    on_damaged: str,
+    columns: Sequence[str] | None,
+) -> pd.DataFrame:
+    """The slow path after a scan failed: read part by part, skip the damaged ones."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    tables, kept = [], []
+    base = root.join(root.path, f"kind={kind}")
+    for path, meta in zip(files, metas, strict=True):
+        try:
+            one = ds.dataset(
+                [path],
+                schema=None,
+                format="parquet",
+                partitioning="hive",
+                partition_base_dir=base,
+                filesystem=root.arrow_filesystem(),
+            )
+            tables.append(one.to_table(filter=condition))
+            kept.append(meta)
+        except (pa.ArrowInvalid, OSError) as exc:
+            if isinstance(exc, FileNotFoundError):
+                raise
+            message = f"damaged part {root.display(path)}: {exc}"
+            if on_damaged == "raise":
+                raise DatasetError(message) from None
+            from mdkit.store.compact import DamagedPartWarning
+
+            warnings.warn(f"skipped {message}", DamagedPartWarning, stacklevel=4)
+    if not tables:
+        return _empty(kind)
+    table = pa.concat_tables(
+        [t.replace_schema_metadata(None) for t in tables], promote_options="permissive"
+    )
+    table = table.select([n for n in names if n in table.column_names])
+    for field in ("venue", "symbol"):
+        if field in table.column_names:
+            table = table.set_column(
+                table.schema.get_field_index(field), field, table[field].cast(pa.string())
+            )
+    df = _frame(kind, table, _attrs(kept), columns)
+    if columns is not None:
+        wanted = {"venue", "symbol", "local_timestamp", *columns}
+        df = df[[c for c in df.columns if c in wanted]]
+    return df
+
+
+def _attrs(metas: Sequence[dict[bytes, bytes]]) -> dict[str, Any]:
     found: list[dict[str, Any]] = []
-    for fragment in dataset.get_fragments():
-        meta = fragment.physical_schema.metadata or {}
+    for meta in metas:
         if ATTRS_KEY in meta:
             value = json.loads(meta[ATTRS_KEY])
             for key in REPLAY_KEYS:  # replay's own metadata, not the frame's attrs
