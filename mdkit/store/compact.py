@@ -157,8 +157,46 @@ def leaves(root: Root, kinds: Sequence[str], venues: Sequence[str] | None = None
                         yield root.join(top, dname)
 
 
+#: A temporary part older than this is a dead writer's (a live one takes seconds).
+STALE_TEMP_SECONDS = 3600.0
+
+
+def _dead_writer(name: str) -> bool:
+    """Whether a temporary part's writer (host and pid in its name) is gone."""
+    from mdkit.store.layout import SAFE_HOST
+
+    fields = name.lstrip(".").split("-")
+    if len(fields) < 4 or not fields[-2].isdigit() or "-".join(fields[1:-2]) != SAFE_HOST:
+        return False
+    try:
+        os.kill(int(fields[-2]), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def _drop_temps(root: Root, leaf: str) -> int:
+    """Remove temporary parts of writers that died (killed between write and publish)."""
+    import time
+
+    if not root.local:
+        return 0  # object stores have no temporary parts: a PUT is whole or absent
+    removed = 0
+    for name, is_dir, mtime in root.entries(leaf):
+        if is_dir or not (name.startswith(".") and name.endswith(".tmp")):
+            continue
+        if _dead_writer(name) or time.time() - mtime > STALE_TEMP_SECONDS:
+            root.remove(root.join(leaf, name))
+            removed += 1
+    return removed
+
+
 def _finish(root: Root, leaf: str, parts: list[str]) -> list[str]:
-    """Remove parts a present merged part replaced (an interrupted merge); the rest."""
+    """Remove parts a present merged part replaced (an interrupted merge) and dead
+    writers' temporary parts; the parts left."""
+    _drop_temps(root, leaf)
     keep, done = live_parts(root, parts)
     for path in done:
         log.info("removing %s, already merged", root.display(path))

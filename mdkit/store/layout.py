@@ -60,6 +60,8 @@ ATTRS_KEY = b"mdkit.attrs"
 ROW_GROUP_ROWS = 1 << 20
 COMPRESSION = "zstd"
 _HOST = socket.gethostname().split(".")[0] or "host"
+#: This host as part names carry it.
+SAFE_HOST = "".join(c if c.isalnum() or c in "-_" else "_" for c in _HOST)
 
 
 def time_column(kind: str) -> str:
@@ -89,7 +91,7 @@ def part_name(*, merged: bool = False) -> str:
     """A new part's file name: UTC time, host, pid and a random id (never reused);
     a merged part's ends in :data:`MERGED_SUFFIX`."""
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    safe_host = "".join(c if c.isalnum() or c in "-_" else "_" for c in _HOST)
+    safe_host = SAFE_HOST
     suffix = MERGED_SUFFIX if merged else ".parquet"
     return f"{stamp}-{safe_host}-{os.getpid()}-{uuid.uuid4().hex[:12]}{suffix}"
 
