@@ -103,6 +103,7 @@ def merge_parts(paths: Sequence[str], root: Root | None = None) -> str:
 
     if root is None:
         root = Root(os.path.dirname(os.path.dirname(paths[0])))
+    fault("merge.start")
     directory = root.dirname(paths[0])
     with ThreadPoolExecutor(max_workers=4) as pool:
         tables = list(pool.map(lambda p: pq.read_table(root.open_input(p)), paths))

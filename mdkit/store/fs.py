@@ -13,6 +13,8 @@ a publish atomic and exclusive); object stores use fsspec, where a PUT is atomic
 
 :func:`fault` is the test-only fault point: with ``MDKIT_FAULT_POINT=<step>`` (or
 ``<step>@<n>``: the n-th time) the process dies there (``os._exit(137)``, as a kill -9).
+With ``MDKIT_PAUSE_POINT=<step>=<folder>`` it pauses there instead: it creates
+``<folder>/paused`` and waits until ``<folder>/go`` exists (races made on purpose).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ _FAULT_HITS: dict[str, int] = {}
 
 def fault(step: str) -> None:
     """Die here if ``MDKIT_FAULT_POINT`` names this step (tests of crash consistency)."""
+    _pause(step)
     wanted = os.environ.get("MDKIT_FAULT_POINT")
     if not wanted:
         return
@@ -40,6 +43,20 @@ def fault(step: str) -> None:
     _FAULT_HITS[step] = _FAULT_HITS.get(step, 0) + 1
     if _FAULT_HITS[step] >= int(nth or 1):
         os._exit(137)
+
+
+def _pause(step: str) -> None:
+    wanted = os.environ.get("MDKIT_PAUSE_POINT")
+    if not wanted or wanted.partition("=")[0] != step:
+        return
+    import time
+
+    folder = wanted.partition("=")[2]
+    with open(os.path.join(folder, "paused"), "w"):
+        pass
+    deadline = time.monotonic() + 60
+    while not os.path.exists(os.path.join(folder, "go")) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _is_url(path: str) -> bool:

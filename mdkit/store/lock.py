@@ -12,6 +12,7 @@ owner died) is taken over with a write conditional on its ETag.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import time
@@ -21,6 +22,8 @@ from typing import Any
 from mdkit.store.fs import Root
 
 __all__ = ["MergeLock", "LEASE_SECONDS"]
+
+log = logging.getLogger("mdkit.store.lock")
 
 #: How long a lease holds without renewal (a dead owner blocks merges this long).
 LEASE_SECONDS = 300.0
@@ -56,11 +59,15 @@ class MergeLock:
             Whether the lock is now held.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        waited = False
         while True:
             if self._try():
                 return True
             if deadline is not None and time.monotonic() >= deadline:
                 return False
+            if not waited:
+                waited = True
+                log.info("waiting for the merge lock of %s", self.root.display(self.root.path))
             time.sleep(_POLL)
 
     def release(self) -> None:
