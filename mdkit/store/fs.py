@@ -26,7 +26,7 @@ from typing import Any
 
 from mdkit.errors import DatasetError, InvalidArgument
 
-__all__ = ["Root", "fault", "open_root"]
+__all__ = ["Root", "fault", "is_dataset", "open_root"]
 
 _FAULT_HITS: dict[str, int] = {}
 
@@ -204,6 +204,11 @@ def _remote(url: str) -> Root:
     except ValueError as exc:
         raise InvalidArgument(f"{url!r} is not a dataset path: {exc}") from None
     return Root(str(path).rstrip("/"), fs, url.rstrip("/"))
+
+
+def is_dataset(path: str) -> bool:
+    """Whether ``path`` names a dataset location: an object-store URL or a local directory."""
+    return _is_url(path) or os.path.isdir(os.path.expanduser(path))
 
 
 def open_root(value: Any, name: str = "directory", *, create: bool = False) -> Root:

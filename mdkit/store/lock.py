@@ -159,8 +159,8 @@ class MergeLock:
                 kwargs["IfMatch"] = if_match
             try:
                 answer = fs.call_s3("put_object", **kwargs)
-            except Exception as exc:  # botocore's ClientError, wrapped by s3fs
-                if _precondition_failed(exc):
+            except Exception as exc:  # s3fs maps 412 to FileExistsError; others vary
+                if isinstance(exc, FileExistsError) or _precondition_failed(exc):
                     return None
                 raise
             return str(answer.get("ETag", "")) or "-"

@@ -26,7 +26,7 @@ from mdkit.errors import DatasetError, InvalidArgument
 from mdkit.store.fs import Root, open_root
 from mdkit.store.layout import ATTRS_KEY, KINDS, SYMBOL_KINDS, arrow_schema, time_column
 
-__all__ = ["read_parquet", "find_parts", "check_part"]
+__all__ = ["read_parquet", "find_parts", "check_part", "parts_metadata"]
 
 _NS_PER_DAY = 86_400_000_000_000
 REPLAY_KEYS = ("subscriptions", "ended_ns")
@@ -92,6 +92,14 @@ def find_parts(
                     continue
                 files += live_parts(root, root.parts(dpath))[0]
     return files
+
+
+def parts_metadata(directory: str | Root, files: Sequence[str]) -> list[dict[bytes, bytes]]:
+    """The schema metadata of parts ``find_parts`` listed (local or object store)."""
+    import pyarrow.parquet as pq
+
+    root = directory if isinstance(directory, Root) else open_root(directory)
+    return [dict(pq.read_schema(root.open_input(f)).metadata or {}) for f in files]
 
 
 def check_part(root: Root, path: str, kind: str | None) -> tuple[dict[bytes, bytes], str | None]:
