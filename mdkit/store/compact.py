@@ -29,10 +29,18 @@ import pandas as pd
 
 from mdkit.errors import InvalidArgument
 from mdkit.store.fs import Root, fault, open_root
-from mdkit.store.layout import KINDS, MERGED_SUFFIX, SYMBOL_KINDS, time_column, write_part
+from mdkit.store.layout import KINDS, MERGED_SUFFIX, SYMBOL_KINDS, write_part
 from mdkit.store.lock import MergeLock
 
-__all__ = ["compact", "merge_parts", "repair", "live_parts", "MERGED_KEY", "DamagedPartWarning"]
+__all__ = [
+    "DEDUPED_KEY",
+    "MERGED_KEY",
+    "DamagedPartWarning",
+    "compact",
+    "live_parts",
+    "merge_parts",
+    "repair",
+]
 
 log = logging.getLogger("mdkit.store.compact")
 
@@ -76,10 +84,30 @@ def live_parts(root: Root, parts: Sequence[str]) -> tuple[list[str], list[str]]:
     return keep, done
 
 
+#: Metadata key of a merged trades part whose trades are unique (venue, symbol, id).
+DEDUPED_KEY = b"mdkit.deduped"
+
+
 def _sort_keys(kind: str, table: Any) -> list[tuple[str, str]]:
+    """The order ``read_parquet`` gives rows within a partition (see read._frame)."""
     names = table.column_names
-    keys = [n for n in ("local_timestamp", time_column(kind)) if n in names]
-    return [(n, "ascending") for n in dict.fromkeys(keys)]
+    keys = ["timestamp", "local_timestamp"] if kind == "trades" else ["local_timestamp"]
+    if kind == "gaps":
+        keys = ["start"]
+    return [(n, "ascending") for n in keys if n in names]
+
+
+def _unique_trades(table: Any) -> Any:
+    """Keep the first row of each trade id (a partition is one venue and symbol)."""
+    import numpy as np
+
+    if "id" not in table.column_names or not table.num_rows:
+        return table
+    ids = table["id"].cast("int64")
+    has = ~np.asarray(ids.is_null(), dtype=bool)
+    values = np.asarray(ids.fill_null(0), dtype="int64")
+    dup = pd.Series(values).duplicated(keep="first").to_numpy() & has
+    return table.filter(~dup) if dup.any() else table
 
 
 def merge_parts(paths: Sequence[str], root: Root | None = None) -> str:
@@ -121,6 +149,10 @@ def merge_parts(paths: Sequence[str], root: Root | None = None) -> str:
         raise OSError(
             f"merge of {len(paths)} parts in {directory}: {merged.num_rows} != {expected}"
         )
+    if kind == "trades":  # a trade received twice is kept once, here, for every later read
+        merged = _unique_trades(merged)
+        expected = merged.num_rows
+        metadata[DEDUPED_KEY] = b"1"
     target = write_part(root, directory, merged.replace_schema_metadata(metadata), merged=True)
     written = pq.ParquetFile(root.open_input(target)).metadata.num_rows
     if written != expected:  # pragma: no cover - a disk that lies

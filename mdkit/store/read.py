@@ -20,6 +20,7 @@ from mdkit.data.frames import (
     TRADE_ID_DTYPE,
     TRADE_SIDE_DTYPE,
     TRADE_SIDES,
+    string_dtype,
     strings,
 )
 from mdkit.errors import DatasetError, InvalidArgument
@@ -296,11 +297,19 @@ def _read(
             raise
         return _read_each(root, files, metas, kind, names, condition, on_damaged, columns)
     attrs = _attrs(metas)
-    df = _frame(kind, table.replace_schema_metadata(None), attrs, columns)
+    df = _frame(kind, table.replace_schema_metadata(None), attrs, columns, _deduped(files, metas))
     if columns is not None:
         wanted = {"venue", "symbol", "local_timestamp", *columns}
         df = df[[c for c in df.columns if c in wanted]]
     return df
+
+
+def _deduped(files: Sequence[str], metas: Sequence[dict[bytes, bytes]]) -> bool:
+    """Whether every partition read is one compacted part of unique trades."""
+    from mdkit.store.compact import DEDUPED_KEY
+
+    folders = [f.rsplit("/", 1)[0] for f in files]
+    return len(set(folders)) == len(folders) and all(m.get(DEDUPED_KEY) == b"1" for m in metas)
 
 
 def _read_each(
@@ -441,7 +450,11 @@ def _dict(array: Any) -> tuple[np.ndarray[Any, Any], list[Any]]:
 
 
 def _frame(
-    kind: str, table: Any, attrs: dict[str, Any], columns: Sequence[str] | None
+    kind: str,
+    table: Any,
+    attrs: dict[str, Any],
+    columns: Sequence[str] | None,
+    deduped: bool = False,
 ) -> pd.DataFrame:
     if kind == "gaps":
         return _gaps(table, attrs)
@@ -460,12 +473,14 @@ def _frame(
         keys = [local, np.asarray(venue.codes)]
     else:
         keys = [local]
-    order = np.lexsort([k for k in keys if k is not None]) if len(when) else np.arange(0)
-    if len(order) and not bool((order[1:] > order[:-1]).all()):
-        table = table.take(pa_indices(order))
+    sorting = _order([k for k in keys if k is not None])
+    if sorting is not None:
+        # one chunk first: a take over many chunks costs several times more
+        table = table.combine_chunks().take(pa_indices(sorting))
+        order: Any = sorting
     else:
-        order = np.arange(len(order))
-    out: dict[str, Any] = {"venue": strings(venue[order])}
+        order = slice(None)
+    out: dict[str, Any] = {"venue": _arrow_strings(table["venue"])}
     schema = t.STREAM_SCHEMAS.get(kind, {})
     required = t._REQUIRED.get(kind, ())  # the live frames' rule for optional columns
     names = [n for n in table.column_names if n not in ("venue", "symbol", "date")]
@@ -490,7 +505,7 @@ def _frame(
                 out[name] = pd.Categorical.from_codes(codes, dtype=side_dtype)
         elif name in ("symbol", "interval") and dtype != "str":
             # Open sets are strings in the contract (mdkit.data.frames), as in live frames.
-            out[name] = strings(_cat(column))
+            out[name] = _arrow_strings(column)
         elif dtype == "str":
             if column.null_count == len(column) and name not in required and len(column):
                 if columns is None or name not in columns:
@@ -498,7 +513,10 @@ def _frame(
             out[name] = strings(_strings(column))
         elif name == "id" and kind == "trades":
             # Always nullable Int64 (mdkit.data.frames.TRADE_ID_DTYPE), as live frames.
-            out[name] = pd.array(column.to_pylist(), dtype=TRADE_ID_DTYPE)
+            ids = column.cast("int64")
+            mask = np.asarray(ids.is_null(), dtype=bool)
+            values = np.asarray(ids.fill_null(0), dtype="int64")
+            out[name] = pd.arrays.IntegerArray(values, mask).astype(TRADE_ID_DTYPE)
         else:
             values = column.to_numpy(zero_copy_only=False)
             optional = name not in required and kind not in ("trades", "depth", "book")
@@ -513,9 +531,12 @@ def _frame(
                 continue
             out[name] = values
     index = pd.DatetimeIndex(when.asi8[order].view("datetime64[ns]"), name="timestamp")
-    df = pd.DataFrame(out, index=index.tz_localize("UTC"))
-    if kind == "trades":
-        df = _dedupe_trades(df)
+    df = pd.DataFrame(out, index=index.tz_localize("UTC"), copy=False)
+    if kind == "trades" and not deduped:
+        codes = np.asarray(venue.codes, dtype="int64")[order]
+        if symbol is not None:
+            codes = codes * (int(symbol.max(initial=0)) + 1) + symbol[order]
+        df = _dedupe_trades(df, codes)
     elif kind == "klines":
         df = _last_bar(df)
     df.attrs.update(attrs)
@@ -528,19 +549,57 @@ def pa_indices(order: np.ndarray[Any, Any]) -> Any:
     return pa.array(order, type=pa.int64())
 
 
-def _dedupe_trades(df: pd.DataFrame) -> pd.DataFrame:
-    ids = df["id"]
-    has = ids.notna().to_numpy()
+def _order(keys: list[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any] | None:
+    """The row order ``np.lexsort(keys)`` gives (last key first); None if already in it.
+
+    Parts are written (and compacted) in that order, so a read is a few sorted runs:
+    a stable sort on the first key merges them, and the other keys are checked only
+    where the first ties; a full lexsort only when that check fails.
+    """
+    if not keys or len(keys[0]) < 2:
+        return None
+    if _in_order(keys):
+        return None
+    order = np.argsort(keys[-1], kind="stable")
+    if len(keys) == 1 or _in_order([k[order] for k in keys]):
+        return order
+    return np.lexsort(keys)
+
+
+def _in_order(keys: list[np.ndarray[Any, Any]]) -> bool:
+    tie: Any = None
+    for key in reversed(keys):
+        after, before = key[1:], key[:-1]
+        back = after < before
+        if (back if tie is None else back & tie).any():
+            return False
+        same = after == before
+        tie = same if tie is None else tie & same
+        if not tie.any():
+            return True
+    return True
+
+
+def _arrow_strings(column: Any) -> Any:
+    """A string or dictionary Arrow column as the live frames' string array (fast path:
+    Arrow-backed strings straight from Arrow)."""
+    import pyarrow as pa
+
+    dtype = string_dtype()
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return pd.array(column.cast(pa.large_string()), dtype=dtype)
+    return strings(_strings(column))
+
+
+def _dedupe_trades(df: pd.DataFrame, group: np.ndarray[Any, Any]) -> pd.DataFrame:
+    """Keep the first of the trades with the same venue and symbol (``group`` codes) and id."""
+    ids = df["id"].array
+    has = ~np.asarray(ids.isna(), dtype=bool)
     if not has.any():
         return df
-    # One int64 key per (venue, symbol, id): hashing one column is several times faster.
-    id_codes, uniques = pd.factorize(ids.to_numpy(dtype="int64", na_value=-1))
-    venue_codes, _ = pd.factorize(df["venue"])
-    symbol_codes, symbol_names = pd.factorize(df["symbol"])
-    group = np.asarray(venue_codes, dtype="int64") * (len(symbol_names) + 1) + np.asarray(
-        symbol_codes, dtype="int64"
-    )
-    key = group * len(uniques) + id_codes
+    # One int64 key per (group, id): hashing one column is several times faster.
+    id_codes, uniques = pd.factorize(np.asarray(ids.to_numpy(dtype="int64", na_value=-1)))
+    key = group.astype("int64") * max(1, len(uniques)) + id_codes
     dup = pd.Series(key).duplicated(keep="first").to_numpy() & has
     return df[~dup] if dup.any() else df
 
