@@ -17,7 +17,9 @@ from mdkit.account import Account
 from mdkit.capture import Capture, acapture, capture
 from mdkit.errors import (
     AuthError,
+    DatasetError,
     InvalidArgument,
+    LoopThreadError,
     MdkitError,
     NetworkError,
     ProtocolError,
@@ -41,7 +43,9 @@ __all__ = [
     "Account",
     "AuthError",
     "Capture",
+    "DatasetError",
     "InvalidArgument",
+    "LoopThreadError",
     "MdkitError",
     "NetworkError",
     "ProtocolError",
