@@ -102,17 +102,23 @@ def table_frame(
         return _gaps(table, attrs)
     if kind == "raw":
         return _raw(table, attrs)
-    venue = _cat(table["venue"])
     when = _utc(table["timestamp"])
     local = _utc(table["local_timestamp"]).asi8 if "local_timestamp" in table.column_names else None
-    symbol = np.asarray(_cat(table["symbol"]).codes) if "symbol" in table.column_names else None
+    names = table.column_names
+
+    def codes_of(name: str) -> Any:
+        return np.asarray(_cat(table[name]).codes) if name in names else None
+
+    dedupe = kind == "trades" and not deduped
+    venue = codes_of("venue") if dedupe or kind in ("depth", "book") else None
+    symbol = codes_of("symbol") if dedupe or kind == "klines" else None
     # Row order of the live frames: see Capture.frame.
     if kind == "trades":
         keys: list[Any] = [local, when.asi8]
     elif kind == "klines":
-        keys = [local, np.asarray(_cat(table["interval"]).codes), symbol, when.asi8]
+        keys = [local, codes_of("interval"), symbol, when.asi8]
     elif kind in ("depth", "book"):
-        keys = [local, np.asarray(venue.codes)]
+        keys = [local, venue]
     else:
         keys = [local]
     sorting = _order([k for k in keys if k is not None])
@@ -174,11 +180,11 @@ def table_frame(
             out[name] = values
     index = pd.DatetimeIndex(when.asi8[order].view("datetime64[ns]"), name="timestamp")
     df = pd.DataFrame(out, index=index.tz_localize("UTC"), copy=False)
-    if kind == "trades" and not deduped:
-        codes = np.asarray(venue.codes, dtype="int64")[order]
+    if dedupe and venue is not None:
+        group = np.asarray(venue, dtype="int64")[order]
         if symbol is not None:
-            codes = codes * (int(symbol.max(initial=0)) + 1) + symbol[order]
-        df = _dedupe_trades(df, codes)
+            group = group * (int(symbol.max(initial=0)) + 1) + symbol[order]
+        df = _dedupe_trades(df, group)
     elif kind == "klines":
         df = _last_bar(df)
     df.attrs.update(attrs)

@@ -244,11 +244,23 @@ def _read(
     files, metas = _checked(root, files, kind, on_damaged)
     if not files:
         return empty_frame(kind)
-    part_fields = [pa.field("venue", pa.string())]
+    # Dictionary-typed partition columns: one code per row, not one string per row.
+    text = pa.dictionary(pa.int32(), pa.string())
+    part_fields = [pa.field("venue", text)]
     if kind in SYMBOL_KINDS:
-        part_fields.append(pa.field("symbol", pa.string()))
-    part_fields.append(pa.field("date", pa.string()))
-    partitioning = ds.partitioning(pa.schema(part_fields), flavor="hive")
+        part_fields.append(pa.field("symbol", text))
+    part_fields.append(pa.field("date", text))
+    values: dict[str, set[str]] = {f.name: set() for f in part_fields}
+    for path in files:
+        for segment in path.split("/"):
+            key, eq, value = segment.partition("=")
+            if eq and key in values:
+                values[key].add(unquote(value))
+    partitioning = ds.partitioning(
+        pa.schema(part_fields),
+        flavor="hive",
+        dictionaries={k: pa.array(sorted(v), pa.string()) for k, v in values.items()},
+    )
     filesystem = root.arrow_filesystem()
     if kind == "book":  # level count varies by part
         schema = pa.unify_schemas(
