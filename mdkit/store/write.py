@@ -78,7 +78,9 @@ def write_frame(
     first_day = int(days.min())
     span = int(days.max()) - first_day + 1
     key = (v_codes * len(s_names) + s_codes) * span + (days - first_day)
-    order = np.argsort(key, kind="stable")
+    # few partitions: a 16-bit key sorts by radix (linear) instead of by comparison
+    small = key.astype("int16") if int(key.max()) < 2**15 else key
+    order = np.argsort(small, kind="stable")
     bounds = np.flatnonzero(np.diff(key[order])) + 1
     table = frame_to_table(kind, df, meta)  # converted once, sliced per partition
     jobs = []
