@@ -59,12 +59,9 @@ def merged_sources(root: Root, path: str) -> set[str]:
     try:
         meta = pq.read_schema(root.open_input(path)).metadata or {}
         return set(json.loads(meta.get(MERGED_KEY, b"[]")))
-    except (OSError, ValueError) as exc:
-        warnings.warn(
-            f"skipped merged part {root.display(path)}: {exc}", DamagedPartWarning, stacklevel=3
-        )
-        return set()
-    except Exception as exc:  # pyarrow.lib.ArrowInvalid derives from ValueError already
+    except FileNotFoundError:
+        raise  # a merge replaced it meanwhile: the reader lists again
+    except Exception as exc:  # ArrowInvalid, OSError: a damaged merged part
         warnings.warn(
             f"skipped merged part {root.display(path)}: {exc}", DamagedPartWarning, stacklevel=3
         )

@@ -1,6 +1,6 @@
 """The dataset layout: partitions, part names, Arrow schemas and atomic part writes.
 
-A dataset is a directory of Hive-partitioned Parquet parts::
+A dataset is a directory (or object-store prefix) of Hive-partitioned Parquet parts::
 
     <root>/kind=trades/venue=cryptocom/symbol=btcusdt/date=2026-12-01/<part>.parquet
     <root>/kind=gaps/venue=cryptocom/date=2026-12-01/<part>.parquet
@@ -13,7 +13,8 @@ DuckDB, Polars, Spark and pyarrow.dataset read them as partition columns.
 Parts are only ever added: each is written under a hidden temporary name in its
 partition directory (``.`` prefix: every reader skips it), flushed to disk, then
 linked to a unique final name (host, pid, a random id), which fails rather than
-replace an existing file. A failed write removes its temporary file.
+replace an existing file. A failed write removes its temporary file; one a killed
+writer left is removed by the next compaction. On an object store a part is one PUT.
 """
 
 from __future__ import annotations

@@ -5,11 +5,15 @@ then every ``flush`` (seconds, or rows held) drains the engine's tables on its
 loop thread (:meth:`mdkit.engine.stream.Engine.drain`) and writes the rows as new
 parts in a worker thread, so memory stays bounded by one flush window. Every
 ``rotate`` period the parts this recorder wrote in the period are merged into one
-per partition. Reconnects are gaps (the engine's); a restart is a gap too: a state
-file per venue and subscription set (``<dir>/_recorders/``) holds the time of the
-last flush, and the next start records the downtime from there (after a crash,
-that window includes the rows lost with the process). Ctrl-C and SIGTERM stop it
-cleanly, everything received flushed.
+per partition, under the dataset's merge lock (a compaction holding it defers the
+rotation). Reconnects are gaps (the engine's); a restart is a gap too: each running
+recorder owns a state file (``<dir>/_recorders/<venue>-<subscriptions>-<host>[-n].json``)
+holding the time of its last flush, and the next start of the same streams on the same
+host takes the first free one and records the downtime from there (after a crash, that
+window includes the rows lost with the process). Several recorders may share a dataset,
+locally or on an object store. A start also finishes merges a crash interrupted in the
+recorder's venues' recent partitions. Ctrl-C and SIGTERM stop it cleanly, everything
+received flushed.
 """
 
 from __future__ import annotations
@@ -336,7 +340,7 @@ def record(
     on_status : callable, optional
         Called with each status line, on mdkit's event-loop thread (keep it short; it
         must not block). Synchronous mdkit calls (``mdkit.capture``...) made from it
-        raise :class:`~mdkit.errors.InvalidArgument`: use their async forms
+        raise :class:`~mdkit.errors.LoopThreadError`: use their async forms
         (``await mdkit.acapture(...)``) from a task, or hand the work to another thread.
     **options
         Capture options (credentials, venue options, ``silence_timeout``, ``backoff``,
