@@ -1,13 +1,15 @@
 """Benchmark the Parquet dataset and the recorder.
 
-Run: ``python bench/bench_store.py throughput [--rows N]``
+Run: ``python bench/bench_store.py throughput [--rows N] [--flushes F]``
      ``python bench/bench_store.py recorder [--minutes M] [--rate R]``
 
 throughput: N synthetic trade rows over 4 symbols and 2 days, as a capture's
 ``trades`` frame. Write: ``write_frame`` (split by partition, zstd, atomic parts)
 against pandas' own ``df.to_parquet(file)`` of the same frame (pyarrow, snappy,
-one file); read: ``mdkit.read_parquet`` (back to the live dtypes, deduplicated)
-against ``pd.read_parquet(file)``. Best of 3, rows/s.
+one file); read: ``mdkit.read_parquet`` (back to the live dtypes, order and
+de-duplication) of the rows written in F flushes (8 x F parts, as a recorder leaves
+them), then of the same dataset compacted (8 parts), against ``pd.read_parquet(file)``
+of one file holding the same rows. Best of 3, rows/s; ratios within one run.
 
 recorder: a sandbox feeding R trades/s per symbol on 4 symbols (trades + book),
 recorded with ``flush="5s"``, ``rotate="5min"`` for M minutes; the process RSS
@@ -32,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import mdkit  # noqa: E402
 from mdkit.store import write_frame  # noqa: E402
+from mdkit.store.compact import compact  # noqa: E402
 
 
 def trades_frame(rows: int) -> pd.DataFrame:
@@ -66,7 +69,7 @@ def best(fn, repeats: int = 3) -> float:  # type: ignore[no-untyped-def]
     return min(times)
 
 
-def throughput(rows: int) -> None:
+def throughput(rows: int, flushes: int) -> None:
     df = trades_frame(rows)
     work = Path(tempfile.mkdtemp(prefix="bench_store_"))
     try:
@@ -79,19 +82,35 @@ def throughput(rows: int) -> None:
 
         w_ours = best(ours)
         w_pandas = best(lambda: df.to_parquet(work / "pandas.parquet"))
-        r_ours = best(lambda: mdkit.read_parquet(work / "ds1", "trades"))
         r_pandas = best(lambda: pd.read_parquet(work / "pandas.parquet"))
+        # As a recorder leaves it: one part per partition per flush (8 partitions).
+        flushed = work / "flushed"
+        for chunk in np.array_split(np.arange(rows), flushes):
+            write_frame(flushed, "trades", df.iloc[chunk])
+        r_flushed = best(lambda: mdkit.read_parquet(flushed, "trades"))
+        parts = sum(1 for _ in flushed.rglob("*.parquet"))
+        tomorrow = pd.Timestamp.now("UTC") + pd.Timedelta(days=1)
+        t = time.perf_counter()
+        compact(flushed, before=tomorrow)
+        t_compact = time.perf_counter() - t
+        r_compacted = best(lambda: mdkit.read_parquet(flushed, "trades"))
+        assert len(mdkit.read_parquet(flushed, "trades")) == rows
         size_ours = sum(p.stat().st_size for p in (work / "ds1").rglob("*.parquet"))
         size_pandas = (work / "pandas.parquet").stat().st_size
-        print(f"rows {rows:,} (4 symbols x 2 days = 8 parts)")
+        print(f"rows {rows:,} (4 symbols x 2 days = 8 partitions)")
         print(
-            f"write  mdkit dataset {rows / w_ours:>12,.0f} rows/s   pandas to_parquet "
+            f"write  mdkit write_frame {rows / w_ours:>12,.0f} rows/s   pandas to_parquet "
             f"{rows / w_pandas:>12,.0f} rows/s   ratio {w_pandas / w_ours:.2f}"
         )
-        print(
-            f"read   mdkit read    {rows / r_ours:>12,.0f} rows/s   pandas read_parquet "
-            f"{rows / r_pandas:>12,.0f} rows/s   ratio {r_pandas / r_ours:.2f}"
-        )
+        for label, r_ours in (
+            (f"read uncompacted ({parts} parts)", r_flushed),
+            ("read compacted (8 parts)", r_compacted),
+        ):
+            print(
+                f"{label:32s} mdkit {rows / r_ours:>12,.0f} rows/s   pandas read_parquet "
+                f"{rows / r_pandas:>12,.0f} rows/s   ratio {r_pandas / r_ours:.2f}"
+            )
+        print(f"compact {parts} parts -> 8: {t_compact:.2f} s")
         print(f"bytes  mdkit {size_ours:,} ({size_ours / rows:.1f} B/row)   pandas {size_pandas:,}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -155,12 +174,13 @@ def main() -> None:
     sub = parser.add_subparsers(dest="mode", required=True)
     p = sub.add_parser("throughput")
     p.add_argument("--rows", type=int, default=2_000_000)
+    p.add_argument("--flushes", type=int, default=12)
     p = sub.add_parser("recorder")
     p.add_argument("--minutes", type=float, default=10)
     p.add_argument("--rate", type=float, default=50)
     args = parser.parse_args()
     if args.mode == "throughput":
-        throughput(args.rows)
+        throughput(args.rows, args.flushes)
     else:
         recorder(args.minutes, args.rate)
 

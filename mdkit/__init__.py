@@ -17,7 +17,9 @@ from mdkit.account import Account
 from mdkit.capture import Capture, acapture, capture, replay
 from mdkit.errors import (
     AuthError,
+    DatasetError,
     InvalidArgument,
+    LoopThreadError,
     MdkitError,
     NetworkError,
     ProtocolError,
@@ -40,7 +42,9 @@ __all__ = [
     "Account",
     "AuthError",
     "Capture",
+    "DatasetError",
     "InvalidArgument",
+    "LoopThreadError",
     "MdkitError",
     "NetworkError",
     "ProtocolError",

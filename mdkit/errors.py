@@ -28,7 +28,9 @@ if TYPE_CHECKING:  # errors import nothing at run time (every module imports the
 
 __all__ = [
     "AuthError",
+    "DatasetError",
     "InvalidArgument",
+    "LoopThreadError",
     "MdkitError",
     "NetworkError",
     "ProtocolError",
@@ -119,3 +121,13 @@ class NetworkError(MdkitError, ConnectionError):
 
 class ProtocolError(MdkitError):
     """A response or frame that cannot be understood."""
+
+
+class DatasetError(MdkitError, OSError):
+    """A dataset that cannot be written, or a damaged part read with ``on_damaged="raise"``;
+    the message names the path."""
+
+
+class LoopThreadError(MdkitError, RuntimeError):
+    """A synchronous mdkit call made on mdkit's own event-loop thread (for example from a
+    ``record(on_status=...)`` callback), where it would deadlock; use the async form."""

@@ -79,16 +79,20 @@ def run(
     ------
     KeyboardInterrupt
         On an interrupt without ``on_interrupt``, or on a second interrupt.
-    RuntimeError
-        If called from mdkit's own loop thread (that would deadlock).
+    LoopThreadError
+        If called from mdkit's own loop thread (that would deadlock); a RuntimeError.
     Exception
         Whatever the coroutine raised.
     """
     target = loop()
     if threading.current_thread() is _thread:
         coro.close()
-        raise RuntimeError(
-            "mdkit.engine.runner.run() called from mdkit's loop thread; await instead"
+        from mdkit.errors import LoopThreadError
+
+        raise LoopThreadError(
+            "a synchronous mdkit call (mdkit.capture, mdkit.record...) was made on mdkit's "
+            "event-loop thread (e.g. from record(on_status=...)), where it would deadlock: "
+            "use the async form (await mdkit.acapture(...)) or call it from another thread"
         )
     future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(coro, target)
     try:

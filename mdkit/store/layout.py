@@ -1,6 +1,6 @@
 """The dataset layout: partitions, part names, Arrow schemas and atomic part writes.
 
-A dataset is a directory of Hive-partitioned Parquet parts::
+A dataset is a directory (or object-store prefix) of Hive-partitioned Parquet parts::
 
     <root>/kind=trades/venue=cryptocom/symbol=btcusdt/date=2026-12-01/<part>.parquet
     <root>/kind=gaps/venue=cryptocom/date=2026-12-01/<part>.parquet
@@ -13,7 +13,8 @@ DuckDB, Polars, Spark and pyarrow.dataset read them as partition columns.
 Parts are only ever added: each is written under a hidden temporary name in its
 partition directory (``.`` prefix: every reader skips it), flushed to disk, then
 linked to a unique final name (host, pid, a random id), which fails rather than
-replace an existing file. A failed write removes its temporary file.
+replace an existing file. A failed write removes its temporary file; one a killed
+writer left is removed by the next compaction. On an object store a part is one PUT.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from mdkit.errors import InvalidArgument
 __all__ = [
     "ATTRS_KEY",
     "KINDS",
+    "MERGED_SUFFIX",
     "ROW_GROUP_ROWS",
     "SYMBOL_KINDS",
     "arrow_schema",
@@ -59,6 +61,8 @@ ATTRS_KEY = b"mdkit.attrs"
 ROW_GROUP_ROWS = 1 << 20
 COMPRESSION = "zstd"
 _HOST = socket.gethostname().split(".")[0] or "host"
+#: This host as part names carry it.
+SAFE_HOST = "".join(c if c.isalnum() or c in "-_" else "_" for c in _HOST)
 
 
 def time_column(kind: str) -> str:
@@ -77,14 +81,20 @@ def partition_path(root: str, kind: str, venue: str, symbol: str | None, date: s
     if symbol is not None:
         parts.append(f"symbol={encode_value(symbol)}")
     parts.append(f"date={date}")
-    return os.path.join(*parts)
+    return "/".join([parts[0].rstrip("/"), *parts[1:]])  # local and object-store paths
 
 
-def part_name() -> str:
-    """A new part's file name: UTC time, host, pid and a random id (never reused)."""
+#: Suffix of a merged part's name: its metadata lists the parts it replaced.
+MERGED_SUFFIX = ".m.parquet"
+
+
+def part_name(*, merged: bool = False) -> str:
+    """A new part's file name: UTC time, host, pid and a random id (never reused);
+    a merged part's ends in :data:`MERGED_SUFFIX`."""
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    safe_host = "".join(c if c.isalnum() or c in "-_" else "_" for c in _HOST)
-    return f"{stamp}-{safe_host}-{os.getpid()}-{uuid.uuid4().hex[:12]}.parquet"
+    safe_host = SAFE_HOST
+    suffix = MERGED_SUFFIX if merged else ".parquet"
+    return f"{stamp}-{safe_host}-{os.getpid()}-{uuid.uuid4().hex[:12]}{suffix}"
 
 
 def _arrow_type(dtype: Any) -> Any:
@@ -212,8 +222,13 @@ def _plain_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def write_part(directory: str, table: Any) -> str:
+def write_part(root: Any, directory: str, table: Any, *, merged: bool = False) -> str:
     """Write one part into ``directory`` atomically under a new unique name; return its path.
+
+    ``root`` is the dataset's :class:`~mdkit.store.fs.Root` (a plain path: local).
+    Locally the part is written under a hidden temporary name, flushed to disk and
+    hard-linked to its final name (a link never replaces a file); on an object store
+    one PUT makes it appear whole. ``merged`` names a merged part (``.m.parquet``).
 
     Raises
     ------
@@ -222,27 +237,44 @@ def write_part(directory: str, table: Any) -> str:
     """
     import pyarrow.parquet as pq
 
+    from mdkit.store.fs import Root, fault
+
+    if not isinstance(root, Root):
+        root = Root(os.fspath(root))
+    name = part_name(merged=merged)
+    if not root.local:
+        final = root.join(directory, name)
+        with root.fs.open(final, "wb") as sink:
+            _write_table(pq, table, sink)
+            fault("part.written")
+        fault("part.published")
+        return str(final)
     os.makedirs(directory, exist_ok=True)
-    name = part_name()
     final = os.path.join(directory, name)
     temp = os.path.join(directory, f".{name}.tmp")
     try:
         with open(temp, "wb") as sink:
-            pq.write_table(
-                table,
-                sink,
-                compression=COMPRESSION,
-                row_group_size=ROW_GROUP_ROWS,
-                write_statistics=True,
-            )
+            _write_table(pq, table, sink)
             sink.flush()
             os.fsync(sink.fileno())
+        fault("part.written")
         _publish(temp, final)
+        fault("part.published")
     except BaseException:
         _remove(temp)
         raise
     _remove(temp)
     return final
+
+
+def _write_table(pq: Any, table: Any, sink: Any) -> None:
+    pq.write_table(
+        table,
+        sink,
+        compression=COMPRESSION,
+        row_group_size=ROW_GROUP_ROWS,
+        write_statistics=True,
+    )
 
 
 def _publish(temp: str, final: str) -> None:

@@ -5,18 +5,21 @@ then every ``flush`` (seconds, or rows held) drains the engine's tables on its
 loop thread (:meth:`mdkit.engine.stream.Engine.drain`) and writes the rows as new
 parts in a worker thread, so memory stays bounded by one flush window. Every
 ``rotate`` period the parts this recorder wrote in the period are merged into one
-per partition. Reconnects are gaps (the engine's); a restart is a gap too: a state
-file per venue and subscription set (``<dir>/_recorders/``) holds the time of the
-last flush, and the next start records the downtime from there (after a crash,
-that window includes the rows lost with the process). Ctrl-C and SIGTERM stop it
-cleanly, everything received flushed.
+per partition, under the dataset's merge lock (a compaction holding it defers the
+rotation). Reconnects are gaps (the engine's); a restart is a gap too: each running
+recorder owns a state file (``<dir>/_recorders/<venue>-<subscriptions>-<host>[-n].json``)
+holding the time of its last flush, and the next start of the same streams on the same
+host takes the first free one and records the downtime from there (after a crash, that
+window includes the rows lost with the process). Several recorders may share a dataset,
+locally or on an object store. A start also finishes merges a crash interrupted in the
+recorder's venues' recent partitions. Ctrl-C and SIGTERM stop it cleanly, everything
+received flushed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import os
 import signal
@@ -30,6 +33,7 @@ import pandas as pd
 
 from mdkit.data.frames import strings
 from mdkit.errors import InvalidArgument
+from mdkit.store.fs import Root, fault
 
 __all__ = ["record", "parse_every"]
 
@@ -62,22 +66,53 @@ def parse_every(value: Any, what: str, *, rows: bool = False) -> tuple[float | N
     return seconds, None
 
 
-def _state_path(root: str, stream: Any) -> str:
+def _state_name(stream: Any) -> str:
     keys = sorted(s.key for s in stream.subscriptions)
     digest = hashlib.sha1("\n".join(keys).encode()).hexdigest()[:12]
-    return os.path.join(root, "_recorders", f"{stream.venue.key}-{digest}.json")
+    host = "".join(c if c.isalnum() or c in "-_" else "_" for c in socket.gethostname())
+    return f"{stream.venue.key}-{digest}-{host or 'host'}"
 
 
-def _write_state(path: str, state: dict[str, Any]) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    temp = f"{path}.{os.getpid()}.tmp"
-    with open(temp, "w") as sink:
-        json.dump(state, sink)
-    os.replace(temp, path)  # the state file is bookkeeping, replaced whole
+class _StateClaim:
+    """This recorder's own state file, one per running recorder.
+
+    The state is named by venue, subscriptions and host; a second recorder of the same
+    streams on the same host takes the next free ``-2``, ``-3``... (claimed with a
+    local ``fcntl`` lock, so two recorders never share one). A restarted recorder takes
+    the first free name: the state its predecessor left.
+    """
+
+    def __init__(self, root: Root, stream: Any) -> None:
+        import fcntl
+        import tempfile
+
+        base = _state_name(stream)
+        folder = os.path.join(tempfile.gettempdir(), "mdkit-recorders")
+        os.makedirs(folder, exist_ok=True)
+        for n in range(1, 1000):
+            name = base if n == 1 else f"{base}-{n}"
+            key = hashlib.sha1(f"{root.url}\n{name}".encode()).hexdigest()[:20]
+            fd = os.open(os.path.join(folder, f"{key}.lock"), os.O_CREAT | os.O_RDWR, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self.fd: int | None = fd
+            self.path = root.join(root.path, "_recorders", f"{name}.json")
+            return
+        raise OSError(f"no free recorder state name for {base}")  # pragma: no cover
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor releases the lock
+            self.fd = None
 
 
 class _Recorder:
-    def __init__(self, root: str, engine: Any, raw: bool, on_status: Callable[[str], None]) -> None:
+    def __init__(
+        self, root: Root, engine: Any, raw: bool, on_status: Callable[[str], None]
+    ) -> None:
         self.root = root
         self.engine = engine
         self.raw = raw
@@ -88,18 +123,14 @@ class _Recorder:
         self.pending: list[tuple[str, pd.DataFrame, dict[str, Any]]] = []
         self.period_parts: dict[str, list[str]] = {}
         self.started = time.time()
-        self.states = {s.venue.key: _state_path(root, s) for s in engine.streams}
+        self.claims = {s.venue.key: _StateClaim(root, s) for s in engine.streams}
+        self.states = {key: claim.path for key, claim in self.claims.items()}
 
     # -- restarts ------------------------------------------------------------------------
     def downtime_gaps(self, now_ns: int) -> list[dict[str, Any]]:
         gaps = []
         for stream in self.engine.streams:
-            path = self.states[stream.venue.key]
-            try:
-                with open(path) as source:
-                    state = json.load(source)
-            except (FileNotFoundError, ValueError):
-                state = None
+            state = self.root.read_json(self.states[stream.venue.key])
             if state and int(state.get("last_ns", 0)) < now_ns:
                 reason = (
                     "recorder stopped (restart)"
@@ -121,7 +152,7 @@ class _Recorder:
 
     def mark(self, now_ns: int, *, clean: bool) -> None:
         for key, path in self.states.items():
-            _write_state(
+            self.root.write_json(
                 path,
                 {
                     "venue": key,
@@ -179,6 +210,7 @@ class _Recorder:
         for i, (kind, df, attrs) in enumerate(todo):
             try:
                 paths = write_frame(self.root, kind, df, attrs=attrs)
+                fault("flush.kind-written")
             except OSError as exc:
                 log.error("could not write %s rows (kept for the next flush): %s", kind, exc)
                 self.pending = todo[i:]
@@ -186,22 +218,35 @@ class _Recorder:
             self.rows[kind] = self.rows.get(kind, 0) + len(df)
             self.parts += len(paths)
             for path in paths:
-                self.period_parts.setdefault(os.path.dirname(path), []).append(path)
+                self.period_parts.setdefault(self.root.dirname(path), []).append(path)
+        fault("flush.written")
         self.mark(time.time_ns(), clean=False)
 
     def rotate(self) -> None:
-        """Merge this period's parts, one per partition (worker thread)."""
-        from mdkit.store.compact import merge_parts
+        """Merge this period's parts, one per partition (worker thread).
 
-        periods, self.period_parts = self.period_parts, {}
-        for paths in periods.values():
-            alive = [p for p in paths if os.path.exists(p)]
-            if len(alive) > 1:
-                try:
-                    merge_parts(alive)
-                    self.parts -= len(alive) - 1
-                except OSError as exc:
-                    log.warning("rotation merge failed (parts kept): %s", exc)
+        Under the dataset's merge lock; if a compaction holds it, the parts wait for
+        the next rotation (a merged part never replaces parts another merge took).
+        """
+        from mdkit.store.compact import merge_parts
+        from mdkit.store.lock import MergeLock
+
+        lock = MergeLock(self.root)
+        if not lock.acquire(timeout=0):
+            return
+        try:
+            periods, self.period_parts = self.period_parts, {}
+            for directory, paths in periods.items():
+                present = set(self.root.parts(directory))
+                alive = [p for p in paths if p in present]
+                if len(alive) > 1:
+                    try:
+                        merge_parts(alive, self.root)
+                        self.parts -= len(alive) - 1
+                    except OSError as exc:
+                        log.warning("rotation merge failed (parts kept): %s", exc)
+        finally:
+            lock.release()
 
     def held_rows(self) -> int:
         return sum(sum(p.tables.counts().values()) for p in self.engine.parts.values())
@@ -275,7 +320,10 @@ def record(
     Parameters
     ----------
     directory : str or path
-        The dataset root (see :func:`mdkit.read_parquet`).
+        The dataset root (see :func:`mdkit.read_parquet`): a local directory (``~``
+        expands; created if missing, its parent must exist) or an object-store URL
+        (``s3://bucket/prefix``). Several recorders may write one dataset, from one
+        machine or many: each keeps its own state (``_recorders/``).
     streams : list of (venue, symbols, channels[, options])
         As :func:`mdkit.capture` takes several venues; one tuple for one venue.
     flush : str, float or int
@@ -290,7 +338,10 @@ def record(
     seconds : float, optional
         Stop after this long (default: run until stopped).
     on_status : callable, optional
-        Called with each status line.
+        Called with each status line, on mdkit's event-loop thread (keep it short; it
+        must not block). Synchronous mdkit calls (``mdkit.capture``...) made from it
+        raise :class:`~mdkit.errors.LoopThreadError`: use their async forms
+        (``await mdkit.acapture(...)``) from a task, or hand the work to another thread.
     **options
         Capture options (credentials, venue options, ``silence_timeout``, ``backoff``,
         ``open_timeout``).
@@ -298,21 +349,24 @@ def record(
     Returns
     -------
     dict
-        ``rows`` (per kind written), ``parts``, ``gaps``, ``reconnects``,
-        ``duration`` (s), ``outcome``.
+        ``rows`` (per kind written, ``raw`` included), ``frames`` (received), ``parts``,
+        ``gaps``, ``reconnects``, ``duration`` (s), ``outcome``.
 
     Raises
     ------
     InvalidArgument, UnknownVenue, UnknownChannel, UnknownSymbol, AuthError
-        Before connecting.
+        Before connecting; InvalidArgument also for a path that is a file or whose
+        parent is missing (it names the path).
+    DatasetError
+        Before connecting, for a directory mdkit cannot write to.
     """
     from mdkit.engine import runner
     from mdkit.engine.plan import plan, take_credentials
     from mdkit.engine.stream import Engine
-    from mdkit.store.layout import check_path
+    from mdkit.store.compact import repair
+    from mdkit.store.fs import open_root
 
     secrets = take_credentials(options)  # locals shown in a traceback stay clean
-    root = check_path(directory, "directory")
     if not isinstance(streams, list | tuple) or not streams:
         raise InvalidArgument(
             "streams must be (venue, symbols, channels[, options]) or a list of them, "
@@ -340,7 +394,9 @@ def record(
         secrets,
     )
     engine = Engine.from_plan(checked)
-    os.makedirs(root, exist_ok=True)
+    root = open_root(directory, create=True)
+    since = (pd.Timestamp.now("UTC") - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    repair(root, venues=[s.venue.key for s in engine.streams], since=since)
     recorder = _Recorder(root, engine, raw, on_status or (lambda line: log.info("%s", line)))
     previous = None
     if threading.current_thread() is threading.main_thread():
@@ -351,10 +407,13 @@ def record(
             on_interrupt=lambda: engine.stop("interrupted"),
         )
     finally:
+        for claim in recorder.claims.values():
+            claim.release()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return {
         "rows": dict(recorder.rows),
+        "frames": engine.stats.messages,
         "parts": recorder.parts,
         "gaps": recorder.gaps,
         "reconnects": engine.stats.reconnects,

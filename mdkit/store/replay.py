@@ -33,7 +33,8 @@ def _sources(source: str, venue: Any, start: Any, end: Any) -> tuple[pd.DataFram
     import pyarrow.parquet as pq
 
     from mdkit.data.timeparse import parse_time
-    from mdkit.store.read import find_parts, read_parquet
+    from mdkit.store.fs import is_dataset
+    from mdkit.store.read import find_parts, parts_metadata, read_parquet
 
     if os.path.isfile(source):
         files = [source]
@@ -44,7 +45,7 @@ def _sources(source: str, venue: Any, start: Any, end: Any) -> tuple[pd.DataFram
             frame = frame[frame.index >= parse_time(start)]
         if end is not None:
             frame = frame[frame.index < parse_time(end)]
-    elif os.path.isdir(source):
+    elif is_dataset(source):  # a local directory or an object-store URL
         lo = None if start is None else parse_time(start)
         hi = None if end is None else parse_time(end)
         files = find_parts(source, "raw", venue=venue, start=lo, end=hi)
@@ -55,6 +56,7 @@ def _sources(source: str, venue: Any, start: Any, end: Any) -> tuple[pd.DataFram
                 + "; record with raw=True (mdkit record --raw) to replay"
             )
         frame = read_parquet(source, "raw", venue=venue, start=start, end=end)
+        return frame, parts_metadata(source, files)
     else:
         raise InvalidArgument(f"replay source {source!r} is neither a dataset nor a Parquet file")
     metas = [pq.read_schema(f).metadata or {} for f in files]

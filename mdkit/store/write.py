@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mdkit.errors import InvalidArgument
+from mdkit.store.fs import Root, open_root
 from mdkit.store.layout import (
     KINDS,
     SYMBOL_KINDS,
@@ -30,7 +31,7 @@ def _days(times: Any) -> np.ndarray[Any, Any]:
 
 
 def write_frame(
-    root: str | os.PathLike[str],
+    root: str | os.PathLike[str] | Root,
     kind: str,
     df: pd.DataFrame,
     *,
@@ -41,8 +42,9 @@ def write_frame(
 
     Parameters
     ----------
-    root : str or path
-        The dataset directory (created if needed).
+    root : str, path or Root
+        The dataset: a local directory (created if needed; its parent must exist) or
+        an object-store URL (``s3://bucket/prefix``).
     kind : str
         One of :data:`~mdkit.store.layout.KINDS`.
     df : pandas.DataFrame
@@ -61,7 +63,8 @@ def write_frame(
         raise InvalidArgument(f"no dataset kind {kind!r}; kinds: {', '.join(KINDS)}")
     if not len(df):
         return []
-    root = os.fspath(root)
+    if not isinstance(root, Root):
+        root = open_root(root, create=True)
     meta: dict[str, Any] = {str(k): v for k, v in (df.attrs if attrs is None else attrs).items()}
     if "venue" not in df.columns and venue is None:
         raise InvalidArgument(f"the {kind} frame has no venue column; pass venue=")
@@ -75,7 +78,9 @@ def write_frame(
     first_day = int(days.min())
     span = int(days.max()) - first_day + 1
     key = (v_codes * len(s_names) + s_codes) * span + (days - first_day)
-    order = np.argsort(key, kind="stable")
+    # few partitions: a 16-bit key sorts by radix (linear) instead of by comparison
+    small = key.astype("int16") if int(key.max()) < 2**15 else key
+    order = np.argsort(small, kind="stable")
     bounds = np.flatnonzero(np.diff(key[order])) + 1
     table = frame_to_table(kind, df, meta)  # converted once, sliced per partition
     jobs = []
@@ -88,13 +93,13 @@ def write_frame(
             (np.diff(rows) == 1).all()
         )
         part = table.slice(int(rows[0]), len(rows)) if contiguous else table.take(rows)
-        directory = partition_path(root, kind, str(v), str(s) if by_symbol else None, date)
+        directory = partition_path(root.path, kind, str(v), str(s) if by_symbol else None, date)
         jobs.append((directory, part))
     if len(jobs) == 1:
-        return [write_part(*jobs[0])]
+        return [write_part(root, *jobs[0])]
     # pyarrow encodes and compresses without the GIL: partitions are written in parallel.
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        return list(pool.map(lambda job: write_part(*job), jobs))
+        return list(pool.map(lambda job: write_part(root, *job), jobs))
 
 
 def _codes(values: Any) -> tuple[np.ndarray[Any, Any], list[str]]:
@@ -107,9 +112,12 @@ def _codes(values: Any) -> tuple[np.ndarray[Any, Any], list[str]]:
 
 
 def write_capture(
-    cap: Any, root: str | os.PathLike[str], *, levels: int | None = 10, raw: bool = False
+    cap: Any, root: str | os.PathLike[str] | Root, *, levels: int | None = 10, raw: bool = False
 ) -> list[str]:
-    """Add everything a capture holds to the dataset at ``root`` (see ``Capture.to_parquet``)."""
+    """Add everything a capture holds to the dataset at ``root`` (see ``Capture.to_parquet``;
+    a local path, ``~`` expanded, or an object-store URL)."""
+    if not isinstance(root, Root):
+        root = open_root(root, create=True)
     written: list[str] = []
     for kind in cap.frames():
         written += write_frame(root, kind, cap.frame(kind))

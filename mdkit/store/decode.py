@@ -1,0 +1,304 @@
+"""Dataset rows back to the live frames: dtypes, row order, de-duplication.
+
+Arrow tables read from a dataset become the frames a live capture gives
+(``Capture.frame``): the same columns, dtypes, index and row order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mdkit.data import tables as t
+from mdkit.data.frames import (
+    BOOK_SIDE_DTYPE,
+    BOOK_SIDES,
+    TRADE_ID_DTYPE,
+    TRADE_SIDE_DTYPE,
+    TRADE_SIDES,
+    string_dtype,
+    strings,
+)
+
+__all__ = ["empty_frame", "table_frame"]
+
+
+def empty_frame(kind: str) -> pd.DataFrame:
+    """An empty frame of a kind, with the live columns and dtypes."""
+    if kind == "gaps":
+        return t.gaps_frame([], attrs={})
+    if kind == "raw":
+        cols = {k: np.array([], dtype=v) for k, v in t.RAW_STREAM_SCHEMA.items()}
+        df = t.raw_frame(cols, [], attrs={})
+        df.insert(0, "venue", pd.Series(strings([]), index=df.index))
+        return df
+    if kind == "book":
+        df = t.book_frame([], [], [], np.empty((0, 4, 0)), attrs={})
+    else:
+        df = t.stream_frame(kind, t.empty_columns(kind), attrs={})
+    df.insert(0, "venue", pd.Series(strings([]), index=df.index))
+    return df
+
+
+def _utc(array: Any) -> pd.DatetimeIndex:
+    ns = np.asarray(array.cast("int64").fill_null(np.iinfo("int64").min), dtype="int64")
+    return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
+
+
+def _strings(array: Any) -> np.ndarray[Any, Any]:
+    codes, names = _dict(array)
+    out = np.asarray(names + [None], dtype=object)
+    return np.asarray(out[codes], dtype=object)
+
+
+def _cat(array: Any, categories: Sequence[str] | None = None, *, objects: bool = False) -> Any:
+    """A string or dictionary column as a pandas Categorical, built from codes.
+
+    Categories: ``categories`` (fixed, e.g. the sides), else the sorted values
+    (object-dtype categories where the live frames have them, ``objects``).
+    """
+    codes, names = _dict(array)
+    if categories is None:
+        categories = sorted(n for n in names if n is not None)
+    position = {c: i for i, c in enumerate(categories)}
+    remap = np.array([position.get(n, -1) for n in names] + [-1], dtype="int64")
+    index = pd.Index(list(categories), dtype=object if objects else None)
+    return pd.Categorical.from_codes(remap[codes], categories=index)
+
+
+def _dict(array: Any) -> tuple[np.ndarray[Any, Any], list[Any]]:
+    """Codes (-1 → index of None, the last) and names of a string or dictionary column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array.cast("string"))
+    array = array.unify_dictionaries() if hasattr(array, "unify_dictionaries") else array
+    chunks = array.chunks if hasattr(array, "chunks") else [array]
+    names = chunks[0].dictionary.cast("string").to_pylist() if chunks else []
+    codes = [np.asarray(c.indices.fill_null(len(names)), dtype="int64") for c in chunks]
+    return (np.concatenate(codes) if codes else np.empty(0, "int64")), names
+
+
+def table_frame(
+    kind: str,
+    table: Any,
+    attrs: dict[str, Any],
+    columns: Sequence[str] | None,
+    deduped: bool = False,
+) -> pd.DataFrame:
+    """A kind's Arrow table (venue and symbol as columns) as the live frame of that kind;
+    ``deduped``: the rows are known to hold each trade once (skip that step).
+
+    Returns
+    -------
+    pandas.DataFrame
+        As ``Capture.frame(kind)`` (see :func:`mdkit.read_parquet`).
+    """
+    if kind == "gaps":
+        return _gaps(table, attrs)
+    if kind == "raw":
+        return _raw(table, attrs)
+    when = _utc(table["timestamp"])
+    local = _utc(table["local_timestamp"]).asi8 if "local_timestamp" in table.column_names else None
+    names = table.column_names
+
+    def codes_of(name: str) -> Any:
+        return np.asarray(_cat(table[name]).codes) if name in names else None
+
+    dedupe = kind == "trades" and not deduped
+    venue = codes_of("venue") if dedupe or kind in ("depth", "book") else None
+    symbol = codes_of("symbol") if dedupe or kind == "klines" else None
+    # Row order of the live frames: see Capture.frame.
+    if kind == "trades":
+        keys: list[Any] = [local, when.asi8]
+    elif kind == "klines":
+        keys = [local, codes_of("interval"), symbol, when.asi8]
+    elif kind in ("depth", "book"):
+        keys = [local, venue]
+    else:
+        keys = [local]
+    sorting = _order([k for k in keys if k is not None])
+    if sorting is not None:
+        # one chunk first: a take over many chunks costs several times more
+        table = table.combine_chunks().take(pa_indices(sorting))
+        order: Any = sorting
+    else:
+        order = slice(None)
+    out: dict[str, Any] = {"venue": _arrow_strings(table["venue"])}
+    schema = t.STREAM_SCHEMAS.get(kind, {})
+    required = t._REQUIRED.get(kind, ())  # the live frames' rule for optional columns
+    names = [n for n in table.column_names if n not in ("venue", "symbol", "date")]
+    if "symbol" in table.column_names:
+        names.insert(0, "symbol")
+    for name in names:
+        if name == "local_timestamp":
+            out[name] = pd.DatetimeIndex(np.asarray(local)[order].view("datetime64[ns]"))
+            out[name] = out[name].tz_localize("UTC")
+            continue
+        if name == "timestamp":
+            continue
+        column = table[name]
+        dtype = schema.get(name)
+        if name == "side":
+            sides = TRADE_SIDES if kind == "trades" else BOOK_SIDES
+            if dtype == "str":
+                out[name] = strings(_strings(column))
+            else:
+                side_dtype = TRADE_SIDE_DTYPE if kind == "trades" else BOOK_SIDE_DTYPE
+                codes = _cat(column, list(sides)).codes
+                out[name] = pd.Categorical.from_codes(codes, dtype=side_dtype)
+        elif name in ("symbol", "interval") and dtype != "str":
+            # Open sets are strings in the contract (mdkit.data.frames), as in live frames.
+            out[name] = _arrow_strings(column)
+        elif dtype == "str":
+            if column.null_count == len(column) and name not in required and len(column):
+                if columns is None or name not in columns:
+                    continue
+            out[name] = strings(_strings(column))
+        elif name == "id" and kind == "trades":
+            # Always nullable Int64 (mdkit.data.frames.TRADE_ID_DTYPE), as live frames.
+            ids = column.cast("int64")
+            mask = np.asarray(ids.is_null(), dtype=bool)
+            values = np.asarray(ids.fill_null(0), dtype="int64")
+            out[name] = pd.arrays.IntegerArray(values, mask).astype(TRADE_ID_DTYPE)
+        else:
+            values = column.to_numpy(zero_copy_only=False)
+            optional = name not in required and kind not in ("trades", "depth", "book")
+            if (
+                optional
+                and values.dtype.kind == "f"
+                and len(values)
+                and bool(np.isnan(values).all())
+                and (columns is None or name not in columns)
+                and name in schema
+            ):
+                continue
+            out[name] = values
+    index = pd.DatetimeIndex(when.asi8[order].view("datetime64[ns]"), name="timestamp")
+    df = pd.DataFrame(out, index=index.tz_localize("UTC"), copy=False)
+    if dedupe and venue is not None:
+        group = np.asarray(venue, dtype="int64")[order]
+        if symbol is not None:
+            group = group * (int(symbol.max(initial=0)) + 1) + symbol[order]
+        df = _dedupe_trades(df, group)
+    elif kind == "klines":
+        df = _last_bar(df)
+    df.attrs.update(attrs)
+    return df
+
+
+def pa_indices(order: np.ndarray[Any, Any]) -> Any:
+    import pyarrow as pa
+
+    return pa.array(order, type=pa.int64())
+
+
+def _order(keys: list[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any] | None:
+    """The row order ``np.lexsort(keys)`` gives (last key first); None if already in it.
+
+    Parts are written (and compacted) in that order, so a read is a few sorted runs:
+    a stable sort on the first key merges them, and the other keys are checked only
+    where the first ties; a full lexsort only when that check fails.
+    """
+    if not keys or len(keys[0]) < 2:
+        return None
+    if _in_order(keys):
+        return None
+    order = np.argsort(keys[-1], kind="stable")
+    if len(keys) == 1 or _in_order([k[order] for k in keys]):
+        return order
+    return np.lexsort(keys)
+
+
+def _in_order(keys: list[np.ndarray[Any, Any]]) -> bool:
+    tie: Any = None
+    for key in reversed(keys):
+        after, before = key[1:], key[:-1]
+        back = after < before
+        if (back if tie is None else back & tie).any():
+            return False
+        same = after == before
+        tie = same if tie is None else tie & same
+        if not tie.any():
+            return True
+    return True
+
+
+def _arrow_strings(column: Any) -> Any:
+    """A string or dictionary Arrow column as the live frames' string array (fast path:
+    Arrow-backed strings straight from Arrow)."""
+    import pyarrow as pa
+
+    dtype = string_dtype()
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return pd.array(column.cast(pa.large_string()), dtype=dtype)
+    return strings(_strings(column))
+
+
+def _dedupe_trades(df: pd.DataFrame, group: np.ndarray[Any, Any]) -> pd.DataFrame:
+    """Keep the first of the trades with the same venue and symbol (``group`` codes) and id."""
+    ids = df["id"].array
+    has = ~np.asarray(ids.isna(), dtype=bool)
+    if not has.any():
+        return df
+    # One int64 key per (group, id): hashing one column is several times faster.
+    id_codes, uniques = pd.factorize(np.asarray(ids.to_numpy(dtype="int64", na_value=-1)))
+    key = group.astype("int64") * max(1, len(uniques)) + id_codes
+    dup = pd.Series(key).duplicated(keep="first").to_numpy() & has
+    return df[~dup] if dup.any() else df
+
+
+def _last_bar(df: pd.DataFrame) -> pd.DataFrame:
+    key = pd.DataFrame(
+        {
+            "v": df["venue"].to_numpy(),
+            "s": df["symbol"].to_numpy(),
+            "i": df["interval"].to_numpy(),
+            "t": pd.DatetimeIndex(df.index).asi8,
+            "r": df["local_timestamp"].to_numpy(),
+        }
+    )
+    last = key.sort_values("r", kind="stable").duplicated(["v", "s", "i", "t"], keep="last")
+    drop = last.sort_index().to_numpy()
+    return df[~drop] if drop.any() else df
+
+
+def _raw(table: Any, attrs: dict[str, Any]) -> pd.DataFrame:
+    local = _utc(table["local_timestamp"]).asi8
+    order = np.argsort(local, kind="stable")
+    table = table.take(pa_indices(order))
+    cols = {
+        "local_timestamp": local[order],
+        "connection": np.asarray(table["connection"], dtype="int32"),
+        "text": np.asarray(table["text"], dtype=bool),
+        "error": np.asarray(table["error"], dtype=bool),
+        "size": np.asarray(table["size"], dtype="int32"),
+    }
+    payloads = table["payload"].to_pylist()
+    df = t.raw_frame(cols, payloads, attrs=attrs)
+    df.insert(0, "venue", pd.Series(strings(_cat(table["venue"])), index=df.index))
+    return df
+
+
+def _gaps(table: Any, attrs: dict[str, Any]) -> pd.DataFrame:
+    starts = _utc(table["start"]).asi8
+    ends = table["end"].cast("int64").to_pylist()
+    order = np.argsort(starts, kind="stable").tolist()
+    venues, channels, reasons = (table[n].to_pylist() for n in ("venue", "channels", "reason"))
+    connections = table["connection"].to_pylist()
+    rows = [
+        {
+            "start_ns": int(starts[i]),
+            "end_ns": ends[i],
+            "venue": venues[i],
+            "connection": connections[i],
+            "channels": channels[i] or "",
+            "reason": reasons[i],
+        }
+        for i in order
+    ]
+    return t.gaps_frame(rows, attrs=attrs)
