@@ -12,8 +12,9 @@ imports no ``mdkit.venues``/``engine``/``capture`` code):
   (one frame per level ``pair unit_price sum side volume``: with ``book_burst`` (the
   default) every level of the top ``book_levels`` per side right after the subscribe's
   ack, then the changed ones each second, volume 0 for a level that went; the doc
-  says only "you'll receive updates", so ``book_burst=False`` sends the changes only), ``trading`` (one frame per trade, ``created_at``/``closed_at``
-  as unix-second strings, ``side`` ``buying``/``selling``), ``user_orders`` (the
+  says only "you'll receive updates", so ``book_burst=False`` sends the changes only),
+  ``trading`` (one frame per trade, ``created_at``/``closed_at`` as unix-second strings,
+  ``side`` ``buying``/``selling``), ``user_orders`` (the
   token's account: a frame whenever one of its orders on the pair changes, ``pk`` its
   id, ``closed_at`` null while open);
 - data frames carry no channel name (NOTES.md); numbers are JSON numbers written
