@@ -16,10 +16,14 @@ doc examples in ``samples/bittap_spot``):
   ``s_trade@BTC-USDT`` stream, so pushes are routed by the compacted symbol;
 - a depth push's ``e`` may name another level than the one subscribed
   (``s_depth1`` subscribed, ``"e":"s_depth30"`` pushed): routed by symbol alone;
-  every depth push is a full snapshot and carries no time (receive time is used);
-- keepalive ``{"method":"PING"}`` about every 18 s; the pong's shape is not
-  documented: any reply with the PING's id, ``{"result":"PONG"}`` or
-  ``{"method":"PONG"}`` counts;
+  every depth push is a full snapshot and carries no time: its rows have
+  ``timestamp`` NaT (an ``E`` is used where a server sends one), the receive time is
+  in ``local_timestamp`` only;
+- keepalive: the doc's ``{"id":..., "method":"ping"}`` (lower case, doc "Test
+  connectivity"; NOTES.md also saw ``PING``) every 18 s. The pong's shape is not
+  documented: a status-200 reply with the ping's id (or ``{"result":"PONG"}``) counts
+  as a pong; a reply with another status is a server error (non-fatal, counted in
+  ``stats["server_errors"]``), never a pong;
 - ``rateLimits`` report REQUEST_WEIGHT per minute (limit 6000): surfaced as
   :class:`~mdkit.venues.base.RateLimits` with a pace under the limit;
 - LOGIN ``params = [apiKey, ms timestamp, hex signature]``, the signature being
@@ -376,10 +380,10 @@ class BittapSession(Session):
         return out
 
     def timer(self, now_ns: int) -> Sequence[Event]:
-        """The ``{"method":"PING"}`` keepalive (with an id, to match the reply)."""
+        """The doc's ``{"method":"ping"}`` keepalive (with an id, to match the reply)."""
         ping_id = self._id("ping")
         self._pings.add(ping_id)
-        return (Send(_dumps({"id": ping_id, "method": "PING"}), urgent=True),)
+        return (Send(_dumps({"id": ping_id, "method": "ping"}), urgent=True),)
 
     def request(self, method: str, params: Mapping[str, Any], request_id: str) -> Sequence[Event]:
         """One WS-API request ``{id, method[, params]}`` (methods: :data:`REQUEST_METHODS`).
@@ -490,9 +494,10 @@ class BittapSession(Session):
         )
 
     def _depth(self, msg: Any, symbol: str, key: str, now_ns: int) -> None:
-        # A full snapshot each push, without a time: the receive time stands in.
+        # A full snapshot each push, without a time: timestamp NaT (receive time is
+        # in local_timestamp only).
         e_time = msg.get("E")
-        ts = int(e_time) * _MS if e_time else now_ns
+        ts = int(e_time) * _MS if e_time else NO_TIME
         append = self.tables["depth"].append
         for price, amount in msg.get("bids") or ():
             append(ts, now_ns, symbol, True, "bid", float(price), float(amount))
@@ -574,6 +579,10 @@ class BittapSession(Session):
             events.append(RateLimits(figures, pace=_pace(figures)))
         if request_id in self._pings:
             self._pings.discard(request_id)
+            if not ok:  # doc: a reply with another status is an error, not a pong
+                err = reply_error(status, msg.get("error"))
+                events.append(ServerError(f"ping refused (status {status}): {err}", str(status)))
+                return events
             self.counters.pongs += 1
             return events
         if request_id == self._login_id:
@@ -588,6 +597,10 @@ class BittapSession(Session):
         error = None if ok else reply_error(status, msg.get("error"))
         events.append(Reply(request_id, msg.get("result"), error))
         return events
+
+
+#: ``timestamp`` of a row whose venue sent no event time (NaT in the frames).
+NO_TIME = -(2**63)
 
 
 def _f(value: Any) -> float:

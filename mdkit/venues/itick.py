@@ -49,7 +49,8 @@ open, high, low, volume, turnover, change), not a best bid/ask, so:
 - ``klines:<interval>`` ← ``kline@<code>``.
 
 ``book`` and ``quotes`` of one symbol share one ``depth`` subscription on the wire.
-Depth pushes carry no time: their rows are stamped with the receive time.
+Depth pushes carry no time: their ``book`` rows have ``timestamp`` NaT (the receive
+time is in ``local_timestamp`` only).
 """
 
 from __future__ import annotations
@@ -130,6 +131,8 @@ _KICK_WORDS = re.compile(r"kick|another (connection|session)|replaced|duplicate"
 _AUTH_MODES = ("header", "message")
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,30}(\$[A-Z]{1,4})?$")
 _MS = 1_000_000
+#: ``timestamp`` of a row whose venue sent no event time (NaT in the frames).
+NO_TIME = -(2**63)
 _NAN = float("nan")
 _loads = orjson.loads
 
@@ -468,11 +471,11 @@ class ItickSession(Session):
                 append = self._tables["depth"].append
                 for level in bids:
                     append(
-                        now_ns, now_ns, symbol, True, "bid", float(level["p"]), float(level["v"])
+                        NO_TIME, now_ns, symbol, True, "bid", float(level["p"]), float(level["v"])
                     )
                 for level in asks:
                     append(
-                        now_ns, now_ns, symbol, True, "ask", float(level["p"]), float(level["v"])
+                        NO_TIME, now_ns, symbol, True, "ask", float(level["p"]), float(level["v"])
                     )
             else:
                 bid = bids[0] if bids else None

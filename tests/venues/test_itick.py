@@ -176,6 +176,8 @@ def test_depth_feeds_book_and_quotes() -> None:
     assert list(asks["price"]) == [3034.01, 3034.03, 3034.18, 3034.26, 3034.27]
     assert bids["amount"].iloc[0] == 20.9758 and asks["amount"].iloc[0] == 10.6023
     assert depth["is_snapshot"].all() and (depth["symbol"] == "ETHUSDT").all()
+    # No time in a depth push: timestamp NaT, the receive time only in local_timestamp.
+    assert depth.index.isna().all() and (depth["local_timestamp"].astype("int64") == NOW).all()
     quotes = frame(s, "quotes").iloc[0]
     assert quotes["bid_price"] == 3034 and quotes["bid_amount"] == 20.9758
     assert quotes["ask_price"] == 3034.01 and quotes["ask_amount"] == 10.6023
