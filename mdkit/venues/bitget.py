@@ -41,7 +41,14 @@ from typing import Any
 
 import orjson
 
-from mdkit.errors import AuthError, InvalidArgument, MdkitError, ProtocolError, VenueError
+from mdkit.errors import (
+    AuthError,
+    InvalidArgument,
+    MdkitError,
+    ProtocolError,
+    RateLimitError,
+    VenueError,
+)
 from mdkit.venues.base import (
     NOTHING,
     Endpoint,
@@ -59,6 +66,7 @@ from mdkit.venues.base import (
     Venue,
     parse_channel,
 )
+from mdkit.venues.bitget_budget import SubscribeBudget
 
 __all__ = [
     "VENUE",
@@ -433,6 +441,11 @@ class BitgetSession(Session):
         self._tables = tables
         self._trades = tables["trades"].append
         self.private = setup.venue.endpoints[setup.endpoint].private
+        # Every subscribe of this connection slot (reconnects too) counts toward 240/h.
+        slot = (setup.endpoint, tuple(s.channel for s in setup.subscriptions))
+        limit = LIMITS.subscribe_requests_per_hour or 1 << 30
+        self._budget = SubscribeBudget.of(setup.counters.shared, slot, limit)
+        self._now = 0
 
     # -- sending ---------------------------------------------------------------------
     def open(self, now_ns: int) -> Sequence[Event]:
@@ -443,6 +456,7 @@ class BitgetSession(Session):
         AuthError
             If a credential is missing (the values are never shown).
         """
+        self._now = now_ns
         if not self.private:
             return (Ready(),)
         creds = self.credentials
@@ -453,16 +467,28 @@ class BitgetSession(Session):
         return (Send(login),)
 
     def subscribe(self, subscriptions: Sequence[Subscription]) -> Sequence[Event]:
-        """Subscribe requests of up to 4096 bytes of args each."""
-        return [Send(m) for m in build_requests("subscribe", subscriptions)]
+        """Subscribe requests of up to 4096 bytes of args each (counted: 240 an hour)."""
+        requests = build_requests("subscribe", subscriptions)
+        if not self._budget.spend(len(requests), self._now):
+            return (self._over_budget(len(requests), fatal=True),)
+        return [Send(m) for m in requests]
 
     def resubscribe(self, subscriptions: Sequence[Subscription]) -> Sequence[Event]:
         """Unsubscribe then subscribe these channels only: the server sends a fresh snapshot."""
-        return [
-            Send(m)
-            for m in build_requests("unsubscribe", subscriptions)
-            + build_requests("subscribe", subscriptions)
-        ]
+        requests = build_requests("subscribe", subscriptions)
+        if not self._budget.spend(len(requests), self._now):
+            return (self._over_budget(len(requests), fatal=False),)
+        return [Send(m) for m in build_requests("unsubscribe", subscriptions) + requests]
+
+    def _over_budget(self, requests: int, *, fatal: bool) -> ServerError:
+        return ServerError(
+            f"{VENUE}: {requests} more subscribe request(s) would pass the venue's limit of "
+            f"{self._budget.limit} per hour (reconnects and resyncs count); "
+            + ("stopping" if fatal else "not resubscribing; the gap stays open"),
+            code="30006",
+            fatal=fatal,
+            error=RateLimitError,
+        )
 
     def timer(self, now_ns: int) -> Sequence[Event]:
         """The text ``ping`` (doc "Connection instructions": at least every 30 s)."""
@@ -471,6 +497,7 @@ class BitgetSession(Session):
     # -- receiving -------------------------------------------------------------------
     def receive(self, frame: bytes, now_ns: int) -> Sequence[Event]:
         """Handle one frame; see :class:`~mdkit.venues.base.Session`."""
+        self._now = now_ns
         if frame == b"pong":  # bare text, not JSON (NOTES.md)
             self.counters.pongs += 1
             return NOTHING
@@ -635,7 +662,10 @@ class BitgetSession(Session):
             if kind == "balances":
                 free, frozen, locked = _f(get("available")), _f(get("frozen")), _f(get("locked"))
                 held = (0.0 if frozen != frozen else frozen) + (0.0 if locked != locked else locked)
-                append(ts, now_ns, str(item["coin"]).lower(), free, held, free + held)
+                # Spot items name the asset `coin`; USDT-/COIN-FUTURES account items name
+                # it `marginCoin` and send no `coin` (ccxt bitget handle_balance).
+                coin = get("coin") or item["marginCoin"]
+                append(ts, now_ns, str(coin).lower(), free, held, free + held)
                 continue
             fee, fee_coin = _fee(item)
             if kind == "orders":

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from mdkit.data.tables import Tables, stream_frame
-from mdkit.errors import AuthError, InvalidArgument, ProtocolError, UnknownInterval
+from mdkit.errors import AuthError, InvalidArgument, ProtocolError, RateLimitError, UnknownInterval
 from mdkit.venues import bitget as bg
 from mdkit.venues import get_venue
 from mdkit.venues.base import (
@@ -448,6 +448,23 @@ def test_private_rows_by_column() -> None:
     assert s.counters.per_channel == {"orders": 1, "fills": 1, "balances": 1}
 
 
+def test_futures_account_items_name_their_coin_margin_coin() -> None:
+    # A USDT-FUTURES account push (shape from ccxt's bitget watchBalance notes): items
+    # carry `marginCoin`, no `coin`. Each used to be dropped as a parse error.
+    push = {"action": "snapshot",
+            "arg": {"instType": "USDT-FUTURES", "channel": "account", "coin": "default"},
+            "data": [{"marginCoin": "USDT", "frozen": "1.5", "available": "11.98545761",
+                      "maxOpenPosAvailable": "11.98545761", "maxTransferOut": "11.98545761",
+                      "equity": "13.48545761", "usdtEquity": "13.485457617660",
+                      "crossedRiskRate": "0", "unrealizedPL": "0.000000000000"}],
+            "ts": 1790000000101}  # fmt: skip
+    s, t = session([], ["account"], "private", inst_type="USDT-FUTURES")
+    assert s.receive(orjson.dumps(push), T0) == ()
+    bal = frame(t, "balances").iloc[0]
+    assert (bal["coin"], bal["free"], bal["locked"]) == ("usdt", 11.98545761, 1.5)
+    assert s.counters.per_channel == {"balances": 1}
+
+
 def test_symbol_list_parse() -> None:
     body = (
         b'{"code":"00000","msg":"success","requestTime":1,'
@@ -459,3 +476,27 @@ def test_symbol_list_parse() -> None:
     queries = bg.DESCRIPTOR.symbol_list({"inst_type": "USDT-FUTURES"})  # type: ignore[misc]
     assert queries[0].path == "/api/v2/mix/market/contracts"
     assert queries[0].params == {"productType": "USDT-FUTURES"}
+
+
+def test_every_subscribe_counts_toward_240_an_hour_reconnects_and_resyncs_too() -> None:
+    subs = tuple(s for s in bg.plan(["BTCUSDT"], ["book"], {}) if s.endpoint == "public")
+    counters = Counters()  # shared by every connection of one capture, as the engine does
+
+    def connect(now: int) -> bg.BitgetSession:
+        setup = SessionSetup(bg.DESCRIPTOR, "public", subs, Tables(), counters)
+        s = bg.BitgetSession(setup)
+        s.open(now)
+        return s
+
+    hour = 3_600 * 10**9
+    for i in range(239):  # 239 reconnects, one subscribe request each
+        (send,) = connect(T0 + i).subscribe(subs)
+        assert isinstance(send, Send)
+    s = connect(T0 + 300)
+    assert isinstance(s.resubscribe(subs)[-1], Send)  # a resync spends the 240th
+    (refused,) = s.resubscribe(subs)
+    assert isinstance(refused, ServerError) and not refused.fatal and "240" in refused.message
+    (stop,) = connect(T0 + 400).subscribe(subs)
+    assert isinstance(stop, ServerError) and stop.fatal and stop.error is RateLimitError
+    # An hour after the first ones, the budget frees up again.
+    assert isinstance(connect(T0 + hour + 1).subscribe(subs)[0], Send)
