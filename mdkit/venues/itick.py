@@ -30,15 +30,29 @@ Protocol: ``shared/protocols/itick-crypto-ws.txt``; real-server quirks from NOTE
   or a reason that says it was kicked ends the capture with a clear
   :class:`~mdkit.errors.VenueError` (code ``kicked``) instead of reconnecting, which
   would only kick the other client in turn. Other closes reconnect as usual;
-- subscribe failures (``"exceeding the maximum subscription limit"``, code E003, and
-  ``"cannot be resolved action"``) are fatal :class:`~mdkit.errors.VenueError`: the
-  one subscribe message carries every stream, so nothing would arrive.
+- subscribe: the doc's example subscribes one type per message; mdkit first sends
+  every type in one message (``"types":"tick,quote,depth"``, as the SDKs do). If the
+  server refuses a combined message (``"cannot be resolved action"``), mdkit sends one
+  message per type instead, and a type the server still refuses is reported (a
+  non-fatal :class:`~mdkit.venues.base.ServerError` naming it) while the others go on.
+  ``"exceeding the maximum subscription limit"`` (E003) is fatal;
+- the one-connection rule (doc: "If another connection attempts to connect ... the
+  current connection will be disconnected") names no close code: besides code 4000
+  or a reason that says so, a close that comes again within
+  :data:`DUEL_SECONDS` of each reconnect (:data:`DUEL_CLOSES` times in a row, same
+  code) is read as that rule and ends the capture with a clear error instead of a
+  reconnect duel with the other client.
 
-What the vocabulary means here. iTick's ``quote`` is a last-price/OHLC quote (last,
-open, high, low, volume, turnover, change), not a best bid/ask, so:
+What the vocabulary means here. iTick's ``quote`` is a last-price quote, not a best
+bid/ask. The doc's quote has only ``s ld t v tu ts``, and in its example
+``tu ≈ ld × v`` (3034 × 0.6186 ≈ 1876.83): ``v``/``tu`` read as the **last trade's size
+and turnover**, not a 24 h volume. So:
 
-- ``ticker`` ← iTick ``quote`` (``last open high low volume quote_volume change``;
-  ``change`` = ``chp``/100, a fraction like every other venue's ticker);
+- ``ticker`` ← iTick ``quote``: by default (capture option ``quote_fields="doc"``) only
+  ``last`` (``ld``); ``v``/``tu`` are not written as ``volume``/``quote_volume`` (they
+  are not 24 h figures; the raw frames keep them). ``quote_fields="sdk"`` also reads
+  what the SDKs' quote type declares (``o h l chp`` → ``open high low change``,
+  ``change`` = ``chp``/100) and ``v``/``tu`` as ``volume``/``quote_volume``;
 - ``quotes`` ← best bid/ask (level 1 of each iTick ``depth`` push): a researcher who
   asks for quotes on any venue gets Tardis-style ``bid_price bid_amount ask_price
   ask_amount``, never a differently shaped table under the same name;
@@ -127,6 +141,12 @@ PING_INTERVAL = 15.0
 SILENCE_TIMEOUT = 3 * PING_INTERVAL
 #: Close codes / reasons that mean "another connection with this token took over".
 KICK_CODES = (4000,)
+#: A close this soon (seconds) after the connection opened counts toward a duel ...
+DUEL_SECONDS = 10.0
+#: ... and this many such closes in a row (same close code) are the one-connection rule.
+DUEL_CLOSES = 3
+#: ``quote_fields`` option: which quote fields are read (see the module notes).
+QUOTE_FIELDS = ("doc", "sdk")
 _KICK_WORDS = re.compile(r"kick|another (connection|session)|replaced|duplicate", re.I)
 _AUTH_MODES = ("header", "message")
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,30}(\$[A-Z]{1,4})?$")
@@ -177,6 +197,8 @@ def plan(
     options : mapping
         ``auth``: ``"header"`` (default, the ``token`` handshake header) or
         ``"message"`` (also the older in-band ``{"ac":"auth"}``, for ``/cws`` servers).
+        ``quote_fields``: ``"doc"`` (default: the doc's quote fields only) or ``"sdk"``
+        (also ``o h l chp``, and ``v``/``tu`` as 24 h volume and turnover).
 
     Returns
     -------
@@ -188,9 +210,16 @@ def plan(
     UnknownChannel, UnknownInterval, InvalidArgument
         Naming the valid choices.
     """
-    unknown = [k for k in options if k != "auth"]
+    unknown = [k for k in options if k not in ("auth", "quote_fields")]
     if unknown:
-        raise InvalidArgument(f"{VENUE} capture options: auth; not {', '.join(unknown)}")
+        raise InvalidArgument(
+            f"{VENUE} capture options: auth, quote_fields; not {', '.join(unknown)}"
+        )
+    quote_fields = options.get("quote_fields", "doc")
+    if quote_fields not in QUOTE_FIELDS:
+        raise InvalidArgument(
+            f"{VENUE}: quote_fields must be one of {', '.join(QUOTE_FIELDS)}, not {quote_fields!r}"
+        )
     auth = options.get("auth", "header")
     if auth not in _AUTH_MODES:
         raise InvalidArgument(
@@ -215,7 +244,7 @@ def plan(
             wire = WIRE_TYPES[kind]
         for code in codes:
             name = f"{wire} {code}" + (" top" if kind == "quotes" else "")
-            opts = {"type": wire, "auth": auth}
+            opts = {"type": wire, "auth": auth, "quote_fields": quote_fields}
             out.setdefault(name, Subscription(kind, code, name, "public", interval, opts))
     return list(out.values())
 
@@ -234,13 +263,24 @@ def build_ping(now_ms: int) -> str:
     return _dumps({"ac": "ping", "params": str(now_ms)})
 
 
-def build_subscribe(subscriptions: Sequence[Subscription]) -> list[str]:
+def build_subscribe(subscriptions: Sequence[Subscription], *, split: bool = False) -> list[str]:
     """Subscribe messages: one per set of symbols sharing the same types.
 
     ``{"ac":"subscribe","params":"BTCUSDT,ETHUSDT","types":"quote,tick,depth,kline@1"}``;
     the server subscribes every code to every type of a message, so symbols are
     grouped by the exact set of types they need (one message for a usual capture).
+    ``split``: one type per message, as in the doc's example (``"types":"quote"``).
     """
+    if split:
+        by_type: dict[str, list[str]] = {}
+        for sub in subscriptions:
+            codes = by_type.setdefault(str(sub.options["type"]), [])
+            if sub.symbol not in codes:
+                codes.append(sub.symbol)
+        return [
+            _dumps({"ac": "subscribe", "params": ",".join(codes), "types": wire})
+            for wire, codes in by_type.items()
+        ]
     types: dict[str, list[str]] = {}
     for sub in subscriptions:
         wire = str(sub.options["type"])
@@ -284,9 +324,11 @@ class ItickSession(Session):
         # (pushed code, wire type) -> [(subscription key, requested symbol, interval)]
         self.routes: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
         self._auth = "header"
+        self._sdk_quote = False
         for sub in setup.subscriptions:
             wire = str(sub.options["type"])
             self._auth = str(sub.options.get("auth", self._auth))
+            self._sdk_quote = sub.options.get("quote_fields") == "sdk"
             table = sub.kind if sub.kind != "book" else "depth"
             interval = sub.interval.name if sub.interval else ""
             self.routes.setdefault((push_code(sub.symbol), wire), []).append(
@@ -300,10 +342,18 @@ class ItickSession(Session):
         self.authenticated = False
         self._status: dict[tuple[str, str], int] = {}
         self._pings: set[str] = set()
+        # Subscribe messages awaiting their answer, in order: (types, split form).
+        self._asked: list[tuple[str, bool]] = []
+        self._opened_ns = 0
+        # Closes of this capture's earlier connections (the one-connection rule).
+        self._closes: list[tuple[int | None, bool]] = setup.counters.shared.setdefault(
+            "itick closes", []
+        )
 
     # -- outgoing -----------------------------------------------------------------------
     def open(self, now_ns: int) -> Sequence[Event]:
         """Header auth: wait for the server's auth message; ``auth="message"``: send it."""
+        self._opened_ns = now_ns
         token = self.credentials.get("token")
         if not token:
             return (
@@ -320,7 +370,14 @@ class ItickSession(Session):
 
     def subscribe(self, subscriptions: Sequence[Subscription]) -> Sequence[Event]:
         """One ``subscribe`` message per group of symbols (see :func:`build_subscribe`)."""
-        return [Send(m) for m in build_subscribe(subscriptions)]
+        return self._send_subscribe(subscriptions, split=False)
+
+    def _send_subscribe(
+        self, subscriptions: Sequence[Subscription], *, split: bool
+    ) -> Sequence[Event]:
+        messages = build_subscribe(subscriptions, split=split)
+        self._asked += [(str(_loads(m)["types"]), split) for m in messages]
+        return [Send(m) for m in messages]
 
     def timer(self, now_ns: int) -> Sequence[Event]:
         """The ``{"ac":"ping"}`` heartbeat (once authenticated)."""
@@ -332,6 +389,23 @@ class ItickSession(Session):
 
     def closed(self, reason: str, code: int | None, now_ns: int) -> Sequence[Event]:
         """A connection kicked by another one with this token ends the capture."""
+        closes = self._closes
+        closes.append((code, self.authenticated and now_ns - self._opened_ns < DUEL_SECONDS * 1e9))
+        recent = closes[-DUEL_CLOSES:]
+        duel = len(recent) == DUEL_CLOSES and all(short and c == code for c, short in recent)
+        if duel:
+            return (
+                ServerError(
+                    f"{VENUE}: the server closed each of the last {DUEL_CLOSES} connections "
+                    f"within {DUEL_SECONDS:.0f} s of its start (close code {code}, {reason}): "
+                    "read as iTick's one-connection rule (one connection per token; another "
+                    "client with this token takes over). Stop the other client, or give "
+                    "this capture its own token",
+                    code="kicked",
+                    fatal=True,
+                    error=VenueError,
+                ),
+            )
         if code in KICK_CODES or _KICK_WORDS.search(reason):
             return (
                 ServerError(
@@ -383,9 +457,25 @@ class ItickSession(Session):
                 ),
             )
         if res == "subscribe":
+            types, split = self._asked.pop(0) if self._asked else ("", False)
             if ok:
                 self.counters.acks += 1
                 return NOTHING
+            if "limit" in text:
+                return (_subscribe_error(text),)
+            if not split and "," in types:
+                # The combined form was refused: one type per message (the doc's form).
+                wanted = [s for s in self.subscriptions if s.options["type"] in types.split(",")]
+                log.info("%s: combined subscribe refused (%s); one type per message", VENUE, text)
+                return self._send_subscribe(wanted, split=True)
+            if split:
+                return (
+                    ServerError(
+                        f"{VENUE}: subscribe to type {types!r} refused: {text or 'failed'} "
+                        "(the other types go on)",
+                        code="subscribe",
+                    ),
+                )
             return (_subscribe_error(text),)
         if ok:  # "Connected Successfully" and other notices
             self.counters.other += 1
@@ -443,7 +533,7 @@ class ItickSession(Session):
 
     def _quote(self, data: Any, routes: list[tuple[str, str, str]], now_ns: int) -> None:
         t = data.get("t")
-        get = data.get
+        get = data.get if self._sdk_quote else _doc_quote(data)
         chp = get("chp")
         self._tables["ticker"].append(
             int(t) * _MS if t is not None else now_ns,
@@ -504,6 +594,11 @@ class ItickSession(Session):
             float(k["v"]),
             _f(k.get("tu")),
         )
+
+
+def _doc_quote(data: Any) -> Callable[[str], Any]:
+    """The doc's quote fields only: ``ld`` (``v``/``tu`` are the last trade's, not 24 h)."""
+    return lambda name: None
 
 
 def _position(level: Any) -> int:
