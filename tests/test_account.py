@@ -242,6 +242,24 @@ def test_both_cancel_endpoints_and_cancel_all(frozen: tuple[Sandbox, Clock]) -> 
     assert sb.accounts.balances(DEMO_API_KEY)["usdt"][1] == 0
 
 
+@pytest.mark.parametrize(("served", "first"), [("live", "doc"), ("doc", "live")])
+def test_cancel_falls_back_to_the_other_endpoint_on_404(
+    frozen: tuple[Sandbox, Clock], served: str, first: str
+) -> None:
+    # The doc says DELETE /v1/order; the live API's clients used POST /v1/orders/cancel.
+    # A server with only one of them answers 404 to the other: the cancel still works.
+    sb, _ = frozen
+    sb.accounts.cancel_paths = {served}
+    try:
+        acct = Account(trading=True, cancel_endpoint=first)
+        oid = acct.place_order("ethusdt", "buy", 0.1, price=100)
+        acct.cancel_order("ethusdt", oid)
+        assert acct.order("ethusdt", oid).status == "CANCELED"
+        assert acct.cancel_endpoint == served  # remembered for the next cancel
+    finally:
+        sb.accounts.cancel_paths = {"doc", "live"}
+
+
 def test_paging_walks_every_page(frozen: tuple[Sandbox, Clock]) -> None:
     sb, _ = frozen
     acct = Account(trading=True, page_size=3)

@@ -196,13 +196,16 @@ class CryptocomAccounts:
         self.exchange = Exchange(market, fee_rate)
         self.clock: Callable[[], float] = market.now
         self.time_window_ms = TIME_WINDOW_MS
+        #: Cancel routes served: ``doc`` (``DELETE /v1/order``), ``live`` (``POST
+        #: /v1/orders/cancel``); a route left out answers 404, as a server without it.
+        self.cancel_paths: set[str] = {"doc", "live"}
         server.set_limit("user", USER_RATE)
         routes: tuple[tuple[str, str, UserHandler], ...] = (
             ("POST", "/v1/account", self.account),
             ("POST", "/v1/order", self.create_order),
             ("POST", "/v1/showOrder", self.show_order),
-            ("DELETE", "/v1/order", self.cancel_order),
-            ("POST", "/v1/orders/cancel", self.cancel_order),
+            ("DELETE", "/v1/order", self._cancel_route("doc")),
+            ("POST", "/v1/orders/cancel", self._cancel_route("live")),
             ("POST", "/v1/cancelAllOrders", self.cancel_all),
             ("POST", "/v1/openOrders", self.open_orders),
             ("POST", "/v1/allOrders", self.all_orders),
@@ -329,6 +332,14 @@ class CryptocomAccounts:
             info = _order_item(order, base, quote)
         info["tradeList"] = fills
         return ok({"trade_list": fills, "order_info": info})
+
+    def _cancel_route(self, name: str) -> UserHandler:
+        def handler(request: HttpRequest, user: UserAccount) -> Reply:
+            if name not in self.cancel_paths:
+                return Reply(404, "Not Found", content_type="text/plain")
+            return self.cancel_order(request, user)
+
+        return handler
 
     def cancel_order(self, request: HttpRequest, user: UserAccount) -> Reply:
         """``DELETE /v1/order`` (doc) and ``POST /v1/orders/cancel`` (live API): data null."""

@@ -26,6 +26,8 @@ from mdkit.errors import InvalidArgument, ProtocolError, VenueError
 from mdkit.venues.cryptocom import VENUE, Request, normalize_side
 
 __all__ = [
+    "CANCEL_FALLBACK_CODES",
+    "cancel_fallback",
     "USER_RATE_PER_SECOND",
     "PAGE_SIZE",
     "ORDER_STATUS",
@@ -75,6 +77,9 @@ CANCEL_ENDPOINTS: dict[str, tuple[str, str]] = {
     "doc": ("DELETE", "/v1/order"),
     "live": ("POST", "/v1/orders/cancel"),
 }
+#: HTTP answers meaning "no such route here" (nothing was done): a cancel is then
+#: retried once through the other endpoint (:func:`cancel_fallback`).
+CANCEL_FALLBACK_CODES = ("HTTP 404", "HTTP 405")
 #: Codes meaning "the request time is too far from server time". The doc lists none;
 #: ``100010`` is what the mdkit sandbox answers (see mdkit.sandbox.cryptocom_account).
 #: Other servers are recognised by their message (:func:`is_time_error`).
@@ -244,6 +249,18 @@ def build_cancel_order(symbol: str, order_id: int, endpoint: str = "doc") -> Req
     method, path = CANCEL_ENDPOINTS[endpoint]
     params = {"symbol": symbol, "order_id": str(int(order_id))}
     return Request(method, path, params, symbol=symbol, signed=True)
+
+
+def cancel_fallback(error_code: str | None, endpoint: str) -> str | None:
+    """The other cancel endpoint to try after ``endpoint`` answered ``error_code``, or None.
+
+    The doc names ``DELETE /v1/order``; every known live client used ``POST
+    /v1/orders/cancel`` (NOTES.md). A 404 or 405 means the server has no such route, so
+    nothing was cancelled and the other one is safe to try (in either direction).
+    """
+    if error_code not in CANCEL_FALLBACK_CODES:
+        return None
+    return "live" if endpoint == "doc" else "doc"
 
 
 def build_cancel_all(symbol: str) -> Request:
