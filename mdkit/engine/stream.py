@@ -513,7 +513,7 @@ class _Link:
         if session is None or self.connection is None:
             return
         idle = (time.time_ns() - self.last_ns) / 1e9
-        if idle > self.engine.silence_for(self.stream.venue):
+        if idle > self.engine.silence_for(self.stream.venue, session):
             reason = (
                 f"silence: nothing received {idle:.1f} s after connecting"
                 if self.last_ns == self.opened_ns
@@ -733,8 +733,10 @@ class Engine:
         return rows, raw, [g for g in gaps if g["end_ns"] is not None]
 
     # -- bookkeeping called by links ----------------------------------------------------
-    def silence_for(self, venue: Venue) -> float:
-        return self.silence_timeout or venue.silence_timeout
+    def silence_for(self, venue: Venue, session: Session | None = None) -> float:
+        if self.silence_timeout:
+            return self.silence_timeout
+        return max(venue.silence_timeout, session.silence_floor if session else 0.0)
 
     def open_gap(
         self, link: _Link, start_ns: int, reason: str, subscriptions: Sequence[Subscription]

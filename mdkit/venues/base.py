@@ -472,6 +472,10 @@ class Session:
 
     #: Seconds between ``timer`` calls (the venue's keepalive period).
     timer_interval: ClassVar[float] = 5.0
+    #: Least silence (s) before the connection counts as dead, learnt on this connection
+    #: (e.g. 3 x the longest server ping period seen); the engine waits for the larger of
+    #: this and the venue's ``silence_timeout`` unless the capture sets one outright.
+    silence_floor: float = 0.0
 
     def __init__(self, setup: SessionSetup) -> None:
         self.setup = setup

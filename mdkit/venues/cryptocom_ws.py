@@ -15,6 +15,11 @@ Real-server quirks handled here (``NOTES.md``, Crypto.com v1 WebSocket):
 - depth pushes name the bid side ``buys``; full books replace the book, the
   incremental form ``{"side","price","volume"}`` sets one level (volume 0 deletes);
 - ``{"ping": n}`` → ``{"pong": n}`` with the same n, 13-digit ms or 10-digit seconds;
+- the doc gives no ping period (the sandbox's old 5 s was its own choice; a captured
+  server of the family pinged every 10 s): a connection is dropped after
+  :data:`SILENCE_TIMEOUT` s without a frame, or 3 × the longest ping period seen on it
+  if longer (:attr:`~mdkit.venues.base.Session.silence_floor`); the capture option
+  ``silence_timeout=`` sets it outright;
 - kline ``tick.id`` is the bar open in **seconds**; ``review`` values are strings;
   numbers may be strings, sides may be UPPERCASE, ``ts`` may be a string.
 """
@@ -82,8 +87,11 @@ KLINE_PAGE = 300
 TRADES_TOP = 200
 #: Levels per side asked for in a depth subscription (doc example).
 BOOK_LEVELS = 150
-#: The server pings every 5 s and drops after 3 unanswered: 15 s of silence is a dead link.
-SILENCE_TIMEOUT = 15.0
+#: The doc gives no ping period; a family server pinged every 10 s (NOTES.md) and servers
+#: drop after ~3 unanswered: 3 x 10 s of silence is a dead link.
+SILENCE_TIMEOUT = 30.0
+#: The silence allowed is at least this many times the longest ping period seen.
+PING_PERIODS = 3.0
 
 _CHANNEL = re.compile(
     r"^market_(?P<symbol>[a-z0-9_]+?)_(?P<what>ticker|trade_ticker|"
@@ -316,6 +324,7 @@ class CryptocomSession(Session):
 
     def __init__(self, setup: SessionSetup) -> None:
         super().__init__(setup)
+        self._last_ping_ns = 0
         tables: Tables = setup.tables
         self._trade_append = tables["trades"].append
         self._tables = tables
@@ -394,6 +403,10 @@ class CryptocomSession(Session):
             return NOTHING
         if "ping" in msg:
             self.counters.pings += 1
+            if self._last_ping_ns:
+                period = (now_ns - self._last_ping_ns) / 1e9
+                self.silence_floor = max(self.silence_floor, PING_PERIODS * period)
+            self._last_ping_ns = now_ns
             return (Send(build_pong(msg["ping"]), urgent=True),)
         rep = msg.get("event_rep")
         status = msg.get("status", "ok")
