@@ -410,7 +410,8 @@ class Account:
         rows = self._walk(
             lambda page: user_api.build_all_orders(sym, page, self.page_size, lo, hi), "orders"
         )
-        return user_api.parse_orders(rows, sym, source="rest:/v1/allOrders")
+        orders = user_api.parse_orders(rows, sym, source="rest:/v1/allOrders")
+        return user_api.clip_range(orders, "created_at", lo, hi)
 
     def my_trades(self, symbol: str, start: Any = None, end: Any = None) -> pd.DataFrame:
         """Every fill of the account's orders in one market, over all pages.
@@ -439,7 +440,8 @@ class Account:
         rows = self._walk(
             lambda page: user_api.build_my_trades(sym, page, self.page_size, lo, hi), "trades"
         )
-        return user_api.parse_fills(rows, sym, source="rest:/v1/myTrades")
+        fills = user_api.parse_fills(rows, sym, source="rest:/v1/myTrades")
+        return user_api.clip_range(fills, "ctime", lo, hi)
 
     def order(self, symbol: str, order_id: int) -> OrderDetail:
         """One order and its fills.

@@ -260,6 +260,26 @@ def test_cancel_falls_back_to_the_other_endpoint_on_404(
         sb.accounts.cancel_paths = {"doc", "live"}
 
 
+@pytest.mark.parametrize("server_hours", [-5, 0, 8])
+def test_dates_work_whatever_timezone_the_server_reads_them_in(
+    frozen: tuple[Sandbox, Clock], server_hours: float
+) -> None:
+    # The doc does not say in which timezone startDate/endDate are read. A server on
+    # UTC-5 read "1 hour ago" (UTC) as 4 hours ahead and answered nothing.
+    sb, clock = frozen
+    sb.accounts.date_offset_hours = server_hours
+    try:
+        acct = Account(trading=True)
+        oid = acct.place_order("ethusdt", "buy", 0.1, price=100)
+        got = acct.all_orders("ethusdt", start="1 hour ago")
+        assert oid in set(got["id"])
+        assert (got["created_at"] >= pd.Timestamp.now("UTC") - pd.Timedelta(hours=1)).all()
+        ahead = pd.Timestamp.fromtimestamp(clock.t, "UTC") + pd.Timedelta(minutes=1)
+        assert acct.all_orders("ethusdt", start=ahead).empty  # clipped to what was asked
+    finally:
+        sb.accounts.date_offset_hours = 0.0
+
+
 def test_paging_walks_every_page(frozen: tuple[Sandbox, Clock]) -> None:
     sb, _ = frozen
     acct = Account(trading=True, page_size=3)

@@ -522,7 +522,8 @@ class BitgetSession(Session):
         return self._control(msg)
 
     def _control(self, msg: dict[str, Any]) -> Sequence[Event]:
-        event = msg.get("event")
+        # The doc's unsubscribe answer is {"op":"unsubscribe","args":[...]} (no "event").
+        event = msg.get("event") or msg.get("op")
         if event in ("subscribe", "unsubscribe"):
             self.counters.acks += 1
             return NOTHING
@@ -558,10 +559,14 @@ class BitgetSession(Session):
             self._ticker(route, data, now_ns)
         elif kind == "klines":
             append = self._tables["klines"].append
+            # COIN-FUTURES (inverse): the base-coin volume is index 6 (ccxt reads it
+            # there); index 5 counts contracts, not written as a quote volume.
+            inverse = route.sub.options["arg"].get("instType") == "COIN-FUTURES"
             for row in data:
+                volume, quote = (row[6], _NAN) if inverse else (row[5], row[6])
                 append(int(row[0]) * _MS, now_ns, route.symbol, route.interval,
                        float(row[1]), float(row[2]), float(row[3]), float(row[4]),
-                       float(row[5]), float(row[6]))  # fmt: skip
+                       float(volume), float(quote))  # fmt: skip
         else:
             self._private(route, data, now_ns)
         self.count(route.key)

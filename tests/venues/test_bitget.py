@@ -260,6 +260,26 @@ def test_candles_closed_when_later_open_appears() -> None:
     assert frame(t2, "klines").iloc[0]["close"] == 63415.2
 
 
+def test_the_docs_unsubscribe_answer_is_an_ack() -> None:
+    s, _ = session(["BTCUSDT"], ["ticker"], inst_type="USDT-FUTURES")
+    answer = {"op": "unsubscribe", "args": [
+        {"instType": "USDT-FUTURES", "channel": "ticker", "instId": "BTCUSDT"}]}  # fmt: skip
+    assert s.receive(orjson.dumps(answer), T0) == ()
+    assert s.counters.acks == 1 and s.counters.other == 0
+
+
+def test_coin_futures_candle_volume_is_index_6() -> None:
+    # Inverse contracts: index 5 counts contracts (USD), index 6 is the coin volume.
+    push = {"action": "update",
+            "arg": {"instType": "COIN-FUTURES", "channel": "candle1m", "instId": "BTCUSD"},
+            "data": [["1790358660000", "63400.1", "63420.5", "63390", "63415.2", "25400",
+                      "0.40057", "25400"]], "ts": 1790358661000}  # fmt: skip
+    s, t = session(["BTCUSD"], ["klines:1m"], inst_type="COIN-FUTURES")
+    s.receive(orjson.dumps(push), T0)
+    bar = frame(t, "klines").iloc[0]
+    assert bar["volume"] == 0.40057 and "quote_volume" not in bar.index
+
+
 def test_books_seq_chain_from_recording() -> None:
     s, t = session(["MAVUSDT"], ["book"], inst_type="USDT-FUTURES")
     for name in (
