@@ -647,7 +647,10 @@ DESCRIPTOR = Venue(
     limits=Limits(connections=1),
     session=ItickSession,
     plan=plan,
-    options={"auth": "'header' (token handshake header, default) or 'message' (in-band auth)"},
+    options={
+        "auth": "'header' (token handshake header, default) or 'message' (in-band auth)",
+        "quote_fields": "'doc' (the doc's quote fields, default) or 'sdk' (also o/h/l/chp)",
+    },
     silence_timeout=SILENCE_TIMEOUT,
     handshake_headers=handshake_headers,
     example_symbols=("BTCUSDT", "ETHUSDT"),
