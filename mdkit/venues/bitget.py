@@ -67,6 +67,7 @@ from mdkit.venues.base import (
     parse_channel,
 )
 from mdkit.venues.bitget_budget import SubscribeBudget
+from mdkit.venues.drift import Fields
 
 __all__ = [
     "VENUE",
@@ -145,6 +146,16 @@ VERIFY_PATH = "/user/verify"
 
 _PRIVATE = {"orders": "orders", "fills": "fill", "balances": "account"}
 _SYMBOL = re.compile(r"^[A-Z0-9_]{2,40}$")
+#: Known item shapes (doc "Trade channel", "Tickers channel"; recorded spot and futures
+#: tickers): anything else is counted as drift (mdkit.venues.drift).
+TRADE_FIELDS = dict.fromkeys(("ts", "price", "size", "side", "tradeId"), "string")
+_TICKER_EXTRAS = ("changeUtc24h", "openUtc", "fundingRate", "holdingAmount", "indexPrice",
+                  "markPrice", "nextFundingTime", "symbol", "symbolType", "usdtVolume")  # fmt: skip
+TICKER_FIELDS = {
+    **dict.fromkeys(("instId", "lastPr", "open24h", "high24h", "low24h", "change24h", "bidPr",
+                     "askPr", "bidSz", "askSz", "baseVolume", "quoteVolume", "ts"), "string"),
+    **dict.fromkeys(_TICKER_EXTRAS, "any"),
+}  # fmt: skip
 _NAN = float("nan")
 _MS = 1_000_000
 _loads = orjson.loads
@@ -445,6 +456,8 @@ class BitgetSession(Session):
         slot = (setup.endpoint, tuple(s.channel for s in setup.subscriptions))
         limit = LIMITS.subscribe_requests_per_hour or 1 << 30
         self._budget = SubscribeBudget.of(setup.counters.shared, slot, limit)
+        self._trade_fields = Fields("trade", TRADE_FIELDS)
+        self._ticker_fields = Fields("ticker", TICKER_FIELDS, _TICKER_EXTRAS)
         self._now = 0
 
     # -- sending ---------------------------------------------------------------------
@@ -581,7 +594,9 @@ class BitgetSession(Session):
             route.seen = {int(item["tradeId"]) for item in data}
         seen = route.seen
         newest = max(seen) if seen and not snapshot else 0
+        check = self._trade_fields.check
         for item in reversed(data):  # newest first on the wire
+            check(self, item)
             tid = int(item["tradeId"])
             if newest:
                 if tid in seen:
@@ -595,6 +610,7 @@ class BitgetSession(Session):
     def _ticker(self, route: _Route, data: Any, now_ns: int) -> None:
         append = self._tables["ticker"].append
         for item in data:
+            self._ticker_fields.check(self, item)
             get = item.get
             append(int(item["ts"]) * _MS, now_ns, route.symbol, _f(get("lastPr")),
                    _f(get("bidPr")), _f(get("askPr")), _f(get("high24h")), _f(get("low24h")),

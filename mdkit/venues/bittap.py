@@ -67,6 +67,7 @@ from mdkit.venues.base import (
     Venue,
     parse_channel,
 )
+from mdkit.venues.drift import Fields
 
 __all__ = [
     "VENUE",
@@ -324,6 +325,8 @@ class BittapSession(Session):
         self._next_id = 0
         self._login_id: str | None = None
         self._pings: set[str] = set()
+        self._trade_fields = Fields("trade", TRADE_FIELDS, ("E",))
+        self._ticker_fields = Fields("ticker", TICKER_FIELDS, ("E", "p"))
         t = setup.tables
         handlers: dict[str, Callable[[Any, str, str, int], None]] = {
             "trades": self._trade,
@@ -443,6 +446,7 @@ class BittapSession(Session):
         return NOTHING
 
     def _trade(self, msg: Any, symbol: str, key: str, now_ns: int) -> None:
+        self._trade_fields.check(self, msg)
         append = self._trade_append
         assert append is not None
         t = msg.get("T") or msg.get("E")
@@ -459,6 +463,7 @@ class BittapSession(Session):
     def _ticker(self, msg: Any, symbol: str, key: str, now_ns: int) -> None:
         # c last, o open, h/l, v base volume, q quote volume, P change in percent
         # (-> fraction); the 24 h ticker carries no bid/ask.
+        self._ticker_fields.check(self, msg)
         e_time = msg.get("E")
         pct = msg.get("P")
         self.tables["ticker"].append(
@@ -598,6 +603,13 @@ class BittapSession(Session):
         events.append(Reply(request_id, msg.get("result"), error))
         return events
 
+
+#: Known trade and ticker pushes (NOTES.md: Binance-style short keys): anything else is
+#: counted as drift (mdkit.venues.drift).
+TRADE_FIELDS = {"e": "string", "E": "number", "s": "string", "t": "number|string",
+                "p": "string", "q": "string", "T": "number", "m": "boolean"}  # fmt: skip
+TICKER_FIELDS = {"e": "string", "E": "number", "s": "string",
+                 **dict.fromkeys(("c", "o", "h", "l", "v", "q", "p", "P"), "string")}  # fmt: skip
 
 #: ``timestamp`` of a row whose venue sent no event time (NaT in the frames).
 NO_TIME = -(2**63)

@@ -53,6 +53,7 @@ from mdkit.venues.base import (
     parse_channel,
 )
 from mdkit.venues.cryptocom import REST_URL, VENUE, WS_URL
+from mdkit.venues.drift import Fields
 
 __all__ = [
     "VENUE",
@@ -92,6 +93,15 @@ BOOK_LEVELS = 150
 SILENCE_TIMEOUT = 30.0
 #: The silence allowed is at least this many times the longest ping period seen.
 PING_PERIODS = 3.0
+
+#: Known trade and ticker items (doc "Subscribe to real-time trades" / "ticker"; family
+#: servers add mark/index): anything else is counted as drift (mdkit.venues.drift).
+_NUM = "number|string"
+TRADE_FIELDS = {"id": _NUM, "side": "string", "price": _NUM, "vol": _NUM, "amount": _NUM,
+                "ts": _NUM, "ds": "string"}  # fmt: skip
+_TICKER_EXTRAS = ("id", "ts", "lower_frame", "mark", "index")
+TICKER_FIELDS = {**dict.fromkeys(("amount", "vol", "open", "close", "high", "low", "rose"), _NUM),
+                 **dict.fromkeys(_TICKER_EXTRAS, "any")}  # fmt: skip
 
 _CHANNEL = re.compile(
     r"^market_(?P<symbol>[a-z0-9_]+?)_(?P<what>ticker|trade_ticker|"
@@ -325,6 +335,8 @@ class CryptocomSession(Session):
     def __init__(self, setup: SessionSetup) -> None:
         super().__init__(setup)
         self._last_ping_ns = 0
+        self._trade_fields = Fields("trade_ticker", TRADE_FIELDS, ("id", "ts", "ds", "amount"))
+        self._ticker_fields = Fields("ticker", TICKER_FIELDS, _TICKER_EXTRAS)
         tables: Tables = setup.tables
         self._trade_append = tables["trades"].append
         self._tables = tables
@@ -432,7 +444,9 @@ class CryptocomSession(Session):
     def _trade_rows(self, items: Any, symbol: str, default_ms: int, now_ns: int) -> int:
         append = self._trade_append
         sides = _SIDES
+        check = self._trade_fields.check
         for item in items:
+            check(self, item)
             side = sides.get(item["side"]) or _side(item["side"])
             ts = item.get("ts")
             tid = item.get("id")
@@ -454,6 +468,7 @@ class CryptocomSession(Session):
     def _ticker_row(self, symbol: str, tick: Any, ts_ms: int, now_ns: int) -> None:
         # `close` is the last price, `vol` base volume, `amount` quote turnover,
         # `rose` the 24 h change as a fraction; v1 tickers carry no bid/ask.
+        self._ticker_fields.check(self, tick)
         get = tick.get
         self._tables["ticker"].append(
             ts_ms * _MS,

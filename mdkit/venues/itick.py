@@ -92,6 +92,7 @@ from mdkit.venues.base import (
     Venue,
     parse_channel,
 )
+from mdkit.venues.drift import Fields
 
 __all__ = [
     "VENUE",
@@ -148,6 +149,13 @@ DUEL_CLOSES = 3
 #: ``quote_fields`` option: which quote fields are read (see the module notes).
 QUOTE_FIELDS = ("doc", "sdk")
 _KICK_WORDS = re.compile(r"kick|another (connection|session)|replaced|duplicate", re.I)
+#: Known tick and quote pushes (doc; the SDKs' quote adds o/h/l/ch/chp): anything else is
+#: counted as drift (mdkit.venues.drift).
+TICK_FIELDS = {"s": "string", "ld": "number", "t": "number", "v": "number", "tu": "number",
+               "ts": "number", "type": "string", "d": "any", "te": "any"}  # fmt: skip
+_SDK_QUOTE = ("o", "h", "l", "ch", "chp")
+QUOTE_FIELDS_KNOWN = {**{k: v for k, v in TICK_FIELDS.items() if k not in ("d", "te")},
+                      **dict.fromkeys(_SDK_QUOTE, "number")}  # fmt: skip
 _AUTH_MODES = ("header", "message")
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,30}(\$[A-Z]{1,4})?$")
 _MS = 1_000_000
@@ -334,6 +342,8 @@ class ItickSession(Session):
             self.routes.setdefault((push_code(sub.symbol), wire), []).append(
                 (sub.key, sub.symbol, table + (f" {interval}" if interval else ""))
             )
+        self._tick_fields = Fields("tick", TICK_FIELDS, ("tu", "ts", "d", "te"))
+        self._quote_fields = Fields("quote", QUOTE_FIELDS_KNOWN, ("tu", "ts", *_SDK_QUOTE))
         self._handlers: dict[str, Callable[[Any, list[tuple[str, str, str]], int], None]] = {
             "tick": self._tick,
             "quote": self._quote,
@@ -524,6 +534,7 @@ class ItickSession(Session):
         return (ServerError(f"{VENUE}: {symbol} trading status {status} ({name})", code="status"),)
 
     def _tick(self, data: Any, routes: list[tuple[str, str, str]], now_ns: int) -> None:
+        self._tick_fields.check(self, data)
         t = data.get("t")
         ts = int(t) * _MS if t is not None else now_ns
         # No trade id and no side for crypto ticks (d is stock-only): NA / NaN.
@@ -532,6 +543,7 @@ class ItickSession(Session):
         )
 
     def _quote(self, data: Any, routes: list[tuple[str, str, str]], now_ns: int) -> None:
+        self._quote_fields.check(self, data)
         t = data.get("t")
         get = data.get if self._sdk_quote else _doc_quote(data)
         chp = get("chp")

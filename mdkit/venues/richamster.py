@@ -78,6 +78,7 @@ from mdkit.venues.base import (
     Venue,
     parse_channel,
 )
+from mdkit.venues.drift import Fields
 
 __all__ = [
     "VENUE",
@@ -121,6 +122,14 @@ NUMERIC_SIDES: dict[int, str] = {0: "buying", 1: "selling"}
 BURST_WAIT = 0.5
 #: A burst ends at a pause longer than this (seconds) or at a level it already holds.
 BURST_GAP = 0.5
+
+#: Known frames (doc "Channels"; ``side`` a string or, per the schema, a number): anything
+#: else is counted as drift (mdkit.venues.drift).
+_N = "number|string"
+TRADE_FIELDS = {"created_at": _N, "closed_at": _N, "side": _N, "volume": _N,
+                "unit_price": _N, "sum": _N, "pair": "string"}  # fmt: skip
+BOOK_FIELDS = {k: v for k, v in TRADE_FIELDS.items() if not k.endswith("_at")}
+TICKER_FIELDS = {"pair": "string", **dict.fromkeys(("last", "first", "high", "low", "volume"), _N)}
 
 #: ``timestamp`` of a row whose venue sent no event time (NaT in the frames).
 NO_TIME = -(2**63)
@@ -285,6 +294,11 @@ class RichamsterSession(Session):
         # pair -> burst being received (or awaited); pairs past their burst are absent.
         self.bursts: dict[str, _Burst] = {}
         self._awaiting = 0  # bursts not started yet (a cheap test per frame)
+        self._fields = {
+            "trades": Fields("trading", TRADE_FIELDS, ("created_at",)),
+            "book": Fields("order_book", BOOK_FIELDS, ("sum",)),
+            "ticker": Fields("ticker", TICKER_FIELDS, ("first",)),
+        }
 
     def subscribe(self, subscriptions: Sequence[Subscription]) -> Sequence[Event]:
         """One subscribe message per subscription, in order (acks come back in order)."""
@@ -329,6 +343,9 @@ class RichamsterSession(Session):
             if key is None:
                 self.counters.unrouted += 1
                 return NOTHING
+            fields = self._fields.get(kind)
+            if fields is not None:
+                fields.check(self, msg)
             if kind == "trades":
                 self._trades(msg, pair, now_ns)
             elif kind == "book":

@@ -520,3 +520,26 @@ def test_every_subscribe_counts_toward_240_an_hour_reconnects_and_resyncs_too() 
     assert isinstance(stop, ServerError) and stop.fatal and stop.error is RateLimitError
     # An hour after the first ones, the budget frees up again.
     assert isinstance(connect(T0 + hour + 1).subscribe(subs)[0], Send)
+
+
+def test_drift_is_counted_and_the_row_kept(caplog: pytest.LogCaptureFixture) -> None:
+    s, t = session(["BTCUSDT"], ["trades"])
+    item = {"ts": "1790000000000", "price": 65000.5, "size": "0.01", "side": "buy",
+            "tradeId": "7", "feeRate": "0.001"}  # fmt: skip
+    push = {"action": "update", "arg": {"instType": "SPOT", "channel": "trade",
+            "instId": "BTCUSDT"}, "data": [item], "ts": 1790000000001}  # fmt: skip
+    with caplog.at_level("WARNING", logger="mdkit.venues"):
+        s.receive(orjson.dumps(push), T0)
+        push["data"] = [{**item, "tradeId": "8"}]
+        s.receive(orjson.dumps(push), T0)
+    assert s.counters.drift == {
+        ("bitget", "trade", "feeRate", "unknown"): 2,
+        ("bitget", "trade", "price", "type number"): 2,
+    }
+    assert len(caplog.records) == 2  # once per (venue, channel, field, change)
+    assert list(frame(t, "trades")["price"]) == [65000.5, 65000.5]
+    del item["feeRate"], item["size"]
+    push["data"] = [{**item, "tradeId": "9"}]
+    with pytest.raises(ProtocolError):  # a field the row needs is gone: no row
+        s.receive(orjson.dumps(push), T0)
+    assert s.counters.drift[("bitget", "trade", "size", "missing")] == 1
