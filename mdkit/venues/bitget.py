@@ -150,7 +150,8 @@ _SYMBOL = re.compile(r"^[A-Z0-9_]{2,40}$")
 #: tickers): anything else is counted as drift (mdkit.venues.drift).
 TRADE_FIELDS = dict.fromkeys(("ts", "price", "size", "side", "tradeId"), "string")
 _TICKER_EXTRAS = ("changeUtc24h", "openUtc", "fundingRate", "holdingAmount", "indexPrice",
-                  "markPrice", "nextFundingTime", "symbol", "symbolType", "usdtVolume")  # fmt: skip
+                  "markPrice", "nextFundingTime", "symbol", "symbolType", "usdtVolume",
+                  "deliveryPrice")  # fmt: skip
 TICKER_FIELDS = {
     **dict.fromkeys(("instId", "lastPr", "open24h", "high24h", "low24h", "change24h", "bidPr",
                      "askPr", "bidSz", "askSz", "baseVolume", "quoteVolume", "ts"), "string"),

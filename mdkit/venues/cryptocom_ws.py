@@ -99,7 +99,7 @@ PING_PERIODS = 3.0
 _NUM = "number|string"
 TRADE_FIELDS = {"id": _NUM, "side": "string", "price": _NUM, "vol": _NUM, "amount": _NUM,
                 "ts": _NUM, "ds": "string"}  # fmt: skip
-_TICKER_EXTRAS = ("id", "ts", "lower_frame", "mark", "index")
+_TICKER_EXTRAS = ("id", "ts", "lower_frame", "mark", "index", "funds_rate")
 TICKER_FIELDS = {**dict.fromkeys(("amount", "vol", "open", "close", "high", "low", "rose"), _NUM),
                  **dict.fromkeys(_TICKER_EXTRAS, "any")}  # fmt: skip
 
@@ -111,6 +111,8 @@ _SIDES = {"buy": "buy", "sell": "sell", "BUY": "buy", "SELL": "sell", "Buy": "bu
 _BOOK_SIDES = {"buys": "bid", "bids": "bid", "asks": "ask", "buy": "bid", "sell": "ask"}
 _NAN = float("nan")
 _MS = 1_000_000
+#: ``timestamp`` of a row whose venue sent no event time (NaT in the frames).
+NO_TIME = -(2**63)
 _loads = orjson.loads
 _decompress = zlib.decompress
 
@@ -438,6 +440,10 @@ class CryptocomSession(Session):
     # -- pushes ---------------------------------------------------------------------
     def _trades(self, tick: Any, msg: Any, channel: str, now_ns: int) -> None:
         # Items may lack `ts` (then the frame's `ts`, else the receive time) and `id`.
+        # Family servers (Bitrue, live capture in tests/samples) send a 24 h summary
+        # without `data` on the trade channel right after the ack: no trades in it.
+        if "data" not in tick and "vol" in tick:
+            return
         default = _ms(msg.get("ts"), now_ns // _MS)
         self._trade_rows(tick["data"], self.routes[channel][1], default, now_ns)
 
@@ -463,15 +469,15 @@ class CryptocomSession(Session):
 
     def _ticker(self, tick: Any, msg: Any, channel: str, now_ns: int) -> None:
         ts = _ms(tick.get("ts", msg.get("ts")), now_ns // _MS)
-        self._ticker_row(self.routes[channel][1], tick, ts, now_ns)
+        self._ticker_row(self.routes[channel][1], tick, ts * _MS, now_ns)
 
-    def _ticker_row(self, symbol: str, tick: Any, ts_ms: int, now_ns: int) -> None:
+    def _ticker_row(self, symbol: str, tick: Any, ts_ns: int, now_ns: int) -> None:
         # `close` is the last price, `vol` base volume, `amount` quote turnover,
         # `rose` the 24 h change as a fraction; v1 tickers carry no bid/ask.
         self._ticker_fields.check(self, tick)
         get = tick.get
         self._tables["ticker"].append(
-            ts_ms * _MS,
+            ts_ns,
             now_ns,
             symbol,
             _f(get("close")),
@@ -527,9 +533,11 @@ class CryptocomSession(Session):
         cb_id = str(msg.get("cb_id") or "")
         try:
             if channel == "review" and isinstance(data, dict):
-                ts = _ms(msg.get("ts"), now_ns // _MS)
+                # The doc's review reply carries no time: NaT, not the receive time.
+                sent = msg.get("ts")
                 for symbol, values in data.items():
-                    self._ticker_row(str(symbol).lower(), values, ts, now_ns)
+                    row_ns = NO_TIME if sent is None else _ms(sent, 0) * _MS
+                    self._ticker_row(str(symbol).lower(), values, row_ns, now_ns)
                 self.count("ticker review")
                 return (Reply(cb_id or "review", len(data)),)
             named = parse_channel_name(channel)

@@ -63,8 +63,8 @@ and turnover**, not a 24 h volume. So:
 - ``klines:<interval>`` ← ``kline@<code>``.
 
 ``book`` and ``quotes`` of one symbol share one ``depth`` subscription on the wire.
-Depth pushes carry no time: their ``book`` rows have ``timestamp`` NaT (the receive
-time is in ``local_timestamp`` only).
+Depth pushes carry no time: their ``book`` and ``quotes`` rows have ``timestamp`` NaT
+(the receive time is in ``local_timestamp`` only).
 """
 
 from __future__ import annotations
@@ -583,7 +583,7 @@ class ItickSession(Session):
                 bid = bids[0] if bids else None
                 ask = asks[0] if asks else None
                 self._tables["quotes"].append(
-                    now_ns,
+                    NO_TIME,  # no time in a depth push
                     now_ns,
                     symbol,
                     _NAN if bid is None else float(bid["p"]),

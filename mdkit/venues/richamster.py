@@ -24,7 +24,7 @@ Real-server quirks handled here (``NOTES.md``, Richamster WebSocket):
   rebuilds a two-sided book at once); later frames are updates. A subscription that
   gets no burst within :data:`BURST_WAIT` seconds of its ack is logged once at WARNING
   (the rebuilt book then holds only levels changed since);
-- **no event time** in ticker or book frames: book rows have ``timestamp`` NaT; the
+- **no event time** in ticker or book frames: their rows have ``timestamp`` NaT; the
   receive time is in ``local_timestamp`` only;
 - ``created_at``/``closed_at`` are unix **seconds as strings** → epoch ns;
 - the doc's ticker example subscribes with channel ``trading`` (and its
@@ -470,7 +470,7 @@ class RichamsterSession(Session):
         last, first = _f(msg["last"]), _f(msg.get("first"))
         change = (last - first) / first if first else _NAN
         self._tables["ticker"].append(
-            now_ns,
+            NO_TIME,  # no venue time in a ticker frame
             now_ns,
             pair,
             last,
