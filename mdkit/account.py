@@ -410,7 +410,8 @@ class Account:
         rows = self._walk(
             lambda page: user_api.build_all_orders(sym, page, self.page_size, lo, hi), "orders"
         )
-        return user_api.parse_orders(rows, sym, source="rest:/v1/allOrders")
+        orders = user_api.parse_orders(rows, sym, source="rest:/v1/allOrders")
+        return user_api.clip_range(orders, "created_at", lo, hi)
 
     def my_trades(self, symbol: str, start: Any = None, end: Any = None) -> pd.DataFrame:
         """Every fill of the account's orders in one market, over all pages.
@@ -439,7 +440,8 @@ class Account:
         rows = self._walk(
             lambda page: user_api.build_my_trades(sym, page, self.page_size, lo, hi), "trades"
         )
-        return user_api.parse_fills(rows, sym, source="rest:/v1/myTrades")
+        fills = user_api.parse_fills(rows, sym, source="rest:/v1/myTrades")
+        return user_api.clip_range(fills, "ctime", lo, hi)
 
     def order(self, symbol: str, order_id: int) -> OrderDetail:
         """One order and its fills.
@@ -576,11 +578,30 @@ class Account:
         sym = self._symbol(symbol)
         log.info("%r: cancel order %d on %s", self, oid, sym)
         self._unsure(
-            lambda: self._call(
-                user_api.build_cancel_order(sym, oid, self.cancel_endpoint), idempotent=False
-            ),
+            lambda: self._cancel(sym, oid),
             f"The cancel may have taken effect: check with Account.order({sym!r}, {oid})",
         )
+
+    def _cancel(self, symbol: str, order_id: int) -> None:
+        """Cancel through ``cancel_endpoint``; on 404/405 through the other one (kept after)."""
+        try:
+            self._call(
+                user_api.build_cancel_order(symbol, order_id, self.cancel_endpoint),
+                idempotent=False,
+            )
+        except VenueError as exc:
+            other = user_api.cancel_fallback(exc.code, self.cancel_endpoint)
+            if other is None:
+                raise
+            log.info(
+                "%r: cancel endpoint %s answered %s; using %s",
+                self,
+                self.cancel_endpoint,
+                exc.code,
+                other,
+            )
+            self._call(user_api.build_cancel_order(symbol, order_id, other), idempotent=False)
+            self.cancel_endpoint = other
 
     def cancel_all(self, symbol: str) -> None:
         """Cancel every open order of one market.

@@ -244,12 +244,13 @@ class Capture:
     @property
     def stats(self) -> dict[str, Any]:
         """Counters: ``messages bytes data_messages per_channel acks pings pongs
-        server_errors unrouted other parse_errors parse_error_kinds connections
+        server_errors unrouted other drift parse_errors parse_error_kinds connections
         reconnects connect_failures resyncs resyncs_deferred error gaps rate_limits
         duration rate outcome interrupted rows raw_dropped held_bytes
         worst_reconnect_rate``. ``parse_error_kinds``: kind (``protocol`` or the
-        exception's name) → ``{"count", "first"}`` (the first one's text); ``error``:
-        the fatal error that ended the capture (None)."""
+        exception's name) → ``{"count", "first"}`` (the first one's text); ``drift``:
+        ``(venue, channel, field, change)`` → count; ``error``: the fatal error that
+        ended the capture (None)."""
         s = self._engine.stats
         out: dict[str, Any] = {
             "messages": s.messages,
@@ -270,6 +271,12 @@ class Capture:
                 totals[name] += getattr(c, name)
         out["per_channel"] = per_channel
         out.update(totals)
+        drift: dict[str, int] = {}
+        for part in self._engine.parts.values():
+            for (venue, channel, field, change), count in part.counters.drift.items():
+                label = f"{venue} {channel} {field} {change}"
+                drift[label] = drift.get(label, 0) + count
+        out["drift"] = drift
         for name in (
             "server_errors",
             "parse_errors",
@@ -362,6 +369,11 @@ class Capture:
             notes.append(
                 f"raw payloads dropped {raw.dropped:,} (past raw_limit={raw.limit:,} bytes; "
                 "rows and parse-error frames kept)"
+            )
+        if stats["drift"]:
+            notes.append(
+                "drift (venue channel field change: frames): "
+                + ", ".join(f"{k}: {v:,}" for k, v in sorted(stats["drift"].items()))
             )
         silent = [k for k, v in stats["per_channel"].items() if v == 0]
         if silent:

@@ -159,6 +159,17 @@ def _capture(args: argparse.Namespace) -> int:
     return 130 if interrupted else 0
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from mdkit.doctor import doctor, format_report
+
+    def show(report: Any) -> None:
+        sys.stdout.write(format_report(report) + "\n")
+        sys.stdout.flush()
+
+    reports = doctor(args.venue, seconds=args.seconds, on_report=show)
+    return 0 if all(r.ok for r in reports) else 1
+
+
 def _record(args: argparse.Namespace) -> int:
     import mdkit
 
@@ -289,6 +300,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("directory")
     p.add_argument("--before", help="only days before this date (default today, UTC)")
 
+    p = sub.add_parser("doctor", help="check each venue's endpoint in effect (exit 1 if any fails)")
+    p.add_argument("--venue", action="append", help="venue key (repeat; default: every venue)")
+    p.add_argument("--seconds", type=float, default=5.0, help="listening time per venue")
+
     p = sub.add_parser("sandbox", help="serve every venue locally until Ctrl-C")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="HTTP port, every venue (0 = any)")
@@ -311,6 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "replay": _replay,
         "compact": _compact,
         "demo": lambda a: demo(a.seed),
+        "doctor": _doctor,
         "sandbox": lambda a: sandbox(a.host, a.port, a.seed, a.ws_port),
     }
     try:

@@ -242,6 +242,44 @@ def test_both_cancel_endpoints_and_cancel_all(frozen: tuple[Sandbox, Clock]) -> 
     assert sb.accounts.balances(DEMO_API_KEY)["usdt"][1] == 0
 
 
+@pytest.mark.parametrize(("served", "first"), [("live", "doc"), ("doc", "live")])
+def test_cancel_falls_back_to_the_other_endpoint_on_404(
+    frozen: tuple[Sandbox, Clock], served: str, first: str
+) -> None:
+    # The doc says DELETE /v1/order; the live API's clients used POST /v1/orders/cancel.
+    # A server with only one of them answers 404 to the other: the cancel still works.
+    sb, _ = frozen
+    sb.accounts.cancel_paths = {served}
+    try:
+        acct = Account(trading=True, cancel_endpoint=first)
+        oid = acct.place_order("ethusdt", "buy", 0.1, price=100)
+        acct.cancel_order("ethusdt", oid)
+        assert acct.order("ethusdt", oid).status == "CANCELED"
+        assert acct.cancel_endpoint == served  # remembered for the next cancel
+    finally:
+        sb.accounts.cancel_paths = {"doc", "live"}
+
+
+@pytest.mark.parametrize("server_hours", [-5, 0, 8])
+def test_dates_work_whatever_timezone_the_server_reads_them_in(
+    frozen: tuple[Sandbox, Clock], server_hours: float
+) -> None:
+    # The doc does not say in which timezone startDate/endDate are read. A server on
+    # UTC-5 read "1 hour ago" (UTC) as 4 hours ahead and answered nothing.
+    sb, clock = frozen
+    sb.accounts.date_offset_hours = server_hours
+    try:
+        acct = Account(trading=True)
+        oid = acct.place_order("ethusdt", "buy", 0.1, price=100)
+        got = acct.all_orders("ethusdt", start="1 hour ago")
+        assert oid in set(got["id"])
+        assert (got["created_at"] >= pd.Timestamp.now("UTC") - pd.Timedelta(hours=1)).all()
+        ahead = pd.Timestamp.fromtimestamp(clock.t, "UTC") + pd.Timedelta(minutes=1)
+        assert acct.all_orders("ethusdt", start=ahead).empty  # clipped to what was asked
+    finally:
+        sb.accounts.date_offset_hours = 0.0
+
+
 def test_paging_walks_every_page(frozen: tuple[Sandbox, Clock]) -> None:
     sb, _ = frozen
     acct = Account(trading=True, page_size=3)

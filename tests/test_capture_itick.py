@@ -6,6 +6,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -57,7 +58,9 @@ def test_frames_follow_the_contract(cap: mdkit.Capture) -> None:
     q = cap.quotes
     assert (q["bid_price"] < q["ask_price"]).all() and (q["bid_amount"] > 0).all()
     t = cap.ticker
-    assert (t["last"] > 0).all() and {"open", "quote_volume", "high", "low"} <= set(t.columns)
+    # The doc's quote has no open/high/low, and its v/tu are the last trade's: not a 24 h
+    # volume, so not written as one (quote_fields="sdk" reads them).
+    assert (t["last"] > 0).all() and not {"open", "quote_volume"} & set(t.columns)
     k = cap.klines
     assert set(k["interval"]) == {"1min", "60min"}
     assert (k["low"] <= k["high"]).all()
@@ -181,3 +184,37 @@ def test_malformed_frame_is_kept_and_counted(sb: Sandbox) -> None:
         cap = mdkit.capture("itick", "BTCUSDT", "trades", seconds=1.0 * FACTOR)
     assert cap.stats["parse_errors"] == 1 and cap.raw["error"].sum() == 1
     assert cap.stats["per_channel"]["trades BTCUSDT"] > 0
+
+
+def test_a_server_that_takes_one_type_per_message(sb: Sandbox) -> None:
+    # The doc's subscribe example has one type; a server that refuses the combined
+    # form used to end the capture. mdkit falls back to one type per message.
+    with Sandbox(seed=7, itick_options={"rate": 4, "combined_types": False}):
+        cap = mdkit.capture("itick", ["BTCUSDT"], ["ticker", "book"], seconds=1.5 * FACTOR)
+    per = cap.stats["per_channel"]
+    assert per["ticker BTCUSDT"] > 0 and per["book BTCUSDT"] > 0, cap
+    assert cap.stats["outcome"] == "completed" and not cap.stats["server_errors"]
+
+
+def test_a_close_after_every_reconnect_is_the_one_connection_rule() -> None:
+    # The doc says only that the earlier connection "will be disconnected": no close
+    # code, no reason. This server closes every connection (code 1000, no reason) soon
+    # after the subscribe, as another client with the same token would make it do.
+    from tests.conftest import tiny_server
+
+    connects: list[float] = []
+
+    async def other_client_takes_over(ws: Any) -> None:
+        connects.append(time.monotonic())
+        await ws.send('{"code":1,"msg":"Connected Successfully"}')
+        await ws.send('{"code":1,"resAc":"auth","msg":"authenticated"}')
+        await ws.recv()
+        await ws.send('{"code":1,"resAc":"subscribe","msg":"subscribe Successfully"}')
+        await ws.close(1000)
+
+    with tiny_server(other_client_takes_over) as url:
+        with pytest.raises(VenueError, match="one-connection rule") as info:
+            mdkit.capture(
+                "itick", "BTCUSDT", "trades", seconds=30, url=url, token="t", backoff=(0.05, 0.1)
+            )
+    assert info.value.code == "kicked" and len(connects) == 3  # no endless duel

@@ -113,13 +113,21 @@ def test_ticker_and_book_by_pair(sb: Sandbox, cap: tuple[mdkit.Capture, dict[str
         assert (abs(last / mid[pair] - 1) < 0.05).all(), pair
     top = capture.book(levels=1)
     assert top.attrs["crossed"] == 0
-    both = top.dropna(subset=["bids[0].price", "asks[0].price"])  # once both sides came
-    assert len(both) > len(top) / 2 and (both["bids[0].price"] < both["asks[0].price"]).all()
+    # The subscribe burst is one snapshot: every row of the rebuilt book is two-sided.
+    both = top.dropna(subset=["bids[0].price", "asks[0].price"])
+    assert len(top) and len(both) == len(top), top[top.isna().any(axis=1)]
+    assert (both["bids[0].price"] < both["asks[0].price"]).all()
     for pair in PAIRS:
         rows = both[both["symbol"] == pair]
         assert (abs(rows["asks[0].price"] / mid[pair] - 1) < 0.05).all(), pair
     depth = capture.depth
-    assert set(depth["side"]) == {"bid", "ask"} and not depth["is_snapshot"].any()
+    assert set(depth["side"]) == {"bid", "ask"}
+    snap = depth[depth["is_snapshot"]]
+    assert set(snap["symbol"]) == set(PAIRS) and set(snap["side"]) == {"bid", "ask"}
+    assert (~depth["is_snapshot"]).any()  # then updates
+    # No venue time in book frames: timestamp NaT, receive time in local_timestamp only.
+    assert depth.index.isna().all() and top.index.isna().all()
+    assert depth["local_timestamp"].notna().all()
 
 
 def test_orders_by_column(cap: tuple[mdkit.Capture, dict[str, Any]]) -> None:
@@ -205,3 +213,29 @@ def test_malformed_frame_is_counted_and_the_capture_goes_on(sb: Sandbox) -> None
     assert raw["error"].sum() == 1
     assert raw.loc[raw["error"], "payload"].iloc[0].startswith(b'{"pair":"KRB/UAH"')
     assert capture.stats["per_channel"]["book KRB/UAH"] > 0
+
+
+def test_book_without_a_burst_is_warned(caplog: pytest.LogCaptureFixture) -> None:
+    # The doc promises only updates: a server that sends no burst after the subscribe
+    # leaves the rebuilt book with changed levels only, and the capture says so.
+    with (
+        Sandbox(seed=5, richamster_options={"book_burst": False}),
+        caplog.at_level("WARNING", logger="mdkit.venues.richamster"),
+    ):
+        capture = mdkit.capture("richamster", ["BTC/UAH"], ["book", "ticker"], seconds=2.0)
+    assert capture.stats["per_channel"]["ticker BTC/UAH"] > 0
+    warned = [r.getMessage() for r in caplog.records if "no levels" in r.getMessage()]
+    assert len(warned) == 1 and "order_book BTC/UAH" in warned[0], caplog.text
+    assert not capture.depth["is_snapshot"].any()
+
+
+def test_rows_without_venue_time_are_stored_by_receive_day(
+    cap: tuple[mdkit.Capture, dict[str, Any]], tmp_path: Any
+) -> None:
+    capture, _ = cap
+    capture.to_parquet(tmp_path)
+    days = {p.name for p in tmp_path.glob("kind=depth/venue=richamster/*/date=*")}
+    received = {f"date={d}" for d in capture.depth["local_timestamp"].dt.strftime("%Y-%m-%d")}
+    assert days and days == received
+    back = mdkit.read_parquet(tmp_path, "depth", venue="richamster")
+    assert len(back) == len(capture.depth) and back.index.isna().all()

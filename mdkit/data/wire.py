@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_MAX_FRAME",
     "MS",
     "NAN",
+    "NO_TIME",
     "decode_payload",
     "dumps",
     "inflate",
@@ -30,6 +31,8 @@ __all__ = [
 NAN: Final = float("nan")
 #: Nanoseconds per millisecond (venue times are epoch ms).
 MS: Final = 1_000_000
+#: ``timestamp`` of a row whose venue sent no event time (NaT in the frames).
+NO_TIME: Final = -(2**63)
 #: Bytes one frame may inflate to (the ``max_frame`` capture option's default, 8 MiB).
 DEFAULT_MAX_FRAME: Final = 8 * 2**20
 

@@ -50,7 +50,7 @@ from mdkit.engine.core import (
 from mdkit.engine.plan import Plan, Stream, check_options, shard
 from mdkit.engine.raw import DEFAULT_RAW_LIMIT, RawStore
 from mdkit.errors import AuthError, MdkitError, NetworkError
-from mdkit.venues.base import Reply, Venue
+from mdkit.venues.base import Reply, Session, Venue
 
 __all__ = [
     "DEFAULT_RAW_LIMIT",
@@ -292,7 +292,7 @@ class _Driver:
         if session is None or self.connection is None:
             return
         idle = (_time_ns() - link.last_ns) / 1e9
-        if idle > self.engine.silence_for(self.stream.venue):
+        if idle > self.engine.silence_for(self.stream.venue, session):
             reason = (
                 f"silence: nothing received {idle:.1f} s after connecting"
                 if link.last_ns == self.opened_ns
@@ -529,8 +529,10 @@ class Engine:
         return rows, raw, [g.as_dict() for g in gaps]
 
     # -- bookkeeping --------------------------------------------------------------------
-    def silence_for(self, venue: Venue) -> float:
-        return self.silence_timeout or venue.silence_timeout
+    def silence_for(self, venue: Venue, session: Session | None = None) -> float:
+        if self.silence_timeout:
+            return self.silence_timeout
+        return max(venue.silence_timeout, session.silence_floor if session else 0.0)
 
     def note_reconnect(self) -> None:
         now = time.monotonic()

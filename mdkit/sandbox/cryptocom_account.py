@@ -146,7 +146,7 @@ def _page(items: list[dict[str, Any]], params: Mapping[str, str]) -> tuple[list[
     return items[(page - 1) * size : page * size], len(items)
 
 
-def _date_ms(params: Mapping[str, str], name: str) -> int | None:
+def _date_ms(params: Mapping[str, str], name: str, offset_hours: float = 0.0) -> int | None:
     text = params.get(name)
     if not text:
         return None
@@ -156,7 +156,7 @@ def _date_ms(params: Mapping[str, str], name: str) -> int | None:
         raise SandboxError(
             PARAM_ILLEGAL, f"request parameter illegal: {name} must be yyyy-MM-dd HH:mm:ss"
         ) from None
-    return int(when.timestamp() * 1000)
+    return int((when.timestamp() - offset_hours * 3600) * 1000)
 
 
 def _in_range(ms: int, lo: int | None, hi: int | None) -> bool:
@@ -196,13 +196,19 @@ class CryptocomAccounts:
         self.exchange = Exchange(market, fee_rate)
         self.clock: Callable[[], float] = market.now
         self.time_window_ms = TIME_WINDOW_MS
+        #: Hours east of UTC in which ``startDate``/``endDate`` are read (the doc does
+        #: not say which timezone; 0 = UTC, 8 = a server on Beijing time).
+        self.date_offset_hours = 0.0
+        #: Cancel routes served: ``doc`` (``DELETE /v1/order``), ``live`` (``POST
+        #: /v1/orders/cancel``); a route left out answers 404, as a server without it.
+        self.cancel_paths: set[str] = {"doc", "live"}
         server.set_limit("user", USER_RATE)
         routes: tuple[tuple[str, str, UserHandler], ...] = (
             ("POST", "/v1/account", self.account),
             ("POST", "/v1/order", self.create_order),
             ("POST", "/v1/showOrder", self.show_order),
-            ("DELETE", "/v1/order", self.cancel_order),
-            ("POST", "/v1/orders/cancel", self.cancel_order),
+            ("DELETE", "/v1/order", self._cancel_route("doc")),
+            ("POST", "/v1/orders/cancel", self._cancel_route("live")),
             ("POST", "/v1/cancelAllOrders", self.cancel_all),
             ("POST", "/v1/openOrders", self.open_orders),
             ("POST", "/v1/allOrders", self.all_orders),
@@ -330,6 +336,14 @@ class CryptocomAccounts:
         info["tradeList"] = fills
         return ok({"trade_list": fills, "order_info": info})
 
+    def _cancel_route(self, name: str) -> UserHandler:
+        def handler(request: HttpRequest, user: UserAccount) -> Reply:
+            if name not in self.cancel_paths:
+                return Reply(404, "Not Found", content_type="text/plain")
+            return self.cancel_order(request, user)
+
+        return handler
+
     def cancel_order(self, request: HttpRequest, user: UserAccount) -> Reply:
         """``DELETE /v1/order`` (doc) and ``POST /v1/orders/cancel`` (live API): data null."""
         order = self._order(user, request.params)
@@ -360,7 +374,8 @@ class CryptocomAccounts:
         """``POST /v1/allOrders``: ``{count, orderList}``, paged, ``startDate``/``endDate``."""
         p = request.params
         symbol = self._symbol(p)
-        lo, hi = _date_ms(p, "startDate"), _date_ms(p, "endDate")
+        off = self.date_offset_hours
+        lo, hi = _date_ms(p, "startDate", off), _date_ms(p, "endDate", off)
         rows = self._orders(user, symbol, lambda o: _in_range(o.created_ms, lo, hi))
         items, count = _page(rows, p)
         return ok({"count": count, "orderList": items})
@@ -369,7 +384,8 @@ class CryptocomAccounts:
         """``POST /v1/myTrades``: ``{count, resultList}``, paged; ``sort=1`` oldest first."""
         p = request.params
         symbol = self._symbol(p)
-        lo, hi = _date_ms(p, "startDate"), _date_ms(p, "endDate")
+        off = self.date_offset_hours
+        lo, hi = _date_ms(p, "startDate", off), _date_ms(p, "endDate", off)
         with self.exchange.lock:
             fills = [
                 f

@@ -117,6 +117,14 @@ class ItickServer(VenueServer):
         Kline pushes with ``"code":1`` and ``"type":"kline@N"`` instead of the doc's form.
     refuse_at_handshake : bool
         Answer a wrong token with HTTP 401 at the handshake instead of "auth failed".
+    quote_fields : {"doc", "sdk"}
+        ``"doc"`` (default): quotes carry only the doc's ``s ld t v tu ts`` with ``v``/``tu``
+        the last trade's size and turnover (the doc's example has ``tu = ld × v``);
+        ``"sdk"``: also ``o h l ch chp`` and ``v``/``tu`` as 24 h volume and turnover (the
+        SDKs' quote type).
+    combined_types : bool
+        Accept several types in one subscribe message (default). False: only the doc's
+        one type per message; a combined one is answered "cannot be resolved action".
 
     Attributes
     ----------
@@ -141,7 +149,11 @@ class ItickServer(VenueServer):
         idle_timeout: float = 60.0,
         kline_type: bool = False,
         refuse_at_handshake: bool = False,
+        quote_fields: str = "doc",
+        combined_types: bool = True,
     ) -> None:
+        if quote_fields not in ("doc", "sdk"):
+            raise ValueError(f"quote_fields must be 'doc' or 'sdk', not {quote_fields!r}")
         super().__init__(market)
         #: iTick's own view of the market (``BTCUSDT``; own spread, depth, lag).
         self.view = market.venue(self.key)
@@ -151,6 +163,8 @@ class ItickServer(VenueServer):
         self.idle_timeout = idle_timeout
         self.kline_type = kline_type
         self.refuse_at_handshake = refuse_at_handshake
+        self.quote_fields = quote_fields
+        self.combined_types = combined_types
         self.received: list[Any] = []
         self.kicked = 0
 
@@ -243,6 +257,7 @@ class ItickServer(VenueServer):
             or not kinds
             or any(self._market_symbol(c) is None for c in codes)
             or any(not (k in _TYPES or k.removeprefix("kline@") in PERIODS) for k in kinds)
+            or (len(kinds) > 1 and not self.combined_types)
         ):
             self._reply(conn, action, _UNRESOLVED)
             return
@@ -330,6 +345,24 @@ class ItickServer(VenueServer):
         inst = self.view.instrument(symbol)
         tk = self.view.ticker(symbol)
         p = inst.price_precision
+        if self.quote_fields == "doc":
+            # The doc's fields only; v/tu are the last trade's size and turnover.
+            now_ms = int(self.view.now() * 1000)
+            last = self.view.trades(symbol, now_ms - 60_000, now_ms)
+            tick, lots = (
+                (int(last.price_ticks[-1]), int(last.amount_lots[-1])) if len(last) else (0, 0)
+            )
+            doc = {
+                "s": self._pushed_name(symbol),
+                "ld": _num(tk["last"], p) if not len(last) else _units(tick, p),
+                "t": int(tk["time_ms"]),
+                "v": _units(lots, inst.amount_precision),
+                "tu": _units(tick * lots, p + inst.amount_precision),
+                "ts": 0,
+                "type": "quote",
+            }
+            _send(conn, {"code": 1, "data": doc}, push=True)
+            return
         body = {
             "s": self._pushed_name(symbol),
             "ld": _num(tk["last"], p),

@@ -9,10 +9,12 @@ imports no ``mdkit.venues``/``engine``/``capture`` code):
   success text is the doc's, ``Subscription channel is invalid.`` is the doc's, the
   other error texts are the sandbox's (the doc shows no others);
 - ``ticker`` (``pair last first high low volume``, every ``1/rate`` s), ``order_book``
-  (one frame per level ``pair unit_price sum side volume``: every level of the top
-  ``book_levels`` per side on subscribe, then the changed ones each second, volume 0
-  for a level that went), ``trading`` (one frame per trade, ``created_at``/``closed_at``
-  as unix-second strings, ``side`` ``buying``/``selling``), ``user_orders`` (the
+  (one frame per level ``pair unit_price sum side volume``: with ``book_burst`` (the
+  default) every level of the top ``book_levels`` per side right after the subscribe's
+  ack, then the changed ones each second, volume 0 for a level that went; the doc
+  says only "you'll receive updates", so ``book_burst=False`` sends the changes only),
+  ``trading`` (one frame per trade, ``created_at``/``closed_at`` as unix-second strings,
+  ``side`` ``buying``/``selling``), ``user_orders`` (the
   token's account: a frame whenever one of its orders on the pair changes, ``pk`` its
   id, ``closed_at`` null while open);
 - data frames carry no channel name (NOTES.md); numbers are JSON numbers written
@@ -77,6 +79,10 @@ class RichamsterServer(VenueServer):
         orders checked every ``0.1/rate`` s.
     book_levels : int
         Levels per side in ``order_book``.
+    book_burst : bool
+        Send the whole top ``book_levels`` right after an ``order_book`` subscribe (the
+        venue's book as a burst of level frames); False: changes only (the doc's
+        minimum: "you'll receive updates").
 
     Attributes
     ----------
@@ -93,12 +99,15 @@ class RichamsterServer(VenueServer):
     ws_env = {"WS_URL": PATH, "PRIVATE_WS_URL": PATH}
     credentials = {"TOKEN": DEMO_TOKEN}
 
-    def __init__(self, market: Market, *, rate: float = 1.0, book_levels: int = 20) -> None:
+    def __init__(
+        self, market: Market, *, rate: float = 1.0, book_levels: int = 20, book_burst: bool = True
+    ) -> None:
         if not rate > 0 or not (isinstance(book_levels, int) and book_levels > 0):
             raise ValueError("rate must be > 0 and book_levels an int > 0")
         super().__init__(market)
         self.rate = float(rate)
         self.book_levels = book_levels
+        self.book_burst = bool(book_burst)
         self.view = market.venue(self.key)
         self.exchange = Exchange(self.view)
         self.tokens: dict[str, UserAccount] = {}
@@ -191,7 +200,7 @@ class RichamsterServer(VenueServer):
         if (channel, pair) not in subs:
             subs[(channel, pair)] = sub
             if channel == "order_book":
-                self._push_book(conn, sub)
+                self._push_book(conn, sub, send=self.book_burst)
 
     # -- pushes ---------------------------------------------------------------------------
     async def _pusher(self, conn: Conn, subs: dict[tuple[str, str], _Sub]) -> None:
@@ -248,7 +257,7 @@ class RichamsterServer(VenueServer):
             }
             conn.send(dumps(frame), push=True)
 
-    def _push_book(self, conn: Conn, sub: _Sub) -> None:
+    def _push_book(self, conn: Conn, sub: _Sub, *, send: bool = True) -> None:
         book = self.view.book(sub.pair)
         pp, ap = self._decimals(sub.pair)
         levels: dict[tuple[str, int], int] = {}
@@ -259,11 +268,32 @@ class RichamsterServer(VenueServer):
         ):
             for price, amount in zip(ticks[:n].tolist(), lots[:n].tolist(), strict=True):
                 levels[(side, price)] = amount
-        # Removals first: a price that moved from one side to the other never shows
-        # on both sides at once (the book a client rebuilds is never crossed).
-        changed = [(k, 0) for k in sub.book if k not in levels]
-        changed += [(k, v) for k, v in levels.items() if sub.book.get(k) != v]
+
+        # One level per frame, ordered so that the book a client rebuilds frame by frame
+        # is never crossed and never one-sided while the venue's is not: (1) new levels
+        # that do not cross the old book, (2) old levels that the new book crosses (a
+        # price jumped past them), (3) the other new levels, (4) the other removals.
+        def best(book: dict[tuple[str, int], int], side: str) -> int | None:
+            prices = [p for (s, p) in book if s == side]
+            return (max if side == "buying" else min)(prices) if prices else None
+
+        def crosses(level: tuple[str, int], bid: int | None, ask: int | None) -> bool:
+            side, price = level
+            if side == "buying":
+                return ask is not None and price >= ask
+            return bid is not None and price <= bid
+
+        old_bid, old_ask = best(sub.book, "buying"), best(sub.book, "selling")
+        new_bid, new_ask = best(levels, "buying"), best(levels, "selling")
+        adds = [(k, v) for k, v in levels.items() if sub.book.get(k) != v]
+        gone = [(k, 0) for k in sub.book if k not in levels]
+        changed = [a for a in adds if not crosses(a[0], old_bid, old_ask)]
+        changed += [g for g in gone if crosses(g[0], new_bid, new_ask)]
+        changed += [a for a in adds if crosses(a[0], old_bid, old_ask)]
+        changed += [g for g in gone if not crosses(g[0], new_bid, new_ask)]
         sub.book = levels
+        if not send:  # no burst: the book is known, only later changes go out
+            return
         for (side, price), amount in changed:
             frame = {
                 "pair": sub.pair,

@@ -70,6 +70,9 @@ def write_frame(
         raise InvalidArgument(f"the {kind} frame has no venue column; pass venue=")
     times = df[time_column(kind)] if kind == "gaps" else df.index
     days = _days(times)
+    if kind != "gaps" and "local_timestamp" in df.columns and bool(pd.isna(times).any()):
+        # Rows without venue time (timestamp NaT) belong to the day they were received.
+        days = np.where(pd.isna(times), _days(df["local_timestamp"]), days)
     by_symbol = kind in SYMBOL_KINDS
     v_codes, v_names = (
         _codes(df["venue"]) if "venue" in df.columns else (np.zeros(len(df), "int64"), [venue])

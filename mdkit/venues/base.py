@@ -45,6 +45,7 @@ private ``orders``, ``fills``, ``balances``, ``positions``.
 from __future__ import annotations
 
 import difflib
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -80,6 +81,8 @@ __all__ = [
     "close_matches",
     "parse_channel",
 ]
+
+_log = logging.getLogger("mdkit.venues")
 
 #: The public channel vocabulary shared by every venue.
 CHANNELS = ("trades", "ticker", "klines", "book", "quotes")
@@ -404,7 +407,17 @@ NOTHING: tuple[Event, ...] = ()
 class Counters:
     """Message counters a capture's sessions update (read by the engine and ``stats``)."""
 
-    __slots__ = ("data_messages", "per_channel", "acks", "pings", "pongs", "unrouted", "other")
+    __slots__ = (
+        "data_messages",
+        "per_channel",
+        "acks",
+        "pings",
+        "pongs",
+        "unrouted",
+        "other",
+        "drift",
+        "shared",
+    )
 
     def __init__(self) -> None:
         self.data_messages = 0
@@ -414,6 +427,11 @@ class Counters:
         self.pongs = 0
         self.unrouted = 0
         self.other = 0
+        #: (venue, channel, field, change) -> frames that showed it (see Session.drift).
+        self.drift: dict[tuple[str, str, str, str], int] = {}
+        #: What a venue's sessions keep across the connections of one capture (a
+        #: subscribe budget, the history of closes), by the venue module's own keys.
+        self.shared: dict[str, Any] = {}
 
 
 # -- sessions ------------------------------------------------------------------------------
@@ -459,6 +477,10 @@ class Session:
 
     #: Seconds between ``timer`` calls (the venue's keepalive period).
     timer_interval: ClassVar[float] = 5.0
+    #: Least silence (s) before the connection counts as dead, learnt on this connection
+    #: (e.g. 3 x the longest server ping period seen); the engine waits for the larger of
+    #: this and the venue's ``silence_timeout`` unless the capture sets one outright.
+    silence_floor: float = 0.0
 
     def __init__(self, setup: SessionSetup) -> None:
         self.setup = setup
@@ -509,6 +531,20 @@ class Session:
     def request(self, method: str, params: Mapping[str, Any], request_id: str) -> Sequence[Event]:
         """Messages of one request/response call (venues that have them)."""
         raise InvalidArgument(f"{self.venue.key} has no request/response calls")
+
+    def drift(self, channel: str, field: str, change: str) -> None:
+        """Count one frame that differs from what this session knows (logged once).
+
+        ``change`` is ``unknown`` (a field the session does not read), ``missing`` (an
+        expected field absent) or ``type`` (e.g. a number where a string was expected);
+        the row is still kept when its known fields parse.
+        """
+        key = (self.venue.key, channel, field, change)
+        seen = self.counters.drift
+        if key not in seen:
+            seen[key] = 0
+            _log.warning("%s %s: field %r %s (drift from what mdkit knows)", *key)
+        seen[key] += 1
 
     def count(self, key: str) -> None:
         """Count one data message of a subscription key."""

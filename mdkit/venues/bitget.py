@@ -45,6 +45,9 @@ from mdkit.data.wire import (
     MS as _MS,
 )
 from mdkit.data.wire import (
+    NAN as _NAN,
+)
+from mdkit.data.wire import (
     dumps as _dumps,
 )
 from mdkit.data.wire import (
@@ -53,7 +56,14 @@ from mdkit.data.wire import (
 from mdkit.data.wire import (
     to_float as _f,
 )
-from mdkit.errors import AuthError, InvalidArgument, MdkitError, ProtocolError, VenueError
+from mdkit.errors import (
+    AuthError,
+    InvalidArgument,
+    MdkitError,
+    ProtocolError,
+    RateLimitError,
+    VenueError,
+)
 from mdkit.venues.base import (
     NOTHING,
     Endpoint,
@@ -71,6 +81,8 @@ from mdkit.venues.base import (
     Venue,
     parse_channel,
 )
+from mdkit.venues.bitget_budget import SubscribeBudget
+from mdkit.venues.drift import Fields
 
 __all__ = [
     "VENUE",
@@ -149,6 +161,17 @@ VERIFY_PATH = "/user/verify"
 
 _PRIVATE = {"orders": "orders", "fills": "fill", "balances": "account"}
 _SYMBOL = re.compile(r"^[A-Z0-9_]{2,40}$")
+#: Known item shapes (doc "Trade channel", "Tickers channel"; recorded spot and futures
+#: tickers): anything else is counted as drift (mdkit.venues.drift).
+TRADE_FIELDS = dict.fromkeys(("ts", "price", "size", "side", "tradeId"), "string")
+_TICKER_EXTRAS = ("changeUtc24h", "openUtc", "fundingRate", "holdingAmount", "indexPrice",
+                  "markPrice", "nextFundingTime", "symbol", "symbolType", "usdtVolume",
+                  "deliveryPrice")  # fmt: skip
+TICKER_FIELDS = {
+    **dict.fromkeys(("instId", "lastPr", "open24h", "high24h", "low24h", "change24h", "bidPr",
+                     "askPr", "bidSz", "askSz", "baseVolume", "quoteVolume", "ts"), "string"),
+    **dict.fromkeys(_TICKER_EXTRAS, "any"),
+}  # fmt: skip
 
 
 # -- planning ------------------------------------------------------------------------------
@@ -438,6 +461,13 @@ class BitgetSession(Session):
         self._tables = tables
         self._trades = tables["trades"].append
         self.private = setup.venue.endpoints[setup.endpoint].private
+        # Every subscribe of this connection slot (reconnects too) counts toward 240/h.
+        slot = (setup.endpoint, tuple(s.channel for s in setup.subscriptions))
+        limit = LIMITS.subscribe_requests_per_hour or 1 << 30
+        self._budget = SubscribeBudget.of(setup.counters.shared, slot, limit)
+        self._trade_fields = Fields("trade", TRADE_FIELDS)
+        self._ticker_fields = Fields("ticker", TICKER_FIELDS, _TICKER_EXTRAS)
+        self._now = 0
 
     # -- sending ---------------------------------------------------------------------
     def open(self, now_ns: int) -> Sequence[Event]:
@@ -448,6 +478,7 @@ class BitgetSession(Session):
         AuthError
             If a credential is missing (the values are never shown).
         """
+        self._now = now_ns
         if not self.private:
             return (Ready(),)
         creds = self.credentials
@@ -458,16 +489,28 @@ class BitgetSession(Session):
         return (Send(login),)
 
     def subscribe(self, subscriptions: Sequence[Subscription]) -> Sequence[Event]:
-        """Subscribe requests of up to 4096 bytes of args each."""
-        return [Send(m) for m in build_requests("subscribe", subscriptions)]
+        """Subscribe requests of up to 4096 bytes of args each (counted: 240 an hour)."""
+        requests = build_requests("subscribe", subscriptions)
+        if not self._budget.spend(len(requests), self._now):
+            return (self._over_budget(len(requests), fatal=True),)
+        return [Send(m) for m in requests]
 
     def resubscribe(self, subscriptions: Sequence[Subscription]) -> Sequence[Event]:
         """Unsubscribe then subscribe these channels only: the server sends a fresh snapshot."""
-        return [
-            Send(m)
-            for m in build_requests("unsubscribe", subscriptions)
-            + build_requests("subscribe", subscriptions)
-        ]
+        requests = build_requests("subscribe", subscriptions)
+        if not self._budget.spend(len(requests), self._now):
+            return (self._over_budget(len(requests), fatal=False),)
+        return [Send(m) for m in build_requests("unsubscribe", subscriptions) + requests]
+
+    def _over_budget(self, requests: int, *, fatal: bool) -> ServerError:
+        return ServerError(
+            f"{VENUE}: {requests} more subscribe request(s) would pass the venue's limit of "
+            f"{self._budget.limit} per hour (reconnects and resyncs count); "
+            + ("stopping" if fatal else "not resubscribing; the gap stays open"),
+            code="30006",
+            fatal=fatal,
+            error=RateLimitError,
+        )
 
     def timer(self, now_ns: int) -> Sequence[Event]:
         """The text ``ping`` (doc "Connection instructions": at least every 30 s)."""
@@ -476,6 +519,7 @@ class BitgetSession(Session):
     # -- receiving -------------------------------------------------------------------
     def receive(self, frame: bytes, now_ns: int) -> Sequence[Event]:
         """Handle one frame; see :class:`~mdkit.venues.base.Session`."""
+        self._now = now_ns
         if frame == b"pong":  # bare text, not JSON (NOTES.md)
             self.counters.pongs += 1
             return NOTHING
@@ -500,7 +544,8 @@ class BitgetSession(Session):
         return self._control(msg)
 
     def _control(self, msg: dict[str, Any]) -> Sequence[Event]:
-        event = msg.get("event")
+        # The doc's unsubscribe answer is {"op":"unsubscribe","args":[...]} (no "event").
+        event = msg.get("event") or msg.get("op")
         if event in ("subscribe", "unsubscribe"):
             self.counters.acks += 1
             return NOTHING
@@ -544,10 +589,14 @@ class BitgetSession(Session):
             self._ticker(route, data, now_ns)
         elif kind == "klines":
             append = self._tables["klines"].append
+            # COIN-FUTURES (inverse): the base-coin volume is index 6 (ccxt reads it
+            # there); index 5 counts contracts, not written as a quote volume.
+            inverse = route.sub.options["arg"].get("instType") == "COIN-FUTURES"
             for row in data:
+                volume, quote = (row[6], _NAN) if inverse else (row[5], row[6])
                 append(int(row[0]) * _MS, now_ns, route.symbol, route.interval,
                        float(row[1]), float(row[2]), float(row[3]), float(row[4]),
-                       float(row[5]), float(row[6]))  # fmt: skip
+                       float(volume), float(quote))  # fmt: skip
         else:
             self._private(route, data, now_ns)
         self.count(route.key)
@@ -562,7 +611,9 @@ class BitgetSession(Session):
             route.seen = {int(item["tradeId"]) for item in data}
         seen = route.seen
         newest = max(seen) if seen and not snapshot else 0
+        check = self._trade_fields.check
         for item in reversed(data):  # newest first on the wire
+            check(self, item)
             tid = int(item["tradeId"])
             if newest:
                 if tid in seen:
@@ -576,6 +627,7 @@ class BitgetSession(Session):
     def _ticker(self, route: _Route, data: Any, now_ns: int) -> None:
         append = self._tables["ticker"].append
         for item in data:
+            self._ticker_fields.check(self, item)
             get = item.get
             append(int(item["ts"]) * _MS, now_ns, route.symbol, _f(get("lastPr")),
                    _f(get("bidPr")), _f(get("askPr")), _f(get("high24h")), _f(get("low24h")),
@@ -648,7 +700,10 @@ class BitgetSession(Session):
             if kind == "balances":
                 free, frozen, locked = _f(get("available")), _f(get("frozen")), _f(get("locked"))
                 held = (0.0 if frozen != frozen else frozen) + (0.0 if locked != locked else locked)
-                append(ts, now_ns, str(item["coin"]).lower(), free, held, free + held)
+                # Spot items name the asset `coin`; USDT-/COIN-FUTURES account items name
+                # it `marginCoin` and send no `coin` (ccxt bitget handle_balance).
+                coin = get("coin") or item["marginCoin"]
+                append(ts, now_ns, str(coin).lower(), free, held, free + held)
                 continue
             fee, fee_coin = _fee(item)
             if kind == "orders":

@@ -16,10 +16,14 @@ doc examples in ``samples/bittap_spot``):
   ``s_trade@BTC-USDT`` stream, so pushes are routed by the compacted symbol;
 - a depth push's ``e`` may name another level than the one subscribed
   (``s_depth1`` subscribed, ``"e":"s_depth30"`` pushed): routed by symbol alone;
-  every depth push is a full snapshot and carries no time (receive time is used);
-- keepalive ``{"method":"PING"}`` about every 18 s; the pong's shape is not
-  documented: any reply with the PING's id, ``{"result":"PONG"}`` or
-  ``{"method":"PONG"}`` counts;
+  every depth push is a full snapshot and carries no time: its rows have
+  ``timestamp`` NaT (an ``E`` is used where a server sends one), the receive time is
+  in ``local_timestamp`` only;
+- keepalive: the doc's ``{"id":..., "method":"ping"}`` (lower case, doc "Test
+  connectivity"; NOTES.md also saw ``PING``) every 18 s. The pong's shape is not
+  documented: a status-200 reply with the ping's id (or ``{"result":"PONG"}``) counts
+  as a pong; a reply with another status is a server error (non-fatal, counted in
+  ``stats["server_errors"]``), never a pong;
 - ``rateLimits`` report REQUEST_WEIGHT per minute (limit 6000): surfaced as
   :class:`~mdkit.venues.base.RateLimits` with a pace under the limit;
 - LOGIN ``params = [apiKey, ms timestamp, hex signature]``, the signature being
@@ -44,6 +48,9 @@ from mdkit.data.wire import (
 )
 from mdkit.data.wire import (
     NAN as _NAN,
+)
+from mdkit.data.wire import (
+    NO_TIME,
 )
 from mdkit.data.wire import (
     dumps as _dumps,
@@ -78,6 +85,7 @@ from mdkit.venues.base import (
     Venue,
     parse_channel,
 )
+from mdkit.venues.drift import Fields
 
 __all__ = [
     "VENUE",
@@ -328,6 +336,8 @@ class BittapSession(Session):
         self._next_id = 0
         self._login_id: str | None = None
         self._pings: set[str] = set()
+        self._trade_fields = Fields("trade", TRADE_FIELDS, ("E",))
+        self._ticker_fields = Fields("ticker", TICKER_FIELDS, ("E", "p"))
         t = setup.tables
         handlers: dict[str, Callable[[Any, str, str, int], None]] = {
             "trades": self._trade,
@@ -384,10 +394,10 @@ class BittapSession(Session):
         return out
 
     def timer(self, now_ns: int) -> Sequence[Event]:
-        """The ``{"method":"PING"}`` keepalive (with an id, to match the reply)."""
+        """The doc's ``{"method":"ping"}`` keepalive (with an id, to match the reply)."""
         ping_id = self._id("ping")
         self._pings.add(ping_id)
-        return (Send(_dumps({"id": ping_id, "method": "PING"}), urgent=True),)
+        return (Send(_dumps({"id": ping_id, "method": "ping"}), urgent=True),)
 
     def request(self, method: str, params: Mapping[str, Any], request_id: str) -> Sequence[Event]:
         """One WS-API request ``{id, method[, params]}`` (methods: :data:`REQUEST_METHODS`).
@@ -447,6 +457,7 @@ class BittapSession(Session):
         return NOTHING
 
     def _trade(self, msg: Any, symbol: str, key: str, now_ns: int) -> None:
+        self._trade_fields.check(self, msg)
         append = self._trade_append
         assert append is not None
         t = msg.get("T") or msg.get("E")
@@ -463,6 +474,7 @@ class BittapSession(Session):
     def _ticker(self, msg: Any, symbol: str, key: str, now_ns: int) -> None:
         # c last, o open, h/l, v base volume, q quote volume, P change in percent
         # (-> fraction); the 24 h ticker carries no bid/ask.
+        self._ticker_fields.check(self, msg)
         e_time = msg.get("E")
         pct = msg.get("P")
         self.tables["ticker"].append(
@@ -498,9 +510,10 @@ class BittapSession(Session):
         )
 
     def _depth(self, msg: Any, symbol: str, key: str, now_ns: int) -> None:
-        # A full snapshot each push, without a time: the receive time stands in.
+        # A full snapshot each push, without a time: timestamp NaT (receive time is
+        # in local_timestamp only).
         e_time = msg.get("E")
-        ts = int(e_time) * _MS if e_time else now_ns
+        ts = int(e_time) * _MS if e_time else NO_TIME
         append = self.tables["depth"].append
         for price, amount in msg.get("bids") or ():
             append(ts, now_ns, symbol, True, "bid", float(price), float(amount))
@@ -582,6 +595,10 @@ class BittapSession(Session):
             events.append(RateLimits(figures, pace=_pace(figures)))
         if request_id in self._pings:
             self._pings.discard(request_id)
+            if not ok:  # doc: a reply with another status is an error, not a pong
+                err = reply_error(status, msg.get("error"))
+                events.append(ServerError(f"ping refused (status {status}): {err}", str(status)))
+                return events
             self.counters.pongs += 1
             return events
         if request_id == self._login_id:
@@ -596,6 +613,14 @@ class BittapSession(Session):
         error = None if ok else reply_error(status, msg.get("error"))
         events.append(Reply(request_id, msg.get("result"), error))
         return events
+
+
+#: Known trade and ticker pushes (NOTES.md: Binance-style short keys): anything else is
+#: counted as drift (mdkit.venues.drift).
+TRADE_FIELDS = {"e": "string", "E": "number", "s": "string", "t": "number|string",
+                "p": "string", "q": "string", "T": "number", "m": "boolean"}  # fmt: skip
+TICKER_FIELDS = {"e": "string", "E": "number", "s": "string",
+                 **dict.fromkeys(("c", "o", "h", "l", "v", "q", "p", "P"), "string")}  # fmt: skip
 
 
 #: BitTap spot as the engine sees it (see :mod:`mdkit.venues.base`).

@@ -26,6 +26,10 @@ from mdkit.errors import InvalidArgument, ProtocolError, VenueError
 from mdkit.venues.cryptocom import VENUE, Request, normalize_side
 
 __all__ = [
+    "CANCEL_FALLBACK_CODES",
+    "cancel_fallback",
+    "clip_range",
+    "DATE_MARGIN",
     "USER_RATE_PER_SECOND",
     "PAGE_SIZE",
     "ORDER_STATUS",
@@ -75,6 +79,11 @@ CANCEL_ENDPOINTS: dict[str, tuple[str, str]] = {
     "doc": ("DELETE", "/v1/order"),
     "live": ("POST", "/v1/orders/cancel"),
 }
+#: HTTP answers meaning "no such route here" (nothing was done): a cancel is then
+#: retried once through the other endpoint (:func:`cancel_fallback`).
+CANCEL_FALLBACK_CODES = ("HTTP 404", "HTTP 405")
+#: ``startDate``/``endDate`` are sent this much wider than asked (timezone unstated).
+DATE_MARGIN = pd.Timedelta(hours=14)
 #: Codes meaning "the request time is too far from server time". The doc lists none;
 #: ``100010`` is what the mdkit sandbox answers (see mdkit.sandbox.cryptocom_account).
 #: Other servers are recognised by their message (:func:`is_time_error`).
@@ -179,6 +188,18 @@ def format_date(ts: pd.Timestamp) -> str:
     return ts.tz_convert("UTC").strftime("%Y-%m-%d %H:%M:%S")
 
 
+def clip_range(
+    df: pd.DataFrame, column: str, start: pd.Timestamp | None, end: pd.Timestamp | None
+) -> pd.DataFrame:
+    """Rows whose ``column`` (UTC) lies in ``[start, end]``: the widened answer, clipped."""
+    keep = pd.Series(True, index=df.index)
+    if start is not None:
+        keep &= df[column] >= start
+    if end is not None:
+        keep &= df[column] <= end
+    return df if bool(keep.all()) else df[keep.to_numpy()]
+
+
 def format_amount(value: Any, what: str = "amount") -> str:
     """A positive finite number as plain decimal text (never ``1e-05``).
 
@@ -246,6 +267,18 @@ def build_cancel_order(symbol: str, order_id: int, endpoint: str = "doc") -> Req
     return Request(method, path, params, symbol=symbol, signed=True)
 
 
+def cancel_fallback(error_code: str | None, endpoint: str) -> str | None:
+    """The other cancel endpoint to try after ``endpoint`` answered ``error_code``, or None.
+
+    The doc names ``DELETE /v1/order``; every known live client used ``POST
+    /v1/orders/cancel`` (NOTES.md). A 404 or 405 means the server has no such route, so
+    nothing was cancelled and the other one is safe to try (in either direction).
+    """
+    if error_code not in CANCEL_FALLBACK_CODES:
+        return None
+    return "live" if endpoint == "doc" else "doc"
+
+
 def build_cancel_all(symbol: str) -> Request:
     """``POST /v1/cancelAllOrders``: cancel every open order of one market."""
     return Request("POST", "/v1/cancelAllOrders", {"symbol": symbol}, symbol=symbol, signed=True)
@@ -275,8 +308,10 @@ def _dated(
         symbol,
         page,
         page_size,
-        startDate=None if start is None else format_date(start),
-        endDate=None if end is None else format_date(end),
+        # The doc does not say in which timezone the server reads these: ask for a
+        # range wide enough for any (UTC-12 to UTC+14), then clip_range() the rows.
+        startDate=None if start is None else format_date(start - DATE_MARGIN),
+        endDate=None if end is None else format_date(end + DATE_MARGIN),
     )
 
 

@@ -15,6 +15,11 @@ Real-server quirks handled here (``NOTES.md``, Crypto.com v1 WebSocket):
 - depth pushes name the bid side ``buys``; full books replace the book, the
   incremental form ``{"side","price","volume"}`` sets one level (volume 0 deletes);
 - ``{"ping": n}`` → ``{"pong": n}`` with the same n, 13-digit ms or 10-digit seconds;
+- the doc gives no ping period (the sandbox's old 5 s was its own choice; a captured
+  server of the family pinged every 10 s): a connection is dropped after
+  :data:`SILENCE_TIMEOUT` s without a frame, or 3 × the longest ping period seen on it
+  if longer (:attr:`~mdkit.venues.base.Session.silence_floor`); the capture option
+  ``silence_timeout=`` sets it outright;
 - kline ``tick.id`` is the bar open in **seconds**; ``review`` values are strings;
   numbers may be strings, sides may be UPPERCASE, ``ts`` may be a string.
 """
@@ -35,6 +40,9 @@ from mdkit.data.wire import (
 )
 from mdkit.data.wire import (
     NAN as _NAN,
+)
+from mdkit.data.wire import (
+    NO_TIME,
 )
 from mdkit.data.wire import (
     dumps as _dumps,
@@ -66,6 +74,7 @@ from mdkit.venues.base import (
     parse_channel,
 )
 from mdkit.venues.cryptocom import REST_URL, VENUE, WS_URL
+from mdkit.venues.drift import Fields
 
 __all__ = [
     "VENUE",
@@ -100,8 +109,20 @@ KLINE_PAGE = 300
 TRADES_TOP = 200
 #: Levels per side asked for in a depth subscription (doc example).
 BOOK_LEVELS = 150
-#: The server pings every 5 s and drops after 3 unanswered: 15 s of silence is a dead link.
-SILENCE_TIMEOUT = 15.0
+#: The doc gives no ping period; a family server pinged every 10 s (NOTES.md) and servers
+#: drop after ~3 unanswered: 3 x 10 s of silence is a dead link.
+SILENCE_TIMEOUT = 30.0
+#: The silence allowed is at least this many times the longest ping period seen.
+PING_PERIODS = 3.0
+
+#: Known trade and ticker items (doc "Subscribe to real-time trades" / "ticker"; family
+#: servers add mark/index): anything else is counted as drift (mdkit.venues.drift).
+_NUM = "number|string"
+TRADE_FIELDS = {"id": _NUM, "side": "string", "price": _NUM, "vol": _NUM, "amount": _NUM,
+                "ts": _NUM, "ds": "string"}  # fmt: skip
+_TICKER_EXTRAS = ("id", "ts", "lower_frame", "mark", "index", "funds_rate")
+TICKER_FIELDS = {**dict.fromkeys(("amount", "vol", "open", "close", "high", "low", "rose"), _NUM),
+                 **dict.fromkeys(_TICKER_EXTRAS, "any")}  # fmt: skip
 
 _CHANNEL = re.compile(
     r"^market_(?P<symbol>[a-z0-9_]+?)_(?P<what>ticker|trade_ticker|"
@@ -326,6 +347,9 @@ class CryptocomSession(Session):
 
     def __init__(self, setup: SessionSetup) -> None:
         super().__init__(setup)
+        self._last_ping_ns = 0
+        self._trade_fields = Fields("trade_ticker", TRADE_FIELDS, ("id", "ts", "ds", "amount"))
+        self._ticker_fields = Fields("ticker", TICKER_FIELDS, _TICKER_EXTRAS)
         tables: Tables = setup.tables
         self._trade_append = tables["trades"].append
         self._tables = tables
@@ -404,6 +428,10 @@ class CryptocomSession(Session):
             return NOTHING
         if "ping" in msg:
             self.counters.pings += 1
+            if self._last_ping_ns:
+                period = (now_ns - self._last_ping_ns) / 1e9
+                self.silence_floor = max(self.silence_floor, PING_PERIODS * period)
+            self._last_ping_ns = now_ns
             return (Send(build_pong(msg["ping"]), urgent=True),)
         rep = msg.get("event_rep")
         status = msg.get("status", "ok")
@@ -423,13 +451,19 @@ class CryptocomSession(Session):
     # -- pushes ---------------------------------------------------------------------
     def _trades(self, tick: Any, msg: Any, channel: str, now_ns: int) -> None:
         # Items may lack `ts` (then the frame's `ts`, else the receive time) and `id`.
+        # Family servers (Bitrue, live capture in tests/samples) send a 24 h summary
+        # without `data` on the trade channel right after the ack: no trades in it.
+        if "data" not in tick and "vol" in tick:
+            return
         default = _ms(msg.get("ts"), now_ns // _MS)
         self._trade_rows(tick["data"], self.routes[channel][1], default, now_ns)
 
     def _trade_rows(self, items: Any, symbol: str, default_ms: int, now_ns: int) -> int:
         append = self._trade_append
         sides = _SIDES
+        check = self._trade_fields.check
         for item in items:
+            check(self, item)
             side = sides.get(item["side"]) or _side(item["side"])
             ts = item.get("ts")
             tid = item.get("id")
@@ -446,14 +480,15 @@ class CryptocomSession(Session):
 
     def _ticker(self, tick: Any, msg: Any, channel: str, now_ns: int) -> None:
         ts = _ms(tick.get("ts", msg.get("ts")), now_ns // _MS)
-        self._ticker_row(self.routes[channel][1], tick, ts, now_ns)
+        self._ticker_row(self.routes[channel][1], tick, ts * _MS, now_ns)
 
-    def _ticker_row(self, symbol: str, tick: Any, ts_ms: int, now_ns: int) -> None:
+    def _ticker_row(self, symbol: str, tick: Any, ts_ns: int, now_ns: int) -> None:
         # `close` is the last price, `vol` base volume, `amount` quote turnover,
         # `rose` the 24 h change as a fraction; v1 tickers carry no bid/ask.
+        self._ticker_fields.check(self, tick)
         get = tick.get
         self._tables["ticker"].append(
-            ts_ms * _MS,
+            ts_ns,
             now_ns,
             symbol,
             _f(get("close")),
@@ -509,9 +544,11 @@ class CryptocomSession(Session):
         cb_id = str(msg.get("cb_id") or "")
         try:
             if channel == "review" and isinstance(data, dict):
-                ts = _ms(msg.get("ts"), now_ns // _MS)
+                # The doc's review reply carries no time: NaT, not the receive time.
+                sent = msg.get("ts")
                 for symbol, values in data.items():
-                    self._ticker_row(str(symbol).lower(), values, ts, now_ns)
+                    row_ns = NO_TIME if sent is None else _ms(sent, 0) * _MS
+                    self._ticker_row(str(symbol).lower(), values, row_ns, now_ns)
                 self.count("ticker review")
                 return (Reply(cb_id or "review", len(data)),)
             named = parse_channel_name(channel)

@@ -30,15 +30,29 @@ Protocol: ``shared/protocols/itick-crypto-ws.txt``; real-server quirks from NOTE
   or a reason that says it was kicked ends the capture with a clear
   :class:`~mdkit.errors.VenueError` (code ``kicked``) instead of reconnecting, which
   would only kick the other client in turn. Other closes reconnect as usual;
-- subscribe failures (``"exceeding the maximum subscription limit"``, code E003, and
-  ``"cannot be resolved action"``) are fatal :class:`~mdkit.errors.VenueError`: the
-  one subscribe message carries every stream, so nothing would arrive.
+- subscribe: the doc's example subscribes one type per message; mdkit first sends
+  every type in one message (``"types":"tick,quote,depth"``, as the SDKs do). If the
+  server refuses a combined message (``"cannot be resolved action"``), mdkit sends one
+  message per type instead, and a type the server still refuses is reported (a
+  non-fatal :class:`~mdkit.venues.base.ServerError` naming it) while the others go on.
+  ``"exceeding the maximum subscription limit"`` (E003) is fatal;
+- the one-connection rule (doc: "If another connection attempts to connect ... the
+  current connection will be disconnected") names no close code: besides code 4000
+  or a reason that says so, a close that comes again within
+  :data:`DUEL_SECONDS` of each reconnect (:data:`DUEL_CLOSES` times in a row, same
+  code) is read as that rule and ends the capture with a clear error instead of a
+  reconnect duel with the other client.
 
-What the vocabulary means here. iTick's ``quote`` is a last-price/OHLC quote (last,
-open, high, low, volume, turnover, change), not a best bid/ask, so:
+What the vocabulary means here. iTick's ``quote`` is a last-price quote, not a best
+bid/ask. The doc's quote has only ``s ld t v tu ts``, and in its example
+``tu ≈ ld × v`` (3034 × 0.6186 ≈ 1876.83): ``v``/``tu`` read as the **last trade's size
+and turnover**, not a 24 h volume. So:
 
-- ``ticker`` ← iTick ``quote`` (``last open high low volume quote_volume change``;
-  ``change`` = ``chp``/100, a fraction like every other venue's ticker);
+- ``ticker`` ← iTick ``quote``: by default (capture option ``quote_fields="doc"``) only
+  ``last`` (``ld``); ``v``/``tu`` are not written as ``volume``/``quote_volume`` (they
+  are not 24 h figures; the raw frames keep them). ``quote_fields="sdk"`` also reads
+  what the SDKs' quote type declares (``o h l chp`` → ``open high low change``,
+  ``change`` = ``chp``/100) and ``v``/``tu`` as ``volume``/``quote_volume``;
 - ``quotes`` ← best bid/ask (level 1 of each iTick ``depth`` push): a researcher who
   asks for quotes on any venue gets Tardis-style ``bid_price bid_amount ask_price
   ask_amount``, never a differently shaped table under the same name;
@@ -49,7 +63,8 @@ open, high, low, volume, turnover, change), not a best bid/ask, so:
 - ``klines:<interval>`` ← ``kline@<code>``.
 
 ``book`` and ``quotes`` of one symbol share one ``depth`` subscription on the wire.
-Depth pushes carry no time: their rows are stamped with the receive time.
+Depth pushes carry no time: their ``book`` and ``quotes`` rows have ``timestamp`` NaT
+(the receive time is in ``local_timestamp`` only).
 """
 
 from __future__ import annotations
@@ -66,6 +81,9 @@ from mdkit.data.wire import (
 )
 from mdkit.data.wire import (
     NAN as _NAN,
+)
+from mdkit.data.wire import (
+    NO_TIME,
 )
 from mdkit.data.wire import (
     dumps as _dumps,
@@ -92,6 +110,7 @@ from mdkit.venues.base import (
     Venue,
     parse_channel,
 )
+from mdkit.venues.drift import Fields
 
 __all__ = [
     "VENUE",
@@ -141,7 +160,20 @@ PING_INTERVAL = 15.0
 SILENCE_TIMEOUT = 3 * PING_INTERVAL
 #: Close codes / reasons that mean "another connection with this token took over".
 KICK_CODES = (4000,)
+#: A close this soon (seconds) after the connection opened counts toward a duel ...
+DUEL_SECONDS = 10.0
+#: ... and this many such closes in a row (same close code) are the one-connection rule.
+DUEL_CLOSES = 3
+#: ``quote_fields`` option: which quote fields are read (see the module notes).
+QUOTE_FIELDS = ("doc", "sdk")
 _KICK_WORDS = re.compile(r"kick|another (connection|session)|replaced|duplicate", re.I)
+#: Known tick and quote pushes (doc; the SDKs' quote adds o/h/l/ch/chp): anything else is
+#: counted as drift (mdkit.venues.drift).
+TICK_FIELDS = {"s": "string", "ld": "number", "t": "number", "v": "number", "tu": "number",
+               "ts": "number", "type": "string", "d": "any", "te": "any"}  # fmt: skip
+_SDK_QUOTE = ("o", "h", "l", "ch", "chp")
+QUOTE_FIELDS_KNOWN = {**{k: v for k, v in TICK_FIELDS.items() if k not in ("d", "te")},
+                      **dict.fromkeys(_SDK_QUOTE, "number")}  # fmt: skip
 _AUTH_MODES = ("header", "message")
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,30}(\$[A-Z]{1,4})?$")
 
@@ -186,6 +218,8 @@ def plan(
     options : mapping
         ``auth``: ``"header"`` (default, the ``token`` handshake header) or
         ``"message"`` (also the older in-band ``{"ac":"auth"}``, for ``/cws`` servers).
+        ``quote_fields``: ``"doc"`` (default: the doc's quote fields only) or ``"sdk"``
+        (also ``o h l chp``, and ``v``/``tu`` as 24 h volume and turnover).
 
     Returns
     -------
@@ -197,9 +231,16 @@ def plan(
     UnknownChannel, UnknownInterval, InvalidArgument
         Naming the valid choices.
     """
-    unknown = [k for k in options if k != "auth"]
+    unknown = [k for k in options if k not in ("auth", "quote_fields")]
     if unknown:
-        raise InvalidArgument(f"{VENUE} capture options: auth; not {', '.join(unknown)}")
+        raise InvalidArgument(
+            f"{VENUE} capture options: auth, quote_fields; not {', '.join(unknown)}"
+        )
+    quote_fields = options.get("quote_fields", "doc")
+    if quote_fields not in QUOTE_FIELDS:
+        raise InvalidArgument(
+            f"{VENUE}: quote_fields must be one of {', '.join(QUOTE_FIELDS)}, not {quote_fields!r}"
+        )
     auth = options.get("auth", "header")
     if auth not in _AUTH_MODES:
         raise InvalidArgument(
@@ -224,7 +265,7 @@ def plan(
             wire = WIRE_TYPES[kind]
         for code in codes:
             name = f"{wire} {code}" + (" top" if kind == "quotes" else "")
-            opts = {"type": wire, "auth": auth}
+            opts = {"type": wire, "auth": auth, "quote_fields": quote_fields}
             out.setdefault(name, Subscription(kind, code, name, "public", interval, opts))
     return list(out.values())
 
@@ -239,13 +280,24 @@ def build_ping(now_ms: int) -> str:
     return _dumps({"ac": "ping", "params": str(now_ms)})
 
 
-def build_subscribe(subscriptions: Sequence[Subscription]) -> list[str]:
+def build_subscribe(subscriptions: Sequence[Subscription], *, split: bool = False) -> list[str]:
     """Subscribe messages: one per set of symbols sharing the same types.
 
     ``{"ac":"subscribe","params":"BTCUSDT,ETHUSDT","types":"quote,tick,depth,kline@1"}``;
     the server subscribes every code to every type of a message, so symbols are
     grouped by the exact set of types they need (one message for a usual capture).
+    ``split``: one type per message, as in the doc's example (``"types":"quote"``).
     """
+    if split:
+        by_type: dict[str, list[str]] = {}
+        for sub in subscriptions:
+            codes = by_type.setdefault(str(sub.options["type"]), [])
+            if sub.symbol not in codes:
+                codes.append(sub.symbol)
+        return [
+            _dumps({"ac": "subscribe", "params": ",".join(codes), "types": wire})
+            for wire, codes in by_type.items()
+        ]
     types: dict[str, list[str]] = {}
     for sub in subscriptions:
         wire = str(sub.options["type"])
@@ -289,14 +341,18 @@ class ItickSession(Session):
         # (pushed code, wire type) -> [(subscription key, requested symbol, interval)]
         self.routes: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
         self._auth = "header"
+        self._sdk_quote = False
         for sub in setup.subscriptions:
             wire = str(sub.options["type"])
             self._auth = str(sub.options.get("auth", self._auth))
+            self._sdk_quote = sub.options.get("quote_fields") == "sdk"
             table = sub.kind if sub.kind != "book" else "depth"
             interval = sub.interval.name if sub.interval else ""
             self.routes.setdefault((push_code(sub.symbol), wire), []).append(
                 (sub.key, sub.symbol, table + (f" {interval}" if interval else ""))
             )
+        self._tick_fields = Fields("tick", TICK_FIELDS, ("tu", "ts", "d", "te"))
+        self._quote_fields = Fields("quote", QUOTE_FIELDS_KNOWN, ("tu", "ts", *_SDK_QUOTE))
         self._handlers: dict[str, Callable[[Any, list[tuple[str, str, str]], int], None]] = {
             "tick": self._tick,
             "quote": self._quote,
@@ -305,10 +361,18 @@ class ItickSession(Session):
         self.authenticated = False
         self._status: dict[tuple[str, str], int] = {}
         self._pings: set[str] = set()
+        # Subscribe messages awaiting their answer, in order: (types, split form).
+        self._asked: list[tuple[str, bool]] = []
+        self._opened_ns = 0
+        # Closes of this capture's earlier connections (the one-connection rule).
+        self._closes: list[tuple[int | None, bool]] = setup.counters.shared.setdefault(
+            "itick closes", []
+        )
 
     # -- outgoing -----------------------------------------------------------------------
     def open(self, now_ns: int) -> Sequence[Event]:
         """Header auth: wait for the server's auth message; ``auth="message"``: send it."""
+        self._opened_ns = now_ns
         token = self.credentials.get("token")
         if not token:
             return (
@@ -325,7 +389,14 @@ class ItickSession(Session):
 
     def subscribe(self, subscriptions: Sequence[Subscription]) -> Sequence[Event]:
         """One ``subscribe`` message per group of symbols (see :func:`build_subscribe`)."""
-        return [Send(m) for m in build_subscribe(subscriptions)]
+        return self._send_subscribe(subscriptions, split=False)
+
+    def _send_subscribe(
+        self, subscriptions: Sequence[Subscription], *, split: bool
+    ) -> Sequence[Event]:
+        messages = build_subscribe(subscriptions, split=split)
+        self._asked += [(str(_loads(m)["types"]), split) for m in messages]
+        return [Send(m) for m in messages]
 
     def timer(self, now_ns: int) -> Sequence[Event]:
         """The ``{"ac":"ping"}`` heartbeat (once authenticated)."""
@@ -337,6 +408,23 @@ class ItickSession(Session):
 
     def closed(self, reason: str, code: int | None, now_ns: int) -> Sequence[Event]:
         """A connection kicked by another one with this token ends the capture."""
+        closes = self._closes
+        closes.append((code, self.authenticated and now_ns - self._opened_ns < DUEL_SECONDS * 1e9))
+        recent = closes[-DUEL_CLOSES:]
+        duel = len(recent) == DUEL_CLOSES and all(short and c == code for c, short in recent)
+        if duel:
+            return (
+                ServerError(
+                    f"{VENUE}: the server closed each of the last {DUEL_CLOSES} connections "
+                    f"within {DUEL_SECONDS:.0f} s of its start (close code {code}, {reason}): "
+                    "read as iTick's one-connection rule (one connection per token; another "
+                    "client with this token takes over). Stop the other client, or give "
+                    "this capture its own token",
+                    code="kicked",
+                    fatal=True,
+                    error=VenueError,
+                ),
+            )
         if code in KICK_CODES or _KICK_WORDS.search(reason):
             return (
                 ServerError(
@@ -388,9 +476,25 @@ class ItickSession(Session):
                 ),
             )
         if res == "subscribe":
+            types, split = self._asked.pop(0) if self._asked else ("", False)
             if ok:
                 self.counters.acks += 1
                 return NOTHING
+            if "limit" in text:
+                return (_subscribe_error(text),)
+            if not split and "," in types:
+                # The combined form was refused: one type per message (the doc's form).
+                wanted = [s for s in self.subscriptions if s.options["type"] in types.split(",")]
+                log.info("%s: combined subscribe refused (%s); one type per message", VENUE, text)
+                return self._send_subscribe(wanted, split=True)
+            if split:
+                return (
+                    ServerError(
+                        f"{VENUE}: subscribe to type {types!r} refused: {text or 'failed'} "
+                        "(the other types go on)",
+                        code="subscribe",
+                    ),
+                )
             return (_subscribe_error(text),)
         if ok:  # "Connected Successfully" and other notices
             self.counters.other += 1
@@ -439,6 +543,7 @@ class ItickSession(Session):
         return (ServerError(f"{VENUE}: {symbol} trading status {status} ({name})", code="status"),)
 
     def _tick(self, data: Any, routes: list[tuple[str, str, str]], now_ns: int) -> None:
+        self._tick_fields.check(self, data)
         t = data.get("t")
         ts = int(t) * _MS if t is not None else now_ns
         # No trade id and no side for crypto ticks (d is stock-only): NA / NaN.
@@ -447,8 +552,9 @@ class ItickSession(Session):
         )
 
     def _quote(self, data: Any, routes: list[tuple[str, str, str]], now_ns: int) -> None:
+        self._quote_fields.check(self, data)
         t = data.get("t")
-        get = data.get
+        get = data.get if self._sdk_quote else _doc_quote(data)
         chp = get("chp")
         self._tables["ticker"].append(
             int(t) * _MS if t is not None else now_ns,
@@ -476,17 +582,17 @@ class ItickSession(Session):
                 append = self._tables["depth"].append
                 for level in bids:
                     append(
-                        now_ns, now_ns, symbol, True, "bid", float(level["p"]), float(level["v"])
+                        NO_TIME, now_ns, symbol, True, "bid", float(level["p"]), float(level["v"])
                     )
                 for level in asks:
                     append(
-                        now_ns, now_ns, symbol, True, "ask", float(level["p"]), float(level["v"])
+                        NO_TIME, now_ns, symbol, True, "ask", float(level["p"]), float(level["v"])
                     )
             else:
                 bid = bids[0] if bids else None
                 ask = asks[0] if asks else None
                 self._tables["quotes"].append(
-                    now_ns,
+                    NO_TIME,  # no time in a depth push
                     now_ns,
                     symbol,
                     _NAN if bid is None else float(bid["p"]),
@@ -509,6 +615,11 @@ class ItickSession(Session):
             float(k["v"]),
             _f(k.get("tu")),
         )
+
+
+def _doc_quote(data: Any) -> Callable[[str], Any]:
+    """The doc's quote fields only: ``ld`` (``v``/``tu`` are the last trade's, not 24 h)."""
+    return lambda name: None
 
 
 def _position(level: Any) -> int:
@@ -553,7 +664,10 @@ DESCRIPTOR = Venue(
     limits=Limits(connections=1),
     session=ItickSession,
     plan=plan,
-    options={"auth": "'header' (token handshake header, default) or 'message' (in-band auth)"},
+    options={
+        "auth": "'header' (token handshake header, default) or 'message' (in-band auth)",
+        "quote_fields": "'doc' (the doc's quote fields, default) or 'sdk' (also o/h/l/chp)",
+    },
     silence_timeout=SILENCE_TIMEOUT,
     handshake_headers=handshake_headers,
     example_symbols=("BTCUSDT", "ETHUSDT"),

@@ -9,7 +9,23 @@ Real-server quirks handled here (``NOTES.md``, Richamster WebSocket):
   matched to the oldest unanswered subscribe (doc "Responses");
 - **data frames carry no channel name**, only ``pair``: see "Routing" below;
 - ``side`` is ``buying``/``selling`` → ``bid``/``ask`` in books, ``buy``/``sell`` in
-  trades and orders;
+  trades and orders. The doc's schema types ``side`` as a *number* while its examples
+  are strings: both are accepted, numbers by :data:`NUMERIC_SIDES` (0 buying, 1 selling:
+  an assumption, no numeric example is published);
+- **what a trade's side means is unstated**: ``trading`` sends "messages about closed
+  orders", so ``side`` is the side of the order that closed, which may be the resting
+  (maker) order rather than the taker. mdkit writes it to the ``side`` column as sent
+  (``selling`` → ``sell``); do not read it as the aggressor without checking against
+  the book (a sell printed at the ask was a resting sell hit by a buyer);
+- **the book has no snapshot message** (doc: "you'll receive updates"). The frames
+  that arrive right after an ``order_book`` subscribe (the *burst*: the levels the
+  venue holds) are written as one snapshot (``is_snapshot`` true, every row with the
+  receive time of the burst's first frame, so :meth:`~mdkit.capture.Capture.book`
+  rebuilds a two-sided book at once); later frames are updates. A subscription that
+  gets no burst within :data:`BURST_WAIT` seconds of its ack is logged once at WARNING
+  (the rebuilt book then holds only levels changed since);
+- **no event time** in ticker or book frames: their rows have ``timestamp`` NaT; the
+  receive time is in ``local_timestamp`` only;
 - ``created_at``/``closed_at`` are unix **seconds as strings** → epoch ns;
 - the doc's ticker example subscribes with channel ``trading`` (and its
   ``user_orders`` example too): a doc error; mdkit subscribes with ``ticker`` and
@@ -40,6 +56,7 @@ Channels: the vocabulary ``ticker book trades orders`` or Richamster's own names
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -49,6 +66,9 @@ import orjson
 
 from mdkit.data.wire import (
     NAN as _NAN,
+)
+from mdkit.data.wire import (
+    NO_TIME,
 )
 from mdkit.data.wire import (
     loads as _loads,
@@ -70,6 +90,7 @@ from mdkit.venues.base import (
     Venue,
     parse_channel,
 )
+from mdkit.venues.drift import Fields
 
 __all__ = [
     "VENUE",
@@ -78,6 +99,9 @@ __all__ = [
     "VENUE_CHANNELS",
     "SUBSCRIPTIONS_PER_CONNECTION",
     "SILENCE_TIMEOUT",
+    "NUMERIC_SIDES",
+    "BURST_WAIT",
+    "BURST_GAP",
     "DESCRIPTOR",
     "RichamsterSession",
     "normalise_pair",
@@ -103,6 +127,23 @@ SUBSCRIPTIONS_PER_CONNECTION = 100
 #: connection before the user trades) is quiet for minutes without being dead.
 SILENCE_TIMEOUT = 300.0
 
+#: A numeric ``side`` (the doc's schema says number; its examples say strings).
+NUMERIC_SIDES: dict[int, str] = {0: "buying", 1: "selling"}
+#: Seconds after an ``order_book`` ack within which the first level must come for the
+#: frames to count as the subscribe burst (the book's snapshot).
+BURST_WAIT = 0.5
+#: A burst ends at a pause longer than this (seconds) or at a level it already holds.
+BURST_GAP = 0.5
+
+#: Known frames (doc "Channels"; ``side`` a string or, per the schema, a number): anything
+#: else is counted as drift (mdkit.venues.drift).
+_N = "number|string"
+TRADE_FIELDS = {"created_at": _N, "closed_at": _N, "side": _N, "volume": _N,
+                "unit_price": _N, "sum": _N, "pair": "string"}  # fmt: skip
+BOOK_FIELDS = {k: v for k, v in TRADE_FIELDS.items() if not k.endswith("_at")}
+TICKER_FIELDS = {"pair": "string", **dict.fromkeys(("last", "first", "high", "low", "volume"), _N)}
+
+_log = logging.getLogger("mdkit.venues.richamster")
 _PAIR = re.compile(r"^\s*([A-Za-z0-9]{1,16})\s*[/_-]\s*([A-Za-z0-9]{1,16})\s*$")
 _ACK = re.compile(r'channel "(?P<channel>[^"]*)" and currency pair "(?P<pair>[^"]*)"')
 _TRADE_SIDES = {"buying": "buy", "selling": "sell", "buy": "buy", "sell": "sell"}
@@ -196,10 +237,28 @@ def _seconds(value: Any, default_ns: int) -> int:
 def _side(table: Mapping[str, str], value: Any) -> str:
     side = table.get(value) if type(value) is str else None
     if side is None:
-        side = table.get(str(value).strip().lower())
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            named = NUMERIC_SIDES.get(int(value)) if float(value).is_integer() else None
+        else:
+            text = str(value).strip().lower()
+            named = NUMERIC_SIDES.get(int(text)) if text.isdigit() else text
+        side = table.get(named) if named is not None else None
         if side is None:
             raise ValueError(f"unknown side {value!r}")
     return side
+
+
+class _Burst:
+    """The book frames of one pair right after its subscribe (see the module notes)."""
+
+    __slots__ = ("deadline_ns", "first_ns", "last_ns", "levels", "row")
+
+    def __init__(self, deadline_ns: int) -> None:
+        self.deadline_ns = deadline_ns  # first level due by then (0: already started)
+        self.first_ns = 0  # receive time of the first burst frame (the snapshot's)
+        self.last_ns = 0
+        self.levels: set[tuple[str, float]] = set()
+        self.row = -1  # depth-table length after the last burst row (contiguity)
 
 
 class RichamsterSession(Session):
@@ -236,6 +295,14 @@ class RichamsterSession(Session):
         }
         self.pending: deque[Subscription] = deque()
         self._tables = setup.tables
+        # pair -> burst being received (or awaited); pairs past their burst are absent.
+        self.bursts: dict[str, _Burst] = {}
+        self._awaiting = 0  # bursts not started yet (a cheap test per frame)
+        self._fields = {
+            "trades": Fields("trading", TRADE_FIELDS, ("created_at",)),
+            "book": Fields("order_book", BOOK_FIELDS, ("sum",)),
+            "ticker": Fields("ticker", TICKER_FIELDS, ("first",)),
+        }
 
     def subscribe(self, subscriptions: Sequence[Subscription]) -> Sequence[Event]:
         """One subscribe message per subscription, in order (acks come back in order)."""
@@ -261,8 +328,10 @@ class RichamsterSession(Session):
         if type(msg) is not dict:
             raise ProtocolError(f"{VENUE}: frame is not a JSON object")
         if "type" in msg and "pair" not in msg:
-            return self._ack(msg)
+            return self._ack(msg, now_ns)
         pair: Any = msg.get("pair")
+        if self._awaiting:
+            self._no_burst(now_ns)
         try:
             if self.private:
                 kind = "orders" if "unit_price" in msg else ""
@@ -278,6 +347,9 @@ class RichamsterSession(Session):
             if key is None:
                 self.counters.unrouted += 1
                 return NOTHING
+            fields = self._fields.get(kind)
+            if fields is not None:
+                fields.check(self, msg)
             if kind == "trades":
                 self._trades(msg, pair, now_ns)
             elif kind == "book":
@@ -292,19 +364,26 @@ class RichamsterSession(Session):
         return NOTHING
 
     # -- acks -------------------------------------------------------------------------
-    def _ack(self, msg: dict[str, Any]) -> Sequence[Event]:
+    def _ack(self, msg: dict[str, Any], now_ns: int) -> Sequence[Event]:
         text = str(msg.get("message", ""))
         for secret in self.credentials.secrets():
             text = text.replace(secret, "***")
         if msg.get("type") == "success":
             self.counters.acks += 1
             named = _ACK.search(text)
+            acked: tuple[str, str] | None = None
+            if named is not None:
+                acked = (VENUE_CHANNELS.get(named["channel"], ""), named["pair"])
             for sub in self.pending:
-                if named is None or (
-                    CHANNELS[sub.kind] == named["channel"] and sub.symbol == named["pair"]
-                ):
+                if acked is None or (sub.kind, sub.symbol) == acked:
                     self.pending.remove(sub)
+                    acked = (sub.kind, sub.symbol)
                     break
+            # From the ack's own words (a replay has no pending subscribes).
+            if acked is not None and acked[0] == "book" and acked in self.routes:
+                if acked[1] not in self.bursts:
+                    self.bursts[acked[1]] = _Burst(now_ns + int(BURST_WAIT * _S))
+                    self._awaiting += 1
             return NOTHING
         if msg.get("type") != "error":
             self.counters.other += 1
@@ -346,25 +425,56 @@ class RichamsterSession(Session):
             float(msg["volume"]),
         )
 
+    def _no_burst(self, now_ns: int) -> None:
+        """Warn once for each book subscription whose burst is overdue."""
+        for pair, burst in list(self.bursts.items()):
+            if burst.deadline_ns and now_ns > burst.deadline_ns:
+                del self.bursts[pair]
+                self._awaiting -= 1
+                _log.warning(
+                    "%s: order_book %s sent no levels within %.1f s of its subscribe: the "
+                    "rebuilt book holds only the levels changed since (no snapshot)",
+                    VENUE,
+                    pair,
+                    BURST_WAIT,
+                )
+
     def _book(self, msg: dict[str, Any], pair: str, now_ns: int) -> None:
-        # One level per frame: `volume` is the new total at `unit_price` (0: gone);
-        # no venue time is sent, so the receive time stands for it.
-        self._tables["depth"].append(
-            now_ns,
-            now_ns,
-            pair,
-            False,
-            _side(_BOOK_SIDES, msg["side"]),
-            float(msg["unit_price"]),
-            float(msg["volume"]),
-        )
+        # One level per frame: `volume` is the new total at `unit_price` (0: gone).
+        # No venue time is sent: timestamp NaT, receive time in local_timestamp only.
+        side = _side(_BOOK_SIDES, msg["side"])
+        price, amount = float(msg["unit_price"]), float(msg["volume"])
+        depth = self._tables["depth"]
+        burst = self.bursts.get(pair)
+        snapshot, local = False, now_ns
+        if burst is not None:
+            if burst.deadline_ns:  # the first frame after the ack: the burst starts
+                burst.deadline_ns = 0
+                self._awaiting -= 1
+                burst.first_ns = now_ns
+                snapshot = True
+            elif (
+                (side, price) not in burst.levels
+                and now_ns - burst.last_ns <= BURST_GAP * _S
+                and len(depth) == burst.row
+            ):
+                snapshot = True
+            if snapshot:
+                burst.levels.add((side, price))
+                burst.last_ns = now_ns
+                local = burst.first_ns  # one snapshot = one message for Capture.book
+            else:
+                del self.bursts[pair]
+        depth.append(NO_TIME, local, pair, snapshot, side, price, amount)
+        if snapshot and burst is not None:
+            burst.row = len(depth)
 
     def _ticker(self, msg: dict[str, Any], pair: str, now_ns: int) -> None:
         # 24 h window: `first` is its first price (-> open), change derived from the two.
         last, first = _f(msg["last"]), _f(msg.get("first"))
         change = (last - first) / first if first else _NAN
         self._tables["ticker"].append(
-            now_ns,
+            NO_TIME,  # no venue time in a ticker frame
             now_ns,
             pair,
             last,

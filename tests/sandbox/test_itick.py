@@ -95,7 +95,9 @@ def test_subscribe_and_every_push_type(sb: Sandbox) -> None:
         assert set(seen) == {"quote", "tick", "depth", "kline"}
         assert all(m["data"]["s"] == "ETH_USDT" for m in seen.values())
         quote = seen["quote"]["data"]
-        assert quote["ts"] == 0 and {"ld", "o", "h", "l", "t", "v", "tu", "ch", "chp"} <= set(quote)
+        # Strict by default: the doc's quote fields only, v/tu of the last trade.
+        assert quote["ts"] == 0 and set(quote) == {"s", "ld", "t", "v", "tu", "ts", "type"}
+        assert abs(quote["tu"] - quote["ld"] * quote["v"]) <= 1e-6 * max(1.0, quote["tu"])
         depth = seen["depth"]["data"]
         assert [lv["po"] for lv in depth["b"]] == [1, 2, 3, 4, 5]
         assert depth["b"][0]["p"] < depth["a"][0]["p"]

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from mdkit.data.tables import Tables, stream_frame
-from mdkit.errors import AuthError, InvalidArgument, ProtocolError, UnknownInterval
+from mdkit.errors import AuthError, InvalidArgument, ProtocolError, RateLimitError, UnknownInterval
 from mdkit.venues import bitget as bg
 from mdkit.venues import get_venue
 from mdkit.venues.base import (
@@ -260,6 +260,26 @@ def test_candles_closed_when_later_open_appears() -> None:
     assert frame(t2, "klines").iloc[0]["close"] == 63415.2
 
 
+def test_the_docs_unsubscribe_answer_is_an_ack() -> None:
+    s, _ = session(["BTCUSDT"], ["ticker"], inst_type="USDT-FUTURES")
+    answer = {"op": "unsubscribe", "args": [
+        {"instType": "USDT-FUTURES", "channel": "ticker", "instId": "BTCUSDT"}]}  # fmt: skip
+    assert s.receive(orjson.dumps(answer), T0) == ()
+    assert s.counters.acks == 1 and s.counters.other == 0
+
+
+def test_coin_futures_candle_volume_is_index_6() -> None:
+    # Inverse contracts: index 5 counts contracts (USD), index 6 is the coin volume.
+    push = {"action": "update",
+            "arg": {"instType": "COIN-FUTURES", "channel": "candle1m", "instId": "BTCUSD"},
+            "data": [["1790358660000", "63400.1", "63420.5", "63390", "63415.2", "25400",
+                      "0.40057", "25400"]], "ts": 1790358661000}  # fmt: skip
+    s, t = session(["BTCUSD"], ["klines:1m"], inst_type="COIN-FUTURES")
+    s.receive(orjson.dumps(push), T0)
+    bar = frame(t, "klines").iloc[0]
+    assert bar["volume"] == 0.40057 and "quote_volume" not in bar.index
+
+
 def test_books_seq_chain_from_recording() -> None:
     s, t = session(["MAVUSDT"], ["book"], inst_type="USDT-FUTURES")
     for name in (
@@ -448,6 +468,23 @@ def test_private_rows_by_column() -> None:
     assert s.counters.per_channel == {"orders": 1, "fills": 1, "balances": 1}
 
 
+def test_futures_account_items_name_their_coin_margin_coin() -> None:
+    # A USDT-FUTURES account push (shape from ccxt's bitget watchBalance notes): items
+    # carry `marginCoin`, no `coin`. Each used to be dropped as a parse error.
+    push = {"action": "snapshot",
+            "arg": {"instType": "USDT-FUTURES", "channel": "account", "coin": "default"},
+            "data": [{"marginCoin": "USDT", "frozen": "1.5", "available": "11.98545761",
+                      "maxOpenPosAvailable": "11.98545761", "maxTransferOut": "11.98545761",
+                      "equity": "13.48545761", "usdtEquity": "13.485457617660",
+                      "crossedRiskRate": "0", "unrealizedPL": "0.000000000000"}],
+            "ts": 1790000000101}  # fmt: skip
+    s, t = session([], ["account"], "private", inst_type="USDT-FUTURES")
+    assert s.receive(orjson.dumps(push), T0) == ()
+    bal = frame(t, "balances").iloc[0]
+    assert (bal["coin"], bal["free"], bal["locked"]) == ("usdt", 11.98545761, 1.5)
+    assert s.counters.per_channel == {"balances": 1}
+
+
 def test_symbol_list_parse() -> None:
     body = (
         b'{"code":"00000","msg":"success","requestTime":1,'
@@ -459,3 +496,50 @@ def test_symbol_list_parse() -> None:
     queries = bg.DESCRIPTOR.symbol_list({"inst_type": "USDT-FUTURES"})  # type: ignore[misc]
     assert queries[0].path == "/api/v2/mix/market/contracts"
     assert queries[0].params == {"productType": "USDT-FUTURES"}
+
+
+def test_every_subscribe_counts_toward_240_an_hour_reconnects_and_resyncs_too() -> None:
+    subs = tuple(s for s in bg.plan(["BTCUSDT"], ["book"], {}) if s.endpoint == "public")
+    counters = Counters()  # shared by every connection of one capture, as the engine does
+
+    def connect(now: int) -> bg.BitgetSession:
+        setup = SessionSetup(bg.DESCRIPTOR, "public", subs, Tables(), counters)
+        s = bg.BitgetSession(setup)
+        s.open(now)
+        return s
+
+    hour = 3_600 * 10**9
+    for i in range(239):  # 239 reconnects, one subscribe request each
+        (send,) = connect(T0 + i).subscribe(subs)
+        assert isinstance(send, Send)
+    s = connect(T0 + 300)
+    assert isinstance(s.resubscribe(subs)[-1], Send)  # a resync spends the 240th
+    (refused,) = s.resubscribe(subs)
+    assert isinstance(refused, ServerError) and not refused.fatal and "240" in refused.message
+    (stop,) = connect(T0 + 400).subscribe(subs)
+    assert isinstance(stop, ServerError) and stop.fatal and stop.error is RateLimitError
+    # An hour after the first ones, the budget frees up again.
+    assert isinstance(connect(T0 + hour + 1).subscribe(subs)[0], Send)
+
+
+def test_drift_is_counted_and_the_row_kept(caplog: pytest.LogCaptureFixture) -> None:
+    s, t = session(["BTCUSDT"], ["trades"])
+    item = {"ts": "1790000000000", "price": 65000.5, "size": "0.01", "side": "buy",
+            "tradeId": "7", "feeRate": "0.001"}  # fmt: skip
+    push = {"action": "update", "arg": {"instType": "SPOT", "channel": "trade",
+            "instId": "BTCUSDT"}, "data": [item], "ts": 1790000000001}  # fmt: skip
+    with caplog.at_level("WARNING", logger="mdkit.venues"):
+        s.receive(orjson.dumps(push), T0)
+        push["data"] = [{**item, "tradeId": "8"}]
+        s.receive(orjson.dumps(push), T0)
+    assert s.counters.drift == {
+        ("bitget", "trade", "feeRate", "unknown"): 2,
+        ("bitget", "trade", "price", "type number"): 2,
+    }
+    assert len(caplog.records) == 2  # once per (venue, channel, field, change)
+    assert list(frame(t, "trades")["price"]) == [65000.5, 65000.5]
+    del item["feeRate"], item["size"]
+    push["data"] = [{**item, "tradeId": "9"}]
+    with pytest.raises(ProtocolError):  # a field the row needs is gone: no row
+        s.receive(orjson.dumps(push), T0)
+    assert s.counters.drift[("bitget", "trade", "size", "missing")] == 1

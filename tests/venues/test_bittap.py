@@ -149,7 +149,8 @@ def test_depth_push_sample_by_column() -> None:
     assert list(bids["price"]) == [106610.65] and list(bids["amount"]) == [2.028125]
     assert list(asks["price"]) == [106610.66] and list(asks["amount"]) == [2.90337]
     assert bool(df["is_snapshot"].all())
-    assert df.index[0] == pd.Timestamp(NOW, unit="ns", tz="UTC")  # no time in the push
+    # No time in the push: timestamp NaT, the receive time only in local_timestamp.
+    assert df.index.isna().all() and (df["local_timestamp"].astype("int64") == NOW).all()
 
 
 def test_kline_push_by_column() -> None:
@@ -276,12 +277,23 @@ def test_ping_keepalive_and_every_pong_form(pong: str) -> None:
     (send,) = s.timer(NOW)
     assert isinstance(send, Send) and send.urgent
     msg = orjson.loads(send.message)
-    assert msg["method"] == "PING" and msg["id"]
+    assert msg["method"] == "ping" and msg["id"]  # the doc's spelling ("Test connectivity")
     if pong == "reply":
         pong = orjson.dumps({"id": msg["id"], "status": 200, "result": {}}).decode()
     events = s.receive(pong.encode(), NOW)
     assert not [e for e in events if isinstance(e, Reply)]
     assert s.counters.pongs == 1
+
+
+def test_a_ping_reply_with_another_status_is_a_server_error_not_a_pong() -> None:
+    s = session(["BTC-USDT"], ["trades"])
+    (send,) = s.timer(NOW)
+    ping_id = orjson.loads(send.message)["id"]
+    refused = {"id": ping_id, "status": 400, "error": {"code": -1100, "msg": "bad method"}}
+    events = s.receive(orjson.dumps(refused), NOW)
+    errors = [e for e in events if isinstance(e, ServerError)]
+    assert len(errors) == 1 and "400" in errors[0].message and not errors[0].fatal
+    assert s.counters.pongs == 0
 
 
 # -- login ---------------------------------------------------------------------------------

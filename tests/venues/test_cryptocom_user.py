@@ -110,7 +110,8 @@ def test_builders() -> None:
         "symbol": "btcusdt",
         "page": "2",
         "pageSize": "50",
-        "startDate": "2024-03-01 11:34:56",
+        # 11:34:56 UTC, sent 14 h earlier: the doc does not say the server's timezone.
+        "startDate": "2024-02-29 21:34:56",
     }
     assert u.build_my_trades("btcusdt").path == "/v1/myTrades"
     assert u.build_open_orders("btcusdt").params["page"] == "1"

@@ -174,6 +174,17 @@ def test_pong_echoes_the_ping_value(ping: str, pong: str) -> None:
     assert isinstance(orjson.loads(send.message)["pong"], int)
 
 
+def test_silence_allowed_is_three_longest_ping_periods() -> None:
+    # The doc gives no ping period; a family server pinged every 10 s. A quiet channel
+    # plus one late ping must not read as a dead link.
+    assert ws.DESCRIPTOR.silence_timeout >= 3 * 10
+    r, _ = router(["trades"])
+    s = 10**9
+    for t in (0, 10, 20, 33):  # one ping 3 s late
+        r.handle(gz(f'{{"ping":{T0 // 10**6 + t * 1000}}}'), T0 + t * s)
+    assert r.session.silence_floor == pytest.approx(39.0)
+
+
 def test_pong_keeps_a_string_value() -> None:
     r, _ = router(["trades"])
     (send,) = r.handle(gz('{"ping":"1595935723334"}'), T0)[1]

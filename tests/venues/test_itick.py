@@ -147,9 +147,65 @@ def test_ticker_from_quote_push() -> None:
     row = df.iloc[0]
     assert df.index[0] == pd.Timestamp(1731690011321, unit="ms", tz="UTC")
     assert row["symbol"] == "ETHUSDT"  # pushed as ETH_USDT
-    assert row["last"] == 3034 and row["volume"] == 0.6186 and row["quote_volume"] == 1876.832564
+    # The doc's quote: v/tu are the last trade's size and turnover (tu = ld x v in the
+    # example), not 24 h figures: not written as volume / quote_volume.
+    assert row["last"] == 3034 and math.isnan(row["volume"])
+    assert "quote_volume" not in df.columns and "open" not in df.columns
     assert math.isnan(row["bid"]) and math.isnan(row["ask"])
     assert s.counters.per_channel == {"ticker ETHUSDT": 1}
+
+
+def test_sdk_quote_fields_on_request() -> None:
+    push = orjson.loads(raw("quote_push"))
+    push["data"] |= {"o": 3000, "h": 3100, "l": 2990, "chp": 1.13}
+    doc = session(["ticker"])
+    doc.receive(orjson.dumps(push), NOW)
+    assert math.isnan(frame(doc, "ticker").iloc[0]["high"])  # not the doc's fields
+    sdk = session(["ticker"], quote_fields="sdk")
+    sdk.receive(orjson.dumps(push), NOW)
+    row = frame(sdk, "ticker").iloc[0]
+    assert (row["open"], row["high"], row["low"]) == (3000, 3100, 2990)
+    assert row["change"] == pytest.approx(0.0113)
+    assert row["volume"] == 0.6186 and row["quote_volume"] == 1876.832564
+    with pytest.raises(InvalidArgument, match="doc, sdk"):
+        plan(["ETHUSDT"], ["ticker"], {"quote_fields": "all"})
+
+
+def test_a_refused_combined_subscribe_falls_back_to_one_type_per_message() -> None:
+    s = session(["trades", "ticker", "book"], symbols=("ETHUSDT", "BTCUSDT"))
+    (first,) = s.subscribe(s.subscriptions)
+    assert orjson.loads(first.message)["types"] == "tick,quote,depth"
+    refused = raw("subscribe_fail_parse")
+    again = s.receive(refused, NOW)
+    sent = [orjson.loads(e.message) for e in again if isinstance(e, Send)]
+    assert [m["types"] for m in sent] == ["tick", "quote", "depth"]
+    assert all(m["params"] == "ETHUSDT,BTCUSDT" for m in sent)
+    # One type still refused: named, not fatal; the others go on.
+    assert s.receive(raw("subscribe_ok"), NOW) == ()
+    (event,) = s.receive(refused, NOW)
+    assert isinstance(event, ServerError) and not event.fatal and "'quote'" in event.message
+    assert s.receive(raw("subscribe_ok"), NOW) == ()
+    assert s.counters.acks == 2
+
+
+def test_closes_right_after_each_reconnect_are_the_one_connection_rule() -> None:
+    counters = Counters()  # shared by the capture's connections, as the engine does
+    subs = tuple(plan(["ETHUSDT"], ["trades"], {}))
+
+    def connection(opened: int, lived_s: float, code: int | None = 1000) -> list[ServerError]:
+        setup = SessionSetup(
+            DESCRIPTOR, "public", subs, Tables(), counters, Credentials({"token": "t"})
+        )
+        s = ItickSession(setup)
+        s.open(opened)
+        s.receive(raw("auth_ok_header_token"), opened)
+        return [e for e in s.closed("bye", code, opened + int(lived_s * 1e9))]
+
+    assert connection(NOW, 600) == []  # a long life, then a close: reconnect
+    assert connection(NOW, 2) == [] and connection(NOW, 1, code=1001) == []
+    assert connection(NOW, 2) == [] and connection(NOW, 3) == []
+    (event,) = connection(NOW, 1)  # the third short one in a row with the same code
+    assert event.fatal and event.code == "kicked" and "one-connection rule" in event.message
 
 
 def test_trades_from_tick_push_without_id_or_side() -> None:
@@ -176,6 +232,8 @@ def test_depth_feeds_book_and_quotes() -> None:
     assert list(asks["price"]) == [3034.01, 3034.03, 3034.18, 3034.26, 3034.27]
     assert bids["amount"].iloc[0] == 20.9758 and asks["amount"].iloc[0] == 10.6023
     assert depth["is_snapshot"].all() and (depth["symbol"] == "ETHUSDT").all()
+    # No time in a depth push: timestamp NaT, the receive time only in local_timestamp.
+    assert depth.index.isna().all() and (depth["local_timestamp"].astype("int64") == NOW).all()
     quotes = frame(s, "quotes").iloc[0]
     assert quotes["bid_price"] == 3034 and quotes["bid_amount"] == 20.9758
     assert quotes["ask_price"] == 3034.01 and quotes["ask_amount"] == 10.6023

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import orjson
+import pandas as pd
 import pytest
 
 from mdkit.data.tables import Tables, stream_frame
@@ -117,7 +118,8 @@ def test_ticker_doc_example_by_column() -> None:
     assert row["high"] == 1.78 and row["low"] == 0.5 and row["volume"] == 10.234236
     assert row["change"] == pytest.approx(1.234 / 0.234 - 1)
     assert math.isnan(row["bid"]) and math.isnan(row["ask"])
-    assert row.name.value == NOW and str(row.name.tz) == "UTC"  # no venue time: receive time
+    # No venue time in a ticker frame: timestamp NaT, the receive time in local_timestamp.
+    assert pd.isna(row.name) and row["local_timestamp"].value == NOW
     assert counters.per_channel == {"ticker KRB/UAH": 1}
 
 
@@ -146,6 +148,71 @@ def test_book_doc_example_by_column() -> None:
     assert list(df["price"]) == [1.234, 1.234]
     assert list(df["amount"]) == [10.234236, 0.0]
     assert not df["is_snapshot"].any() and set(df["symbol"]) == {"KRB/UAH"}
+    # No venue time in a book frame: timestamp NaT, the receive time only in local_timestamp.
+    assert df.index.isna().all() and list(df["local_timestamp"].astype("int64")) == [NOW, NOW + 1]
+
+
+ACK_BOOK = orjson.dumps(
+    {
+        "type": "success",
+        "message": 'You are connected to channel "order_book" and currency pair "KRB/UAH"',
+    }
+)
+
+
+def level(side: str, price: float, volume: float) -> bytes:
+    return orjson.dumps(
+        {
+            "pair": "KRB/UAH",
+            "unit_price": price,
+            "sum": price * volume,
+            "side": side,
+            "volume": volume,
+        }
+    )
+
+
+def test_subscribe_burst_is_one_snapshot_then_updates() -> None:
+    s, tables, _ = session(["KRB/UAH"], ["book"])
+    s.subscribe(s.subscriptions)
+    s.receive(ACK_BOOK, NOW)
+    burst = [level("buying", 1.0, 2), level("buying", 0.9, 3), level("selling", 1.1, 4)]
+    for i, raw in enumerate(burst):
+        s.receive(raw, NOW + 1000 + i)
+    s.receive(level("selling", 1.1, 0), NOW + 2000)  # a level the burst holds: an update
+    s.receive(level("selling", 1.2, 5), NOW + 3000)  # after an update: an update
+    df = frame(tables, "depth")
+    assert list(df["is_snapshot"]) == [True, True, True, False, False]
+    # The snapshot's rows share the receive time of its first frame (one message).
+    assert list(df["local_timestamp"].astype("int64")) == [NOW + 1000] * 3 + [
+        NOW + 2000,
+        NOW + 3000,
+    ]
+
+
+def test_no_burst_is_warned_once_and_rows_are_updates(caplog: pytest.LogCaptureFixture) -> None:
+    s, tables, _ = session(["KRB/UAH"], ["book"])
+    s.subscribe(s.subscriptions)
+    s.receive(ACK_BOOK, NOW)
+    late = NOW + int(3 * 10**9)  # past BURST_WAIT
+    with caplog.at_level("WARNING", logger="mdkit.venues.richamster"):
+        s.receive(level("buying", 1.0, 2), late)
+        s.receive(level("selling", 1.1, 2), late + 1)
+    assert not frame(tables, "depth")["is_snapshot"].any()
+    warned = [r for r in caplog.records if "no levels" in r.getMessage()]
+    assert len(warned) == 1 and "order_book KRB/UAH" in warned[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    ("side", "book", "trade"),
+    [(0, "bid", "buy"), (1, "ask", "sell"), ("1", "ask", "sell"), ("Buying", "bid", "buy")],
+)
+def test_numeric_and_string_sides(side: object, book: str, trade: str) -> None:
+    s, tables, _ = session(["KRB/UAH"], ["book", "trades"])
+    s.receive(orjson.dumps({**orjson.loads(BOOK), "side": side}), NOW)
+    s.receive(orjson.dumps({**orjson.loads(TRADE), "side": side}), NOW)
+    assert list(frame(tables, "depth")["side"]) == [book]
+    assert list(frame(tables, "trades")["side"]) == [trade]
 
 
 def test_orders_doc_example_by_column() -> None:

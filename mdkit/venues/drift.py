@@ -1,0 +1,86 @@
+"""Drift: what a venue sends that its session does not expect, counted instead of guessed at.
+
+A :class:`Fields` is the shape a session knows for one message kind (field name → JSON
+type). Called on each received item, it reports to :meth:`Session.drift
+<mdkit.venues.base.Session.drift>`:
+
+- ``unknown``: a field the session does not read (a venue that added one);
+- ``missing``: a field the session expects (the row is still written when the fields it
+  needs parse; the missing one is NaN where the schema allows);
+- ``type <json type>``: a known field whose JSON type changed (a number where the doc
+  shows a string, ``null``...).
+
+Cost: one C-level comparison of the item's keys with the known set per item; the types
+are checked on a kind's first item and every :data:`TYPE_EVERY` th after it (they rarely
+change mid-stream, and a check per field per item would double the parse cost of a trade).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+__all__ = ["TYPE_EVERY", "Fields", "json_type"]
+
+#: Types are checked on every this-many-th item of a kind (and on the first).
+TYPE_EVERY = 64
+
+_JSON_TYPES = {str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+
+
+class _Reports(Protocol):
+    def drift(self, channel: str, field: str, change: str) -> None: ...
+
+
+def json_type(value: Any) -> str:
+    """The JSON type name of a decoded value (``string number boolean null array object``)."""
+    name = _JSON_TYPES.get(type(value))
+    if name is not None:
+        return name
+    return "array" if isinstance(value, list) else "object"
+
+
+class Fields:
+    """The known fields of one message kind and their JSON types.
+
+    Parameters
+    ----------
+    channel : str
+        Name used in reports (the venue's channel or message kind: ``trade``, ``quote``).
+    fields : mapping of str to str
+        Field → JSON type (``string``, ``number``, ``boolean``, ``array``, ``object``;
+        ``"string|number"`` accepts either; ``any`` is never checked).
+    optional : iterable of str
+        Known fields that may be absent without being ``missing``.
+    """
+
+    __slots__ = ("channel", "types", "keys", "required", "_seen")
+
+    def __init__(
+        self, channel: str, fields: Mapping[str, str], optional: tuple[str, ...] = ()
+    ) -> None:
+        self.channel = channel
+        self.types = {k: frozenset(v.split("|")) for k, v in fields.items() if v != "any"}
+        self.keys = frozenset(fields)
+        self.required = self.keys - frozenset(optional)
+        self._seen = 0
+
+    def check(self, session: _Reports, item: Any) -> None:
+        """Report how ``item`` (a decoded JSON object) differs from the known shape."""
+        if type(item) is not dict:
+            return
+        seen = self._seen
+        self._seen = seen + 1
+        keys = item.keys()
+        if keys != self.keys:
+            channel = self.channel
+            for name in sorted(keys - self.keys):
+                session.drift(channel, name, "unknown")
+            for name in sorted(self.required - keys):
+                session.drift(channel, name, "missing")
+        elif seen % TYPE_EVERY:
+            return
+        for name, allowed in self.types.items():
+            value = item.get(name)
+            if name in item and json_type(value) not in allowed:
+                session.drift(self.channel, name, "type " + json_type(value))
