@@ -132,7 +132,10 @@ class Account:
         # rendered with its locals shows <Credentials api_key, secret_key>, not them.
         creds = Credentials(
             {
-                name: config.credential(venue.VENUE, name, given) or ""
+                # A blank value (spaces, a tab) is no credential: it counts as missing.
+                name: value
+                if (value := config.credential(venue.VENUE, name, given) or "").strip()
+                else ""
                 for name, given in (("api_key", api_key), ("secret_key", secret_key))
             }
         )
