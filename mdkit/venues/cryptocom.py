@@ -427,4 +427,5 @@ REST = RestApi(
     intervals=KLINE_INTERVALS,
     kline_history="ws",
     depth_steps=DEPTH_STEPS,
+    signed="mdkit.venues.cryptocom_user",
 )

@@ -130,6 +130,9 @@ class RestApi:
         ``trades`` takes ``limit`` and a time range.
     depth_steps : tuple of int
         Accepted ``step`` values of ``depth`` (price-level merging).
+    signed : str
+        Module of the venue's signed user API (sans-I/O builders and parsers) behind
+        :class:`mdkit.Account`; empty for none.
     """
 
     calls: Mapping[str, RestCall]
@@ -138,6 +141,7 @@ class RestApi:
     kline_history: str = ""
     trade_filters: bool = False
     depth_steps: tuple[int, ...] = (0,)
+    signed: str = ""
 
 
 def _fail(what: str, name: str, detail: str) -> ProtocolError:
