@@ -15,23 +15,23 @@ key, errors and logs name the environment variables, never their values, and an
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import math
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import pandas as pd
 
 from mdkit import config
+from mdkit.account_detail import OrderDetail
 from mdkit.data.timeparse import parse_range
 from mdkit.errors import AuthError, InvalidArgument, NetworkError, TradingDisabled, VenueError
-from mdkit.venues import cryptocom as venue
-from mdkit.venues import cryptocom_user as user_api
+from mdkit.marketdata_history import show_progress
+from mdkit.venues import DEFAULT_VENUE, get_venue
 from mdkit.venues.base import Credentials
-from mdkit.venues.cryptocom import Request
+from mdkit.venues.rest_api import Request, RestApi
 
 if TYPE_CHECKING:
     from mdkit.engine.rest import Response
@@ -42,47 +42,28 @@ log = logging.getLogger("mdkit.account")
 
 _SIDES = ("buy", "sell")
 _TYPES = {"limit": 1, "market": 2}
-_KEY_ENV = config.env_name(venue.VENUE, "api_key")
-_SECRET_ENV = config.env_name(venue.VENUE, "secret_key")
+# The signed user API is the default venue's by design (DESIGN.md "Public API contract"),
+# reached through its descriptor: the REST description names the signed API's module.
+_VENUE = get_venue(DEFAULT_VENUE).key
+_API: RestApi = get_venue(_VENUE).rest or RestApi(calls={}, unwrap=lambda body: None)
+if TYPE_CHECKING:  # the static types of the default venue's signed API
+    from mdkit.venues import cryptocom_user as user_api
+else:
+    user_api = importlib.import_module(_API.signed)
+_MARKET_RATE = int(_API.calls["tickers"].rate)
+_LEGACY_TICKERS = _API.calls["tickers"].fallback or _API.calls["tickers"]
+_KEY_ENV = config.env_name(_VENUE, "api_key")
+_SECRET_ENV = config.env_name(_VENUE, "secret_key")
 
 
-@dataclass(frozen=True, repr=False)
-class OrderDetail:
-    """One order and its fills, as :meth:`Account.order` returns them.
+def _credential(name: str, given: str | None) -> str:
+    """The credential from the argument or the environment; blank (spaces, a tab) is missing.
 
-    Attributes
-    ----------
-    order : pandas.DataFrame
-        One row with the columns of :meth:`Account.all_orders`.
-    trades : pandas.DataFrame
-        The order's fills, with the columns of :meth:`Account.my_trades`.
+    A function of its own: once it returns, no frame of ``Account.__init__`` holds the
+    value (a traceback rendered with locals shows none).
     """
-
-    order: pd.DataFrame
-    trades: pd.DataFrame
-
-    @property
-    def id(self) -> int:
-        """The order id."""
-        return int(self.order["id"].iloc[0])
-
-    @property
-    def status(self) -> str:
-        """The readable status: ``NEW``, ``PART_FILLED``, ``FILLED``, ``CANCELED``..."""
-        return str(self.order["status_name"].iloc[0])
-
-    def __repr__(self) -> str:
-        row = self.order.iloc[0]
-        return (
-            f"<OrderDetail id={self.id} {row['side']} {row['type_name']} {self.status} "
-            f"filled {row['deal_volume']:g}/{row['volume']:g} fills={len(self.trades)}>"
-        )
-
-
-def _show_progress() -> bool:
-    # tqdm's own disable=None test looks at isatty(), which is False in Jupyter's
-    # output stream: show the bar in a terminal or in a kernel, not in pipes/CI.
-    return "ipykernel" in sys.modules or bool(getattr(sys.stderr, "isatty", lambda: False)())
+    value = config.credential(_VENUE, name, given) or ""
+    return value if value.strip() else ""
 
 
 class Account:
@@ -132,7 +113,7 @@ class Account:
         # rendered with its locals shows <Credentials api_key, secret_key>, not them.
         creds = Credentials(
             {
-                name: config.credential(venue.VENUE, name, given) or ""
+                name: _credential(name, given)
                 for name, given in (("api_key", api_key), ("secret_key", secret_key))
             }
         )
@@ -161,7 +142,7 @@ class Account:
         #: A short hash of the key: names the account in reprs, logs and rate budgets.
         self.key_id = hashlib.sha256(creds["api_key"].encode()).hexdigest()[:10]
         self.trading = bool(trading)
-        self.url = config.rest_url(venue.VENUE, url)
+        self.url = config.rest_url(_VENUE, url)
         self.cancel_endpoint = cancel_endpoint
         self.page_size = page_size
         self.clock_offset_ms = 0.0
@@ -201,10 +182,10 @@ class Account:
             request.method,
             request.path,
             params,
-            rate=user_api.USER_RATE_PER_SECOND if request.signed else venue.MARKET_RATE_PER_SECOND,
+            rate=user_api.USER_RATE_PER_SECOND if request.signed else _MARKET_RATE,
             rate_key=rate_key,
             idempotent=idempotent,
-            parse_error=venue.parse_envelope,
+            parse_error=_API.unwrap,
             explain_500=explain,
         )
 
@@ -213,7 +194,7 @@ class Account:
         for attempt in (0, 1):
             try:
                 resp = self._send(request, idempotent=idempotent, rate_key=f"user:{self.key_id}")
-                return venue.parse_envelope(resp.body)
+                return _API.unwrap(resp.body)
             except VenueError as exc:
                 if not user_api.is_time_error(exc):
                     self._raise_with_hint(exc)
@@ -242,13 +223,13 @@ class Account:
         """Measure the offset to server time from the tickers' ``date`` (ms)."""
         before = time.time() * 1000
         try:
-            resp = self._send(venue.build_tickers(), idempotent=True, rate_key="market")
+            resp = self._send(_API.calls["tickers"].build(), idempotent=True, rate_key="market")
         except VenueError as exc:
             if exc.code != "HTTP 404":
                 raise
-            resp = self._send(venue.build_tickers(legacy=True), idempotent=True, rate_key="market")
+            resp = self._send(_LEGACY_TICKERS.build(), idempotent=True, rate_key="market")
         after = time.time() * 1000
-        data = venue.parse_envelope(resp.body)
+        data = _API.unwrap(resp.body)
         server = data.get("date") if isinstance(data, dict) else None
         if server is None:
             raise VenueError(
@@ -279,7 +260,7 @@ class Account:
                 desc=what,
                 unit="page",
                 leave=False,
-                disable=not _show_progress(),
+                disable=not show_progress(),
             )
         page, previous = 1, items
         try:

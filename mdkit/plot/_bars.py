@@ -16,6 +16,7 @@ from mdkit.errors import InvalidArgument
 from mdkit.plot._common import (
     BUY,
     SELL,
+    check_axes,
     compact_numbers,
     naive_utc,
     plain_prices,
@@ -168,6 +169,7 @@ def candles(
     else:
         title = title_of(df, interval=str(df.attrs.get("interval") or _name(base)))
 
+    check_axes(ax)
     plt = pyplot()
     from matplotlib.colors import to_rgba
 
