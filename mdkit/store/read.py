@@ -18,6 +18,7 @@ from mdkit.data.frames import (
     TRADE_ID_DTYPE,
     TRADE_SIDE_DTYPE,
     TRADE_SIDES,
+    new_frame,
     strings,
 )
 from mdkit.errors import InvalidArgument
@@ -322,7 +323,7 @@ def _frame(
                 side_dtype = TRADE_SIDE_DTYPE if kind == "trades" else BOOK_SIDE_DTYPE
                 codes = _cat(column, list(sides)).codes
                 out[name] = pd.Categorical.from_codes(codes, dtype=side_dtype)
-        elif name in ("symbol", "interval") and dtype != "str":
+        elif name in ("symbol", "interval", "pair") and dtype != "str":
             # Open sets are strings in the contract (mdkit.data.frames), as in live frames.
             out[name] = strings(_cat(column))
         elif dtype == "str":
@@ -347,7 +348,7 @@ def _frame(
                 continue
             out[name] = values
     index = pd.DatetimeIndex(when.asi8[order].view("datetime64[ns]"), name="timestamp")
-    df = pd.DataFrame(out, index=index.tz_localize("UTC"))
+    df = new_frame(out, index.tz_localize("UTC"), {})  # ``pair`` too, for older datasets
     if kind == "trades":
         df = _dedupe_trades(df)
     elif kind == "klines":

@@ -20,6 +20,7 @@ import orjson
 import pandas as pd
 
 from mdkit.data import frames
+from mdkit.data.markets import symbols_frame
 from mdkit.data.timeparse import Interval
 from mdkit.errors import AuthError, InvalidArgument, ProtocolError, VenueError
 
@@ -202,7 +203,7 @@ def parse_symbols(data: Any) -> pd.DataFrame:
         }
         for item in _list(data, "symbols")
     ]
-    return frames.symbols_frame(rows, attrs=_attrs("rest:/v1/symbols"))
+    return symbols_frame(rows, attrs=_attrs("rest:/v1/symbols"))
 
 
 def _list(data: Any, what: str) -> list[Any]:
