@@ -218,7 +218,7 @@ def _rest(args: argparse.Namespace) -> int:
 _EPILOG = """examples:
   mdkit klines btcusdt 1h --start "30 days ago" --out btc.parquet
   mdkit capture cryptocom --symbols btcusdt,ethusdt --channels trades,book --seconds 30 --out data/
-  mdkit record data/ --venue cryptocom --symbols btcusdt --channels trades,book --flush 5s
+  mdkit record data/ --venue cryptocom --symbols btcusdt --channels trades,book --flush 5s --raw
   mdkit replay data/ --out replayed/
   mdkit compact data/
 

@@ -81,9 +81,9 @@ def test_candles_20_bars_volume_panel_and_forming_bar(sandbox: Sandbox) -> None:
     bodies = ax.containers[0]
     assert len(bodies) == 20
     assert ax.get_title("left") == "cryptocom btcusdt 5min"
-    assert ax.get_ylabel() == "price"
+    assert ax.get_ylabel() == "price (USDT)"  # units, from the pair
     (vol_ax,) = [a for a in fig.axes if a is not ax]
-    assert vol_ax.get_ylabel() == "volume"
+    assert vol_ax.get_ylabel() == "volume (BTC)"
     # a panel below, not a twin: own y axis, same x axis, lower on the figure
     assert vol_ax.get_shared_x_axes().joined(ax, vol_ax)
     assert vol_ax.get_position().y1 <= ax.get_position().y0 + 1e-6
@@ -91,7 +91,7 @@ def test_candles_20_bars_volume_panel_and_forming_bar(sandbox: Sandbox) -> None:
     # the forming bar is hollow and labelled, closed bars are filled
     assert not df["closed"].iloc[-1]
     assert bodies[-1].get_facecolor()[3] == 0 and bodies[0].get_facecolor()[3] > 0
-    assert "forming" in [t.get_text() for t in ax.texts]
+    assert_label_covers_no_candle(ax, df)
     # volumes are drawn to scale from zero
     heights = [p.get_height() for p in vol_ax.containers[0]]
     np.testing.assert_allclose(heights, df["volume"].to_numpy())
@@ -112,7 +112,30 @@ def test_candles_50000_bars_are_aggregated_and_say_so(sandbox: Sandbox) -> None:
     assert merged["volume"].sum() == pytest.approx(df["volume"].sum())
     assert merged["high"].max() == df["high"].max() and merged["low"].min() == df["low"].min()
     assert not merged["closed"].iloc[-1] and merged["closed"].iloc[1:-1].all()
+    # the key columns stay, the interval is the new one's
+    assert list(merged.columns[:4]) == ["venue", "symbol", "pair", "interval"]
+    assert set(merged["pair"]) == {"BTC/USDT"} and set(merged["interval"]) == {"4h"}
+    assert merged["pair"].dtype == df["pair"].dtype
+    with pytest.raises(mdkit.InvalidArgument, match="one market"):
+        mdkit.plot.aggregate_bars(pd.concat([df, df.assign(symbol="ethusdt")]), 3600)
     assert bodies[-1].get_facecolor()[3] == 0
+    assert_label_covers_no_candle(ax, merged)
+
+
+def assert_label_covers_no_candle(ax: Any, bars: pd.DataFrame) -> None:
+    """The "forming" label overlaps no candle (wick to wick, body width), in pixels."""
+    from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
+
+    fig = ax.figure
+    fig.canvas.draw()
+    (label,) = [t for t in ax.texts if t.get_text() == "forming"]
+    box = Text.get_window_extent(label, fig.canvas.get_renderer())  # the text, not its arrow
+    width = [p.get_width() for p in ax.containers[0]]
+    x = mdates.date2num(bars.index.tz_localize(None).to_numpy())
+    for i, (lo, hi) in enumerate(zip(bars["low"], bars["high"], strict=True)):
+        corners = ax.transData.transform([(x[i] - width[i] / 2, lo), (x[i] + width[i] / 2, hi)])
+        assert not box.overlaps(Bbox(corners)), (i, box, corners)
 
 
 def test_candles_into_a_given_axes(sandbox: Sandbox) -> None:

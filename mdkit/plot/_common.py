@@ -44,6 +44,8 @@ __all__ = [
     "figure_of",
     "plain_prices",
     "compact_numbers",
+    "assets_of",
+    "unit_label",
 ]
 
 # Colours: green/red for buyers/bids vs sellers/asks (what trading screens use), chosen
@@ -193,6 +195,22 @@ def select(df: pd.DataFrame, what: str, venue: str | None, symbol: str | None) -
             )
         df = df[df[column].astype(str) == wanted]
     return df
+
+
+def assets_of(df: pd.DataFrame) -> tuple[str, str]:
+    """``(BASE, QUOTE)`` of a one-market frame, for axis units; ``("", "")`` if unknown."""
+    from mdkit.data.symbols import split_symbol
+
+    found = _names(df, "pair", "pairs") or _names(df, SYMBOL, "symbols")
+    if len(found) != 1:
+        return "", ""
+    base, quote = split_symbol(found[0])
+    return (base, quote) if quote else ("", "")
+
+
+def unit_label(name: str, unit: str) -> str:
+    """``price (USDT)``, or ``price`` when the unit is unknown."""
+    return f"{name} ({unit})" if unit else name
 
 
 def venue_colors(keys: Sequence[str]) -> dict[str, str]:
