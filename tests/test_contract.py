@@ -7,6 +7,7 @@ channels) on the sandbox, over real sockets. Runs on pandas 2.2 and 3.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -213,3 +214,74 @@ def test_groupby_pair_gives_one_group_per_market(sources: dict[str, object]) -> 
     assert btc["symbol"].nunique() >= 3
     assert trades.groupby("symbol").ngroups > groups.ngroups
     assert groups.ngroups == len({pair_of(s) for s in trades["symbol"].unique()})
+
+
+# -- the README's per-venue columns table ------------------------------------------------
+
+#: Columns every venue's frame of a kind has (the table lists the rest per venue).
+CORE = {
+    "trades": ("venue", "symbol", "pair", "id", "side", "price", "amount", "local_timestamp"),
+    "ticker": ("venue", "symbol", "pair", "last", "local_timestamp"),
+    "klines": ("venue", "symbol", "pair", "interval", "open", "high", "low", "close"),
+    "depth": ("venue", "symbol", "pair", "is_snapshot", "side", "price", "amount"),
+    "quotes": ("venue", "symbol", "pair", "bid_price", "bid_amount", "ask_price", "ask_amount"),
+}
+
+
+def columns_table(cap: mdkit.Capture) -> str:
+    """Per kind and venue: the columns that venue's rows carry (beyond the core ones)."""
+    keys = venue_keys()
+    rows = ["| kind: every venue | " + " | ".join(f"`{k}`: also" for k in keys) + " |"]
+    rows.append("|---" * (len(keys) + 1) + "|")
+    for kind, core in CORE.items():
+        df = cap.frame(kind) if kind in cap.frames() else None
+        cells = []
+        for key in keys:
+            mine = None if df is None else df[df["venue"] == key]
+            if mine is None or not len(mine):
+                cells.append("—")
+                continue
+            extra = [c for c in mine.columns if c not in core and mine[c].notna().any()]
+            cells.append(" ".join(extra) or "(none)")
+        rows.append(f"| {kind}: {' '.join(core)} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _readme_section(text: str) -> str | None:
+    match = re.search(r"<!-- columns:begin -->\n(.*?)\n<!-- columns:end -->", text, re.S)
+    return match.group(1) if match else None
+
+
+def test_readme_columns_table_matches_the_frames(sources: dict[str, object]) -> None:
+    cap = sources["cap"]
+    assert isinstance(cap, mdkit.Capture)
+    for kind in CORE:  # every frame has its core columns
+        if kind in cap.frames():
+            assert set(CORE[kind]) <= set(cap.frame(kind).columns), kind
+    found = _readme_section(README.read_text())
+    assert found is not None, "README has no <!-- columns:begin/end --> section"
+    assert found == columns_table(cap), "run `python tests/test_contract.py` to refresh it"
+
+
+def main() -> None:
+    """Rewrite the README's columns table from a capture of every venue on the sandbox."""
+    with Sandbox(trades_per_second=60):
+        parts = [
+            (key, [*get_venue(key).example_symbols, *_EXTRA.get(key, ())], _public_channels(key))
+            for key in venue_keys()
+        ]
+        cap = mdkit.capture(parts, seconds=3.0)
+    text = re.sub(
+        r"(<!-- columns:begin -->\n)(?:.*?\n)?(<!-- columns:end -->)",
+        lambda m: m.group(1) + columns_table(cap) + "\n" + m.group(2),
+        README.read_text(),
+        flags=re.S,
+    )
+    README.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
