@@ -67,7 +67,9 @@ def assert_utc_time_axis(ax: Any, *, label: bool = True) -> None:
 
 
 def legend_texts(ax: Any) -> list[str]:
-    return [t.get_text() for t in ax.get_legend().get_texts()]
+    """The axes' legend, or its figure's (charts that own their figure put it below)."""
+    legend = ax.get_legend() or next(iter(ax.figure.legends), None)
+    return [t.get_text() for t in legend.get_texts()]
 
 
 # -- candles ------------------------------------------------------------------------------
@@ -159,7 +161,12 @@ def test_depth_rest_snapshot_shows_both_sides_and_the_spread(sandbox: Sandbox) -
     ask = book[book.side == "ask"].price.min()
     assert legend_texts(ax) == ["bids (40)", "asks (40)"]
     assert ax.get_title("left").startswith("cryptocom btcusdt · depth, 40 levels a side at ")
-    assert ax.get_ylabel() == "cumulative amount"
+    assert ax.get_ylabel() == "cumulative amount (BTC)" and ax.get_xlabel() == "price (USDT)"
+    # every y tick written exactly (0.25 is "0.25", never "0.2")
+    ax.figure.canvas.draw()
+    ticks = [t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
+    texts = [t.get_text() for t in ax.get_yticklabels()][: len(ticks)]
+    assert [float(t) for t in texts] == pytest.approx(ticks)
     (note,) = [t.get_text() for t in ax.texts]
     assert f"mid {(bid + ask) / 2:,.3f}" in note and f"spread {ask - bid:,.2f}" in note
     lo, hi = ax.get_xlim()
@@ -205,7 +212,7 @@ def test_heatmap_of_a_capture(cap: Any) -> None:
     ax = mdkit.plot.heatmap(cap, venue="cryptocom")
     assert_drawn(ax.figure)
     assert ax.get_title("left").startswith("cryptocom btcusdt · book heat map, top ")
-    assert ax.get_ylabel() == "price"
+    assert ax.get_ylabel() == "price (USDT)"
     assert_utc_time_axis(ax)
     (mesh,) = ax.collections[:1]
     assert type(mesh.norm).__name__ == "LogNorm"
@@ -213,8 +220,20 @@ def test_heatmap_of_a_capture(cap: Any) -> None:
     labels = legend_texts(ax)
     assert labels[:2] == ["best bid", "best ask"]
     trades = cap.trades[cap.trades.venue == "cryptocom"]
-    drawn = sum(len(c.get_offsets()) for c in ax.collections[1:])
-    assert drawn == len(trades)
+    points = np.concatenate([c.get_offsets() for c in ax.collections[1:]])
+    # only trades inside the map's time and price range; the title counts the others
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    assert ((points[:, 0] >= x0) & (points[:, 0] <= x1)).all()
+    assert ((points[:, 1] >= y0) & (points[:, 1] <= y1)).all()
+    title = ax.get_title("left")
+    left_out = int(title.split("(")[1].split()[0]) if "outside the map" in title else 0
+    assert len(points) + left_out == len(trades)
+    # the best bid and ask are both visible: the ask line always over the bid line
+    bid, ask = (line for line in ax.lines if line.get_label() in ("best bid", "best ask"))
+    ax.figure.canvas.draw()
+    below = bid.get_transform().transform(bid.get_xydata())[:, 1]
+    above = ask.get_transform().transform(ask.get_xydata())[:, 1]
+    assert (above - below >= 3).all()  # pixels, even where the spread is one tick
     assert len(ax.figure.axes) == 2  # the colour bar
 
 
@@ -237,7 +256,7 @@ def test_latency_per_venue(cap: Any) -> None:
     fig = mdkit.plot.latency(cap)
     assert_drawn(fig)
     series, hist = fig.axes
-    assert series.get_ylabel() == "latency (ms)" and hist.get_xlabel() == "messages"
+    assert series.get_ylabel() == "latency (ms)" and hist.get_xlabel() == "share of messages ≤ latency"
     assert_utc_time_axis(series)
     assert "receive latency" in series.get_title("left")
     (legend,) = fig.legends
