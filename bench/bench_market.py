@@ -79,7 +79,7 @@ def stats(days: int = 60) -> None:
     from mdkit.sandbox.market import Market
 
     day0 = 1_700_006_400
-    m = Market(7, clock=lambda: day0 + (days + 1) * 86400)
+    m = Market(7, clock=lambda: day0 + (days + 1) * 86400, detail_days=days + 1)
 
     def acf(x: np.ndarray, lag: int) -> float:
         x = x - x.mean()

@@ -11,6 +11,8 @@ point at it::
         mdkit.klines("btcusdt", "1min")
         sb.cryptocom.inject("http_429", times=3)   # an HTTP fault
         sb.cryptocom.inject("drop")                # a WebSocket fault
+        sb.push_trade("richamster", "BTC/UAH")     # a trade now, on every channel
+        sb.set_rate("bitget", "BTCUSDT", 20)       # 20 prints a second from now on
 
 ``python -m mdkit sandbox`` runs it until Ctrl-C.
 """
@@ -165,6 +167,88 @@ class Sandbox:
         self._saved_env: dict[str, str | None] = {}
         self._running = False
 
+    # -- controls: make market events happen (tests need not wait on luck) -------
+    def _view(self, venue: Any, symbol: Any) -> Market:
+        if venue not in SERVERS:
+            raise InvalidArgument(f"unknown venue {venue!r}; valid: {', '.join(SERVERS)}")
+        view = self.market.venue(venue)
+        if symbol not in view.instruments:
+            raise InvalidArgument(
+                f"{venue} lists no symbol {symbol!r}; valid: {', '.join(view.instruments)}"
+            )
+        return view
+
+    def push_trade(
+        self, venue: str, symbol: str, *, side: str = "buy", amount: float | None = None
+    ) -> dict[str, Any]:
+        """Print one trade now on ``venue``'s ``symbol``; every channel of it carries it.
+
+        The trade is stamped at the market clock's next millisecond, at the touch
+        of that second's book (a buy at the best ask, a sell at the best bid; a
+        large ``amount`` walks the book to the level that fills it). From then on
+        it is part of the tape: that venue's trade streams send it at their next
+        tick (a tenth of a second at the default rates), and its tickers and
+        klines include it. With a frozen test clock it appears once the clock
+        passes that millisecond.
+
+        Parameters
+        ----------
+        venue : str
+            A key of :data:`SERVERS` (``"richamster"``, ``"bitget"``...).
+        symbol : str
+            The venue's own spelling (``"BTC/UAH"`` on Richamster, ``"BTCUSDT"`` on
+            Bitget and iTick, ``"BTC-USDT"`` on BitTap, ``"btcusdt"`` on Crypto.com).
+        side : {"buy", "sell"}
+            Taker side.
+        amount : float, optional
+            Base amount, on the symbol's lot grid (at least one lot); the symbol's
+            median trade size by default.
+
+        Returns
+        -------
+        dict
+            ``id`` (int, the trade id the venue sends), ``time_ms`` (int, epoch ms),
+            ``price`` and ``amount`` (floats on the symbol's grid), ``side``.
+
+        Raises
+        ------
+        InvalidArgument
+            Unknown venue, symbol or side, or an amount that is not a positive number.
+        """
+        view = self._view(venue, symbol)
+        if side not in ("buy", "sell"):
+            raise InvalidArgument(f"side must be one of 'buy', 'sell', not {side!r}")
+        if amount is not None and (
+            isinstance(amount, bool) or not isinstance(amount, int | float) or not amount > 0
+        ):
+            raise InvalidArgument(f"amount must be a positive number or None, not {amount!r}")
+        return view.push_trade(symbol, side=side, amount=amount)
+
+    def set_rate(self, venue: str, symbol: str, trades_per_second: float | None) -> None:
+        """Set the live trade intensity of ``venue``'s ``symbol`` from the next second on.
+
+        Parameters
+        ----------
+        venue : str
+            A key of :data:`SERVERS`.
+        symbol : str
+            The venue's own spelling (see :meth:`push_trade`).
+        trades_per_second : float or None
+            Mean prints per second of a flat Poisson tape, from 0 (silent) to
+            10000; ``None`` restores the default (intraday profile, bursts). Past
+            trades never change.
+
+        Raises
+        ------
+        InvalidArgument
+            Unknown venue or symbol, or a rate outside 0..10000.
+        """
+        view = self._view(venue, symbol)
+        try:
+            view.set_rate(symbol, trades_per_second)
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
+
     def __getattr__(self, name: str) -> VenueServer:
         # sb.<venue>; only reached for names that are not ordinary attributes.
         servers = self.__dict__.get("servers", {})
@@ -250,5 +334,11 @@ class Sandbox:
         self.stop()
 
     def __repr__(self) -> str:
+        # Safe on a half-built sandbox (a constructor that raised midway): traceback
+        # renderers that show locals call repr on it.
+        fields = self.__dict__
+        market = fields.get("market")
+        if market is None or "servers" not in fields or "_running" not in fields:
+            return f"<Sandbox (not built) seed={getattr(market, 'seed', '?')}>"
         state = "running" if self._running else "stopped"
-        return f"<Sandbox seed={self.market.seed} {state} {self.urls}>"
+        return f"<Sandbox seed={market.seed} {state} {self.urls}>"

@@ -22,7 +22,7 @@ import numpy as np
 
 from mdkit.sandbox import market_model as mm
 
-__all__ = ["book_levels", "walk_offsets"]
+__all__ = ["book_levels", "fill_scale", "walk_offsets"]
 
 _SIDE_SALT = {1: 0x1F2E3D4C5B6A7988, -1: 0x0123456789ABCDEF}
 
@@ -146,3 +146,21 @@ def walk_offsets(
         out[hit] = d
         rows = rows[count[rows] < walk[rows]]
     return out
+
+
+def fill_scale(price_ticks: float, depth: int) -> float:
+    """Distance scale (ticks) of level fill so ``depth`` levels span ~0.6 % of the price.
+
+    ``price_ticks`` is the instrument's reference price in ticks.
+    """
+    span = 0.006 * price_ticks
+    lo, hi = 0.5, 10.0 * depth
+    if 0.75 * hi * math.log1p(span / hi) < depth:
+        return hi
+    for _ in range(50):
+        mid = math.sqrt(lo * hi)
+        if 0.75 * mid * math.log1p(span / mid) < depth:
+            lo = mid
+        else:
+            hi = mid
+    return hi

@@ -22,7 +22,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DayPath", "anchor", "ar1", "day_path", "key", "normal", "uniform", "uniform2"]
+__all__ = [
+    "DayPath",
+    "anchor",
+    "ar1",
+    "day_path",
+    "deep_minutes",
+    "key",
+    "normal",
+    "pair_path",
+    "poisson",
+    "uniform",
+    "uniform2",
+]
 
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 DAY = 86400
@@ -158,6 +170,8 @@ class DayPath:
     pressure: np.ndarray
     #: Burst level (0 calm, > 1 in a burst): spreads widen with it.
     burst: np.ndarray
+    #: Volatility of the second's log return (``x`` moves by ``sigma · z`` plus a drift).
+    sigma: np.ndarray
 
 
 def day_path(seed: int, sym: int, day: int, vol: float, log_p0: float) -> DayPath:
@@ -212,10 +226,60 @@ def day_path(seed: int, sym: int, day: int, vol: float, log_p0: float) -> DayPat
     drift = ends[1] - ends[0] - walk[-1]
     x = np.add(walk, ends[0], out=walk)
     x += _frac(n) * drift
-    return DayPath(
-        x,
-        lam,
-        z,
-        pressure,
-        burst,
-    )
+    return DayPath(x, lam, z, pressure, burst, sigma)
+
+
+def pair_path(base: DayPath, quote: DayPath) -> DayPath:
+    """A pair's day from its two assets' USD days: the log price is their difference.
+
+    Activity, bursts and order-flow pressure are the base asset's; the shock is the
+    pair's own normalised move, so flow still follows the pair's price.
+    """
+    sigma = np.hypot(base.sigma, quote.sigma)
+    z = (base.sigma * base.z - quote.sigma * quote.z) / sigma
+    return DayPath(base.x - quote.x, base.lam, z, base.pressure, base.burst, sigma)
+
+
+def deep_minutes(seed: int, sym: int, days: np.ndarray, vol: float, log_p0: float) -> np.ndarray:
+    """Minute log prices of an asset on old ``days`` (sorted), shape ``(len(days), 1440)``.
+
+    The coarse history before the detailed tape: the same daily anchors as
+    :func:`day_path` (a day starts where its detailed path would), joined by a
+    Brownian bridge of hashed minute shocks. Cheap enough for years of bars.
+    """
+    days = np.asarray(days, dtype=np.int64)
+    minutes = days[:, None] * 1440 + np.arange(1440, dtype=np.int64)[None, :]
+    shocks = normal(key(seed, sym, 600), minutes.ravel()).reshape(minutes.shape)
+    walk = np.cumsum(shocks, axis=1) * (vol / math.sqrt(1440.0))
+    bridge = walk - (np.arange(1, 1441) / 1440.0)[None, :] * walk[:, -1:]
+    ends = anchor(seed, sym, np.concatenate([days, days + 1]), vol)
+    start, end = ends[: len(days)], ends[len(days) :]
+    level = start[:, None] + (end - start)[:, None] * (np.arange(1440) / 1440.0)[None, :]
+    return np.asarray(log_p0 + level + bridge)
+
+
+def poisson(k: np.uint64, seconds: np.ndarray, lam: np.ndarray, cap: int) -> np.ndarray:
+    """Poisson counts by inverse CDF on a hashed uniform (normal beyond λ = 40)."""
+    u = uniform(k, seconds)
+    counts = np.zeros(len(lam), dtype=np.int64)
+    small = lam <= 40.0
+    if small.any():
+        # Inverse CDF, each second leaving the loop once its CDF passes its uniform.
+        idx = np.flatnonzero(small)
+        ls, us = lam[idx], u[idx]
+        p = np.exp(-ls)
+        cdf = p.copy()
+        for i in range(1, 120):
+            more = us > cdf
+            if not more.all():
+                idx, ls, us, p, cdf = idx[more], ls[more], us[more], p[more], cdf[more]
+            if not len(idx):
+                break
+            counts[idx] += 1
+            p = p * ls / i
+            cdf += p
+    if (~small).any():
+        lb = lam[~small]
+        g = normal(k ^ np.uint64(0xABCDEF), seconds[~small])
+        counts[~small] = np.maximum(0, np.round(lb + np.sqrt(lb) * g)).astype(np.int64)
+    return np.minimum(counts, cap)

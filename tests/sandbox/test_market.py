@@ -96,7 +96,8 @@ def test_nothing_from_the_future() -> None:
     assert bars[-1, 0] <= T0 + 30.5
 
 
-def test_long_bars_are_sampled_from_the_path() -> None:
+def test_long_bars_cover_the_history() -> None:
+    # Weeks open on Mondays: 30 weeks back from a Tuesday span 31 of them.
     m = frozen()
     weeks = m.klines("btcusdt", 7 * 86400, T0 - 30 * 7 * 86400, T0)
     assert len(weeks) == 31 and np.all(weeks[:, 2] >= weeks[:, 3])

@@ -64,7 +64,7 @@ def test_one_minute_returns_have_the_stylized_facts() -> None:
 def test_stylized_facts_hold_on_most_days(symbol: str) -> None:
     # One day of 1-min bars is a small sample under fat tails: the thresholds hold
     # on most days, not all (bench/bench_market.py --stats measures 60 days).
-    m = Market(7, clock=lambda: NOW + 10 * 86400)
+    m = Market(7, clock=lambda: NOW + 10 * 86400, detail_days=11)  # every day detailed
     days = [
         facts(m.klines(symbol, 60, DAY0 + d * 86400, DAY0 + (d + 1) * 86400)[:, 4])
         for d in range(10)
