@@ -15,6 +15,7 @@ key, errors and logs name the environment variables, never their values, and an
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import math
 import sys
@@ -28,10 +29,9 @@ import pandas as pd
 from mdkit import config
 from mdkit.data.timeparse import parse_range
 from mdkit.errors import AuthError, InvalidArgument, NetworkError, TradingDisabled, VenueError
-from mdkit.venues import cryptocom as venue
-from mdkit.venues import cryptocom_user as user_api
+from mdkit.venues import DEFAULT_VENUE, get_venue
 from mdkit.venues.base import Credentials
-from mdkit.venues.cryptocom import Request
+from mdkit.venues.rest_api import Request, RestApi
 
 if TYPE_CHECKING:
     from mdkit.engine.rest import Response
@@ -42,8 +42,18 @@ log = logging.getLogger("mdkit.account")
 
 _SIDES = ("buy", "sell")
 _TYPES = {"limit": 1, "market": 2}
-_KEY_ENV = config.env_name(venue.VENUE, "api_key")
-_SECRET_ENV = config.env_name(venue.VENUE, "secret_key")
+# The signed user API is the default venue's by design (DESIGN.md "Public API contract"),
+# reached through its descriptor: the REST description names the signed API's module.
+_VENUE = get_venue(DEFAULT_VENUE).key
+_API: RestApi = get_venue(_VENUE).rest or RestApi(calls={}, unwrap=lambda body: None)
+if TYPE_CHECKING:  # the static types of the default venue's signed API
+    from mdkit.venues import cryptocom_user as user_api
+else:
+    user_api = importlib.import_module(_API.signed)
+_MARKET_RATE = int(_API.calls["tickers"].rate)
+_LEGACY_TICKERS = _API.calls["tickers"].fallback or _API.calls["tickers"]
+_KEY_ENV = config.env_name(_VENUE, "api_key")
+_SECRET_ENV = config.env_name(_VENUE, "secret_key")
 
 
 @dataclass(frozen=True, repr=False)
@@ -77,6 +87,16 @@ class OrderDetail:
             f"<OrderDetail id={self.id} {row['side']} {row['type_name']} {self.status} "
             f"filled {row['deal_volume']:g}/{row['volume']:g} fills={len(self.trades)}>"
         )
+
+
+def _credential(name: str, given: str | None) -> str:
+    """The credential from the argument or the environment; blank (spaces, a tab) is missing.
+
+    A function of its own: once it returns, no frame of ``Account.__init__`` holds the
+    value (a traceback rendered with locals shows none).
+    """
+    value = config.credential(_VENUE, name, given) or ""
+    return value if value.strip() else ""
 
 
 def _show_progress() -> bool:
@@ -132,7 +152,7 @@ class Account:
         # rendered with its locals shows <Credentials api_key, secret_key>, not them.
         creds = Credentials(
             {
-                name: config.credential(venue.VENUE, name, given) or ""
+                name: _credential(name, given)
                 for name, given in (("api_key", api_key), ("secret_key", secret_key))
             }
         )
@@ -161,7 +181,7 @@ class Account:
         #: A short hash of the key: names the account in reprs, logs and rate budgets.
         self.key_id = hashlib.sha256(creds["api_key"].encode()).hexdigest()[:10]
         self.trading = bool(trading)
-        self.url = config.rest_url(venue.VENUE, url)
+        self.url = config.rest_url(_VENUE, url)
         self.cancel_endpoint = cancel_endpoint
         self.page_size = page_size
         self.clock_offset_ms = 0.0
@@ -201,10 +221,10 @@ class Account:
             request.method,
             request.path,
             params,
-            rate=user_api.USER_RATE_PER_SECOND if request.signed else venue.MARKET_RATE_PER_SECOND,
+            rate=user_api.USER_RATE_PER_SECOND if request.signed else _MARKET_RATE,
             rate_key=rate_key,
             idempotent=idempotent,
-            parse_error=venue.parse_envelope,
+            parse_error=_API.unwrap,
             explain_500=explain,
         )
 
@@ -213,7 +233,7 @@ class Account:
         for attempt in (0, 1):
             try:
                 resp = self._send(request, idempotent=idempotent, rate_key=f"user:{self.key_id}")
-                return venue.parse_envelope(resp.body)
+                return _API.unwrap(resp.body)
             except VenueError as exc:
                 if not user_api.is_time_error(exc):
                     self._raise_with_hint(exc)
@@ -242,13 +262,13 @@ class Account:
         """Measure the offset to server time from the tickers' ``date`` (ms)."""
         before = time.time() * 1000
         try:
-            resp = self._send(venue.build_tickers(), idempotent=True, rate_key="market")
+            resp = self._send(_API.calls["tickers"].build(), idempotent=True, rate_key="market")
         except VenueError as exc:
             if exc.code != "HTTP 404":
                 raise
-            resp = self._send(venue.build_tickers(legacy=True), idempotent=True, rate_key="market")
+            resp = self._send(_LEGACY_TICKERS.build(), idempotent=True, rate_key="market")
         after = time.time() * 1000
-        data = venue.parse_envelope(resp.body)
+        data = _API.unwrap(resp.body)
         server = data.get("date") if isinstance(data, dict) else None
         if server is None:
             raise VenueError(

@@ -328,3 +328,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"mdkit {args.command}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # noqa: BLE001 - a bug still gets one line; --debug shows it
+        if args.debug:
+            raise
+        text = str(exc).splitlines()[0][:300] if str(exc) else ""
+        print(
+            f"mdkit {args.command}: internal error: {type(exc).__name__}: {text} "
+            "(run with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 1

@@ -255,8 +255,14 @@ def test_tape_markers_per_trade(cap: Any) -> None:
 def test_latency_per_venue(cap: Any) -> None:
     fig = mdkit.plot.latency(cap)
     assert_drawn(fig)
-    series, hist = fig.axes
-    assert series.get_ylabel() == "latency (ms)" and hist.get_xlabel() == "share of messages ≤ latency"
+    series, ecdf = fig.axes
+    assert series.get_ylabel() == "latency (ms)"
+    assert ecdf.get_xlabel() == "share of messages ≤ latency" and ecdf.get_xlim() == (0, 1)
+    # one ECDF line per venue, each its own colour and line style, rising to 100 %
+    lines = [line for line in ecdf.lines if len(line.get_xdata())]
+    assert len(lines) == len({line.get_color() for line in lines}) == len(VENUES)
+    assert len({str(line.get_linestyle()) for line in lines}) == len(VENUES)
+    assert all(line.get_xdata()[-1] == 1.0 for line in lines)
     assert_utc_time_axis(series)
     assert "receive latency" in series.get_title("left")
     (legend,) = fig.legends

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 #: Variables the engine reads beside the per-venue ones (mdkit/engine/rest.py).
 GLOBAL_VARIABLES = (
-    ("MDKIT_TIMEOUT", "REST connect/read timeout in seconds (default 5 / 15)"),
+    ("MDKIT_TIMEOUT", "REST connect/read timeout and whole-call deadline, seconds (5 / 15 / 60)"),
     ("MDKIT_RETRIES", "REST retries after the first attempt (default 4)"),
 )
 
@@ -50,6 +50,13 @@ def venue_table() -> str:
         " ".join(get_venue(k).intervals) or "—" for k in keys) + " |")  # fmt: skip
     rows.append("| options | " + " | ".join(
         ", ".join(f"`{o}`" for o in get_venue(k).options) or "—" for k in keys) + " |")  # fmt: skip
+    rest = [get_venue(k).rest for k in keys]
+    rows.append("| REST (`venue=`) | " + " | ".join(
+        ", ".join(c for c in r.calls if not c.endswith("_history")) if r else "—"
+        for r in rest) + " |")  # fmt: skip
+    rows.append("| REST history | " + " | ".join(
+        {"rest": "klines, trades (REST pages)", "ws": "klines (WebSocket `req` pages)"}.get(
+            r.kline_history, "—") if r else "—" for r in rest) + " |")  # fmt: skip
     methods = [", ".join(f"`{m}`" for m in get_venue(k).requests) or "—" for k in keys]
     rows.append("| `mdkit.request` methods | " + " | ".join(methods) + " |")
     rows.append("| credentials | " + " | ".join(

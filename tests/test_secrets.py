@@ -177,7 +177,8 @@ def test_account_error_paths(
     listener = Listener()
     try:
         offline = mdkit.Account(url=listener.url("http"))
-        mdkit.marketdata._symbol_cache[offline.url] = mdkit.marketdata._symbol_cache[good.url]
+        cache = mdkit.marketdata._symbol_cache  # keyed by (venue, base URL)
+        cache[("cryptocom", offline.url)] = cache[("cryptocom", good.url)]
         errors["network"] = _raise(offline.balances)
     finally:
         listener.close()

@@ -1,7 +1,14 @@
 """REST engine: one ``requests`` session per process, timeouts, retries, rate limits.
 
 Every failure leaves this module as an :mod:`mdkit.errors` exception, raised
-``from`` the lower-level one; no raw ``requests`` exception reaches the user.
+``from`` the lower-level one; no raw ``requests`` exception reaches the user, and
+:func:`parse` turns any exception of a venue parser into a :class:`ProtocolError`
+naming the endpoint.
+
+Bounds: a call has one overall deadline (``RetryPolicy.deadline``, retries and a
+body trickled byte by byte included) and a body cap (``RetryPolicy.max_body``,
+counted after decompression: the body is read raw and inflated here with a cap, so
+a gzip bomb stops at the cap).
 
 Retries: connection errors, timeouts, HTTP 429 and 5xx are retried with capped,
 jittered exponential backoff ("full jitter"), honouring ``Retry-After``. A request
@@ -19,10 +26,12 @@ import os
 import random
 import threading
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -32,11 +41,21 @@ from mdkit.errors import (
     InvalidArgument,
     MdkitError,
     NetworkError,
+    ProtocolError,
     RateLimitError,
     VenueError,
 )
 
-__all__ = ["RetryPolicy", "RateLimiter", "Response", "policy_from_env", "send", "session"]
+__all__ = [
+    "RetryPolicy",
+    "RateLimiter",
+    "Response",
+    "check_base_url",
+    "parse",
+    "policy_from_env",
+    "send",
+    "session",
+]
 
 log = logging.getLogger("mdkit.engine.rest")
 T = TypeVar("T")
@@ -69,7 +88,11 @@ class RetryPolicy:
     backoff_cap : float
         Longest single wait in seconds (also caps ``Retry-After``).
     connect_timeout, read_timeout : float
-        ``requests`` timeouts in seconds.
+        ``requests`` timeouts in seconds (per connect, per socket read).
+    deadline : float
+        Seconds one call may take in all: every attempt, pause and body read.
+    max_body : int
+        Largest body accepted, in bytes after decompression.
     """
 
     retries: int = 4
@@ -77,16 +100,21 @@ class RetryPolicy:
     backoff_cap: float = 8.0
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
+    deadline: float = 60.0
+    max_body: int = 64 * 1024 * 1024
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based)."""
-        if retry_after is not None:
+        if retry_after is not None and math.isfinite(retry_after):
             return min(max(retry_after, 0.0), self.backoff_cap)
         return random.uniform(0.0, min(self.backoff_cap, self.backoff * 2**attempt))
 
 
 def policy_from_env() -> RetryPolicy:
     """Return the default policy, adjusted by ``MDKIT_TIMEOUT`` and ``MDKIT_RETRIES``.
+
+    ``MDKIT_TIMEOUT`` sets the connect and read timeouts and the overall deadline
+    of a call.
 
     Raises
     ------
@@ -107,7 +135,7 @@ def policy_from_env() -> RetryPolicy:
                 f"MDKIT_TIMEOUT must be a number of seconds above 0 and at most 600, "
                 f"not {timeout!r}"
             )
-        policy = replace(policy, connect_timeout=seconds, read_timeout=seconds)
+        policy = replace(policy, connect_timeout=seconds, read_timeout=seconds, deadline=seconds)
     if retries:
         if not retries.isdigit() or not 0 <= int(retries) <= 20:
             raise InvalidArgument(
@@ -184,14 +212,65 @@ class Response:
     status: int
 
 
-def _retry_after(resp: requests.Response) -> float | None:
-    value = resp.headers.get("Retry-After")
-    if value is None:
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """``Retry-After`` in seconds (a number or an HTTP date); None if absent or garbage."""
+    value = str(headers.get("Retry-After") or "").strip()
+    if not value:
         return None
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
-        return None
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def check_base_url(base_url: object) -> str:
+    """Return ``base_url`` if it is an http(s) URL with a host, else raise InvalidArgument.
+
+    Raises
+    ------
+    InvalidArgument
+        For a URL that cannot be parsed (``http://[::1``), has no host, or a bad port.
+    """
+    text = base_url if isinstance(base_url, str) else ""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise InvalidArgument(f"url {base_url!r} is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidArgument(f"url must be http://host[:port] or https://host, not {base_url!r}")
+    return text
+
+
+def parse(what: str, parser: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a venue parser; any failure but an mdkit error becomes a :class:`ProtocolError`.
+
+    Parameters
+    ----------
+    what : str
+        The call, named in the error (``bitget GET /api/v2/spot/market/candles``).
+    parser : callable
+        The sans-I/O parser; its ``ProtocolError`` (naming the field) passes through.
+
+    Raises
+    ------
+    ProtocolError
+        Naming ``what`` and, for a missing key, the field.
+    """
+    try:
+        return parser(*args, **kwargs)
+    except MdkitError:
+        raise
+    except KeyError as exc:
+        raise ProtocolError(f"{what}: answer lacks field {exc.args[0]!r}") from None
+    except Exception as exc:  # noqa: BLE001 - the one place parser failures become ours
+        raise ProtocolError(
+            f"{what}: answer cannot be read ({type(exc).__name__}: {_short(exc)})"
+        ) from None
 
 
 def _http_error(
@@ -265,21 +344,25 @@ def send(
         Any other HTTP error status.
     """
     pol = policy or policy_from_env()
-    url = base_url.rstrip("/") + path
-    host = urlsplit(base_url).netloc
+    base = check_base_url(base_url)
+    url = base.rstrip("/") + path
+    host = urlsplit(base).netloc
     limiter = _limiter((host, rate_key), rate) if rate else None
     what = f"{method} {path}"
+    deadline = time.monotonic() + pol.deadline
     last: MdkitError | None = None
     for attempt in range(pol.retries + 1):
         if limiter is not None:
             limiter.acquire()
         retry_after: float | None = None
-        # The attempt runs in its own frame and hands back the response or a text:
+        # The attempt runs in its own frame and hands back the answer or a text:
         # no requests exception (its .request holds the signed body) is ever chained
         # to ours, and no local here holds the signed parameters.
-        resp, failure, unsent = _attempt(method, url, params, pol)
-        if resp is None:
+        got, failure, unsent = _attempt(method, url, params, pol, deadline)
+        if got is None:
             last = NetworkError(f"{what} to {host}: {failure}")
+            if failure.startswith(_UNREADABLE):
+                raise ProtocolError(f"{what} from {host}: {failure[len(_UNREADABLE) :]}")
             if not idempotent and not unsent:
                 # A read timeout or a reset after sending may have reached the venue:
                 # never resend an order-changing request then.
@@ -288,23 +371,26 @@ def send(
             if unsent is None:  # not a connection problem: retrying will not help
                 raise last
         else:
-            received = time.time()
-            if resp.status_code < 400:
-                return Response(resp.content, received, resp.status_code)
-            if resp.status_code == 429:
+            status, body, headers, received = got
+            if status < 400:
+                return Response(body, received, status)
+            if status == 429:
                 last = RateLimitError(
                     f"{what}: HTTP 429 too many requests from {host} after {attempt + 1} attempts"
                 )
-                retry_after = _retry_after(resp)
-            elif resp.status_code == 500 and explain_500:
+                retry_after = _retry_after(headers)
+            elif status == 500 and explain_500:
                 raise VenueError("HTTP 500", f"internal server error ({what}): {explain_500}")
-            elif resp.status_code in _RETRY_STATUS and (idempotent or resp.status_code == 503):
-                last = _http_error(resp.status_code, resp.content, parse_error, what)
-                retry_after = _retry_after(resp)
+            elif status in _RETRY_STATUS and (idempotent or status == 503):
+                last = _http_error(status, body, parse_error, what)
+                retry_after = _retry_after(headers)
             else:
-                raise _http_error(resp.status_code, resp.content, parse_error, what)
+                raise _http_error(status, body, parse_error, what)
         if attempt < pol.retries:
             pause = pol.delay(attempt, retry_after)
+            if time.monotonic() + pause >= deadline:
+                log.debug("%s: %s; no retry: the %.1fs deadline is spent", what, last, pol.deadline)
+                break
             log.debug("%s: %s; retry %d in %.2fs", what, last, attempt + 1, pause)
             time.sleep(pause)
     if last is None:  # retries < 0 cannot happen (policy_from_env checks), but be clear
@@ -312,24 +398,45 @@ def send(
     raise last
 
 
+#: Marks an attempt whose answer arrived but cannot be read (over the cap, bad gzip).
+_UNREADABLE = "unreadable: "
+_Answer = tuple[int, bytes, Mapping[str, str], float]
+
+
 def _attempt(
     method: str,
     url: str,
     params: Mapping[str, str] | Callable[[], Mapping[str, str]],
     pol: RetryPolicy,
-) -> tuple[requests.Response | None, str, bool | None]:
-    """One HTTP attempt: (response, "", False), or (None, what failed, unsent).
+    deadline: float,
+) -> tuple[_Answer | None, str, bool | None]:
+    """One HTTP attempt: ((status, body, headers, received), "", False), or (None, why, unsent).
 
     ``unsent`` is True when the request cannot have reached the venue (connection
     refused, connect timeout), False when it may have, None for a failure that is
-    not a connection problem (a bad URL).
+    not a connection problem (a bad URL, a body over the cap).
     """
     values = dict(params() if callable(params) else params)
-    timeout = (pol.connect_timeout, pol.read_timeout)
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return None, f"no answer within the {pol.deadline:g}s deadline", False
+    timeout = (min(pol.connect_timeout, left), min(pol.read_timeout, left))
+    # Only encodings inflated here, with the cap (no brotli/zstd bombs either).
+    headers = {"Accept-Encoding": "gzip, deflate"}
     try:
         if method == "GET":
-            return session().get(url, params=values, timeout=timeout), "", False
-        return session().request(method, url, data=values, timeout=timeout), "", False
+            resp = session().get(url, params=values, timeout=timeout, stream=True, headers=headers)
+        else:
+            resp = session().request(
+                method, url, data=values, timeout=timeout, stream=True, headers=headers
+            )
+        with resp:
+            body = _read_body(resp, deadline, pol)
+        return (resp.status_code, body, resp.headers, time.time()), "", False
+    except _BodyError as exc:
+        if exc.unsent is None:
+            return None, _UNREADABLE + str(exc), None
+        return None, str(exc), exc.unsent
     except (requests.ConnectionError, requests.Timeout) as exc:
         unsent = isinstance(exc, requests.ConnectTimeout) or (
             isinstance(exc, requests.ConnectionError)
@@ -339,6 +446,82 @@ def _attempt(
         return None, f"{type(exc).__name__}: {_short(exc)}", unsent
     except requests.RequestException as exc:
         return None, f"{type(exc).__name__}: {_short(exc)}", None
+    except (OSError, ValueError) as exc:  # a socket error while streaming the body
+        return None, f"{type(exc).__name__}: {_short(exc)}", False
+
+
+class _BodyError(Exception):
+    def __init__(self, text: str, unsent: bool | None) -> None:
+        super().__init__(text)
+        self.unsent = unsent
+
+
+def _read_body(resp: requests.Response, deadline: float, pol: RetryPolicy) -> bytes:
+    """The body, read raw with the deadline and inflated here with the cap.
+
+    A read waits at most the time left before the deadline (the socket's timeout is
+    lowered before each read), so a body trickled at one byte a second ends at the
+    deadline, not after ``read_timeout`` per byte.
+    """
+    raw: Any = resp.raw
+    sock = _socket_of(raw)
+    encoding = str(resp.headers.get("Content-Encoding") or "").strip().lower()
+    inflate: Any = None
+    if encoding in ("gzip", "x-gzip"):
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        inflate = zlib.decompressobj()
+    elif encoding not in ("", "identity"):
+        raise _BodyError(f"unsupported Content-Encoding {encoding!r}", None)
+    cap = pol.max_body
+    out = bytearray()
+    read1 = getattr(raw, "read1", None)
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _BodyError(
+                f"ReadTimeout: no complete answer within the {pol.deadline:g}s deadline "
+                f"({len(out):,} bytes read)",
+                False,
+            )
+        if sock is not None:
+            sock.settimeout(min(pol.read_timeout, left))
+        try:
+            if read1 is not None:
+                chunk = read1(65536, decode_content=False)
+            else:  # urllib3 < 2.3: the http.client response under it
+                chunk = raw._fp.read1(65536)
+        except TimeoutError as exc:
+            raise _BodyError(f"ReadTimeout: {_short(exc) or 'read timed out'}", False) from None
+        if not chunk:
+            break
+        if inflate is None:
+            out += chunk
+        else:
+            try:
+                # At most what still fits under the cap, plus one byte to see the excess
+                # (input left unconsumed means the cap was passed). A gzip body may hold
+                # several members: each one's leftover input starts the next.
+                while chunk and len(out) <= cap:
+                    out += inflate.decompress(chunk, cap - len(out) + 1)
+                    chunk = b""
+                    if inflate.eof and inflate.unused_data:
+                        chunk = inflate.unused_data
+                        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            except zlib.error as exc:
+                raise _BodyError(f"answer is not valid {encoding}: {exc}", None) from None
+        if len(out) > cap:
+            raise _BodyError(f"answer larger than the {cap:,}-byte cap (after decompression)", None)
+    if inflate is not None:
+        out += inflate.flush(cap - len(out) + 1)
+        if len(out) > cap:
+            raise _BodyError(f"answer larger than the {cap:,}-byte cap (after decompression)", None)
+    return bytes(out)
+
+
+def _socket_of(raw: Any) -> Any:
+    conn = getattr(raw, "_connection", None) or getattr(raw, "connection", None)
+    return getattr(conn, "sock", None)
 
 
 def _short(exc: BaseException) -> str:

@@ -17,6 +17,7 @@ from mdkit.plot._common import (
     BUY,
     SELL,
     assets_of,
+    check_axes,
     compact_numbers,
     naive_utc,
     plain_prices,
@@ -183,6 +184,7 @@ def candles(
     else:
         title = title_of(df, interval=str(df.attrs.get("interval") or _name(base)))
 
+    check_axes(ax)
     plt = pyplot()
     from matplotlib.colors import to_rgba
 

@@ -33,6 +33,7 @@ __all__ = [
     "VENUE",
     "SYMBOL",
     "pyplot",
+    "check_axes",
     "new_axes",
     "time_axis",
     "naive_utc",
@@ -76,8 +77,25 @@ def pyplot() -> Any:
     return plt
 
 
+def check_axes(ax: Any) -> None:
+    """Refuse an ``ax`` that is neither None nor matplotlib axes (InvalidArgument)."""
+    if ax is None:
+        return
+    from matplotlib.axes import Axes
+
+    if not isinstance(ax, Axes):
+        raise InvalidArgument(f"ax must be matplotlib Axes or None, not {type(ax).__name__}")
+
+
 def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
-    """Return ``ax``, or the axes of a new figure of ``figsize`` inches."""
+    """Return ``ax``, or the axes of a new figure of ``figsize`` inches.
+
+    Raises
+    ------
+    InvalidArgument
+        If ``ax`` is given but is not matplotlib axes.
+    """
+    check_axes(ax)
     if ax is not None:
         return ax
     fig = pyplot().figure(figsize=figsize, layout="constrained")

@@ -53,8 +53,9 @@ from typing import Any
 
 import orjson
 
+from mdkit.sandbox import bitget_rest
 from mdkit.sandbox.exchange import Exchange, UserAccount
-from mdkit.sandbox.http import HttpRequest, Reply
+from mdkit.sandbox.http import HttpRequest, HttpVenue, Reply
 from mdkit.sandbox.market import Instrument, Market
 from mdkit.sandbox.wire import decimal_text, exact, trimmed
 from mdkit.sandbox.wshost import Conn, Route, VenueServer
@@ -233,7 +234,12 @@ class BitgetServer(VenueServer):
         return {
             ("GET", "/api/v2/spot/public/symbols"): self._spot_symbols,
             ("GET", "/api/v2/mix/market/contracts"): self._contracts,
+            **bitget_rest.routes(self),  # spot market REST: candles, fills, orderbook, tickers
         }
+
+    def bind_http(self, http: HttpVenue) -> None:  # noqa: D102 - VenueServer's, plus REST rates
+        super().bind_http(http)
+        bitget_rest.set_limits(http)
 
     def _rest_ok(self, data: Any) -> Reply:
         body = {"code": "00000", "msg": "success", "requestTime": int(time.time() * 1000)}

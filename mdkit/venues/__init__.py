@@ -12,7 +12,7 @@ import importlib
 from mdkit.errors import UnknownVenue
 from mdkit.venues.base import Venue
 
-__all__ = ["REGISTRY", "get_venue", "venue_keys"]
+__all__ = ["DEFAULT_VENUE", "REGISTRY", "get_venue", "venue_keys"]
 
 #: Venue key → the module whose ``DESCRIPTOR`` describes it. One line per venue.
 REGISTRY: dict[str, str] = {
@@ -22,6 +22,9 @@ REGISTRY: dict[str, str] = {
     "richamster": "mdkit.venues.richamster",
     "bittap": "mdkit.venues.bittap",
 }
+
+#: The venue of ``mdkit.klines`` and the other REST calls when none is named.
+DEFAULT_VENUE = "cryptocom"
 
 
 def venue_keys() -> list[str]:

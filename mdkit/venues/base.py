@@ -51,6 +51,7 @@ from typing import Any, ClassVar
 from mdkit.data.tables import Tables
 from mdkit.data.timeparse import Interval, parse_interval
 from mdkit.errors import InvalidArgument, MdkitError, UnknownChannel, UnknownInterval, VenueError
+from mdkit.venues.rest_api import RestApi
 
 __all__ = [
     "CHANNELS",
@@ -265,6 +266,9 @@ class Venue:
     requests : mapping of str to str
         Request/response methods a user may call through :func:`mdkit.request`
         (method → what it returns); empty for venues without them.
+    rest : RestApi or None
+        Public REST market data (sans-I/O builders and parsers, documented rates)
+        behind ``mdkit.klines`` and friends; None for a venue without it.
     """
 
     key: str
@@ -283,6 +287,7 @@ class Venue:
     handshake_headers: Callable[[Credentials], Mapping[str, str]] | None = None
     example_symbols: tuple[str, ...] = ()
     requests: Mapping[str, str] = field(default_factory=dict)
+    rest: RestApi | None = None
 
     def __repr__(self) -> str:
         return f"<Venue {self.key}: {', '.join(self.channels)}>"

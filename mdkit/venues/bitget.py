@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import importlib
 import math
 import re
 import zlib
@@ -691,4 +692,5 @@ DESCRIPTOR = Venue(
     silence_timeout=45.0,
     symbol_list=_symbol_list,
     example_symbols=("BTCUSDT", "ETHUSDT"),
+    rest=importlib.import_module("mdkit.venues.bitget_rest").REST,  # spot REST (companion)
 )

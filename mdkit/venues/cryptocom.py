@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,6 +22,17 @@ from mdkit.data import frames
 from mdkit.data.markets import symbols_frame
 from mdkit.data.timeparse import Interval
 from mdkit.errors import AuthError, InvalidArgument, ProtocolError, VenueError
+from mdkit.venues.rest_api import (
+    Request,
+    RestApi,
+    RestCall,
+    epochs,
+    field,
+    floats,
+    ids,
+    levels,
+    rows_of,
+)
 
 __all__ = [
     "VENUE",
@@ -48,6 +58,7 @@ __all__ = [
     "parse_prices",
     "parse_depth",
     "normalize_side",
+    "REST",
 ]
 
 VENUE = "cryptocom"
@@ -60,19 +71,8 @@ DEPTH_STEPS = (0, 1, 2)
 #: Error codes that mean the signature was refused (NOTES.md: 100005 "request sign
 #: illegal"). An unknown key is an HTTP 401, mapped by the REST engine.
 AUTH_CODES = frozenset({"100005"})
-
-
-@dataclass(frozen=True)
-class Request:
-    """One HTTP request to make: method, path and parameters (query or form body)."""
-
-    method: str
-    path: str
-    params: dict[str, str] = field(default_factory=dict)
-    #: The symbol the request is about, to explain an HTTP 500 (NOTES.md: unknown
-    #: symbols on /v1/depth answer 500, not 404).
-    symbol: str | None = None
-    signed: bool = False
+#: Canonical names of the kline intervals (doc "Get k-line data": period in minutes).
+KLINE_INTERVALS = ("1min", "5min", "15min", "30min", "60min", "1day", "1week", "1month")
 
 
 def build_symbols() -> Request:
@@ -94,14 +94,14 @@ def build_ticker(symbol: str) -> Request:
     return Request("GET", "/v1/ticker", {"symbol": symbol}, symbol=symbol)
 
 
-def build_klines(symbol: str, interval: Interval) -> Request:
+def build_klines(symbol: str, interval: Interval, **_: Any) -> Request:
     """Request the latest bars (``GET /v1/klines?symbol=&period=<minutes>``)."""
     return Request(
         "GET", "/v1/klines", {"symbol": symbol, "period": str(interval.minutes)}, symbol=symbol
     )
 
 
-def build_trades(symbol: str) -> Request:
+def build_trades(symbol: str, **_: Any) -> Request:
     """Request the last 200 trades (``GET /v1/trades?symbol=``)."""
     return Request("GET", "/v1/trades", {"symbol": symbol}, symbol=symbol)
 
@@ -118,7 +118,7 @@ def check_depth_step(step: object) -> int:
     return step
 
 
-def build_depth(symbol: str, step: int = 0) -> Request:
+def build_depth(symbol: str, step: int = 0, **_: Any) -> Request:
     """Request the order book (``GET /v1/depth?symbol=&type=step<N>``).
 
     Raises
@@ -188,49 +188,78 @@ def parse_symbols(data: Any) -> pd.DataFrame:
         Index ``symbol``; columns ``base quote`` (str), ``price_precision
         amount_precision`` (int64).
 
+    Raises
+    ------
+    ProtocolError
+        Naming the field that is missing or not of its type.
+
     Examples
     --------
     Raw item: ``{"symbol":"crobtc","count_coin":"BTC","amount_precision":2,
     "base_coin":"CRO","price_precision":8}`` (coins are upper case on the live API).
     """
-    rows = [
-        {
-            "symbol": str(item["symbol"]).lower(),
-            "base": item["base_coin"],
-            "quote": item["count_coin"],
-            "price_precision": item["price_precision"],
-            "amount_precision": item["amount_precision"],
-        }
-        for item in _list(data, "symbols")
-    ]
+    what = f"{VENUE} /v1/symbols"
+    items = rows_of(data, what)
+    rows = []
+    for item in items:
+        precisions = ids(
+            [field(item, "price_precision", what), field(item, "amount_precision", what)],
+            "precision",
+            what,
+        )
+        rows.append(
+            {
+                "symbol": _text(field(item, "symbol", what), "symbol", what).lower(),
+                "base": _text(field(item, "base_coin", what), "base_coin", what),
+                "quote": _text(field(item, "count_coin", what), "count_coin", what),
+                "price_precision": int(precisions[0]),
+                "amount_precision": int(precisions[1]),
+            }
+        )
     return symbols_frame(rows, attrs=_attrs("rest:/v1/symbols"))
 
 
-def _list(data: Any, what: str) -> list[Any]:
-    if not isinstance(data, list):
-        raise ProtocolError(f"{VENUE}: expected a list of {what}, got {type(data).__name__}")
-    return data
+def _text(value: Any, name: str, what: str) -> str:
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or str(value).strip() == "":
+        raise ProtocolError(f"{what}: field {name!r} is not a name: {value!r}")
+    return str(value)
 
 
-def _ticker_row(symbol: str, item: Mapping[str, Any]) -> dict[str, Any]:
+_TICKER_FIELDS = (
+    ("last", ("last", "close")),
+    ("bid", ("buy",)),
+    ("ask", ("sell",)),
+    ("high", ("high",)),
+    ("low", ("low",)),
+    ("volume", ("vol",)),
+    ("change", ("rose", "change")),
+    ("open", ("open",)),
+    ("quote_volume", ("amount",)),
+)
+
+
+def _ticker_row(symbol: str, item: Any, what: str) -> dict[str, Any]:
     # `rose` is the 24 h change as a fraction; the all-markets form also sends the
     # same value as `change`. `buy`/`sell` are best bid/ask; `vol` is base volume;
-    # `amount` (WS form) is the quote turnover.
-    row: dict[str, Any] = {
-        "symbol": symbol,
-        "last": item.get("last", item.get("close")),
-        "bid": item.get("buy"),
-        "ask": item.get("sell"),
-        "high": item.get("high"),
-        "low": item.get("low"),
-        "volume": item.get("vol"),
-        "change": item.get("rose", item.get("change")),
-    }
-    if "open" in item:
-        row["open"] = item["open"]
-    if "amount" in item:
-        row["quote_volume"] = item["amount"]
+    # `amount` (WS form) is the quote turnover. Missing values stay NaN.
+    if not isinstance(item, Mapping):
+        raise ProtocolError(f"{what}: ticker item is not an object: {item!r:.80}")
+    row: dict[str, Any] = {"symbol": symbol}
+    for name, keys in _TICKER_FIELDS:
+        key = next((k for k in keys if k in item), None)
+        if key is None:
+            if name in ("open", "quote_volume"):
+                continue
+            row[name] = None
+        else:
+            row[name] = floats([item[key]], key, what, finite=False)[0]
     return row
+
+
+def _time_ms(value: Any, name: str, what: str) -> float | None:
+    if value is None:
+        return None
+    return float(epochs([value], "ms", name, what)[0])
 
 
 def parse_tickers(data: Any) -> pd.DataFrame:
@@ -243,19 +272,26 @@ def parse_tickers(data: Any) -> pd.DataFrame:
         ask high low volume change`` (float64; values arrive as numbers or as
         16-decimal strings such as ``"0.0000069000000000"``).
     """
-    if not isinstance(data, dict) or not isinstance(data.get("ticker"), list):
-        raise ProtocolError(f"{VENUE}: tickers answer lacks a 'ticker' list")
-    rows = [_ticker_row(str(t["symbol"]).lower(), t) for t in data["ticker"]]
-    return frames.tickers_frame(rows, time_ms=data.get("date"), attrs=_attrs("rest:/v1/tickers"))
+    what = f"{VENUE} /v1/tickers"
+    items = rows_of(field(data, "ticker", what), f"{what} ticker")
+    rows = [
+        _ticker_row(_text(field(t, "symbol", what), "symbol", what).lower(), t, what) for t in items
+    ]
+    return frames.tickers_frame(
+        rows, time_ms=_time_ms(data.get("date"), "date", what), attrs=_attrs("rest:/v1/tickers")
+    )
 
 
 def parse_ticker(data: Any, symbol: str) -> pd.DataFrame:
     """Parse ``/v1/ticker?symbol=``: one row, same columns as :func:`parse_tickers`."""
+    what = f"{VENUE} /v1/ticker"
     if not isinstance(data, dict):
-        raise ProtocolError(f"{VENUE}: ticker answer is not an object")
-    row = _ticker_row(symbol, data)
+        raise ProtocolError(f"{what}: ticker answer is not an object")
+    row = _ticker_row(symbol, data, what)
     return frames.tickers_frame(
-        [row], time_ms=data.get("time"), attrs=_attrs("rest:/v1/ticker", symbol=symbol)
+        [row],
+        time_ms=_time_ms(data.get("time"), "time", what),
+        attrs=_attrs("rest:/v1/ticker", symbol=symbol),
     )
 
 
@@ -273,28 +309,28 @@ def parse_klines(
         Index ``timestamp`` (bar open, UTC); ``open high low close volume`` float64;
         ``closed`` bool (False for the still-forming bar).
     """
-    rows = _list(data, "klines")
+    what = f"{VENUE} /v1/klines"
+    rows = rows_of(data, what)
     now = time.time() if now_s is None else now_s
     attrs = _attrs("rest:/v1/klines", symbol=symbol, interval=interval.name)
-    if not rows:
-        empty = np.empty((0, 5))
-        return frames.klines_frame(
-            np.empty(0, "int64"), empty, interval_seconds=interval.seconds, now_s=now, attrs=attrs
-        )
-    try:
-        table = np.array(rows, dtype="float64")
-    except (ValueError, TypeError) as exc:
-        raise ProtocolError(f"{VENUE}: kline rows are not numeric: {rows[:1]!r}") from exc
-    if table.ndim != 2 or table.shape[1] < 6:
-        raise ProtocolError(f"{VENUE}: kline rows need 6 values, got shape {table.shape}")
+    for row in rows:
+        if not isinstance(row, list) or len(row) < 6:
+            raise ProtocolError(f"{what}: a kline row needs 6 values, got {row!r:.80}")
+    wide = bool(rows) and all(len(r) > 6 for r in rows)
+    ohlcv = np.column_stack(
+        [floats([r[i] for r in rows], name, what) for i, name in enumerate(_OHLCV, 1)]
+    ).reshape(-1, 5)
     return frames.klines_frame(
-        table[:, 0].astype("int64"),
-        table[:, 1:6],
+        epochs([r[0] for r in rows], "s", "open time", what),
+        ohlcv,
         interval_seconds=interval.seconds,
         now_s=now,
-        quote_volume=table[:, 6] if table.shape[1] > 6 else None,
+        quote_volume=floats([r[6] for r in rows], "quote volume", what) if wide else None,
         attrs=attrs,
     )
+
+
+_OHLCV = ("open", "high", "low", "close", "volume")
 
 
 def parse_trades(data: Any, symbol: str) -> pd.DataFrame:
@@ -308,38 +344,33 @@ def parse_trades(data: Any, symbol: str) -> pd.DataFrame:
     pandas.DataFrame
         Index ``timestamp`` (UTC, oldest first); ``symbol id side price amount``.
     """
-    items = _list(data, "trades")
-    try:
-        return frames.trades_frame(
-            [t["ctime"] for t in items],
-            symbol,
-            [t["id"] for t in items],
-            [normalize_side(t.get("type", t.get("side"))) for t in items],
-            [t["price"] for t in items],
-            [t["amount"] for t in items],
-            attrs=_attrs("rest:/v1/trades", symbol=symbol),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ProtocolError(f"{VENUE}: unexpected trade item: {items[:1]!r}") from exc
+    what = f"{VENUE} /v1/trades"
+    items = rows_of(data, what)
+    return frames.trades_frame(
+        epochs([field(t, "ctime", what) for t in items], "ms", "ctime", what),
+        symbol,
+        ids([field(t, "id", what) for t in items], "id", what),
+        [normalize_side(t.get("type", t.get("side"))) for t in items],
+        floats([field(t, "price", what) for t in items], "price", what),
+        floats([field(t, "amount", what) for t in items], "amount", what),
+        attrs=_attrs("rest:/v1/trades", symbol=symbol),
+    )
 
 
 def parse_prices(data: Any) -> pd.DataFrame:
     """Parse ``/v1/ticker/price`` (``{"btcusdt": 15000, ...}``): index ``symbol``, ``price``."""
+    what = f"{VENUE} /v1/ticker/price"
     if not isinstance(data, dict):
-        raise ProtocolError(f"{VENUE}: prices answer is not an object")
+        raise ProtocolError(f"{what}: prices answer is not an object")
+    values = floats(list(data.values()), "price", what, finite=False)
     return frames.prices_frame(
-        {str(k).lower(): v for k, v in data.items()}, attrs=_attrs("rest:/v1/ticker/price")
+        {str(k).lower(): v for k, v in zip(data, values, strict=True)},
+        attrs=_attrs("rest:/v1/ticker/price"),
     )
 
 
-def _levels(levels: Any) -> np.ndarray:
-    if not levels:
-        return np.empty((0, 2))
-    return np.array(levels, dtype="float64").reshape(-1, 2)
-
-
 def parse_depth(
-    data: Any, symbol: str, step: int, *, received_ms: float | None = None
+    data: Any, symbol: str, step: int = 0, *, received_ms: float | None = None
 ) -> pd.DataFrame:
     """Parse ``/v1/depth``: ``{"tick": {"asks": [[p, a]...], "bids": [...], "time": ms|null}}``.
 
@@ -352,10 +383,13 @@ def parse_depth(
         Columns ``side level price amount``; bids high→low, then asks low→high.
         ``attrs["timestamp"]`` is the book time (server's, else receive time).
     """
-    tick = data.get("tick") if isinstance(data, dict) else None
+    what = f"{VENUE} /v1/depth"
+    tick = field(data, "tick", what)
     if not isinstance(tick, dict):
-        raise ProtocolError(f"{VENUE}: depth answer lacks 'tick'")
-    stamp = tick.get("time") or received_ms or time.time() * 1000
+        raise ProtocolError(f"{what}: field 'tick' is not an object")
+    stamp = _time_ms(tick.get("time") or None, "tick.time", what)
+    if stamp is None:
+        stamp = received_ms or time.time() * 1000
     attrs = _attrs(
         "rest:/v1/depth",
         symbol=symbol,
@@ -363,4 +397,36 @@ def parse_depth(
         timestamp=pd.Timestamp(int(stamp), unit="ms", tz="UTC"),
     )
     bids = tick.get("bids", tick.get("buys"))
-    return frames.depth_frame(_levels(bids), _levels(tick.get("asks")), attrs=attrs)
+    return frames.depth_frame(
+        levels(bids, "bids", what), levels(tick.get("asks"), "asks", what), attrs=attrs
+    )
+
+
+#: Public REST market data as descriptor data (doc "Response Status Code": the market
+#: APIs share 10 requests per second per IP). Klines older than the REST page (300
+#: bars) are paged over the WebSocket ``req``.
+REST = RestApi(
+    calls={
+        "symbols": RestCall(lambda **_: build_symbols(), parse_symbols, MARKET_RATE_PER_SECOND),
+        "tickers": RestCall(
+            lambda **_: build_tickers(),
+            parse_tickers,
+            MARKET_RATE_PER_SECOND,
+            fallback=RestCall(
+                lambda **_: build_tickers(legacy=True), parse_tickers, MARKET_RATE_PER_SECOND
+            ),
+        ),
+        "ticker": RestCall(
+            lambda symbol, **_: build_ticker(symbol), parse_ticker, MARKET_RATE_PER_SECOND
+        ),
+        "prices": RestCall(lambda **_: build_prices(), parse_prices, MARKET_RATE_PER_SECOND),
+        "klines": RestCall(build_klines, parse_klines, MARKET_RATE_PER_SECOND, page=300),
+        "trades": RestCall(build_trades, parse_trades, MARKET_RATE_PER_SECOND, page=200),
+        "depth": RestCall(build_depth, parse_depth, MARKET_RATE_PER_SECOND),
+    },
+    unwrap=lambda body: parse_envelope(body),
+    intervals=KLINE_INTERVALS,
+    kline_history="ws",
+    depth_steps=DEPTH_STEPS,
+    signed="mdkit.venues.cryptocom_user",
+)

@@ -569,4 +569,5 @@ DESCRIPTOR = Venue(
     symbol_list=_symbol_list,
     page_sizes={"klines": KLINE_PAGE},
     example_symbols=("btcusdt", "ethusdt"),
+    rest=rest.REST,
 )
