@@ -8,7 +8,9 @@ channels) on the sandbox, over real sockets. Runs on pandas 2.2 and 3.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +31,32 @@ STRING_COLUMNS = ("venue", "symbol", "pair", "interval")
 _EXTRA = {"richamster": ("BTC/USDT",)}
 
 
+def _btc_usdt(key: str) -> str:
+    """The venue's spelling of BTC/USDT among the symbols the capture asks for."""
+    names = [*get_venue(key).example_symbols, *_EXTRA.get(key, ())]
+    return next(n for n in names if pair_of(n) == "BTC/USDT")
+
+
+@contextmanager
+def pushing(sb: Sandbox, markets: list[tuple[str, str]]) -> Iterator[None]:
+    """Print a trade on every (venue, symbol) every 0.2 s meanwhile (no waiting on luck)."""
+    stop = threading.Event()
+
+    def push() -> None:
+        while not stop.is_set():
+            for venue, symbol in markets:
+                sb.push_trade(venue, symbol)
+            stop.wait(0.2)
+
+    thread = threading.Thread(target=push, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+
+
 def _public_channels(key: str) -> list[str]:
     desc = get_venue(key)
     out = []
@@ -46,7 +74,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, obje
     """REST frames of two symbols, a capture of every venue, and its dataset."""
     root = tmp_path_factory.mktemp("contract") / "data"
     # A busy market: every venue's pairs (Richamster's thin UAH ones too) trade within 3 s.
-    with Sandbox(trades_per_second=60):
+    with Sandbox(trades_per_second=60) as sb:
         rest = {
             "trades": [mdkit.trades(s) for s in ("btcusdt", "ethusdt")],
             "klines": [mdkit.klines("btcusdt", "1min"), mdkit.klines("ethbtc", "1h")],
@@ -57,7 +85,8 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, obje
             (key, [*get_venue(key).example_symbols, *_EXTRA.get(key, ())], _public_channels(key))
             for key in venue_keys()
         ]
-        cap = mdkit.capture(parts, seconds=3.0)
+        with pushing(sb, [(key, _btc_usdt(key)) for key in venue_keys()]):
+            cap = mdkit.capture(parts, seconds=3.0)
     cap.to_parquet(root, raw=True)
     yield {"rest": rest, "cap": cap, "root": root}
 
