@@ -3,6 +3,7 @@ interrupt. Committed notebooks carry no outputs."""
 
 from __future__ import annotations
 
+import ast
 import re
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ import mdkit
 pytestmark = pytest.mark.notebook
 
 ROOT = Path(__file__).resolve().parents[1]
+VENUE_KEYS = ("cryptocom", "bitget", "itick", "bittap", "richamster")
 
 
 @pytest.fixture(autouse=True)
@@ -104,9 +106,17 @@ def test_streams_notebook(tmp_path: Path) -> None:
     outputs, text = _run_notebook("02_streams.ipynb", tmp_path)
     assert "<Capture cryptocom+bitget+itick+bittap+richamster capture" in text
     assert "completed" in text and "'parse_errors': 0" in text
-    for venue in ("cryptocom", "bitget", "itick", "bittap", "richamster"):
+    for venue in VENUE_KEYS:
         assert text.count(venue) >= 4, venue  # in the repr, the trades, the book and latency
+    # every venue traded (the sandbox pushed trades), and all of it is one market
+    per_venue = ast.literal_eval(re.search(r"trades per venue: (\{.*?\})", text).group(1))
+    assert sorted(per_venue) == sorted(VENUE_KEYS) and min(per_venue.values()) > 0, per_venue
+    assert re.search(r"trades per pair: \{'BTC/USDT': \d+\}", text)
     assert _images(outputs) >= 3  # mids, heat map, latency
+    source = (NOTEBOOKS / "02_streams.ipynb").read_text()
+    for chart in ("mdkit.plot.venues", "mdkit.plot.heatmap", "mdkit.plot.latency"):
+        assert chart in source, chart
+    assert "pcolormesh" not in source and "plt.subplots" not in source  # nothing hand-drawn
 
 
 def test_account_notebook(tmp_path: Path) -> None:
