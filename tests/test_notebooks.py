@@ -142,6 +142,15 @@ def test_research_notebook(tmp_path: Path) -> None:
     assert _images(outputs) >= 1
     assert "OFI and the same window's mid change correlate at" in text
     assert "predictive value for the next window is" in text
+    # every conclusion carries its sample size and 95 % intervals, and says what the
+    # sandbox is (its per-venue lag built in): the method, not market truth
+    claims = re.findall(
+        r"correlate at [-+.\d]+, 95 % CI \[[-+.\d]+, [-+.\d]+\] "
+        r"\(bootstrap \[[-+.\d]+, [-+.\d]+\]\), n = (\d+) windows",
+        text,
+    )
+    assert len(claims) == 2 and min(int(n) for n in claims) >= 20, claims
+    assert "sandbox lag behind the common price" in text and "built-in per-venue lag" in text
 
 
 def test_research_notebook_finds_flow_moves_the_mid(tmp_path: Path) -> None:
