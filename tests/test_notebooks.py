@@ -165,6 +165,10 @@ def test_sandbox_realism_notebook(tmp_path: Path) -> None:
     outputs, text = _run_notebook("06_sandbox_realism.ipynb", tmp_path)
     assert _images(outputs) >= 1
     assert re.search(r"\d of 4 stylized facts hold", text)
+    # verdicts read from intervals with their sample sizes
+    assert len(re.findall(r"CI \[[-+.\d]+, [-+.\d]+\]", text)) >= 4
+    assert re.search(r"\(\d+ one-minute returns, \d+ one-second flow windows\)", text)
+    assert "the sandbox builds them in" in text
 
 
 def test_sandbox_realism_notebook_finds_every_fact(tmp_path: Path) -> None:
