@@ -24,9 +24,12 @@ from mdkit.sandbox import Sandbox  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent
 SEED = 7
+# BTC/USDT on every venue, each in its own spelling (one pair: mdkit's `pair` column).
 VENUES = [
     ("cryptocom", "btcusdt", ["trades", "ticker", "book"]),
     ("bitget", "BTCUSDT", ["trades", "ticker", "book"]),
+    ("itick", "BTCUSDT", ["trades", "ticker", "book"]),
+    ("richamster", "BTC/USDT", ["trades", "ticker", "book"]),
     ("bittap", "BTC-USDT", ["trades", "ticker", "book"]),
 ]
 log = logging.getLogger("mdkit.docs")

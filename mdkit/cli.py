@@ -76,8 +76,9 @@ def _out_kind(out: str) -> str:
 def _save_frame(df: pd.DataFrame, out: str | None, name: str) -> None:
     """Write one REST frame to --out, or print it."""
     if out is None:
-        with pd.option_context("display.width", 160, "display.max_columns", 20):
-            print(df.to_string(max_rows=40))
+        from mdkit.data.display import frame_text
+
+        print(frame_text(df, max_rows=40))  # to the values' precision, no 1e-06
         return
     kind = _out_kind(out)
     path = os.path.join(out, f"{name}.parquet") if kind == "dir" else out
@@ -232,7 +233,7 @@ def _rest(args: argparse.Namespace) -> int:
 _EPILOG = """examples:
   mdkit klines btcusdt 1h --start "30 days ago" --out btc.parquet
   mdkit capture cryptocom --symbols btcusdt,ethusdt --channels trades,book --seconds 30 --out data/
-  mdkit record data/ --venue cryptocom --symbols btcusdt --channels trades,book --flush 5s
+  mdkit record data/ --venue cryptocom --symbols btcusdt --channels trades,book --flush 5s --raw
   mdkit replay data/ --out replayed/
   mdkit compact data/
 

@@ -28,39 +28,46 @@ def _say(*parts: Any, end: str = "\n") -> None:
 
 
 def plain(value: Any) -> str:
-    """A number as people write it: no scientific notation, thousands separated.
+    """A number as people write it: no scientific notation, thousands separated,
+    as many decimals as it needs (``68,123.5``, ``0.0000069``)."""
+    from mdkit.data.display import number_text
 
-    Digits follow the magnitude (``68,123.5``, ``1.2345``, ``0.00000691``).
-    """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    v = float(value)
-    size = abs(v)
-    if size >= 1000:
-        text = f"{v:,.2f}"
-    elif size >= 1 or size == 0:
-        text = f"{v:,.4f}"
-    else:
-        text = f"{v:.8f}"  # 8 decimals: the finest tick of the venues, no float noise
+    text = number_text(value)
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _show(title: str, df: pd.DataFrame, rows: int = 6) -> None:
+def _show(title: str, df: pd.DataFrame, rows: int = 6, precision: Any = None) -> None:
+    from mdkit.data.display import frame_text
+
     _say(f"\n== {title}")
-    with pd.option_context("display.width", _WIDTH, "display.max_columns", 14):
-        _say(df.head(rows).to_string(float_format=plain))
+    _say(frame_text(df.head(rows), precision=precision))
+
+
+def _precision(key: str | None = None) -> dict[str, float]:
+    """Price decimals per symbol from the venue's list (empty where it publishes none)."""
+    import mdkit
+
+    listed = mdkit.symbols(key)
+    return {str(k): float(v) for k, v in listed["price_precision"].items() if v == v}
 
 
 def _rest_tour() -> None:
     import mdkit
 
     _say('\n>>> mdkit.klines("btcusdt", "1min").tail(3)')
-    _show("klines (closed=False is the bar still forming)", mdkit.klines("btcusdt", "1min").tail(3))
+    prec = _precision()
+    _show(
+        "klines (closed=False is the bar still forming; 1min as asked)",
+        mdkit.klines("btcusdt", "1min").tail(3),
+        precision=prec,
+    )
     _say('\n>>> mdkit.trades("BTC/USDT")')
     trades = mdkit.trades("BTC/USDT")
-    _show(f"trades ({len(trades)} rows, latest)", trades.tail(4))
+    _show(f"trades ({len(trades)} rows, latest)", trades.tail(4), precision=prec)
     flow = trades.groupby("side", observed=True).amount.sum()
     _say(f"   taker flow: buy {plain(flow.get('buy', 0.0))}, sell {plain(flow.get('sell', 0.0))}")
+    _say('\n>>> mdkit.ticker("crobtc")   # prices to the symbol\'s precision')
+    _show("ticker", mdkit.ticker("crobtc"), precision=prec)
     _say('\n>>> mdkit.depth("btcusdt")')
     book = mdkit.depth("btcusdt")
     bids = book[book.side == "bid"].set_index("level")
@@ -74,6 +81,11 @@ def _rest_tour() -> None:
         }
     )
     _show("depth, top 3 levels per side", ladder, 3)
+    from mdkit.data.display import bps_text
+
+    bid, ask = float(bids.price.iloc[0]), float(asks.price.iloc[0])
+    decimals = int(prec.get("btcusdt", 2))
+    _say(f"   spread {ask - bid:,.{decimals}f} ({bps_text(ask - bid, (ask + bid) / 2)})")
 
 
 def _public(desc: Any) -> list[str]:
@@ -90,7 +102,9 @@ def _public(desc: Any) -> list[str]:
 
 
 def _venue_table(cap: Any, key: str, symbols: list[str]) -> pd.DataFrame:
-    """One row per symbol: trades, last price, volume, best bid/ask, spread, messages."""
+    """One row per symbol: trades, last price, volume, best bid/ask, spread (and in bps)."""
+    from mdkit.data.display import bps_text, decimals_of
+
     rows = []
     kinds = cap.frames()
     trades = cap.trades[cap.trades.venue == key] if "trades" in kinds else None
@@ -111,13 +125,17 @@ def _venue_table(cap: Any, key: str, symbols: list[str]) -> pd.DataFrame:
             b = top[(top.venue == key) & (top.symbol == symbol)]
             if len(b):
                 bid, ask = b["bids[0].price"].iloc[-1], b["asks[0].price"].iloc[-1]
-        row["bid"], row["ask"], row["spread"] = bid, ask, ask - bid
+        # on the prices' own grid (82,739.39 - 82,739.38 is 0.01, not 0.00999999)
+        row["bid"], row["ask"] = bid, ask
+        row["spread"] = round(ask - bid, decimals_of([bid, ask])) if bid == bid else math.nan
+        row["spread_bps"] = bps_text(ask - bid, (ask + bid) / 2).replace(" bps", "")
         rows.append(row)
     return pd.DataFrame(rows).set_index("symbol")
 
 
 def _venues_tour(seconds: float) -> None:
     import mdkit
+    from mdkit.data.display import frame_text
     from mdkit.venues import get_venue, venue_keys
 
     descs = [get_venue(key) for key in venue_keys()]
@@ -136,9 +154,9 @@ def _venues_tour(seconds: float) -> None:
         messages = sum(v for k, v in per_channel.items() if k.split(" ", 1)[0] == key)
         _say(f"\n-- {key}: {', '.join(symbols)} | {' '.join(channels)} | {messages:,} messages")
         table = _venue_table(cap, key, symbols)
-        with pd.option_context("display.width", _WIDTH):
-            for line in table.to_string(float_format=plain).splitlines():
-                _say(f"   {line}")
+        prec = _precision(key)
+        for line in frame_text(table, precision=prec).splitlines():
+            _say(f"   {line}")
         for method in desc.requests:
             try:
                 r = mdkit.request(key, method)

@@ -132,18 +132,17 @@ def symbols(venue: str | None = None, *, url: str | None = None) -> pd.DataFrame
     Returns
     -------
     pandas.DataFrame
-        Index ``symbol`` (str, the venue's spelling); columns ``venue``, ``base``,
-        ``quote`` (str, lower case), ``price_precision``, ``amount_precision``
-        (int64, decimals) for venues with a REST market list (Crypto.com, Bitget,
-        which also gives ``quote_precision`` and ``min_amount``); only ``venue``
-        for the others.
+        Index ``symbol`` (str, the venue's spelling); columns ``venue``, ``pair``
+        (``BASE/QUOTE``), ``base``, ``quote`` (str, lower case), ``price_precision``,
+        ``amount_precision`` (decimals), ``tick_size``, ``lot_size`` (float64, NaN where
+        the venue publishes none); Bitget also ``quote_precision``, ``min_amount``,
+        ``status``. A venue that publishes no list: the symbols mdkit knows (its
+        examples), base and quote read from the venue's spelling.
 
     Raises
     ------
     UnknownVenue
         For a venue key mdkit does not know (naming them).
-    InvalidArgument
-        For a venue that publishes no symbol list.
     NetworkError, VenueError, RateLimitError, ProtocolError
 
     Examples
@@ -164,24 +163,19 @@ def symbols(venue: str | None = None, *, url: str | None = None) -> pd.DataFrame
 
 
 def _listed(key: str, url: str | None) -> pd.DataFrame:
-    """Another venue's symbol list, from its descriptor (registry only: no names here)."""
-    from mdkit.data.frames import strings
+    """Another venue's symbol list, from its descriptor (registry only: no names here);
+    a venue that publishes none: the symbols mdkit knows (its examples)."""
+    from mdkit.data.markets import symbols_frame
     from mdkit.engine.listing import venue_symbols
 
     desc = get_venue(key)
     urls = {"rest": config.endpoint_url(desc.key, "rest", url)} if url is not None else None
     listed = venue_symbols(desc, {}, urls=urls)
-    if listed is None:
-        examples = ", ".join(desc.example_symbols) or "none"
-        raise InvalidArgument(
-            f"{desc.key} publishes no symbol list; symbols are not checked before a "
-            f"capture (examples: {examples})"
-        )
-    names = list(dict.fromkeys(listed))
-    index = pd.Index(strings(names), name="symbol")
-    df = pd.DataFrame({"venue": strings([desc.key] * len(names))}, index=index)
-    df.attrs.update({"venue": desc.key, "source": "rest:symbol_list"})
-    return df
+    source = "rest:symbol_list" if listed is not None else "known"
+    names = list(dict.fromkeys(desc.example_symbols if listed is None else listed))
+    return symbols_frame(
+        [{"symbol": n} for n in names], attrs={"venue": desc.key, "source": source}
+    )
 
 
 def _known_symbols(key: str, base: str) -> list[str]:

@@ -44,6 +44,7 @@ def test_trades_contract(cap: mdkit.Capture) -> None:
     assert list(df.columns) == [
         "venue",
         "symbol",
+        "pair",
         "id",
         "side",
         "price",
@@ -65,9 +66,8 @@ def test_ticker_and_klines(cap: mdkit.Capture) -> None:
     t = cap.ticker
     assert {
         "symbol",
+        "pair",
         "last",
-        "bid",
-        "ask",
         "high",
         "low",
         "volume",
@@ -76,11 +76,13 @@ def test_ticker_and_klines(cap: mdkit.Capture) -> None:
         "quote_volume",
         "local_timestamp",
     } <= set(t.columns)
-    assert utc(t.index) and (t["last"] > 0).all() and t["bid"].isna().all()
+    assert utc(t.index) and (t["last"] > 0).all()
+    assert "bid" not in t and "ask" not in t  # v1 tickers send none: left out, not NaN
     k = cap.klines
     assert list(k.columns) == [
         "venue",
         "symbol",
+        "pair",
         "interval",
         "open",
         "high",
@@ -104,6 +106,7 @@ def test_depth_and_book(cap: mdkit.Capture) -> None:
     assert list(d.columns) == [
         "venue",
         "symbol",
+        "pair",
         "is_snapshot",
         "side",
         "price",
@@ -112,16 +115,17 @@ def test_depth_and_book(cap: mdkit.Capture) -> None:
     ]
     assert list(d["side"].cat.categories) == ["bid", "ask"] and d["is_snapshot"].all()
     b = cap.book(levels=3)
-    assert list(b.columns[:7]) == [
+    assert list(b.columns[:8]) == [
         "venue",
         "symbol",
+        "pair",
         "local_timestamp",
         "asks[0].price",
         "asks[0].amount",
         "bids[0].price",
         "bids[0].amount",
     ]
-    assert len(b.columns) == 3 + 4 * 3
+    assert len(b.columns) == 4 + 4 * 3
     assert (b["asks[0].price"] > b["bids[0].price"]).all()
     assert (b["asks[1].price"] > b["asks[0].price"]).all()
     assert (b["bids[1].price"] < b["bids[0].price"]).all()

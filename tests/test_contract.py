@@ -7,6 +7,7 @@ channels) on the sandbox, over real sockets. Runs on pandas 2.2 and 3.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -16,13 +17,24 @@ import pytest
 
 import mdkit
 from mdkit.data.frames import BOOK_SIDE_DTYPE, TRADE_SIDE_DTYPE, string_dtype
+from mdkit.data.symbols import pair_of
 from mdkit.sandbox import Sandbox
 from mdkit.venues import get_venue, venue_keys
 from mdkit.venues.base import PRIVATE_CHANNELS
 from tests.conftest import trading
 
 # Columns whose dtype is the contract's string dtype wherever they appear.
-STRING_COLUMNS = ("venue", "symbol", "interval")
+STRING_COLUMNS = ("venue", "symbol", "pair", "interval")
+
+
+# BTC/USDT on every venue (Richamster's examples are UAH markets; the sandbox lists it).
+_EXTRA = {"richamster": ("BTC/USDT",)}
+
+
+def _btc_usdt(key: str) -> str:
+    """The venue's spelling of BTC/USDT among the symbols the capture asks for."""
+    names = [*get_venue(key).example_symbols, *_EXTRA.get(key, ())]
+    return next(n for n in names if pair_of(n) == "BTC/USDT")
 
 
 def _public_channels(key: str) -> list[str]:
@@ -63,7 +75,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, obje
             "tickers": [mdkit.tickers(), mdkit.ticker("ethbtc"), mdkit.tickers(**bitget)],
         }
         parts = [
-            (key, list(get_venue(key).example_symbols), _public_channels(key))
+            (key, [*get_venue(key).example_symbols, *_EXTRA.get(key, ())], _public_channels(key))
             for key in venue_keys()
         ]
         # Every symbol of every venue trades while the capture runs (pushed, not luck).
@@ -181,15 +193,122 @@ def test_account_frames_are_indexed_by_timestamp(sandbox: Sandbox) -> None:
 
 
 def test_symbols_of_every_venue(sandbox: Sandbox) -> None:
+    frames = []
     for key in venue_keys():
         desc = get_venue(key)
-        if desc.symbol_list is None:
-            with pytest.raises(mdkit.InvalidArgument, match="publishes no symbol list"):
-                mdkit.symbols(key)
-            continue
         df = mdkit.symbols(key)
         assert df.index.name == "symbol" and df.index.dtype == string_dtype(), key
         assert set(desc.example_symbols) <= set(df.index), key
         assert set(df["venue"]) == {key}
+        assert {"pair", "base", "quote", "price_precision", "tick_size"} <= set(df.columns), key
+        # the venue's own base/quote (where it lists them) agree with the spelling's split,
+        # which is what stream frames use
+        assert list(df["pair"]) == [pair_of(s) for s in df.index], key
+        assert (df["pair"] == (df["base"] + "/" + df["quote"]).str.upper()).all(), key
+        frames.append(df)
+    out = _assert_dtypes_kept(frames, "symbols")
+    assert out["tick_size"].dtype == "float64"
+    listed = out[out["venue"] == "cryptocom"]
+    assert listed["tick_size"].notna().all()
+    assert (listed["tick_size"] == 10.0 ** -listed["price_precision"]).all()
     with pytest.raises(mdkit.UnknownVenue, match="valid"):
         mdkit.symbols("nowhere")
+
+
+def test_every_frame_carries_pair(sources: dict[str, object]) -> None:
+    rest, cap = sources["rest"], sources["cap"]
+    assert isinstance(rest, dict) and isinstance(cap, mdkit.Capture)
+    frames = {f"rest {k}": f for k, v in rest.items() for f in v}
+    frames |= {f"capture {k}": cap.frame(k) for k in cap.frames()}
+    frames |= {f"dataset {k}": mdkit.read_parquet(sources["root"], k) for k in cap.frames()}
+    frames["capture book"] = cap.book(5)
+    for name, df in frames.items():
+        assert "pair" in df.columns, name
+        assert df["pair"].dtype == string_dtype(), name
+        symbols = df.index if "symbol" not in df.columns else df["symbol"]
+        assert list(df["pair"]) == [pair_of(str(s)) for s in symbols], name
+        assert df["pair"].str.fullmatch(r"[A-Z0-9]+/[A-Z0-9]+").all(), name
+
+
+def test_groupby_pair_gives_one_group_per_market(sources: dict[str, object]) -> None:
+    cap = sources["cap"]
+    assert isinstance(cap, mdkit.Capture)
+    trades = cap.trades
+    groups = trades.groupby("pair")
+    # BTC/USDT is spelled four ways over five venues, one group in the end
+    btc = groups.get_group("BTC/USDT")
+    assert btc["venue"].nunique() == len(venue_keys()), btc["venue"].unique()
+    assert btc["symbol"].nunique() >= 3
+    assert trades.groupby("symbol").ngroups > groups.ngroups
+    assert groups.ngroups == len({pair_of(s) for s in trades["symbol"].unique()})
+
+
+# -- the README's per-venue columns table ------------------------------------------------
+
+#: Columns every venue's frame of a kind has (the table lists the rest per venue).
+CORE = {
+    "trades": ("venue", "symbol", "pair", "id", "side", "price", "amount", "local_timestamp"),
+    "ticker": ("venue", "symbol", "pair", "last", "local_timestamp"),
+    "klines": ("venue", "symbol", "pair", "interval", "open", "high", "low", "close"),
+    "depth": ("venue", "symbol", "pair", "is_snapshot", "side", "price", "amount"),
+    "quotes": ("venue", "symbol", "pair", "bid_price", "bid_amount", "ask_price", "ask_amount"),
+}
+
+
+def columns_table(cap: mdkit.Capture) -> str:
+    """Per kind and venue: the columns that venue's rows carry (beyond the core ones)."""
+    keys = venue_keys()
+    rows = ["| kind: every venue | " + " | ".join(f"`{k}`: also" for k in keys) + " |"]
+    rows.append("|---" * (len(keys) + 1) + "|")
+    for kind, core in CORE.items():
+        df = cap.frame(kind) if kind in cap.frames() else None
+        cells = []
+        for key in keys:
+            mine = None if df is None else df[df["venue"] == key]
+            if mine is None or not len(mine):
+                cells.append("—")
+                continue
+            extra = [c for c in mine.columns if c not in core and mine[c].notna().any()]
+            cells.append(" ".join(extra) or "(none)")
+        rows.append(f"| {kind}: {' '.join(core)} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _readme_section(text: str) -> str | None:
+    match = re.search(r"<!-- columns:begin -->\n(.*?)\n<!-- columns:end -->", text, re.S)
+    return match.group(1) if match else None
+
+
+def test_readme_columns_table_matches_the_frames(sources: dict[str, object]) -> None:
+    cap = sources["cap"]
+    assert isinstance(cap, mdkit.Capture)
+    for kind in CORE:  # every frame has its core columns
+        if kind in cap.frames():
+            assert set(CORE[kind]) <= set(cap.frame(kind).columns), kind
+    found = _readme_section(README.read_text())
+    assert found is not None, "README has no <!-- columns:begin/end --> section"
+    assert found == columns_table(cap), "run `python tests/test_contract.py` to refresh it"
+
+
+def main() -> None:
+    """Rewrite the README's columns table from a capture of every venue on the sandbox."""
+    with Sandbox(trades_per_second=60):
+        parts = [
+            (key, [*get_venue(key).example_symbols, *_EXTRA.get(key, ())], _public_channels(key))
+            for key in venue_keys()
+        ]
+        cap = mdkit.capture(parts, seconds=3.0)
+    text = re.sub(
+        r"(<!-- columns:begin -->\n)(?:.*?\n)?(<!-- columns:end -->)",
+        lambda m: m.group(1) + columns_table(cap) + "\n" + m.group(2),
+        README.read_text(),
+        flags=re.S,
+    )
+    README.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

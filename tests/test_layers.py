@@ -55,7 +55,11 @@ def _venue_modules_imported(path: Path) -> list[str]:
     out = []
     for name in _imports(path):
         parts = name.split(".")
-        if len(parts) > 2 and parts[:2] == ["mdkit", "venues"] and parts[2] not in NEUTRAL_VENUE_MODULES:
+        if (
+            len(parts) > 2
+            and parts[:2] == ["mdkit", "venues"]
+            and parts[2] not in NEUTRAL_VENUE_MODULES
+        ):
             out.append(name)
     return out
 

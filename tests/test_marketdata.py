@@ -18,6 +18,7 @@ def test_klines_contract(sandbox: Sandbox) -> None:
     assert list(df.columns) == [
         "venue",
         "symbol",
+        "pair",
         "interval",
         *["open", "high", "low", "close", "volume", "closed"],
     ]
@@ -83,7 +84,7 @@ def test_kline_matches_the_trades_in_its_minute(sandbox: Sandbox) -> None:
 def test_trades_contract(sandbox: Sandbox) -> None:
     df = mdkit.trades("BTC/USDT")
     assert len(df) == 200 and df.index.is_monotonic_increasing
-    assert list(df.columns) == ["venue", "symbol", "id", "side", "price", "amount"]
+    assert list(df.columns) == ["venue", "symbol", "pair", "id", "side", "price", "amount"]
     assert df.id.dtype == "Int64" and df.id.is_unique
     assert set(df.side.unique()) <= {"buy", "sell"}
     assert (df.symbol == "btcusdt").all()

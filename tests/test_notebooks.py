@@ -3,6 +3,7 @@ interrupt. Committed notebooks carry no outputs."""
 
 from __future__ import annotations
 
+import ast
 import re
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ import mdkit
 pytestmark = pytest.mark.notebook
 
 ROOT = Path(__file__).resolve().parents[1]
+VENUE_KEYS = ("cryptocom", "bitget", "itick", "bittap", "richamster")
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +42,7 @@ CHECKED = (
     "04_storage.ipynb",
     "05_research_ofi.ipynb",
     "06_sandbox_realism.ipynb",
+    "07_venues_rest_history.ipynb",
 )
 SECRETS = (
     "sandbox-demo-api-key-not-a-real-key",
@@ -106,9 +109,17 @@ def test_streams_notebook(tmp_path: Path) -> None:
     outputs, text = _run_notebook("02_streams.ipynb", tmp_path)
     assert "<Capture cryptocom+bitget+itick+bittap+richamster capture" in text
     assert "completed" in text and "'parse_errors': 0" in text
-    for venue in ("cryptocom", "bitget", "itick", "bittap", "richamster"):
+    for venue in VENUE_KEYS:
         assert text.count(venue) >= 4, venue  # in the repr, the trades, the book and latency
+    # every venue traded (the sandbox pushed trades), and all of it is one market
+    per_venue = ast.literal_eval(re.search(r"trades per venue: (\{.*?\})", text).group(1))
+    assert sorted(per_venue) == sorted(VENUE_KEYS) and min(per_venue.values()) > 0, per_venue
+    assert re.search(r"trades per pair: \{'BTC/USDT': \d+\}", text)
     assert _images(outputs) >= 3  # mids, heat map, latency
+    source = (NOTEBOOKS / "02_streams.ipynb").read_text()
+    for chart in ("mdkit.plot.venues", "mdkit.plot.heatmap", "mdkit.plot.latency"):
+        assert chart in source, chart
+    assert "pcolormesh" not in source and "plt.subplots" not in source  # nothing hand-drawn
 
 
 @pytest.mark.xdist_group("nb03")  # one kernel run, shared
@@ -137,6 +148,15 @@ def test_research_notebook(tmp_path: Path) -> None:
     assert _images(outputs) >= 1
     assert "OFI and the same window's mid change correlate at" in text
     assert "predictive value for the next window is" in text
+    # every conclusion carries its sample size and 95 % intervals, and says what the
+    # sandbox is (its per-venue lag built in): the method, not market truth
+    claims = re.findall(
+        r"correlate at [-+.\d]+, 95 % CI \[[-+.\d]+, [-+.\d]+\] "
+        r"\(bootstrap \[[-+.\d]+, [-+.\d]+\]\), n = (\d+) windows",
+        text,
+    )
+    assert len(claims) == 2 and min(int(n) for n in claims) >= 20, claims
+    assert "sandbox lag behind the common price" in text and "built-in per-venue lag" in text
 
 
 @pytest.mark.xdist_group("nb05")  # one kernel run, shared
@@ -153,6 +173,10 @@ def test_sandbox_realism_notebook(tmp_path: Path) -> None:
     outputs, text = _run_notebook("06_sandbox_realism.ipynb", tmp_path)
     assert _images(outputs) >= 1
     assert re.search(r"\d of 4 stylized facts hold", text)
+    # verdicts read from intervals with their sample sizes
+    assert len(re.findall(r"CI \[[-+.\d]+, [-+.\d]+\]", text)) >= 4
+    assert re.search(r"\(\d+ one-minute returns, \d+ one-second flow windows\)", text)
+    assert "the sandbox builds them in" in text
 
 
 @pytest.mark.xdist_group("nb06")  # one kernel run, shared
@@ -161,6 +185,24 @@ def test_sandbox_realism_notebook_finds_every_fact(tmp_path: Path) -> None:
         pytest.skip("the realistic sandbox market (issue 10) is not on main yet")
     _, text = _run_notebook("06_sandbox_realism.ipynb", tmp_path)
     assert "4 of 4 stylized facts hold" in text, text[-600:]
+
+
+def test_rest_history_notebook(tmp_path: Path) -> None:
+    outputs, text = _run_notebook("07_venues_rest_history.ipynb", tmp_path)
+    assert _images(outputs) >= 2  # the price gap and the cross-correlation
+    # both venues' REST history, one market key
+    per = re.search(r"bars per pair and venue: (\{.*?\})", text)
+    assert per is not None
+    counts = ast.literal_eval(per.group(1))
+    assert set(counts) == {("BTC/USDT", "bitget"), ("BTC/USDT", "cryptocom")}
+    assert min(counts.values()) > 2000, counts  # two days of 1-minute bars, paged
+    n = int(re.search(r"Over (\d+) common 1-minute returns", text).group(1))
+    assert n > 2000
+    # every conclusion with its interval; the lead-lag test corrected for many lags
+    assert len(re.findall(r"95 % CI \[[-+.\d]+, [-+.\d]+\]", text)) >= 3
+    assert "Bonferroni" in text and "expected by chance" in text
+    assert "show the method, not the real venues" in text
+    assert "sandbox lag behind the common price" in text
 
 
 def _kernel() -> tuple[KernelManager, Any]:

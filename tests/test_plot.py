@@ -71,7 +71,9 @@ def assert_utc_time_axis(ax: Any, *, label: bool = True) -> None:
 
 
 def legend_texts(ax: Any) -> list[str]:
-    return [t.get_text() for t in ax.get_legend().get_texts()]
+    """The axes' legend, or its figure's (charts that own their figure put it below)."""
+    legend = ax.get_legend() or next(iter(ax.figure.legends), None)
+    return [t.get_text() for t in legend.get_texts()]
 
 
 # -- candles ------------------------------------------------------------------------------
@@ -85,9 +87,9 @@ def test_candles_20_bars_volume_panel_and_forming_bar(sandbox: Sandbox) -> None:
     bodies = ax.containers[0]
     assert len(bodies) == 20
     assert ax.get_title("left") == "cryptocom btcusdt 5min"
-    assert ax.get_ylabel() == "price"
+    assert ax.get_ylabel() == "price (USDT)"  # units, from the pair
     (vol_ax,) = [a for a in fig.axes if a is not ax]
-    assert vol_ax.get_ylabel() == "volume"
+    assert vol_ax.get_ylabel() == "volume (BTC)"
     # a panel below, not a twin: own y axis, same x axis, lower on the figure
     assert vol_ax.get_shared_x_axes().joined(ax, vol_ax)
     assert vol_ax.get_position().y1 <= ax.get_position().y0 + 1e-6
@@ -95,7 +97,7 @@ def test_candles_20_bars_volume_panel_and_forming_bar(sandbox: Sandbox) -> None:
     # the forming bar is hollow and labelled, closed bars are filled
     assert not df["closed"].iloc[-1]
     assert bodies[-1].get_facecolor()[3] == 0 and bodies[0].get_facecolor()[3] > 0
-    assert "forming" in [t.get_text() for t in ax.texts]
+    assert_label_covers_no_candle(ax, df)
     # volumes are drawn to scale from zero
     heights = [p.get_height() for p in vol_ax.containers[0]]
     np.testing.assert_allclose(heights, df["volume"].to_numpy())
@@ -116,7 +118,30 @@ def test_candles_50000_bars_are_aggregated_and_say_so(sandbox: Sandbox) -> None:
     assert merged["volume"].sum() == pytest.approx(df["volume"].sum())
     assert merged["high"].max() == df["high"].max() and merged["low"].min() == df["low"].min()
     assert not merged["closed"].iloc[-1] and merged["closed"].iloc[1:-1].all()
+    # the key columns stay, the interval is the new one's
+    assert list(merged.columns[:4]) == ["venue", "symbol", "pair", "interval"]
+    assert set(merged["pair"]) == {"BTC/USDT"} and set(merged["interval"]) == {"4h"}
+    assert merged["pair"].dtype == df["pair"].dtype
+    with pytest.raises(mdkit.InvalidArgument, match="one market"):
+        mdkit.plot.aggregate_bars(pd.concat([df, df.assign(symbol="ethusdt")]), 3600)
     assert bodies[-1].get_facecolor()[3] == 0
+    assert_label_covers_no_candle(ax, merged)
+
+
+def assert_label_covers_no_candle(ax: Any, bars: pd.DataFrame) -> None:
+    """The "forming" label overlaps no candle (wick to wick, body width), in pixels."""
+    from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
+
+    fig = ax.figure
+    fig.canvas.draw()
+    (label,) = [t for t in ax.texts if t.get_text() == "forming"]
+    box = Text.get_window_extent(label, fig.canvas.get_renderer())  # the text, not its arrow
+    width = [p.get_width() for p in ax.containers[0]]
+    x = mdates.date2num(bars.index.tz_localize(None).to_numpy())
+    for i, (lo, hi) in enumerate(zip(bars["low"], bars["high"], strict=True)):
+        corners = ax.transData.transform([(x[i] - width[i] / 2, lo), (x[i] + width[i] / 2, hi)])
+        assert not box.overlaps(Bbox(corners)), (i, box, corners)
 
 
 def test_candles_into_a_given_axes(sandbox: Sandbox) -> None:
@@ -140,7 +165,12 @@ def test_depth_rest_snapshot_shows_both_sides_and_the_spread(sandbox: Sandbox) -
     ask = book[book.side == "ask"].price.min()
     assert legend_texts(ax) == ["bids (40)", "asks (40)"]
     assert ax.get_title("left").startswith("cryptocom btcusdt · depth, 40 levels a side at ")
-    assert ax.get_ylabel() == "cumulative amount"
+    assert ax.get_ylabel() == "cumulative amount (BTC)" and ax.get_xlabel() == "price (USDT)"
+    # every y tick written exactly (0.25 is "0.25", never "0.2")
+    ax.figure.canvas.draw()
+    ticks = [t for t in ax.get_yticks() if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
+    texts = [t.get_text() for t in ax.get_yticklabels()][: len(ticks)]
+    assert [float(t) for t in texts] == pytest.approx(ticks)
     (note,) = [t.get_text() for t in ax.texts]
     assert f"mid {(bid + ask) / 2:,.3f}" in note and f"spread {ask - bid:,.2f}" in note
     lo, hi = ax.get_xlim()
@@ -186,7 +216,7 @@ def test_heatmap_of_a_capture(cap: Any) -> None:
     ax = mdkit.plot.heatmap(cap, venue="cryptocom")
     assert_drawn(ax.figure)
     assert ax.get_title("left").startswith("cryptocom btcusdt · book heat map, top ")
-    assert ax.get_ylabel() == "price"
+    assert ax.get_ylabel() == "price (USDT)"
     assert_utc_time_axis(ax)
     (mesh,) = ax.collections[:1]
     assert type(mesh.norm).__name__ == "LogNorm"
@@ -194,8 +224,20 @@ def test_heatmap_of_a_capture(cap: Any) -> None:
     labels = legend_texts(ax)
     assert labels[:2] == ["best bid", "best ask"]
     trades = cap.trades[cap.trades.venue == "cryptocom"]
-    drawn = sum(len(c.get_offsets()) for c in ax.collections[1:])
-    assert drawn == len(trades)
+    points = np.concatenate([c.get_offsets() for c in ax.collections[1:]])
+    # only trades inside the map's time and price range; the title counts the others
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    assert ((points[:, 0] >= x0) & (points[:, 0] <= x1)).all()
+    assert ((points[:, 1] >= y0) & (points[:, 1] <= y1)).all()
+    title = ax.get_title("left")
+    left_out = int(title.split("(")[1].split()[0]) if "outside the map" in title else 0
+    assert len(points) + left_out == len(trades)
+    # the best bid and ask are both visible: the ask line always over the bid line
+    bid, ask = (line for line in ax.lines if line.get_label() in ("best bid", "best ask"))
+    ax.figure.canvas.draw()
+    below = bid.get_transform().transform(bid.get_xydata())[:, 1]
+    above = ask.get_transform().transform(ask.get_xydata())[:, 1]
+    assert (above - below >= 3).all()  # pixels, even where the spread is one tick
     assert len(ax.figure.axes) == 2  # the colour bar
 
 
@@ -217,8 +259,14 @@ def test_tape_markers_per_trade(cap: Any) -> None:
 def test_latency_per_venue(cap: Any) -> None:
     fig = mdkit.plot.latency(cap)
     assert_drawn(fig)
-    series, hist = fig.axes
-    assert series.get_ylabel() == "latency (ms)" and hist.get_xlabel() == "messages"
+    series, ecdf = fig.axes
+    assert series.get_ylabel() == "latency (ms)"
+    assert ecdf.get_xlabel() == "share of messages ≤ latency" and ecdf.get_xlim() == (0, 1)
+    # one ECDF line per venue, each its own colour and line style, rising to 100 %
+    lines = [line for line in ecdf.lines if len(line.get_xdata())]
+    assert len(lines) == len({line.get_color() for line in lines}) == len(VENUES)
+    assert len({str(line.get_linestyle()) for line in lines}) == len(VENUES)
+    assert all(line.get_xdata()[-1] == 1.0 for line in lines)
     assert_utc_time_axis(series)
     assert "receive latency" in series.get_title("left")
     (legend,) = fig.legends

@@ -74,7 +74,9 @@ def test_symbols_carry_base_quote_and_precisions(sb: Sandbox) -> None:
     df = mdkit.symbols("bitget")
     row = df.loc["BTCUSDT"]
     assert (row["base"], row["quote"], row["venue"]) == ("btc", "usdt", "bitget")
-    assert df["price_precision"].dtype == np.int64 and df["amount_precision"].dtype == np.int64
+    # float64 like every venue's list (NaN where a venue publishes none)
+    assert df["price_precision"].dtype == np.float64 and df["amount_precision"].dtype == np.float64
+    assert row["pair"] == "BTC/USDT" and row["tick_size"] == 10.0 ** -row["price_precision"]
     assert row["price_precision"] == sb.market.venue("bitget").instrument("BTCUSDT").price_precision
     assert df.index.name == "symbol" and len(df) > 800
 
@@ -84,7 +86,7 @@ def test_history_in_one_call_agrees_with_ccxt(sb: Sandbox, ex: Any) -> None:
     assert 72 <= len(df) <= 73 and df.index.is_unique and df.index.is_monotonic_increasing
     assert (df.index[1:] - df.index[:-1] == pd.Timedelta(hours=1)).all()
     assert list(df.columns) == [
-        *["venue", "symbol", "interval", "open", "high", "low", "close", "volume"],
+        *["venue", "symbol", "pair", "interval", "open", "high", "low", "close", "volume"],
         *["quote_volume", "closed"],
     ]
     assert df.interval.iloc[0] == "60min" and not df.closed.iloc[-1] and df.closed.iloc[:-1].all()

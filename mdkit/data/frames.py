@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mdkit.data.symbols import pairs
+
 __all__ = [
     "new_frame",
     "TIMESTAMP",
@@ -53,7 +55,6 @@ __all__ = [
     "depth_frame",
     "tickers_frame",
     "prices_frame",
-    "symbols_frame",
     "balances_frame",
     "records_frame",
     "account_frame",
@@ -182,10 +183,35 @@ def _float(values: Any) -> np.ndarray:
 def new_frame(
     columns: dict[str, Any], index: pd.Index | None, attrs: Mapping[str, Any]
 ) -> pd.DataFrame:
-    """A DataFrame of ``columns`` (not copied) on ``index``, with ``attrs`` set."""
+    """A DataFrame of ``columns`` (not copied) on ``index``, with ``attrs`` set, and
+    ``pair`` (venue-neutral ``BASE/QUOTE``, :func:`mdkit.data.symbols.pair_of`) after
+    ``symbol`` (or first, after ``venue``, where ``symbol`` is the index)."""
+    columns = _with_pair(columns, index)
     df = pd.DataFrame(columns, index=index, copy=False)
     df.attrs.update(attrs)
     return df
+
+
+def _with_pair(columns: dict[str, Any], index: pd.Index | None) -> dict[str, Any]:
+    if "pair" in columns:
+        return columns
+    if "symbol" in columns:
+        after = "symbol"
+        symbols = columns["symbol"]
+    elif index is not None and index.name == "symbol":
+        after = "venue" if "venue" in columns else ""
+        symbols = index
+    else:
+        return columns
+    pair = strings(pairs(symbols))
+    if not after:
+        return {"pair": pair, **columns}
+    out: dict[str, Any] = {}
+    for name, values in columns.items():
+        out[name] = values
+        if name == after:
+            out["pair"] = pair
+    return out
 
 
 def klines_frame(
@@ -388,32 +414,6 @@ def prices_frame(prices: Mapping[str, Any], *, attrs: Mapping[str, Any]) -> pd.D
     """
     index = _symbol_index(list(prices))
     return new_frame({"price": _float([_number(v) for v in prices.values()])}, index, attrs)
-
-
-def symbols_frame(rows: Sequence[Mapping[str, Any]], *, attrs: Mapping[str, Any]) -> pd.DataFrame:
-    """Build the market list.
-
-    Parameters
-    ----------
-    rows : sequence of mapping
-        Each with ``symbol base quote price_precision amount_precision``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index ``symbol`` (str); columns ``venue`` (str, from ``attrs``), ``base``,
-        ``quote`` (lower-case str),
-        ``price_precision``, ``amount_precision`` (int64).
-    """
-    index = _symbol_index([str(r["symbol"]) for r in rows])
-    columns = _labels(attrs, len(rows), ("venue",))
-    columns |= {
-        "base": strings([str(r["base"]).lower() for r in rows]),
-        "quote": strings([str(r["quote"]).lower() for r in rows]),
-        "price_precision": np.asarray([int(r["price_precision"]) for r in rows], dtype="int64"),
-        "amount_precision": np.asarray([int(r["amount_precision"]) for r in rows], dtype="int64"),
-    }
-    return new_frame(columns, index, attrs)
 
 
 def balances_frame(rows: Sequence[Mapping[str, Any]], *, attrs: Mapping[str, Any]) -> pd.DataFrame:

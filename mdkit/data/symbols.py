@@ -1,16 +1,101 @@
-"""Symbol spellings: ``BTC/USDT``, ``btc-usdt``, ``BTC_USDT`` and ``btcusdt`` are one market."""
+"""Symbol spellings: ``BTC/USDT``, ``btc-usdt``, ``BTC_USDT`` and ``btcusdt`` are one market.
+
+Every frame carries ``pair``, the venue-neutral market in ccxt's spelling (``BTC/USDT``,
+upper case), next to ``symbol`` (the venue's own spelling), so ``groupby("pair")`` over a
+capture of several venues gives one group per market. A spelling with a separator
+(``BTC-USDT``, ``BTC/UAH``, ``btc_usdt``) splits there; a compact one (``btcusdt``,
+``BTCUSDT``) splits before the longest quote asset of :data:`QUOTE_ASSETS` it ends with.
+The venues' own symbol lists (``mdkit.symbols(venue)``) agree with this split for every
+market they list (tests/test_contract.py checks it on the sandbox).
+"""
 
 from __future__ import annotations
 
 import difflib
 import re
 from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from mdkit.errors import InvalidArgument, UnknownSymbol
 
-__all__ = ["compact_symbol", "check_symbol"]
+__all__ = ["QUOTE_ASSETS", "compact_symbol", "check_symbol", "split_symbol", "pair_of", "pairs"]
 
 _SEPARATORS = re.compile(r"[\s/\-_:]")
+
+#: Quote assets of the venues' symbol lists, for compact spellings (longest match wins:
+#: ``usdcusdt`` is USDC/USDT).
+QUOTE_ASSETS: tuple[str, ...] = (
+    "USDT", "USDC", "FDUSD", "BUSD", "TUSD", "USDE", "DAI", "USD", "EUR", "GBP", "TRY",
+    "BRL", "UAH", "BTC", "ETH", "BNB", "CRO", "SOL", "MX",
+)  # fmt: skip
+_BY_LENGTH = tuple(sorted(QUOTE_ASSETS, key=len, reverse=True))
+
+
+@lru_cache(maxsize=4096)
+def split_symbol(symbol: str) -> tuple[str, str]:
+    """Return ``(BASE, QUOTE)`` of a venue's spelling of a market.
+
+    Parameters
+    ----------
+    symbol : str
+        ``"BTC-USDT"``, ``"BTC/UAH"``, ``"btcusdt"``, ``"BTCUSDT"``...
+
+    Returns
+    -------
+    tuple of str
+        Upper-case base and quote; ``("BTCFOO", "")`` when a compact spelling ends
+        with no known quote asset.
+    """
+    parts = [p for p in _SEPARATORS.split(symbol.strip().upper()) if p]
+    if len(parts) >= 2:
+        return parts[0], parts[1]
+    compact = parts[0] if parts else ""
+    for quote in _BY_LENGTH:
+        if compact.endswith(quote) and len(compact) > len(quote):
+            return compact[: -len(quote)], quote
+    return compact, ""
+
+
+def pair_of(symbol: str) -> str:
+    """Return the venue-neutral market ``BASE/QUOTE`` (``"btcusdt"`` → ``"BTC/USDT"``).
+
+    Parameters
+    ----------
+    symbol : str
+        A venue's spelling.
+
+    Returns
+    -------
+    str
+        ``BASE/QUOTE`` in upper case; the upper-case spelling itself when no quote
+        asset is recognised.
+    """
+    base, quote = split_symbol(symbol)
+    return f"{base}/{quote}" if quote else base
+
+
+def pairs(symbols: Any) -> np.ndarray:
+    """Return :func:`pair_of` of every symbol (one parse per distinct symbol).
+
+    Parameters
+    ----------
+    symbols : array-like of str
+        Symbols in the venues' spellings; missing values stay missing.
+
+    Returns
+    -------
+    numpy.ndarray
+        object array of ``BASE/QUOTE`` strings (None where the symbol is missing).
+    """
+    if not isinstance(symbols, np.ndarray | pd.api.extensions.ExtensionArray | pd.Index):
+        symbols = np.asarray(symbols, dtype=object)
+    codes, uniques = pd.factorize(symbols, use_na_sentinel=True)
+    table = np.asarray([pair_of(str(u)) for u in uniques] + [None], dtype=object)
+    return table[codes]
 
 
 def compact_symbol(symbol: str) -> str:

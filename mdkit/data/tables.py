@@ -166,7 +166,7 @@ STREAM_KINDS = MARKET_KINDS + PRIVATE_KINDS
 # (a venue that lacks a field leaves it out, never invents it).
 _REQUIRED = {
     "trades": ("symbol", "id", "side", "price", "amount"),
-    "ticker": TICKER_COLUMNS,
+    "ticker": ("symbol", "last"),  # the rest where sent (README "Columns per venue")
     "quotes": ("symbol", "bid_price", "bid_amount", "ask_price", "ask_amount"),
     "orders": ("symbol", "order_id", "side", "status", "price", "amount"),
     "fills": ("symbol", "trade_id", "order_id", "side", "price", "amount"),

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from mdkit.data.frames import KLINE_COLUMNS
+from mdkit.data.frames import KLINE_COLUMNS, strings
 from mdkit.errors import InvalidArgument
 from mdkit.plot._common import (
     BUY,
     SELL,
+    assets_of,
     check_axes,
     compact_numbers,
     naive_utc,
@@ -25,6 +26,7 @@ from mdkit.plot._common import (
     require_time_index,
     time_axis,
     title_of,
+    unit_label,
 )
 
 if TYPE_CHECKING:
@@ -35,6 +37,8 @@ __all__ = ["candles", "aggregate_bars"]
 _OHLC = KLINE_COLUMNS[:4]
 _VOLUME = KLINE_COLUMNS[4]
 _CLOSED = "closed"
+# Key columns kept through aggregation (one value each: one market's bars).
+_KEYS = ("venue", "symbol", "pair")
 _EXPECTED = "a klines frame such as mdkit.klines('btcusdt', '1min') or cap.klines"
 
 # Round bar lengths to merge into, in seconds: each divides the next's natural day/week.
@@ -60,14 +64,16 @@ def aggregate_bars(df: pd.DataFrame, seconds: int) -> pd.DataFrame:
     Raises
     ------
     InvalidArgument
-        If ``df`` is not a non-empty klines frame with a time index, or ``seconds`` is
-        not a whole number of seconds from 1 to a year.
+        If ``df`` is not a non-empty klines frame with a time index, holds several
+        markets or intervals, or ``seconds`` is not a whole number of seconds from 1 to
+        a year.
 
     Returns
     -------
     pandas.DataFrame
-        Same columns as the input's ``open high low close`` (+ ``volume``), plus
-        ``closed`` (bool); index ``timestamp`` at each merged bar's open.
+        The input's key columns ``venue symbol pair`` (str) and ``interval`` (the new
+        one's name), ``open high low close`` (+ ``volume``), ``closed`` (bool); index
+        ``timestamp`` at each merged bar's open.
     """
     require_frame(df, _OHLC, "aggregate_bars", _EXPECTED)
     require_time_index(df, "aggregate_bars", _EXPECTED)
@@ -79,6 +85,10 @@ def aggregate_bars(df: pd.DataFrame, seconds: int) -> pd.DataFrame:
         raise InvalidArgument(
             f"seconds must be a whole number of seconds from 1 to a year, not {seconds!r}"
         )
+    for key in (*_KEYS, "interval"):
+        if key in df.columns and df[key].nunique() > 1:
+            values = ", ".join(map(str, pd.unique(df[key])))
+            raise InvalidArgument(f"aggregate_bars merges one market's bars; {key}s: {values}")
     rule = pd.Timedelta(seconds=int(seconds))
     index = pd.DatetimeIndex(df.index)
     origin = _ORIGIN.tz_localize(index.tz) if index.tz is not None else _ORIGIN
@@ -98,7 +108,12 @@ def aggregate_bars(df: pd.DataFrame, seconds: int) -> pd.DataFrame:
         out.loc[out.index[-1], _CLOSED] = False  # the data stops inside the last bar
     out.attrs = dict(df.attrs)
     out.attrs["interval"] = _name(seconds)
-    return out
+    keys = {k: strings([str(df[k].iloc[0])] * len(out)) for k in _KEYS if k in df.columns}
+    if "interval" in df.columns:
+        keys["interval"] = strings([out.attrs["interval"]] * len(out))
+    merged = pd.concat([pd.DataFrame(keys, index=out.index), out], axis=1)
+    merged.attrs = out.attrs
+    return merged
 
 
 def _bar_seconds(index: pd.DatetimeIndex) -> int:
@@ -205,26 +220,29 @@ def candles(
         linewidth=0.8,
         zorder=3,
     )
+    ax.margins(y=0.06)
     if forming.any():
+        # In headroom above every candle (no candle under the text), an arrow down to it.
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, high + (high - low) * 0.12)
         last = int(np.flatnonzero(forming)[-1])
         ax.annotate(
             "forming",
             (x[last], float(df["high"].iloc[last])),
-            xytext=(-4, 3),
-            textcoords="offset points",
+            xytext=(x[last], 0.985),
+            textcoords=ax.get_xaxis_transform(),
             ha="right",
-            va="bottom",
+            va="top",
             fontsize=8,
             color="#555555",
-            # Readable over the neighbouring candles of a dense chart.
-            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
+            arrowprops={"arrowstyle": "-", "color": "#999999", "linewidth": 0.6},
         )
     ax.set_title(title, loc="left")
-    ax.set_ylabel("price")
+    base_asset, quote_asset = assets_of(df)
+    ax.set_ylabel(unit_label("price", quote_asset))
     plain_prices(ax)
     ax.grid(True, color="#e6e6e6", linewidth=0.6, zorder=0)
     ax.set_xlim(x[0] - step, x[-1] + step)
-    ax.margins(y=0.06)
     if vol_ax is not None:
         vol_ax.bar(
             x,
@@ -237,7 +255,7 @@ def candles(
             linewidth=[0.8 if f else 0.0 for f in forming],
             zorder=2,
         )
-        vol_ax.set_ylabel("volume")
+        vol_ax.set_ylabel(unit_label("volume", base_asset))
         compact_numbers(vol_ax)
         vol_ax.grid(True, axis="y", color="#e6e6e6", linewidth=0.6, zorder=0)
         vol_ax.set_ylim(bottom=0)

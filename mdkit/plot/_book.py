@@ -22,6 +22,7 @@ from mdkit.plot._common import (
     ASK,
     BID,
     MID,
+    assets_of,
     compact_numbers,
     new_axes,
     plain_prices,
@@ -29,6 +30,7 @@ from mdkit.plot._common import (
     require_time_index,
     select,
     title_of,
+    unit_label,
 )
 
 if TYPE_CHECKING:
@@ -264,8 +266,10 @@ def depth(
         bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": "#bbbbbb"},
         zorder=5,
     )
-    ax.set_xlabel("price" + ("  (axis broken at the spread)" if broken else ""))
-    ax.set_ylabel("cumulative amount")
+    base_asset, quote_asset = assets_of(book)
+    broken_note = "  (axis broken at the spread)" if broken else ""
+    ax.set_xlabel(unit_label("price", quote_asset) + broken_note)
+    ax.set_ylabel(unit_label("cumulative amount", base_asset))
     compact_numbers(ax)
     if not broken:
         plain_prices(ax, "x")

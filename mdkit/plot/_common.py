@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from mdkit.data.display import decimals_of
 from mdkit.data.frames import LOCAL_TIMESTAMP
 from mdkit.errors import InvalidArgument
 
@@ -45,6 +46,8 @@ __all__ = [
     "figure_of",
     "plain_prices",
     "compact_numbers",
+    "assets_of",
+    "unit_label",
 ]
 
 # Colours: green/red for buyers/bids vs sellers/asks (what trading screens use), chosen
@@ -213,6 +216,22 @@ def select(df: pd.DataFrame, what: str, venue: str | None, symbol: str | None) -
     return df
 
 
+def assets_of(df: pd.DataFrame) -> tuple[str, str]:
+    """``(BASE, QUOTE)`` of a one-market frame, for axis units; ``("", "")`` if unknown."""
+    from mdkit.data.symbols import split_symbol
+
+    found = _names(df, "pair", "pairs") or _names(df, SYMBOL, "symbols")
+    if len(found) != 1:
+        return "", ""
+    base, quote = split_symbol(found[0])
+    return (base, quote) if quote else ("", "")
+
+
+def unit_label(name: str, unit: str) -> str:
+    """``price (USDT)``, or ``price`` when the unit is unknown."""
+    return f"{name} ({unit})" if unit else name
+
+
 def venue_colors(keys: Sequence[str]) -> dict[str, str]:
     """One stable colour per key, in order."""
     return {k: VENUE_PALETTE[i % len(VENUE_PALETTE)] for i, k in enumerate(keys)}
@@ -254,8 +273,8 @@ def compact_numbers(ax: Axes, axis: str = "y") -> None:
                 ((s, x) for s, x in ((1e9, "G"), (1e6, "M"), (1e3, "k")) if top >= s), (1.0, "")
             )
             scaled = vals / scale
-            step = float(np.min(np.diff(np.unique(scaled)))) if len(np.unique(scaled)) > 1 else 1.0
-            decimals = int(min(8, max(0, -np.floor(np.log10(step) + 1e-9)))) if step > 0 else 0
+            # Every tick exact (0.25 is "0.25", not "0.2"), at most 8 decimals.
+            decimals = min(8, decimals_of(np.round(scaled, 8)))
             return [f"{v:.{decimals}f}{suffix if v else ''}" for v in scaled]
 
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(_Compact())

@@ -14,6 +14,7 @@ from mdkit.plot._common import (
     SELL,
     SYMBOL,
     VENUE,
+    assets_of,
     figure_of,
     naive_utc,
     new_axes,
@@ -24,6 +25,7 @@ from mdkit.plot._common import (
     select,
     time_axis,
     title_of,
+    unit_label,
     venue_colors,
 )
 
@@ -37,6 +39,9 @@ _TRADES = "a trades frame such as mdkit.trades('btcusdt') or cap.trades"
 _STREAM = "a capture frame with local_timestamp, such as cap.trades, cap.ticker or cap.depth"
 _PRICES = "cap.book(1), cap.ticker or cap.trades of a multi-venue capture"
 _BOOK_TOP = ("bids[0].price", "asks[0].price")
+# Per venue, beside its colour: a marker (time series) and a line style (ECDF).
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+_DASHES: tuple[Any, ...] = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 2)), (0, (1, 3)))
 
 
 def _is_capture(source: Any) -> bool:
@@ -78,6 +83,7 @@ def tape(
     df = select(df, "tape", venue, symbol).sort_index(kind="stable")
     if df.empty:
         raise InvalidArgument(f"tape: no trades of venue {venue!r} symbol {symbol!r}")
+    own_figure = ax is None
     ax = new_axes(ax, (11, 4.6))
     x = naive_utc(df.index)
     price = df["price"].to_numpy(float)
@@ -105,9 +111,12 @@ def tape(
         )
     for q in (0.5, 1.0):
         ax.scatter([], [], s=8 + 160 * q, c="#bbbbbb", marker="o", label=f"amount {cap * q:.3g}")
-    ax.legend(loc="upper left", fontsize=8, ncols=4, frameon=False)
+    if own_figure:  # below the chart: inside, it would cover trades
+        figure_of(ax).legend(loc="outside lower left", fontsize=8, ncols=4, frameon=False)
+    else:
+        ax.legend(loc="upper left", fontsize=8, ncols=4, frameon=False)
     ax.margins(x=0.01, y=0.12)
-    ax.set_ylabel("price")
+    ax.set_ylabel(unit_label("price", assets_of(df)[1]))
     plain_prices(ax)
     time_axis(ax)
     ax.grid(True, color="#e6e6e6", linewidth=0.6, zorder=0)
@@ -165,7 +174,7 @@ def latency(
     first_message: bool = False,
     axes: tuple[Axes, Axes] | None = None,
 ) -> Figure:
-    """Draw receive latency (``local_timestamp − timestamp``) per venue: series and histogram.
+    """Draw receive latency (``local_timestamp − timestamp``) per venue: series and ECDF.
 
     The latency includes the venue's own delay and any clock offset between it and
     this machine (negative values mean the clocks disagree). Rows whose venue sends no
@@ -182,7 +191,8 @@ def latency(
         Include each stream's first message (left out by default: replayed trades and
         snapshots sent on subscribe are old data, not delay).
     axes : (Axes, Axes), optional
-        Where to draw the time series and the histogram; a new figure otherwise.
+        Where to draw the time series and the ECDF (latency on a shared y axis); a new
+        figure otherwise.
 
     Returns
     -------
@@ -203,9 +213,9 @@ def latency(
         fig = plt.figure(figsize=(11, 4.4), layout="constrained")
         grid = fig.add_gridspec(1, 2, width_ratios=(3.2, 1), wspace=0.02)
         series_ax = fig.add_subplot(grid[0])
-        hist_ax = fig.add_subplot(grid[1], sharey=series_ax)
+        ecdf_ax = fig.add_subplot(grid[1], sharey=series_ax)
     else:
-        series_ax, hist_ax = axes
+        series_ax, ecdf_ax = axes
     ms = (pd.DatetimeIndex(df[LOCAL_TIMESTAMP]).asi8 - pd.DatetimeIndex(df.index).asi8) / 1e6
     no_server_time = ms == 0
     untimed = int(no_server_time.sum())
@@ -223,29 +233,45 @@ def latency(
     venue_of = df[VENUE].astype(str).to_numpy() if VENUE in df else np.full(len(df), groups[0])
     colors = venue_colors(groups)
     positive = bool((ms > 0).all())
-    lo, hi = (float(ms.min()), float(ms.max())) if len(ms) else (0.0, 1.0)
-    if positive:
-        bins = np.geomspace(max(lo, 1e-3), max(hi, lo * 1.01, 1e-3) * 1.0001, 30)
-    else:
-        bins = np.linspace(lo, hi if hi > lo else lo + 1, 30)
+    from matplotlib.lines import Line2D
+
     x = naive_utc(df.index)
-    for key in groups:
+    handles: list[Any] = []
+    for i, key in enumerate(groups):
         m = venue_of == key
         values = ms[m]
         med, p99 = float(np.median(values)), float(np.percentile(values, 99))
         label = f"{key}: median {_ms(med)}, p99 {_ms(p99)} (n={m.sum():,})"
+        # One colour and one marker/line style per venue: told apart in grey print too.
         series_ax.scatter(
-            x[m], values, s=9, color=colors[key], alpha=0.7, linewidths=0, label=label
-        )
-        hist_ax.hist(
+            x[m],
             values,
-            bins=bins,
-            orientation="horizontal",
-            histtype="stepfilled",
+            s=12,
+            marker=_MARKERS[i % len(_MARKERS)],
             color=colors[key],
-            alpha=0.35,
-            edgecolor=colors[key],
-            linewidth=1.0,
+            alpha=0.7,
+            linewidths=0,
+        )
+        # ECDF: the share of messages at or below each latency (lines never blend).
+        ordered = np.sort(values)
+        share = np.arange(1, len(ordered) + 1) / len(ordered)
+        ecdf_ax.step(
+            share,
+            ordered,
+            where="post",
+            color=colors[key],
+            linestyle=_DASHES[i % len(_DASHES)],
+            linewidth=1.6,
+        )
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=colors[key],
+                marker=_MARKERS[i % len(_MARKERS)],
+                linestyle=_DASHES[i % len(_DASHES)],
+                label=label,
+            )
         )
     if positive:
         series_ax.set_yscale("log")
@@ -258,10 +284,12 @@ def latency(
     if positive:
         series_ax.yaxis.set_major_locator(mticker.LogLocator(subs=(1.0, 2.0, 5.0)))
     series_ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: f"{v:g}"))
-    hist_ax.set_xlabel("messages")
-    hist_ax.tick_params(labelleft=False)
-    hist_ax.grid(True, axis="y", color="#e6e6e6", linewidth=0.6)
-    hist_ax.xaxis.set_major_locator(mticker.MaxNLocator(nbins=4, integer=True))
+    ecdf_ax.set_xlabel("share of messages ≤ latency")
+    ecdf_ax.set_xlim(0, 1)
+    ecdf_ax.tick_params(labelleft=False)
+    ecdf_ax.grid(True, color="#e6e6e6", linewidth=0.6)
+    ecdf_ax.xaxis.set_major_locator(mticker.FixedLocator([0, 0.25, 0.5, 0.75, 1]))
+    ecdf_ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
     notes = [f"first message of each stream left out ({skipped})" if skipped else ""]
     notes.append(f"{untimed:,} rows without a server time left out" if untimed else "")
     series_ax.set_title(
@@ -276,10 +304,14 @@ def latency(
     style: dict[str, Any] = {"fontsize": 8, "title": note, "alignment": "left"}
     if axes is None:
         legend = figure_of(series_ax).legend(
-            loc="outside lower left", ncols=min(3, len(groups)), frameon=False, **style
+            handles=handles,
+            loc="outside lower left",
+            ncols=min(3, len(groups)),
+            frameon=False,
+            **style,
         )
     else:
-        legend = series_ax.legend(loc="upper right", framealpha=0.85, **style)
+        legend = series_ax.legend(handles=handles, loc="upper right", framealpha=0.85, **style)
     legend.get_title().set_fontsize(7.5)
     legend.get_title().set_color("#666666")
     return figure_of(series_ax)
@@ -289,7 +321,8 @@ def _price_series(df: pd.DataFrame, what: str) -> tuple[pd.Series, str]:
     """The price each row says: mid from a book top or ticker, else last/trade price."""
     if what in ("auto", "mid"):
         if all(c in df.columns for c in _BOOK_TOP):
-            return (df["bids[0].price"] + df["asks[0].price"]) / 2, "mid"
+            # rows with one side empty have no mid: left out, not drawn as gaps
+            return ((df["bids[0].price"] + df["asks[0].price"]) / 2).dropna(), "mid"
         if {"bid", "ask"} <= set(df.columns) and df[["bid", "ask"]].notna().all(axis=1).any():
             return ((df["bid"] + df["ask"]) / 2).dropna(), "mid"
         if what == "mid":
@@ -372,7 +405,7 @@ def venues(
             linewidth=1.3,
             label=f"{name} ({label_kind})",
         )
-    ax.set_ylabel("price")
+    ax.set_ylabel(unit_label("price", assets_of(df)[1]))
     plain_prices(ax)
     time_axis(ax)
     ax.grid(True, color="#e6e6e6", linewidth=0.6)

@@ -18,6 +18,8 @@ from mdkit.plot._book import wide_levels
 from mdkit.plot._common import (
     BUY,
     SELL,
+    assets_of,
+    figure_of,
     naive_utc,
     new_axes,
     plain_prices,
@@ -27,6 +29,7 @@ from mdkit.plot._common import (
     select,
     time_axis,
     title_of,
+    unit_label,
 )
 
 if TYPE_CHECKING:
@@ -48,8 +51,9 @@ def heatmap(
 ) -> Axes:
     """Draw book liquidity over time: price × time, amount as colour (log scale).
 
-    The best bid and ask are drawn as lines and the trades as markers (buy ▲, sell ▼,
-    area by amount) over the map.
+    The best bid (solid) and ask (dashed) are drawn as lines and the trades inside the
+    map's time and price range as markers (buy ▲, sell ▼, area by amount) over the map;
+    the title counts the trades left out.
 
     Parameters
     ----------
@@ -78,6 +82,8 @@ def heatmap(
     """
     import matplotlib.colors as mcolors
     import matplotlib.ticker as mticker
+    from matplotlib import patheffects
+    from matplotlib.transforms import offset_copy
 
     if source is None:
         raise InvalidArgument(
@@ -115,8 +121,6 @@ def heatmap(
     if isinstance(trades, pd.DataFrame) and len(trades):
         trade_rows = select(trades, "heatmap trades", venue, symbol)
     t_end = times[-1] + max(1, (times[-1] - times[0]) // 50) if len(times) > 1 else times[0] + 10**9
-    if trade_rows is not None and len(trade_rows):
-        t_end = max(t_end, int(pd.DatetimeIndex(trade_rows.index).asi8.max()) + 1)
     t_edges = np.linspace(times[0], t_end, time_bins + 1)
     centers = (t_edges[:-1] + t_edges[1:]) / 2
     row = np.searchsorted(times, centers, side="right") - 1
@@ -129,6 +133,15 @@ def heatmap(
         p_edges = np.arange(p_lo - tick / 2, p_hi + tick, tick)
     else:
         p_edges = np.linspace(p_lo, p_hi, price_bins + 1)
+    outside = 0
+    if trade_rows is not None and len(trade_rows):
+        # Only the trades inside the map's time and price range (the book's band).
+        when = pd.DatetimeIndex(trade_rows.index).asi8
+        price = trade_rows["price"].to_numpy(float)
+        inside = (when >= t_edges[0]) & (when <= t_edges[-1])
+        inside &= (price >= p_edges[0]) & (price <= p_edges[-1])
+        outside = int((~inside).sum())
+        trade_rows = trade_rows[inside]
     tt = np.broadcast_to(centers[:, None], state_p.shape)[finite]
     mat, _, _ = np.histogram2d(
         tt, state_p[finite], bins=[t_edges, p_edges], weights=state_a[finite]
@@ -138,6 +151,7 @@ def heatmap(
     vmin = float(np.percentile(positive, 2)) if positive.size else 1e-9
     vmax = float(positive.max()) if positive.size else 1.0
 
+    own_figure = ax is None
     ax = new_axes(ax, (11, 5.2))
     cmap = pyplot().get_cmap("magma").with_extremes(bad="#0b0b16")
     x_edges = naive_utc(t_edges.astype("int64"))
@@ -152,28 +166,35 @@ def heatmap(
     )
     ax.set_facecolor("#0b0b16")
     cbar = ax.get_figure(root=True).colorbar(mesh, ax=ax, pad=0.01, fraction=0.04)  # type: ignore[union-attr]
-    cbar.set_label("amount resting at the price (log scale)")
+    base_asset, quote_asset = assets_of(book)
+    cbar.set_label(unit_label("amount resting at the price", base_asset) + ", log scale")
     cbar.ax.yaxis.set_major_locator(mticker.LogLocator(subs=(1.0, 2.0, 5.0)))
     cbar.ax.yaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: f"{v:g}"))
     cbar.ax.yaxis.set_minor_formatter(mticker.NullFormatter())
     x = naive_utc(times)
     x_last = naive_utc(np.array([t_end]))
-    ax.step(
-        np.r_[x, x_last],
-        np.r_[prices[:, 0], prices[-1, 0]],
-        where="post",
-        color="#7df0c4",
-        linewidth=1.1,
-        label="best bid",
-    )
-    ax.step(
-        np.r_[x, x_last],
-        np.r_[prices[:, n], prices[-1, n]],
-        where="post",
-        color="#ff9e80",
-        linewidth=1.1,
-        label="best ask",
-    )
+    # Both touches stay visible when the spread is a tick (less than a pixel on most
+    # maps): the bid is drawn just under its price and the ask just over it, each with
+    # a dark halo, so neither hides the other; the gap between them is never narrower
+    # than the spread.
+    halo = [patheffects.withStroke(linewidth=3.0, foreground="#0b0b16")]
+    fig = ax.get_figure(root=True)
+    for column, color, style, shift, label in (
+        (0, "#7df0c4", "-", -1.6, "best bid"),
+        (n, "#ffb199", (0, (4, 2)), 1.6, "best ask"),
+    ):
+        ax.step(
+            np.r_[x, x_last],
+            np.r_[prices[:, column], prices[-1, column]],
+            where="post",
+            color=color,
+            linestyle=style,
+            linewidth=1.2,
+            path_effects=halo,
+            label=label,
+            zorder=3,
+            transform=offset_copy(ax.transData, fig=fig, y=shift, units="points"),
+        )
     count = 0
     if trade_rows is not None and len(trade_rows):
         amount = trade_rows["amount"].to_numpy(float)
@@ -195,12 +216,18 @@ def heatmap(
             count += int(mask.sum())
     ax.set_xlim(x_edges[0], x_edges[-1])
     ax.set_ylim(p_edges[0], p_edges[-1])
-    ax.set_ylabel("price")
+    ax.set_ylabel(unit_label("price", quote_asset))
     plain_prices(ax)
     time_axis(ax)
-    ax.legend(loc="upper left", fontsize=8, framealpha=0.85, ncols=4)
+    if own_figure:  # below the map: inside, it would cover the book wherever it went
+        figure_of(ax).legend(loc="outside lower left", fontsize=8, frameon=False, ncols=4)
+    else:
+        ax.legend(loc="upper left", fontsize=8, framealpha=0.85, ncols=4)
     title = title_of(
-        book, f"book heat map, top {n} levels" + (f", {count} trades" if count else "")
+        book,
+        f"book heat map, top {n} levels"
+        + (f", {count} trades" if count else "")
+        + (f" ({outside} outside the map left out)" if outside else ""),
     )
     ax.set_title(title, loc="left")
     return ax

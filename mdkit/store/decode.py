@@ -19,6 +19,7 @@ from mdkit.data.frames import (
     TRADE_ID_DTYPE,
     TRADE_SIDE_DTYPE,
     TRADE_SIDES,
+    new_frame,
     string_dtype,
     strings,
 )
@@ -151,7 +152,7 @@ def table_frame(
                 side_dtype = TRADE_SIDE_DTYPE if kind == "trades" else BOOK_SIDE_DTYPE
                 codes = _cat(column, list(sides)).codes
                 out[name] = pd.Categorical.from_codes(codes, dtype=side_dtype)
-        elif name in ("symbol", "interval") and dtype != "str":
+        elif name in ("symbol", "interval", "pair") and dtype != "str":
             # Open sets are strings in the contract (mdkit.data.frames), as in live frames.
             out[name] = _arrow_strings(column)
         elif dtype == "str":
@@ -179,7 +180,7 @@ def table_frame(
                 continue
             out[name] = values
     index = pd.DatetimeIndex(when.asi8[order].view("datetime64[ns]"), name="timestamp")
-    df = pd.DataFrame(out, index=index.tz_localize("UTC"), copy=False)
+    df = new_frame(out, index.tz_localize("UTC"), {})  # ``pair`` too, for older datasets
     if dedupe and venue is not None:
         group = np.asarray(venue, dtype="int64")[order]
         if symbol is not None:

@@ -36,6 +36,7 @@ import orjson
 import pandas as pd
 
 from mdkit.data import frames
+from mdkit.data.markets import symbols_frame
 from mdkit.data.timeparse import Interval
 from mdkit.errors import ProtocolError, VenueError
 from mdkit.venues.rest_api import (
@@ -222,9 +223,10 @@ def parse_symbols(data: Any) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Index ``symbol`` (``BTCUSDT``); columns ``venue``, ``base``, ``quote`` (str,
-        lower case), ``price_precision``, ``amount_precision``, ``quote_precision``
-        (int64 decimals; tick size is ``10 ** -price_precision``), ``min_amount``
+        Index ``symbol`` (``BTCUSDT``); the columns of
+        :func:`mdkit.data.markets.symbols_frame` (``pair base quote price_precision
+        amount_precision tick_size lot_size``), ``quote_precision`` (int64),
+        ``min_amount``
         (float64), ``status`` (str).
     """
     what = f"{VENUE} /api/v2/spot/public/symbols"
@@ -248,7 +250,7 @@ def parse_symbols(data: Any) -> pd.DataFrame:
         quote_p.append(item.get("quotePrecision", precision[0]))
         minimum.append(item.get("minTradeAmount"))
         status.append(str(item.get("status", "")))
-    df = frames.symbols_frame(rows, attrs=_attrs("/api/v2/spot/public/symbols"))
+    df = symbols_frame(rows, attrs=_attrs("/api/v2/spot/public/symbols"))
     df["quote_precision"] = ids(quote_p, "quotePrecision", what)
     df["min_amount"] = floats(minimum, "minTradeAmount", what, finite=False)
     df["status"] = frames.strings(status)

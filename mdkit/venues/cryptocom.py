@@ -18,6 +18,7 @@ import orjson
 import pandas as pd
 
 from mdkit.data import frames
+from mdkit.data.markets import symbols_frame
 from mdkit.data.timeparse import Interval
 from mdkit.errors import AuthError, InvalidArgument, ProtocolError, VenueError
 from mdkit.venues.rest_api import (
@@ -216,7 +217,7 @@ def parse_symbols(data: Any) -> pd.DataFrame:
                 "amount_precision": int(precisions[1]),
             }
         )
-    return frames.symbols_frame(rows, attrs=_attrs("rest:/v1/symbols"))
+    return symbols_frame(rows, attrs=_attrs("rest:/v1/symbols"))
 
 
 def _text(value: Any, name: str, what: str) -> str:

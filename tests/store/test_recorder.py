@@ -133,13 +133,16 @@ def test_replay_server_serves_recorded_frames_over_a_socket(tmp_path: Path) -> N
     assert len(served.depth) == len(live.depth)
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60):  # type: ignore[no-untyped-def]
+def run_cli(  # type: ignore[no-untyped-def]
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60, cwd: Path | None = None
+):
     return subprocess.run(
         [sys.executable, "-m", "mdkit", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         env=env,
+        cwd=cwd,
     )
 
 
@@ -228,3 +231,19 @@ def test_cli_capture_replay_compact_and_record_interrupted(tmp_path: Path) -> No
     tomorrow = (pd.Timestamp.now("UTC") + pd.Timedelta("1D")).strftime("%Y-%m-%d")
     com = run_cli("compact", f"{tmp_path}/rec", "--before", tomorrow)
     assert com.returncode == 0 and "merged" in com.stderr
+
+
+def test_cli_help_examples_chain_record_then_replay(tmp_path: Path) -> None:
+    """The help's ``record`` example writes what its ``replay`` example reads (--raw)."""
+    from mdkit.cli import _EPILOG
+
+    lines = [line.split() for line in _EPILOG.splitlines() if line.strip().startswith("mdkit ")]
+    record = next(words for words in lines if words[1] == "record")
+    replay = next(words for words in lines if words[1] == "replay")
+    with Sandbox(trades_per_second=20, set_env=False) as sb:
+        env = {**os.environ, **sb.env}
+        done = run_cli(*record[1:], "--seconds", "1.5", env=env, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        again = run_cli(*replay[1:], env=env, cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+    assert mdkit.read_parquet(tmp_path / "replayed", "trades").shape[0] > 0

@@ -45,7 +45,9 @@ def test_symbols_recorded() -> None:
     assert list(df.index) == ["crobtc"]
     row = df.loc["crobtc"]
     assert (row.base, row.quote, row.price_precision, row.amount_precision) == ("cro", "btc", 8, 2)
-    assert df.price_precision.dtype == np.int64
+    # float64 like every venue's list (NaN where a venue publishes no precision)
+    assert df.price_precision.dtype == np.float64
+    assert (row.pair, row.tick_size, row.lot_size) == ("CRO/BTC", 1e-8, 0.01)
 
 
 def test_all_tickers_from_the_symbol_less_ticker_endpoint() -> None:
@@ -107,10 +109,11 @@ def test_klines_recorded_seconds_and_sorted() -> None:
     assert list(df.columns) == [
         "venue",
         "symbol",
+        "pair",
         "interval",
         *["open", "high", "low", "close", "volume", "closed"],
     ]
-    assert (df.dtypes.iloc[3:8] == np.float64).all()
+    assert (df.dtypes.iloc[4:9] == np.float64).all()
     assert df.volume.iloc[1] == pytest.approx(54371.8291197)
     assert df.closed.tolist() == [True, True, False]  # the last bar is still forming
     assert df.attrs == {
@@ -136,7 +139,7 @@ def test_klines_newest_first_and_duplicates_are_normalised() -> None:
 
 def test_klines_empty_and_bad_rows() -> None:
     df = v.parse_klines([], "btcusdt", parse_interval(1))
-    assert df.empty and list(df.columns)[3:8] == ["open", "high", "low", "close", "volume"]
+    assert df.empty and list(df.columns)[4:9] == ["open", "high", "low", "close", "volume"]
     with pytest.raises(ProtocolError):
         v.parse_klines([[1, 2, 3]], "btcusdt", parse_interval(1))
     with pytest.raises(ProtocolError):
@@ -178,7 +181,7 @@ def test_depth_recorded_null_time_and_ordering() -> None:
     assert asks.price.tolist() == [6.92e-6, 6.93e-6, 6.2e-4]  # low → high
     assert bids.level.tolist() == [0, 1, 2] and asks.level.tolist() == [0, 1, 2]
     assert df.attrs["timestamp"] == pd.Timestamp(1589032904000, unit="ms", tz="UTC")
-    assert list(df.columns) == ["venue", "symbol", "side", "level", "price", "amount"]
+    assert list(df.columns) == ["venue", "symbol", "pair", "side", "level", "price", "amount"]
     assert set(df.venue) == {"cryptocom"} and set(df.symbol) == {"crobtc"}
 
 

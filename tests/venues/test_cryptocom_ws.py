@@ -74,7 +74,15 @@ def test_trade_push_doc_example() -> None:
     assert r.handle(gz(TEMPLATE["push_trade"]), T0) == (1, NOTHING)
     assert r.counters.per_channel == {"trades btcusdt": 1}
     df = r.frame("trades")
-    assert list(df.columns) == ["symbol", "id", "side", "price", "amount", "local_timestamp"]
+    assert list(df.columns) == [
+        "symbol",
+        "pair",
+        "id",
+        "side",
+        "price",
+        "amount",
+        "local_timestamp",
+    ]
     row = df.iloc[0]
     assert row["id"] == 12121 and row["side"] == "buy"
     assert row["price"] == 32.233 and row["amount"] == 232.0  # `vol` is the base amount
@@ -101,7 +109,7 @@ def test_ticker_numbers_and_strings() -> None:
     b = r2.frame("ticker")
     assert a["last"].iloc[0] == 1221.11 and a["change"].iloc[0] == -0.2922
     assert a["quote_volume"].iloc[0] == 123.1221 and a["open"].iloc[0] == 2233.22
-    assert np.isnan(a["bid"].iloc[0])  # v1 tickers carry no bid/ask
+    assert "bid" not in a and "ask" not in a  # v1 tickers carry no bid/ask: left out
     assert b["last"].iloc[0] == 86522.0 and b["volume"].iloc[0] == 80596849.0
     assert b.dtypes["last"] == np.float64
 
