@@ -1,6 +1,6 @@
 """Benchmark mdkit.data.book.OrderBook on a realistic increment stream.
 
-Run: ``python bench/bench_book.py [--events N] [--repeats R]``
+Run: ``python bench/bench_book.py [--events N] [--repeats R] [--quick]``
 
 The stream mimics a depth channel on a liquid pair: ~150 levels per side on a
 0.01 tick; 80 % amount changes at existing levels (level index drawn from a
@@ -124,8 +124,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: check the bench runs")
     args = parser.parse_args()
-    n, repeats = args.events, args.repeats
+    n, repeats = (5_000, 1) if args.quick else (args.events, args.repeats)
 
     bids, asks, events = make_stream(n)
     print(f"python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}")

@@ -1,6 +1,6 @@
 """Capture throughput and CPU per message, against a pre-encoded bulk feeder.
 
-    python bench/bench_capture.py [--messages 200000] [--write FILE]
+    python bench/bench_capture.py [--messages 200000] [--rounds 3] [--write FILE] [--quick]
 
 A feeder process writes pre-encoded WebSocket frames many per ``transport.write``
 after a normal RFC 6455 handshake (the client's ceiling, not the feeder's), for two
@@ -319,11 +319,11 @@ def bytes_per_row(n: int, raw_limit: int | None) -> tuple[float, float]:
     return held / len(trades), trades.nbytes / len(trades)
 
 
-def measure(n: int) -> dict[str, Any]:
+def measure(n: int, rounds: int = 3, memory_rows: int = 100_000) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for feed in ("text", "gzip"):
         best: dict[str, float] = {"picows": 0.0, "websockets": 0.0, "mdkit": 0.0}
-        for _ in range(3):  # interleaved, best of three each
+        for _ in range(rounds):  # interleaved, best of ``rounds`` each
             for name in best:
                 proc, url = start_feeder(n, None, feed)
                 try:
@@ -341,12 +341,13 @@ def measure(n: int) -> dict[str, Any]:
         m["cpu_us"], m["paced_rate"] = cpu_per_message(min(n, 150_000), 50_000, feed, "mdkit")
         m["raw_cpu_us"], _ = cpu_per_message(min(n, 150_000), 50_000, feed, "picows")
         out[feed] = m
-    out["held_no_raw"], out["table_bytes"] = bytes_per_row(100_000, 0)
-    out["held_with_raw"], _ = bytes_per_row(100_000, None)
+    out["memory_rows"] = memory_rows
+    out["held_no_raw"], out["table_bytes"] = bytes_per_row(memory_rows, 0)
+    out["held_with_raw"], _ = bytes_per_row(memory_rows, None)
     return out
 
 
-def report(r: dict[str, Any], n: int) -> str:
+def report(r: dict[str, Any], n: int, rounds: int = 3) -> str:
     t, g = r["text"], r["gzip"]
 
     def row(label: str, key: str, fmt: str, target: str = "—") -> str:
@@ -361,7 +362,7 @@ def report(r: dict[str, Any], n: int) -> str:
             f"{platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}; "
             "bulk feeder in a separate process (pre-encoded frames, 500 per write; 50 per "
             f"write once a ms when paced), loopback, one trade per frame; text feed read by "
-            f"the {text_venue()} session; best of 3 interleaved runs.",
+            f"the {text_venue()} session; best of {rounds} interleaved runs.",
             "",
             "| measure | text feed | gzip feed | target (text / gzip) |",
             "|---|---|---|---|",
@@ -373,7 +374,7 @@ def report(r: dict[str, Any], n: int) -> str:
             row("**mdkit CPU per message at 50k msg/s**, µs", "cpu_us", ".2f", "≤ 5 / ≤ 7"),
             row("bare picows CPU per message at 50k msg/s, µs", "raw_cpu_us", ".2f"),
             "",
-            "| memory (tracemalloc, 100k gzip trade frames) | figure | target |",
+            f"| memory (tracemalloc, {r['memory_rows']:,} gzip trade frames) | figure | target |",
             "|---|---|---|",
             f"| trade table bytes per row (ColumnBuffer.nbytes) | {r['table_bytes']:.0f} B | — |",
             f"| **held per trade row, raw payloads off (`raw_limit=0`)** | "
@@ -388,10 +389,14 @@ def report(r: dict[str, Any], n: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--write", default=None)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: check the bench runs")
     args = parser.parse_args()
-    result = measure(args.messages)
-    text = report(result, args.messages)
+    if args.quick:
+        args.messages, args.rounds = 2_000, 1
+    result = measure(args.messages, args.rounds, 2_000 if args.quick else 100_000)
+    text = report(result, args.messages, args.rounds)
     print(text)
     if args.write:
         with open(args.write, "w") as f:

@@ -1,6 +1,6 @@
 """Benchmark mdkit.data.columns.ColumnBuffer against a naive list-of-dicts pipeline.
 
-Run: ``python bench/bench_columns.py [--rows N] [--repeats R]``
+Run: ``python bench/bench_columns.py [--rows N] [--repeats R] [--quick]``
 
 Workload: N trade rows (timestamp, local_timestamp, symbol, id, side, price,
 amount) as a parser hands them over: Python ints, floats and interned strings.
@@ -94,8 +94,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: check the bench runs")
     args = parser.parse_args()
-    n, repeats = args.rows, args.repeats
+    n, repeats = (5_000, 1) if args.quick else (args.rows, args.repeats)
     print(f"python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}")
     print(f"workload: {n:,} trade rows x {len(TRADE)} columns\n")
 

@@ -1,7 +1,8 @@
 """The sandbox market: start-up, a day of bars, a 5,000 trades/s live feed; ``--stats``.
 
 Run: ``python bench/bench_market.py`` (``make bench`` runs every benchmark), and
-``python bench/bench_market.py --stats`` for the stylized facts over 60 days.
+``python bench/bench_market.py --stats`` for the stylized facts over 60 days;
+``--quick``: one run each (the busy variant left out) and a 1 s feed (checks the bench runs).
 
 Targets (issue 10): first ``tickers()`` of a fresh sandbox ≤ 0.2 s (≤ 1 s on a busy
 ``trades_per_second=60`` one); a day of 1-min
@@ -120,26 +121,28 @@ def stats(days: int = 60) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stats", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="one run each, 1 s feed")
     args = parser.parse_args()
     if args.stats:
-        stats()
+        stats(2 if args.quick else 60)
         return 0
+    repeats, seconds = (1, 1.0) if args.quick else (5, 10.0)
     for label, code, target in (
         ("first mdkit.tickers() on a fresh Sandbox", FIRST_TICKERS, 0.2),
         ("the same on Sandbox(trades_per_second=60)", FIRST_TICKERS_BUSY, 1.0),
         ("a day of 1-min bars, one instrument, fresh", DAY_OF_BARS, 0.5),
         ("a year of daily bars (366, exact aggregates), fresh", YEAR_OF_DAYS, 2.0),
         ("300 monthly bars back (from the 2020 genesis), fresh", MONTHS, 2.0),
-    ):
-        walls, cpus = fresh(code)
+    )[:: 2 if args.quick else 1]:  # quick: every other case
+        walls, cpus = fresh(code, repeats)
         print(
             f"{label}: wall best {min(walls):.3f} / median {statistics.median(walls):.3f} s; "
             f"CPU best {min(cpus):.3f} / median {statistics.median(cpus):.3f} s "
             f"(target <= {target} s)"
         )
-    share, sent = live_feed(5000.0)
+    share, sent = live_feed(5000.0, seconds)
     print(
-        f"live feed 5,000 trades/s (BTC/USDT): {sent / 10:.0f} trades/s generated and "
+        f"live feed 5,000 trades/s (BTC/USDT): {sent / seconds:.0f} trades/s generated and "
         f"formatted, {share:.0%} of one core (target <= 50 %)"
     )
     return 0

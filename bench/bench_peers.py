@@ -1,6 +1,6 @@
 """mdkit against its peers on one bulk Bitget v2 trade feed, one process per client.
 
-    python bench/bench_peers.py [--messages 200000] [--paced 100000] [--rounds 2]
+    python bench/bench_peers.py [--messages 200000] [--paced 100000] [--rounds 2] [--quick]
     make bench-peers          # sets up the peers first (ccxt in the `bench` extra;
                               # cryptofeed 3.0.1 in .venv-peers, Python >= 3.13)
 
@@ -158,7 +158,7 @@ def measure(n: int, paced: int, rounds: int) -> dict[str, Any]:
             best = bulk[name]
             if got is not None and (best is None or got["rate"] > best["rate"]):
                 bulk[name] = got
-    pace = {name: measure_one(name, paced, 50_000) for name in CLIENTS}
+    pace = {name: measure_one(name, paced, 50_000) if paced else None for name in CLIENTS}
     return {"bulk": bulk, "paced": pace}
 
 
@@ -192,7 +192,11 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> str:
         top = max(peers, key=lambda name: bulk[name]["rate"])
         speed = bulk["mdkit"]["rate"] / bulk[top]["rate"]
         cpu_bulk = bulk["mdkit"]["cpu_us"] / bulk[top]["cpu_us"]
-        cpu_paced = paced["mdkit"]["cpu_us"] / paced[top]["cpu_us"]
+        cpu_paced = (
+            paced["mdkit"]["cpu_us"] / paced[top]["cpu_us"]
+            if paced["mdkit"] and paced[top]
+            else float("nan")
+        )
         ceiling = bulk["mdkit"]["rate"] / bulk["picows"]["rate"]
         lines += [
             "",
@@ -210,10 +214,13 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=200_000)
-    parser.add_argument("--paced", type=int, default=100_000)
+    parser.add_argument("--paced", type=int, default=100_000, help="0: no paced run")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--write", default=None)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: check the bench runs")
     args = parser.parse_args()
+    if args.quick:
+        args.messages, args.paced, args.rounds = 2_000, 0, 1  # paced: not run
     text = report(measure(args.messages, args.paced, args.rounds), args)
     print(text)
     if args.write:

@@ -1,7 +1,7 @@
 """Benchmark the Parquet dataset and the recorder.
 
-Run: ``python bench/bench_store.py throughput [--rows N] [--flushes F]``
-     ``python bench/bench_store.py recorder [--minutes M] [--rate R]``
+Run: ``python bench/bench_store.py throughput [--rows N] [--flushes F] [--quick]``
+     ``python bench/bench_store.py recorder [--minutes M] [--rate R] [--quick]``
 
 throughput: N synthetic trade rows over 4 symbols and 2 days, as a capture's
 ``trades`` frame. Write: ``write_frame`` (split by partition, zstd, atomic parts)
@@ -13,7 +13,8 @@ of one file holding the same rows. Best of 3, rows/s; ratios within one run.
 
 recorder: a sandbox feeding R trades/s per symbol on 4 symbols (trades + book),
 recorded with ``flush="5s"``, ``rotate="5min"`` for M minutes; the process RSS
-(``/proc/self/status`` VmRSS) sampled every 30 s. Memory must stay flat.
+(``/proc/self/status`` VmRSS) sampled every 30 s (4 times in all on runs under 2 min).
+Memory must stay flat.
 """
 
 from __future__ import annotations
@@ -131,10 +132,11 @@ def recorder(minutes: float, rate: float) -> None:
     samples: list[tuple[float, float, str]] = []
     lines: list[str] = []
     stop = threading.Event()
+    every = min(30.0, minutes * 15)
 
     def sample() -> None:
         t0 = time.monotonic()
-        while not stop.wait(30):
+        while not stop.wait(every):
             samples.append((time.monotonic() - t0, rss_mib(), lines[-1] if lines else ""))
             print(
                 f"{samples[-1][0]:6.0f} s  RSS {samples[-1][1]:7.1f} MiB  {samples[-1][2]}",
@@ -151,11 +153,12 @@ def recorder(minutes: float, rate: float) -> None:
                 [("cryptocom", syms, ["trades", "book"])],
                 flush="5s",
                 rotate="5min",
-                status_every="30s",
+                status_every=every,
                 seconds=minutes * 60,
                 on_status=lines.append,
             )
             stop.set()
+        samples.append((minutes * 60, rss_mib(), lines[-1] if lines else ""))  # at the end
         first = [s[1] for s in samples[: max(1, len(samples) // 5)]]
         last = [s[1] for s in samples[-max(1, len(samples) // 5) :]]
         print(f"summary {summary}")
@@ -171,18 +174,20 @@ def recorder(minutes: float, rate: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    quick = argparse.ArgumentParser(add_help=False)
+    quick.add_argument("--quick", action="store_true", help="tiny sizes: check the bench runs")
     sub = parser.add_subparsers(dest="mode", required=True)
-    p = sub.add_parser("throughput")
+    p = sub.add_parser("throughput", parents=[quick])
     p.add_argument("--rows", type=int, default=2_000_000)
     p.add_argument("--flushes", type=int, default=12)
-    p = sub.add_parser("recorder")
+    p = sub.add_parser("recorder", parents=[quick])
     p.add_argument("--minutes", type=float, default=10)
     p.add_argument("--rate", type=float, default=50)
     args = parser.parse_args()
     if args.mode == "throughput":
-        throughput(args.rows, args.flushes)
+        throughput(10_000 if args.quick else args.rows, 2 if args.quick else args.flushes)
     else:
-        recorder(args.minutes, args.rate)
+        recorder(0.05 if args.quick else args.minutes, args.rate)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,12 @@ path every sandbox venue uses) to a bare websockets reader in another process. T
 figure is the host thread's CPU time (``time.thread_time``) per frame, from the first
 send until every frame was handed to the socket: the venue's own encoding is not in
 it. DESIGN.md allows half a core for 5,000 trades/s per instrument live.
+``--quick``: 2,000 frames once (checks the bench runs).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import statistics
 import subprocess
@@ -62,6 +64,11 @@ class Flood(VenueServer):
 
 
 def main() -> None:
+    global N, REPEATS
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: check the bench runs")
+    if parser.parse_args().quick:
+        N, REPEATS = 2_000, 1
     host = WsHost()
     server = Flood(Market(7))
     host.attach(server)

@@ -1,0 +1,39 @@
+"""Every benchmark runs to the end (tiny sizes, ``--quick``): a broken bench fails the suite.
+
+No figure is checked (timings are not tested); only that each script completes and
+prints its report.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+spec = importlib.util.spec_from_file_location("bench_run", BENCH / "run.py")
+assert spec is not None and spec.loader is not None
+bench_run = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench_run)
+
+COMMANDS = bench_run.commands(quick=True)
+
+
+def test_every_bench_script_is_run() -> None:
+    scripts = {Path(c[0]).name for c in COMMANDS}
+    assert scripts == {p.name for p in BENCH.glob("bench_*.py")}
+    assert all(c[-1] == "--quick" for c in COMMANDS)
+
+
+@pytest.mark.parametrize(
+    "command", COMMANDS, ids=[" ".join([Path(c[0]).stem, *c[1:-1]]) for c in COMMANDS]
+)
+def test_bench_runs_to_the_end(command: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, *command], capture_output=True, text=True, timeout=90, cwd=BENCH.parent
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip(), "the bench printed nothing"
