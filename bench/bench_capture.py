@@ -7,7 +7,9 @@ after a normal RFC 6455 handshake (the client's ceiling, not the feeder's), for 
 feeds: **text** (uncompressed Bitget v2 trade frames, ~220 bytes, the format of
 ``samples/bitget_v2``; read by mdkit's Bitget session when that venue is registered,
 else by the Crypto.com session as text frames) and **gzip** (Crypto.com v1 trade
-frames, ~150 bytes compressed). In the same run, one client process each:
+frames, ~150 bytes compressed), and **books15** (Bitget v2 ``books15`` pushes: a full
+15-level book per ~800-byte text frame, 30 depth rows each). In the same run, one
+client process each:
 
 1. bare picows receive loop (a callback that counts: the transport's ceiling);
 2. bare websockets ``async for msg in ws`` loop;
@@ -91,8 +93,33 @@ def text_frames() -> list[bytes]:
     return out
 
 
+def books15_frames() -> list[bytes]:
+    """Bitget v2 ``books15`` pushes: a full 15-level book each (30 depth rows), text."""
+    out = []
+    for i in range(FRAMES):
+        ts = 1_700_000_000_000 + i
+        mid = 65000.0 + i % 50
+        bids = [
+            [f"{mid - 0.01 * (k + 1):.2f}", f"{0.01 + (i + k) % 9 / 100:.4f}"] for k in range(15)
+        ]
+        asks = [
+            [f"{mid + 0.01 * (k + 1):.2f}", f"{0.02 + (i + k) % 7 / 100:.4f}"] for k in range(15)
+        ]
+        msg = {
+            "action": "snapshot",
+            "arg": {"instType": "SPOT", "channel": "books15", "instId": "BTCUSDT"},
+            "data": [{"asks": asks, "bids": bids, "checksum": 0, "seq": 1000 + i, "ts": str(ts)}],
+            "ts": ts,
+        }
+        out.append(orjson.dumps(msg))
+    return out
+
+
+FEEDS = ("text", "gzip", "books15")
+
+
 def frames(feed: str) -> list[bytes]:
-    return text_frames() if feed == "text" else gzip_frames()
+    return {"text": text_frames, "gzip": gzip_frames, "books15": books15_frames}[feed]()
 
 
 def text_venue() -> str:
@@ -136,7 +163,7 @@ def bulk_feeder(
         payloads = [zlib.decompress(f, 31) for f in gzip_frames()]  # text frames, same venue
     else:
         payloads = frames(feed)
-    opcode = 0x1 if feed == "text" else 0x2
+    opcode = 0x2 if feed == "gzip" else 0x1
     wire = [encode_frame(p, opcode) for p in payloads]
     per_chunk = 50 if rate else 500
     blocks = [b"".join(wire[i : i + per_chunk]) for i in range(0, FRAMES, per_chunk)]
@@ -269,9 +296,9 @@ def engine(url: str, n: int, feed: str, **options: Any) -> Any:
     from mdkit.engine.stream import Engine, Stream
     from mdkit.venues import get_venue
 
-    venue = get_venue(text_venue() if feed == "text" else "cryptocom")
+    venue = get_venue("cryptocom" if feed == "gzip" else text_venue())
     symbol = venue.example_symbols[0] if venue.example_symbols else "btcusdt"
-    subs = tuple(venue.plan([symbol], ["trades"], {}))
+    subs = tuple(venue.plan([symbol], ["book:15" if feed == "books15" else "trades"], {}))
     stream = Stream(venue, subs, {"public": url})
     options.setdefault("raw_limit", None)
     return Engine([stream], seconds=None, max_messages=n, **options)
@@ -321,7 +348,7 @@ def bytes_per_row(n: int, raw_limit: int | None) -> tuple[float, float]:
 
 def measure(n: int, rounds: int = 3, memory_rows: int = 100_000) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for feed in ("text", "gzip"):
+    for feed in FEEDS:
         best: dict[str, float] = {"picows": 0.0, "websockets": 0.0, "mdkit": 0.0}
         for _ in range(rounds):  # interleaved, best of ``rounds`` each
             for name in best:
@@ -348,10 +375,10 @@ def measure(n: int, rounds: int = 3, memory_rows: int = 100_000) -> dict[str, An
 
 
 def report(r: dict[str, Any], n: int, rounds: int = 3) -> str:
-    t, g = r["text"], r["gzip"]
+    t, g, b = r["text"], r["gzip"], r["books15"]
 
     def row(label: str, key: str, fmt: str, target: str = "—") -> str:
-        return f"| {label} | {t[key]:{fmt}} | {g[key]:{fmt}} | {target} |"
+        return f"| {label} | {t[key]:{fmt}} | {g[key]:{fmt}} | {b[key]:{fmt}} | {target} |"
 
     return "\n".join(
         [
@@ -364,8 +391,8 @@ def report(r: dict[str, Any], n: int, rounds: int = 3) -> str:
             f"write once a ms when paced), loopback, one trade per frame; text feed read by "
             f"the {text_venue()} session; best of {rounds} interleaved runs.",
             "",
-            "| measure | text feed | gzip feed | target (text / gzip) |",
-            "|---|---|---|---|",
+            "| measure | text feed | gzip feed | books15 feed | target (text / gzip) |",
+            "|---|---|---|---|---|",
             row("bare picows receive loop, msg/s", "picows", ",.0f"),
             row("bare websockets `async for` loop, msg/s", "websockets", ",.0f"),
             row("mdkit capture ingest, msg/s", "mdkit", ",.0f"),

@@ -1,6 +1,7 @@
 """mdkit against its peers on one bulk Bitget v2 trade feed, one process per client.
 
-    python bench/bench_peers.py [--messages 200000] [--paced 100000] [--rounds 2] [--quick]
+    python bench/bench_peers.py [--messages 200000] [--paced 100000] [--rounds 2]
+                                [--feed text|books15] [--quick]
     make bench-peers          # sets up the peers first (ccxt in the `bench` extra;
                               # cryptofeed 3.0.1 in .venv-peers, Python >= 3.13)
 
@@ -24,8 +25,11 @@ fresh process of its own, all reading ``BTCUSDT`` SPOT ``trade``:
 Each client times itself from just before it connects to its N-th trade (or the
 feeder's close): wall → msg/s, ``time.process_time()`` → CPU µs per message. Bulk:
 ``--rounds`` interleaved rounds, best msg/s kept (with that run's CPU). Paced: one run
-each at 50k msg/s. Targets (DESIGN.md "Performance targets"): mdkit ≥ 3 × the faster
-peer's msg/s with ≤ 1/3 of its CPU per message; ≥ 0.5 × bare picows.
+each at 50k msg/s. ``--feed books15``: Bitget ``books15`` pushes instead (a full
+15-level book per frame; ccxt.pro ``watch_order_book(limit=15)``, its handled pushes
+counted; cryptofeed not run: its Bitget book reads the incremental ``books``).
+Targets (DESIGN.md "Performance targets"): mdkit ≥ 3 × the faster peer's msg/s with
+≤ 1/3 of its CPU per message; ≥ 0.5 × bare picows.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from bench_capture import engine, start_feeder  # noqa: E402
 
 CLIENTS = ("picows", "websockets", "mdkit", "ccxt.pro", "cryptofeed")
 PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
+FEED = "text"  # bench_capture's feed name: "text" (trade) or "books15"; set by --feed
 SUBSCRIBE = b'{"op":"subscribe","args":[{"instType":"SPOT","channel":"trade","instId":"BTCUSDT"}]}'
 
 
@@ -88,14 +93,13 @@ async def websockets_client(url: str, n: int) -> int:
 
 
 async def mdkit_client(url: str, n: int) -> int:
-    eng = engine(url, n, "text")
+    eng = engine(url, n, FEED)
     await eng.run()
     return int(eng.data_total)
 
 
-async def ccxt_client(url: str, n: int) -> int:
+def ccxt_exchange(url: str) -> Any:
     import ccxt.pro as ccxtpro
-    from ccxt.base.errors import NetworkError
 
     ex = ccxtpro.bitget({"enableRateLimit": False})
     ex.urls["api"]["ws"]["public"] = url
@@ -104,10 +108,31 @@ async def ccxt_client(url: str, n: int) -> int:
     ex.set_markets([{"id": "BTCUSDT", "symbol": "BTC/USDT", "base": "BTC", "quote": "USDT",
                      "baseId": "BTC", "quoteId": "USDT", "type": "spot", "spot": True,
                      "active": True, "precision": {"price": 0.01, "amount": 0.0001}}])  # fmt: skip
+    return ex
+
+
+async def ccxt_client(url: str, n: int) -> int:
+    from ccxt.base.errors import NetworkError
+
+    ex = ccxt_exchange(url)
     count = 0
     try:
-        while count < n:
-            count += len(await ex.watch_trades("BTC/USDT"))
+        if FEED == "books15":
+            # watch_order_book resolves with the latest book, not once per push: count
+            # the pushes ccxt handles (its own handler, wrapped).
+            handle = ex.handle_order_book
+
+            def counted(client: Any, message: Any) -> Any:
+                nonlocal count
+                count += 1
+                return handle(client, message)
+
+            ex.handle_order_book = counted
+            while count < n:
+                await ex.watch_order_book("BTC/USDT", 15)
+        else:
+            while count < n:
+                count += len(await ex.watch_trades("BTC/USDT"))
     except NetworkError:  # the feeder's close after N frames
         pass
     finally:
@@ -115,7 +140,7 @@ async def ccxt_client(url: str, n: int) -> int:
     return count
 
 
-def run_client(name: str, url: str, n: int) -> dict[str, Any]:
+def run_client(name: str, url: str, n: int, feed: str) -> dict[str, Any]:
     """Time one client in this process, from just before it connects to its last trade."""
     run = {"picows": picows_client, "websockets": websockets_client, "mdkit": mdkit_client,
            "ccxt.pro": ccxt_client}[name]  # fmt: skip
@@ -123,6 +148,8 @@ def run_client(name: str, url: str, n: int) -> dict[str, Any]:
         import ccxt.pro  # noqa: F401  (imports are start-up, not per message)
     if name == "mdkit":
         import mdkit.engine.stream  # noqa: F401
+    global FEED
+    FEED = feed
     wall, cpu = time.perf_counter(), time.process_time()
     count = asyncio.run(run(url, n))
     return {"count": count, "wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
@@ -131,14 +158,14 @@ def run_client(name: str, url: str, n: int) -> dict[str, Any]:
 # -- driver ----------------------------------------------------------------------------
 def measure_one(name: str, n: int, rate: float | None) -> dict[str, Any] | None:
     """Start a feeder and one client process; return its counts, or None if not run."""
-    if name == "cryptofeed" and not PEERS_PYTHON.exists():
-        return None
-    proc, url = start_feeder(n, rate, "text", wait_subscribe=True)
+    if name == "cryptofeed" and (not PEERS_PYTHON.exists() or FEED == "books15"):
+        return None  # cryptofeed's Bitget L2 book reads the incremental `books` channel only
+    proc, url = start_feeder(n, rate, FEED, wait_subscribe=True)
     try:
         if name == "cryptofeed":
             command = [str(PEERS_PYTHON), str(ROOT / "bench" / "peer_cryptofeed.py"), url, str(n)]
         else:
-            command = [sys.executable, __file__, "--client", name, url, str(n)]
+            command = [sys.executable, __file__, "--client", name, url, str(n), FEED]
         done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     finally:
         proc.kill()
@@ -170,12 +197,18 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> str:
     bulk, paced = r["bulk"], r["paced"]
     lines = [
         "## Peers — `python bench/bench_peers.py"
-        f" --messages {args.messages} --paced {args.paced} --rounds {args.rounds}`",
+        f" --messages {args.messages} --paced {args.paced} --rounds {args.rounds}"
+        f" --feed {args.feed}`",
         "",
         f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; Python "
         f"{platform.python_version()} (cryptofeed: its own 3.13 venv), {os.cpu_count()} cores, "
-        f"{platform.machine()}. Same bulk Bitget v2 trade feed for every client "
-        "(one trade per ~220-byte frame), one process per client, loopback.",
+        f"{platform.machine()}. Same bulk Bitget v2 feed for every client ("
+        + (
+            "one trade per ~220-byte frame"
+            if args.feed == "text"
+            else "books15: a full 15-level book per ~800-byte frame"
+        )
+        + "), one process per client, loopback.",
         "",
         "| client | bulk msg/s | bulk CPU µs/msg | CPU µs/msg at 50k msg/s "
         "| rate reached when paced |",
@@ -208,17 +241,20 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> str:
 
 
 def main() -> None:
+    global FEED
     if len(sys.argv) > 1 and sys.argv[1] == "--client":
         name, url, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
-        print(json.dumps(run_client(name, url, n)))
+        print(json.dumps(run_client(name, url, n, sys.argv[5])))
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--paced", type=int, default=100_000, help="0: no paced run")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--feed", choices=("text", "books15"), default="text")
     parser.add_argument("--write", default=None)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: check the bench runs")
     args = parser.parse_args()
+    FEED = args.feed
     if args.quick:
         args.messages, args.paced, args.rounds = 2_000, 0, 1  # paced: not run
     text = report(measure(args.messages, args.paced, args.rounds), args)

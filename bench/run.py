@@ -17,6 +17,7 @@ HERE = Path(__file__).parent
 
 #: Scripts that need arguments: one command line per run (default: none).
 ARGS: dict[str, list[list[str]]] = {
+    "bench_peers.py": [[], ["--feed", "books15"]],
     "bench_store.py": [["throughput"], ["recorder", "--minutes", "2"]],
 }
 
