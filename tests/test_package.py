@@ -43,14 +43,30 @@ def test_errors_inherit_the_builtin_they_resemble() -> None:
     assert issubclass(mdkit.errors.AuthError, mdkit.MdkitError)
 
 
+#: Loaded on first use, never by ``import mdkit`` (the import budget, issue 21: checked
+#: by the module list, not by a timing).
+FIRST_USE = ("asyncio", "ssl", "difflib", "html", "matplotlib", "websockets", "requests",
+             "tqdm", "picows", "pyarrow", "orjson")  # fmt: skip
+
+
 def test_import_does_not_load_heavy_or_network_modules() -> None:
-    code = (
-        "import sys, mdkit; "
-        "bad = [m for m in ('matplotlib', 'websockets', 'requests', 'tqdm') "
-        "if m in sys.modules]; print(bad)"
-    )
+    code = f"import sys, mdkit; print(sorted(m for m in {FIRST_USE!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_public_names_load_on_first_use_and_stay_functions() -> None:
+    # Importing the submodules mdkit.capture / mdkit.request (as mdkit.record and
+    # mdkit.klines do) must not hide the functions of the same name.
+    code = (
+        "import sys, mdkit, mdkit.capture, mdkit.request, mdkit.store.recorder; "
+        "assert 'asyncio' in sys.modules; "
+        "print(mdkit.capture is sys.modules['mdkit.capture'].capture, "
+        "mdkit.request is sys.modules['mdkit.request'].request, "
+        "mdkit.klines.__module__, type(mdkit.plot).__name__, 'klines' in dir(mdkit))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True", "mdkit.marketdata", "module", "True"]
 
 
 def test_demo_runs_against_the_sandbox() -> None:
