@@ -14,6 +14,7 @@ matplotlib are imported by the call that needs them, not by ``import mdkit``.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import types
 from typing import TYPE_CHECKING, Any
@@ -71,10 +72,16 @@ _LAZY: dict[str, str] = {
 
 
 def __getattr__(name: str) -> Any:
-    """Load a public name's module on first use (PEP 562) and keep the name."""
+    """Load a public name's module on first use (PEP 562) and keep the name.
+
+    Subpackages and modules (``mdkit.venues``, ``mdkit.marketdata``...) load the same
+    way, as they were reachable after an eager ``import mdkit``.
+    """
     module = _LAZY.get(name)
     if module is None:
-        raise AttributeError(f"module 'mdkit' has no attribute {name!r}")
+        if name.startswith("_") or importlib.util.find_spec(f"mdkit.{name}") is None:
+            raise AttributeError(f"module 'mdkit' has no attribute {name!r}")
+        return importlib.import_module(f"mdkit.{name}")
     loaded = importlib.import_module(module)
     value = loaded if name == "plot" else getattr(loaded, name)
     globals()[name] = value

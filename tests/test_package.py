@@ -63,10 +63,13 @@ def test_public_names_load_on_first_use_and_stay_functions() -> None:
         "assert 'asyncio' in sys.modules; "
         "print(mdkit.capture is sys.modules['mdkit.capture'].capture, "
         "mdkit.request is sys.modules['mdkit.request'].request, "
-        "mdkit.klines.__module__, type(mdkit.plot).__name__, 'klines' in dir(mdkit))"
+        "mdkit.klines.__module__, type(mdkit.plot).__name__, 'klines' in dir(mdkit), "
+        "mdkit.venues.get_venue('bitget').key, hasattr(mdkit, 'no_such_name'))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["True", "True", "mdkit.marketdata", "module", "True"]
+    assert out.stdout.split() == [
+        "True", "True", "mdkit.marketdata", "module", "True", "bitget", "False"
+    ]  # fmt: skip
 
 
 def test_demo_runs_against_the_sandbox() -> None:
