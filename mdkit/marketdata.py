@@ -92,7 +92,7 @@ def _get(
     return data, resp.received
 
 
-def _fetch(
+def fetch(
     desc: Venue, api: RestApi, call: RestCall, base: str, args: dict[str, Any], **ctx: Any
 ) -> pd.DataFrame:
     """Build, send and parse one call (its ``fallback`` on HTTP 404); parse errors contained."""
@@ -156,7 +156,7 @@ def symbols(venue: str | None = None, *, url: str | None = None) -> pd.DataFrame
         return _listed(desc.key, url)
     desc, api, call = _api(desc.key, "symbols")
     base = config.rest_url(desc.key, url)
-    df = _fetch(desc, api, call, base, {})
+    df = fetch(desc, api, call, base, {})
     with _cache_lock:
         _symbol_cache[(desc.key, base)] = (time.monotonic(), df)
     return df
@@ -240,7 +240,7 @@ def tickers(*, venue: str | None = None, url: str | None = None) -> pd.DataFrame
     >>> mdkit.tickers(venue="bitget").loc["BTCUSDT", "last"]   # doctest: +SKIP
     """
     desc, api, call = _api(venue, "tickers")
-    return _fetch(desc, api, call, config.rest_url(desc.key, url), {})
+    return fetch(desc, api, call, config.rest_url(desc.key, url), {})
 
 
 def ticker(symbol: str, *, venue: str | None = None, url: str | None = None) -> pd.DataFrame:
@@ -268,7 +268,7 @@ def ticker(symbol: str, *, venue: str | None = None, url: str | None = None) -> 
     desc, api, call = _api(venue, "ticker")
     base = config.rest_url(desc.key, url)
     sym = resolve_symbol(symbol, base, desc.key)
-    return _fetch(desc, api, call, base, {"symbol": sym}, symbol=sym)
+    return fetch(desc, api, call, base, {"symbol": sym}, symbol=sym)
 
 
 def prices(*, venue: str | None = None, url: str | None = None) -> pd.DataFrame:
@@ -287,7 +287,7 @@ def prices(*, venue: str | None = None, url: str | None = None) -> pd.DataFrame:
         Index ``symbol``; column ``price`` (float64).
     """
     desc, api, call = _api(venue, "prices")
-    return _fetch(desc, api, call, config.rest_url(desc.key, url), {})
+    return fetch(desc, api, call, config.rest_url(desc.key, url), {})
 
 
 def _positive(name: str, value: Any) -> None:
@@ -384,7 +384,7 @@ def klines(
         args = {"symbol": sym, "interval": iv, "limit": min(limit or page, page)}
         if hi is not None:
             args["end_ms"] = int(hi.value // 1_000_000) + 1
-        df = _fetch(desc, api, call, base, args, symbol=sym, interval=iv, now_s=0.0)
+        df = fetch(desc, api, call, base, args, symbol=sym, interval=iv, now_s=0.0)
         if want is not None and api.kline_history == "ws" and (df.empty or want < df.index[0]):
             df = _paging.with_history(desc, df, sym, iv, want, hi, max_pages)
     if lo is not None or hi is not None:
@@ -458,7 +458,7 @@ def trades(
     sym = resolve_symbol(symbol, base, desc.key)
     if lo is None and hi is None:
         args = {"symbol": sym, "limit": min(limit or call.page, call.page or 1)}
-        df = _fetch(desc, api, call, base, args, symbol=sym)
+        df = fetch(desc, api, call, base, args, symbol=sym)
     else:
         df = _paging.trade_history(desc, api, base, sym, lo, hi, limit, max_pages)
     if limit is not None:
@@ -509,4 +509,4 @@ def depth(
     base = config.rest_url(desc.key, url)
     sym = resolve_symbol(symbol, base, desc.key)
     args = {"symbol": sym, "step": step, "limit": limit}
-    return _fetch(desc, api, call, base, args, symbol=sym, step=step, received_ms=0.0)
+    return fetch(desc, api, call, base, args, symbol=sym, step=step, received_ms=0.0)

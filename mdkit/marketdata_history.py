@@ -37,7 +37,7 @@ def show_progress() -> bool:
 
 
 def _fetch(*args: object, **kwargs: object) -> pd.DataFrame:
-    from mdkit.marketdata import _fetch as fetch
+    from mdkit.marketdata import fetch
 
     return fetch(*args, **kwargs)  # type: ignore[arg-type]
 

@@ -182,6 +182,10 @@ class _Column:
             ) from exc
 
 
+#: The NaT time (int64 min): a row whose venue sent no event time passes any bounds.
+_NAT = -(2**63)
+
+
 class _Chunks:
     """The chunk list and the row writer; holds no reference to its ColumnBuffer."""
 
@@ -248,6 +252,7 @@ class _Chunks:
             "_StructError": struct.error,
             "_RS": self.row_size,
             "_out_of_bounds": _Chunks.out_of_bounds,
+            "_NAT": _NAT,
         }
         packed = []
         checks = []
@@ -255,7 +260,7 @@ class _Chunks:
             if column.name in self.bounds:
                 namespace[f"_lo{i}"], namespace[f"_hi{i}"] = self.bounds[column.name]
                 checks.append(
-                    f"        if not _lo{i} <= {params[i]} <= _hi{i}:\n"
+                    f"        if not _lo{i} <= {params[i]} <= _hi{i} and {params[i]} != _NAT:\n"
                     f"            _out_of_bounds(self, {i}, {params[i]})\n"
                 )
             if column.is_category:
@@ -309,7 +314,7 @@ class _Chunks:
         row = [c.convert(v) for c, v in zip(self.columns, values, strict=True)]
         for index, (column, value) in enumerate(zip(self.columns, row, strict=True)):
             bound = self.bounds.get(column.name)
-            if bound is not None and not bound[0] <= value <= bound[1]:
+            if bound is not None and not bound[0] <= value <= bound[1] and value != _NAT:
                 self.out_of_bounds(index, value)
         try:
             self.pack_into(cast(Any, self.chunk), i * self.row_size, *row)

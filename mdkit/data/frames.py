@@ -170,13 +170,13 @@ def side_categorical(values: Any, *, book: bool = False) -> pd.Categorical:
     return pd.Categorical(values, dtype=_BOOK_SIDE_DTYPE if book else _TRADE_SIDE_DTYPE)
 
 
-def _labels(attrs: Mapping[str, Any], n: int, names: Sequence[str]) -> dict[str, Any]:
+def key_labels(attrs: Mapping[str, Any], n: int, names: Sequence[str]) -> dict[str, Any]:
     """``venue`` (and ``symbol``, ``interval``) columns from the frame's attrs, as strings:
     REST frames carry them like capture frames do, in the same order, so both concat."""
     return {name: strings([str(attrs[name])] * n) for name in names if attrs.get(name)}
 
 
-def _float(values: Any) -> np.ndarray:
+def float_values(values: Any) -> np.ndarray:
     return np.asarray(values, dtype="float64")
 
 
@@ -253,7 +253,7 @@ def klines_frame(
     """
     times = np.asarray(open_time_s, dtype="int64")
     values = np.asarray(ohlcv, dtype="float64").reshape(-1, 5)
-    qv = None if quote_volume is None else _float(quote_volume)
+    qv = None if quote_volume is None else float_values(quote_volume)
     if len(times) > 1 and not bool(np.all(times[1:] > times[:-1])):
         # Order is not confirmed on the wire (NOTES.md): sort, keep the last copy of a bar.
         order = np.argsort(times, kind="stable")
@@ -263,7 +263,7 @@ def klines_frame(
         keep[:-1] = times[1:] != times[:-1]
         times, values = times[keep], values[keep]
         qv = None if qv is None else qv[keep]
-    columns = _labels(attrs, len(times), ("venue", "symbol", "interval"))
+    columns = key_labels(attrs, len(times), ("venue", "symbol", "interval"))
     columns.update({name: values[:, i] for i, name in enumerate(KLINE_COLUMNS)})
     if qv is not None:
         columns["quote_volume"] = qv
@@ -309,14 +309,14 @@ def trades_frame(
     order = np.lexsort((ids, times))
     n = len(times)
     symbols = [symbol] * n if isinstance(symbol, str) else list(symbol)
-    columns = _labels(attrs, n, ("venue",))
+    columns = key_labels(attrs, n, ("venue",))
     columns.update(
         {
             "symbol": strings(np.asarray(symbols, dtype=object)[order] if n else []),
             "id": pd.array(ids[order], dtype=TRADE_ID_DTYPE),
             "side": side_categorical(np.asarray(side, dtype=object)[order]),
-            "price": _float(price)[order],
-            "amount": _float(amount)[order],
+            "price": float_values(price)[order],
+            "amount": float_values(amount)[order],
         }
     )
     if local_time_ns is not None:
@@ -345,7 +345,7 @@ def depth_frame(bids: np.ndarray, asks: np.ndarray, *, attrs: Mapping[str, Any])
     a = np.asarray(asks, dtype="float64").reshape(-1, 2)
     b = b[np.argsort(-b[:, 0], kind="stable")]
     a = a[np.argsort(a[:, 0], kind="stable")]
-    columns = _labels(attrs, len(b) + len(a), ("venue", "symbol"))
+    columns = key_labels(attrs, len(b) + len(a), ("venue", "symbol"))
     columns |= {
         "side": side_categorical(["bid"] * len(b) + ["ask"] * len(a), book=True),
         "level": np.concatenate([np.arange(len(b)), np.arange(len(a))]).astype("int64"),
@@ -379,26 +379,26 @@ def tickers_frame(
         change as a fraction) and the optional columns the venue sent.
     """
     symbols = [str(r["symbol"]) for r in rows]
-    columns: dict[str, Any] = _labels(attrs, len(rows), ("venue",))
+    columns: dict[str, Any] = key_labels(attrs, len(rows), ("venue",))
     if time_ms is None:
         stamps = np.full(len(rows), np.nan)
     elif np.ndim(time_ms) == 0:
         stamps = np.full(len(rows), float(time_ms))
     else:
-        stamps = _float(time_ms)
+        stamps = float_values(time_ms)
     columns[TIMESTAMP] = to_utc(stamps, "ms", name=None)
     for name in TICKER_COLUMNS[1:] + TICKER_OPTIONAL:
         if name in TICKER_COLUMNS or any(name in r for r in rows):
-            columns[name] = _float([_number(r.get(name)) for r in rows])
-    return new_frame(columns, _symbol_index(symbols), attrs)
+            columns[name] = float_values([number_or_nan(r.get(name)) for r in rows])
+    return new_frame(columns, symbol_index(symbols), attrs)
 
 
-def _symbol_index(symbols: Sequence[str]) -> pd.Index:
+def symbol_index(symbols: Sequence[str]) -> pd.Index:
     index: pd.Index = pd.Index(strings(list(symbols)), name="symbol")
     return index
 
 
-def _number(value: Any) -> float:
+def number_or_nan(value: Any) -> float:
     if value is None or value == "":
         return float("nan")
     return float(value)
@@ -412,8 +412,10 @@ def prices_frame(prices: Mapping[str, Any], *, attrs: Mapping[str, Any]) -> pd.D
     pandas.DataFrame
         Index ``symbol`` (str); column ``price`` (float64).
     """
-    index = _symbol_index(list(prices))
-    return new_frame({"price": _float([_number(v) for v in prices.values()])}, index, attrs)
+    index = symbol_index(list(prices))
+    return new_frame(
+        {"price": float_values([number_or_nan(v) for v in prices.values()])}, index, attrs
+    )
 
 
 def balances_frame(rows: Sequence[Mapping[str, Any]], *, attrs: Mapping[str, Any]) -> pd.DataFrame:
@@ -431,7 +433,7 @@ def balances_frame(rows: Sequence[Mapping[str, Any]], *, attrs: Mapping[str, Any
     """
     columns: dict[str, Any] = {"coin": strings([str(r["coin"]).lower() for r in rows])}
     for name in BALANCE_COLUMNS[1:]:
-        columns[name] = _float([_number(r.get(name)) for r in rows])
+        columns[name] = float_values([number_or_nan(r.get(name)) for r in rows])
     return new_frame(columns, None, attrs)
 
 
@@ -474,7 +476,7 @@ def records_frame(
     for name in names:
         values: list[Any] = [r.get(name) for r in rows]
         if name in floats:
-            columns[name] = _float([_number(v) for v in values])
+            columns[name] = float_values([number_or_nan(v) for v in values])
         elif name in ints:
             if any(v is None or v == "" for v in values):
                 columns[name] = pd.array(
@@ -483,7 +485,9 @@ def records_frame(
             else:
                 columns[name] = np.asarray([int(v) for v in values], dtype="int64")
         elif name in times_ms:
-            columns[name] = to_utc(_float([_number(v) for v in values]), "ms", name=None)
+            columns[name] = to_utc(
+                float_values([number_or_nan(v) for v in values]), "ms", name=None
+            )
         elif name in cats:
             columns[name] = pd.Categorical(values, categories=list(cats[name]))
         else:
@@ -552,14 +556,14 @@ def account_frame(
             continue
         values: list[Any] = [r.get(name) for r in rows]
         if name in floats:
-            table[name] = _float([_number(v) for v in values])
+            table[name] = float_values([number_or_nan(v) for v in values])
         elif name in ints:
             if any(v is None or v == "" for v in values):
                 table[name] = pd.array([_optional_int(v) for v in values], dtype="Int64")
             else:
                 table[name] = np.asarray([int(v) for v in values], dtype="int64")
         elif name in times_ms:
-            stamps = _float([_number(v) for v in values])
+            stamps = float_values([number_or_nan(v) for v in values])
             # Whole milliseconds stay integers: float ms * 1e6 would blur the last digits.
             exact = stamps if np.isnan(stamps).any() else stamps.astype("int64")
             table[name] = to_utc(exact, "ms", name=None)

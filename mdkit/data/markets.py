@@ -7,7 +7,14 @@ from typing import Any
 
 import pandas as pd
 
-from mdkit.data.frames import _float, _labels, _number, _symbol_index, new_frame, strings
+from mdkit.data.frames import (
+    float_values,
+    key_labels,
+    new_frame,
+    number_or_nan,
+    strings,
+    symbol_index,
+)
 from mdkit.data.symbols import split_symbol
 
 __all__ = ["symbols_frame"]
@@ -31,13 +38,13 @@ def symbols_frame(rows: Sequence[Mapping[str, Any]], *, attrs: Mapping[str, Any]
         ``amount_precision`` (decimals), ``tick_size``, ``lot_size`` (smallest price
         and amount steps), float64, NaN where the venue publishes none.
     """
-    index = _symbol_index([str(r["symbol"]) for r in rows])
+    index = symbol_index([str(r["symbol"]) for r in rows])
     split = [split_symbol(str(r["symbol"])) for r in rows]
-    columns = _labels(attrs, len(rows), ("venue",))
+    columns = key_labels(attrs, len(rows), ("venue",))
     base = [str(r.get("base") or b).lower() for r, (b, _) in zip(rows, split, strict=True)]
     quote = [str(r.get("quote") or q).lower() for r, (_, q) in zip(rows, split, strict=True)]
-    pp = _float([_number(r.get("price_precision")) for r in rows])
-    ap = _float([_number(r.get("amount_precision")) for r in rows])
+    pp = float_values([number_or_nan(r.get("price_precision")) for r in rows])
+    ap = float_values([number_or_nan(r.get("amount_precision")) for r in rows])
     columns |= {
         "pair": strings([f"{b}/{q}".upper() for b, q in zip(base, quote, strict=True)]),
         "base": strings(base),
