@@ -204,3 +204,23 @@ def test_every_symbol_trades_in_every_five_second_window_of_a_day(
         assert share == 1.0, (venue, symbol, share)
         # Thin pairs are thin, not busy: the floor is one print per two seconds.
         assert per_second.mean() > 0.5
+
+
+@pytest.mark.parametrize("venue", sorted(VENUES))
+def test_the_coarse_history_joins_the_detailed_tape(market: Market, venue: str) -> None:
+    # The last coarse hour and the first detailed hour meet at one price level.
+    view = market.venue(venue)
+    cut = view.detail_from
+    assert cut == TODAY - 2 * DAY
+    for symbol in view.instruments:
+        before = view.trades(symbol, (cut - 3600) * 1000, cut * 1000)
+        after = view.trades(symbol, cut * 1000, (cut + 60) * 1000)
+        assert 0 < len(before) <= 3600 // 300 and len(after) > 10
+        assert abs(np.log(after.price[0] / before.price[-1])) < 0.01, symbol
+
+
+def test_detail_days_is_validated() -> None:
+    with pytest.raises(ValueError, match="detail_days"):
+        Market(7, detail_days=-1)
+    longer = Market(7, clock=lambda: T, detail_days=5)
+    assert longer.venue("bitget").detail_from == TODAY - 5 * DAY
