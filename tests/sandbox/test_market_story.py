@@ -224,3 +224,15 @@ def test_detail_days_is_validated() -> None:
         Market(7, detail_days=-1)
     longer = Market(7, clock=lambda: T, detail_days=5)
     assert longer.venue("bitget").detail_from == TODAY - 5 * DAY
+
+
+def test_btc_values_agree_whichever_pair_they_read(market: Market) -> None:
+    from mdkit.sandbox.exchange import Exchange
+
+    # Crypto.com lists ETH/BTC (read directly); BitTap only USDT pairs (read through
+    # BTC/USDT): one ETH is worth the same BTC both ways.
+    direct = float(Exchange(market).btc_value("eth"))
+    via_usdt = float(Exchange(market.venue("bittap")).btc_value("eth"))
+    assert direct > 0 and abs(direct / via_usdt - 1) < 0.005
+    assert abs(float(Exchange(market).btc_value("xrp")) / float(
+        Exchange(market.venue("bitget")).btc_value("xrp")) - 1) < 0.005  # fmt: skip
