@@ -102,8 +102,8 @@ class _Shared:
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
-        self.asset = functools.lru_cache(maxsize=16)(self._asset)
-        self.day = functools.lru_cache(maxsize=24)(self._day)
+        self.asset = functools.lru_cache(maxsize=20)(self._asset)
+        self.day = functools.lru_cache(maxsize=32)(self._day)
 
     def _asset(self, asset: str, day: int) -> mm.DayPath:
         usd, vol = ASSETS[asset]
