@@ -229,6 +229,14 @@ class Bars:
         return out
 
     # -- klines ---------------------------------------------------------------------------
+    def bar_open(self, interval_s: int, t: float) -> int:
+        """Open time (epoch s) of the bar of ``interval_s`` holding ``t``.
+
+        Weeks open on Mondays 00:00 UTC, intervals of 28 days and more on the 1st of
+        the calendar month, others on multiples of the interval.
+        """
+        return _calendar(interval_s, int(t // 1))
+
     def klines(self, symbol: str, interval_s: int, start_s: int, end_s: int) -> np.ndarray:
         """Bars opening in ``[start_s, end_s)``, up to the forming one.
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mdkit.sandbox.market import VENUES, Market
@@ -236,3 +237,27 @@ def test_btc_values_agree_whichever_pair_they_read(market: Market) -> None:
     assert direct > 0 and abs(direct / via_usdt - 1) < 0.005
     assert abs(float(Exchange(market).btc_value("xrp")) / float(
         Exchange(market.venue("bitget")).btc_value("xrp")) - 1) < 0.005  # fmt: skip
+
+
+@pytest.mark.parametrize(("venue", "symbol", "channel"), [
+    ("cryptocom", "btcusdt", "klines:1week"), ("bitget", "BTCUSDT", "klines:1w"),
+    ("cryptocom", "btcusdt", "klines:1month"), ("bitget", "BTCUSDT", "klines:1M"),
+])  # fmt: skip
+def test_streamed_week_and_month_bars_open_on_monday_and_the_first(
+    venue: str, symbol: str, channel: str
+) -> None:
+    import mdkit
+    from mdkit.sandbox import Sandbox
+    from tests.conftest import Clock
+
+    tuesday = 1_765_272_000.0  # 2025-12-09 09:20 UTC: the epoch-aligned week began Thursday
+    with Sandbox(seed=2, clock=Clock(tuesday)):
+        cap = mdkit.capture(venue, symbol, channel, seconds=1.5)
+    opens = sorted({str(t)[:19] for t in cap.klines.index})
+    want = "2025-12-08 00:00:00" if "w" in channel.lower() else "2025-12-01 00:00:00"
+    assert opens[-1] == want, opens  # the forming bar, from its calendar open
+    if venue == "cryptocom":  # pushes the forming bar only (Bitget's snapshot has 50)
+        assert opens == [want], opens
+    else:
+        days = [pd.Timestamp(o) for o in opens]
+        assert all((d.weekday() == 0) if "w" in channel else (d.day == 1) for d in days)
