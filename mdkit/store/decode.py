@@ -265,8 +265,15 @@ def _dedupe_trades(df: pd.DataFrame, group: np.ndarray[Any, Any]) -> pd.DataFram
     if not has.any():
         return df
     # One int64 key per (group, id): hashing one column is several times faster.
-    id_codes, uniques = pd.factorize(np.asarray(ids.to_numpy(dtype="int64", na_value=-1)))
-    key = group.astype("int64") * max(1, len(uniques)) + id_codes
+    values = np.asarray(ids.to_numpy(dtype="int64", na_value=0))
+    groups = int(group.max(initial=0)) + 1
+    if groups == 1:
+        key = values
+    elif int(np.abs(values).max(initial=0)) < (2**62) // groups:
+        key = values * groups + group  # fits: no factorize pass
+    else:
+        id_codes, uniques = pd.factorize(values)
+        key = group.astype("int64") * max(1, len(uniques)) + id_codes
     dup = pd.Series(key).duplicated(keep="first").to_numpy() & has
     return df[~dup] if dup.any() else df
 
