@@ -123,13 +123,16 @@ def table_frame(
     else:
         keys = [local]
     sorting = _order([k for k in keys if k is not None])
-    if sorting is not None:
-        # one chunk first: a take over many chunks costs several times more
-        table = table.combine_chunks().take(pa_indices(sorting))
-        order: Any = sorting
-    else:
-        order = slice(None)
-    out: dict[str, Any] = {"venue": _arrow_strings(table["venue"])}
+    order: Any = slice(None) if sorting is None else sorting
+    taken: dict[str, Any] = {}
+
+    def col(name: str) -> Any:
+        """A column in the read's row order (each column taken once, as needed)."""
+        if name not in taken:
+            taken[name] = table[name] if sorting is None else _take(table[name], sorting)
+        return taken[name]
+
+    out: dict[str, Any] = {"venue": _arrow_strings(col("venue"))}
     schema = t.STREAM_SCHEMAS.get(kind, {})
     required = t._REQUIRED.get(kind, ())  # the live frames' rule for optional columns
     names = [n for n in table.column_names if n not in ("venue", "symbol", "date")]
@@ -142,7 +145,7 @@ def table_frame(
             continue
         if name == "timestamp":
             continue
-        column = table[name]
+        column = col(name)
         dtype = schema.get(name)
         if name == "side":
             sides = TRADE_SIDES if kind == "trades" else BOOK_SIDES
@@ -190,6 +193,22 @@ def table_frame(
         df = _last_bar(df)
     df.attrs.update(attrs)
     return df
+
+
+def _take(column: Any, order: np.ndarray[Any, Any]) -> Any:
+    """One column's rows in ``order``: a dictionary column by its codes (no strings
+    copied), another as one chunk (a take over many chunks costs several times more)."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(column.type):
+        codes, names = _dict(column)
+        picked = codes[order]
+        indices = pa.array(picked, type=pa.int32(), mask=picked == len(names))
+        return pa.DictionaryArray.from_arrays(indices, pa.array(names, type=pa.string()))
+    kind = column.type
+    if column.null_count == 0 and (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+        return pa.array(column.to_numpy()[order])  # numpy's gather, no Arrow kernel
+    return column.combine_chunks().take(pa_indices(order))
 
 
 def pa_indices(order: np.ndarray[Any, Any]) -> Any:
@@ -247,8 +266,15 @@ def _dedupe_trades(df: pd.DataFrame, group: np.ndarray[Any, Any]) -> pd.DataFram
     if not has.any():
         return df
     # One int64 key per (group, id): hashing one column is several times faster.
-    id_codes, uniques = pd.factorize(np.asarray(ids.to_numpy(dtype="int64", na_value=-1)))
-    key = group.astype("int64") * max(1, len(uniques)) + id_codes
+    values = np.asarray(ids.to_numpy(dtype="int64", na_value=0))
+    groups = int(group.max(initial=0)) + 1
+    if groups == 1:
+        key = values
+    elif int(np.abs(values).max(initial=0)) < (2**62) // groups:
+        key = values * groups + group  # fits: no factorize pass
+    else:
+        id_codes, uniques = pd.factorize(values)
+        key = group.astype("int64") * max(1, len(uniques)) + id_codes
     dup = pd.Series(key).duplicated(keep="first").to_numpy() & has
     return df[~dup] if dup.any() else df
 

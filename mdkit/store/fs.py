@@ -237,6 +237,9 @@ def open_root(value: Any, name: str = "directory", *, create: bool = False) -> R
         root = _remote(text)
         if not create and not root.fs.exists(root.path):
             raise InvalidArgument(f"no dataset at {text!r} (nothing under that prefix)")
+        bucket = root.path.split("/", 1)[0]
+        if create and not root.fs.exists(bucket):
+            raise InvalidArgument(f"{name} {text!r}: the bucket {bucket!r} does not exist")
         return root
     if text.startswith(("file://", "local://")):
         text = text.split("://", 1)[1]

@@ -148,3 +148,20 @@ def test_a_recorder_killed_in_a_flush_or_rotation_reads_once_and_a_restart_repai
         assert live_parts(Root(str(tmp_path)), parts)[1] == []
     gaps = mdkit.read_parquet(tmp_path, "gaps")
     assert "recorder down" in " ".join(gaps["reason"])
+
+
+def test_the_default_compaction_finishes_an_interrupted_merge_of_today(tmp_path: Path) -> None:
+    today = pd.Timestamp.now("UTC").normalize().value
+    for i in range(3):
+        write_frame(tmp_path, "raw", raw_frame(today + i * 10**9, 20))
+    code = f"""
+        from pathlib import Path
+        from mdkit.store.compact import merge_parts
+        merge_parts(sorted(str(p) for p in Path(r'{tmp_path}').rglob('*.parquet')))
+    """
+    assert run(code, "merge.removed-one") == 137  # a rotation killed mid-removal
+    assert len(files(tmp_path)) == 3  # the merged part and two of its sources
+    assert len(mdkit.read_parquet(tmp_path, "raw")) == 60
+    summary = compact(tmp_path)  # today is not merged by default, but it is repaired
+    assert summary["repaired"] == 2 and summary["partitions"] == 0
+    assert len(files(tmp_path)) == 1 and len(mdkit.read_parquet(tmp_path, "raw")) == 60

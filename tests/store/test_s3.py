@@ -131,6 +131,15 @@ def test_two_recorders_one_bucket_compaction_then_mdkit_and_dask(
     assert len(mdkit.read_parquet(f"{bucket}-replayed", "depth")) == len(replayed.depth)
 
 
+def test_a_missing_bucket_or_prefix_is_an_mdkit_error_naming_it(bucket: str) -> None:
+    from mdkit.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match="no-such-bucket"):
+        mdkit.record("s3://no-such-bucket/data", ("cryptocom", ["btcusdt"], ["trades"]))
+    with pytest.raises(InvalidArgument, match="nothing under that prefix"):
+        mdkit.read_parquet(f"{bucket}/nothing-here", "trades")
+
+
 def test_the_merge_lease_is_exclusive_and_taken_over_when_expired(bucket: str) -> None:
     from mdkit.store.write import write_frame
     from tests.store.test_crash import YESTERDAY, raw_frame
