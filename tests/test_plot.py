@@ -212,6 +212,19 @@ def test_depth_refuses_ambiguous_and_bad_input(cap: Any) -> None:
 # -- capture charts -------------------------------------------------------------------------
 
 
+def test_books_without_venue_time_are_placed_at_their_receive_time(cap: Any) -> None:
+    # BitTap depth pushes carry no time: timestamp NaT, placed by local_timestamp.
+    top = cap.book(levels=5)
+    rows = top[top["venue"] == "bittap"]
+    assert len(rows) and rows.index.isna().all()
+    ax = mdkit.plot.heatmap(cap, venue="bittap")
+    lo, hi = ax.get_xlim()
+    first = mdates.date2num(rows["local_timestamp"].min().tz_convert(None))
+    assert abs(lo - first) < 5 / 86400 and hi > lo  # starts at the first receive time
+    at = rows["local_timestamp"].iloc[len(rows) // 2]
+    assert "bittap" in mdkit.plot.depth(cap, venue="bittap", at=at).get_title("left")
+
+
 def test_heatmap_of_a_capture(cap: Any) -> None:
     ax = mdkit.plot.heatmap(cap, venue="cryptocom")
     assert_drawn(ax.figure)

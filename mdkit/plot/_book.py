@@ -29,6 +29,7 @@ from mdkit.plot._common import (
     require_frame,
     require_time_index,
     select,
+    time_index,
     title_of,
     unit_label,
 )
@@ -87,7 +88,7 @@ def book_levels(
         df = select(source, "depth", venue, symbol)
         require_time_index(df, "depth", _EXPECTED)
         if when is not None:
-            df = df[df.index <= when]
+            df = df[time_index(df) <= when]
         if df.empty:
             raise InvalidArgument(
                 f"depth: no book row{' at or before ' + str(when) if when else ''}"
@@ -103,13 +104,13 @@ def book_levels(
                 pd.DataFrame({"side": side, "price": prices[keep], "amount": amounts[keep]})
             )
         out = pd.concat(parts, ignore_index=True)
-        return _named(out, df, source), pd.Timestamp(df.index[-1])
+        return _named(out, df, source), pd.Timestamp(time_index(df)[-1])
     if _SNAPSHOT in source.columns:
         require_frame(source, ("side", "price", "amount", _SNAPSHOT), "depth", _EXPECTED)
         df = select(source, "depth", venue, symbol)
         require_time_index(df, "depth", _EXPECTED)
         if when is not None:
-            df = df[df.index <= when]
+            df = df[time_index(df) <= when]
         book, stamp = _rebuild(df)
         return _named(book, df, source), stamp
     require_frame(source, DEPTH_COLUMNS, "depth", _EXPECTED)
@@ -158,7 +159,7 @@ def _rebuild(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.Timestamp | None]:
         pd.DataFrame({"side": side, "price": p[np.isfinite(p)], "amount": a[np.isfinite(p)]})
         for side, p, a in (("bid", bp, ba), ("ask", ap, aa))
     ]
-    return pd.concat(parts, ignore_index=True), pd.Timestamp(df.index[-1])
+    return pd.concat(parts, ignore_index=True), pd.Timestamp(time_index(df)[-1])
 
 
 def depth(

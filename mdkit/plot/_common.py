@@ -40,6 +40,7 @@ __all__ = [
     "title_of",
     "require_frame",
     "require_time_index",
+    "time_index",
     "select",
     "venue_colors",
     "has_local_time",
@@ -182,6 +183,19 @@ def require_frame(df: Any, columns: Sequence[str], what: str, expected: str) -> 
     if df.empty:
         raise InvalidArgument(f"{what} needs rows; the frame is empty ({expected})")
     return df
+
+
+def time_index(df: pd.DataFrame) -> pd.DatetimeIndex:
+    """The frame's times for an axis: ``timestamp``, or the receive time where it is NaT.
+
+    Rows of a venue that sends no event time have ``timestamp`` NaT (the data contract);
+    a chart still places them, at their ``local_timestamp``.
+    """
+    index = pd.DatetimeIndex(df.index)
+    if "local_timestamp" in df.columns and bool(index.isna().any()):
+        local = pd.DatetimeIndex(df["local_timestamp"])
+        index = pd.DatetimeIndex(index.where(index.notna(), local), name=index.name)
+    return index
 
 
 def require_time_index(df: pd.DataFrame, what: str, expected: str) -> None:

@@ -28,6 +28,7 @@ from mdkit.plot._common import (
     require_time_index,
     select,
     time_axis,
+    time_index,
     title_of,
     unit_label,
 )
@@ -110,7 +111,7 @@ def heatmap(
     )
     require_time_index(book, "heatmap", "cap.book(levels)")
     n = wide_levels(book)
-    times = pd.DatetimeIndex(book.index).asi8
+    times = time_index(book).asi8
     prices = np.column_stack(
         [book[f"{k}[{i}].price"].to_numpy(float) for k in ("bids", "asks") for i in range(n)]
     )

@@ -199,9 +199,10 @@ class CryptocomAccounts:
         #: Hours east of UTC in which ``startDate``/``endDate`` are read (the doc does
         #: not say which timezone; 0 = UTC, 8 = a server on Beijing time).
         self.date_offset_hours = 0.0
-        #: Cancel routes served: ``doc`` (``DELETE /v1/order``), ``live`` (``POST
-        #: /v1/orders/cancel``); a route left out answers 404, as a server without it.
-        self.cancel_paths: set[str] = {"doc", "live"}
+        #: Cancel routes served: ``doc`` (``DELETE /v1/order``, the default: the doc's),
+        #: ``live`` (``POST /v1/orders/cancel``, what the live API's clients used); a route
+        #: left out answers 404, as a server without it.
+        self.cancel_paths: set[str] = {"doc"}
         server.set_limit("user", USER_RATE)
         routes: tuple[tuple[str, str, UserHandler], ...] = (
             ("POST", "/v1/account", self.account),

@@ -200,6 +200,8 @@ class RichamsterServer(VenueServer):
         if (channel, pair) not in subs:
             subs[(channel, pair)] = sub
             if channel == "order_book":
+                # The burst (if any) now; the changes on the push cadence after it.
+                sub.next_push = asyncio.get_running_loop().time() + 1.0 / self.rate
                 self._push_book(conn, sub, send=self.book_burst)
 
     # -- pushes ---------------------------------------------------------------------------

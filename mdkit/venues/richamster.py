@@ -131,7 +131,7 @@ SILENCE_TIMEOUT = 300.0
 NUMERIC_SIDES: dict[int, str] = {0: "buying", 1: "selling"}
 #: Seconds after an ``order_book`` ack within which the first level must come for the
 #: frames to count as the subscribe burst (the book's snapshot).
-BURST_WAIT = 0.5
+BURST_WAIT = 0.25
 #: A burst ends at a pause longer than this (seconds) or at a level it already holds.
 BURST_GAP = 0.5
 
