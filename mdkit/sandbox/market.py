@@ -18,8 +18,8 @@ generated on demand, in any slices, and every endpoint tells the same story.
   are ``s * 65536 + j``; :meth:`Market.push_trade` adds trades by hand and
   :meth:`Market.set_rate` sets a symbol's intensity (:mod:`.market_controls`).
 - **History**: the detailed tape from ``detail_days`` before the market's start;
-  before that, back to :data:`GENESIS`, a coarse tape of one print a minute on a
-  minute price path (the same daily anchors), so years of bars stay cheap.
+  before that, back to :data:`GENESIS`, a coarse tape of one print every
+  :data:`COARSE` seconds on a path of the same daily anchors (years of bars stay cheap).
 - **Book** at second ``s``: touch around the venue's mid with a spread of one to a
   few ticks, wider in bursts; deeper levels are ticks that *exist* by a hash of
   (price, slow epoch) with a fill probability falling with the distance (gaps),
@@ -52,7 +52,7 @@ from dataclasses import replace
 import numpy as np
 
 from mdkit.sandbox import market_model as mm
-from mdkit.sandbox.market_bars import Bars
+from mdkit.sandbox.market_bars import LOOKBACK, Bars
 from mdkit.sandbox.market_book import book_levels, fill_scale, walk_offsets
 from mdkit.sandbox.market_catalog import (
     ASSETS,
@@ -83,8 +83,11 @@ __all__ = [
 #: The market opened on 2020-01-01 00:00 UTC: no trade, no bar before it.
 GENESIS = 1_577_836_800
 #: Days before the market's start (``busy_since``) that have the detailed tape; older
-#: days have the coarse one (one print a minute on a minute price path).
+#: days have the coarse one (one print every COARSE seconds).
 DETAIL_DAYS = 2
+#: The coarse history prints once every this many seconds, on a price path with a
+#: knot as often.
+COARSE = LOOKBACK
 #: Trades per second of BTC/USDT on Crypto.com by default (and before ``busy_since``).
 DEFAULT_RATE = 1.5
 #: Every symbol prints at least once in every aligned block of this many seconds
@@ -99,8 +102,8 @@ class _Shared:
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
-        self.asset = functools.lru_cache(maxsize=16)(self._asset)
-        self.day = functools.lru_cache(maxsize=24)(self._day)
+        self.asset = functools.lru_cache(maxsize=20)(self._asset)
+        self.day = functools.lru_cache(maxsize=32)(self._day)
 
     def _asset(self, asset: str, day: int) -> mm.DayPath:
         usd, vol = ASSETS[asset]
@@ -113,13 +116,14 @@ class _Shared:
         return mm.pair_path(self.asset(inst.base, day), self.asset(inst.quote, day))
 
     def deep(self, key: str, days: np.ndarray) -> np.ndarray:
-        """A pair's minute log prices on old ``days``, ``(len(days), 1440)``."""
+        """A pair's coarse log prices on old ``days``, ``(len(days), DAY // COARSE)``."""
         inst = CATALOG[key]
         out = []
         for asset in (inst.base, inst.quote):
             usd, vol = ASSETS[asset]
             stream = sym_id(asset if asset in ("usdt", "uah") else f"{asset}usdt")
-            out.append(mm.deep_minutes(self.seed, stream, days, vol, math.log(usd)))
+            knots = mm.deep_knots(self.seed, stream, days, vol, math.log(usd), mm.DAY // COARSE)
+            out.append(knots)
         return np.asarray(out[0] - out[1])
 
 
@@ -146,9 +150,9 @@ class Market(Bars, Controls):
         (tickers, klines) costs what a default one does instead of generating 24 h of
         a busy tape. Pass ``0`` for the rate at every time.
     detail_days : int
-        Whole UTC days before the day of ``busy_since`` with the detailed tape (every
+        Whole UTC days before the clock's day at construction with the detailed tape (every
         print, second by second); older days, back to :data:`GENESIS`, have a coarse
-        tape of one print a minute, so years of bars stay cheap. Bars of every
+        tape of one print every :data:`COARSE` seconds, so years of bars stay cheap. Bars of every
         interval aggregate whichever tape their time has.
     """
 
@@ -176,9 +180,8 @@ class Market(Bars, Controls):
                 f"detail_days must be a whole number of days >= 0, not {detail_days!r}"
             )
         self.detail_days = detail_days
-        now_day = int(math.floor(clock())) // mm.DAY
         #: First second of the detailed tape (a UTC midnight).
-        self.detail_from = (min(now_day, self.busy_since // mm.DAY) - detail_days) * mm.DAY
+        self.detail_from = (int(math.floor(clock())) // mm.DAY - detail_days) * mm.DAY
         self.profile = VENUES[venue]
         self._shared = _shared or _Shared(seed)
         self.instruments: dict[str, Instrument] = {}
@@ -241,7 +244,7 @@ class Market(Bars, Controls):
 
         The venue lags the common path; in its first ``lag`` seconds of a UTC day it
         holds the day's opening (no day is ever needed twice). Days of the coarse
-        history have the minute path, no activity structure and no shocks.
+        history have the coarse path, no activity structure and no shocks.
         """
         key = self.instruments[symbol].key
         lag = self.profile.lag
@@ -250,16 +253,15 @@ class Market(Bars, Controls):
             return out
         days = seconds // mm.DAY
         deep = seconds < self.detail_from
-        if deep.any():
+        if deep.any() and "x" in fields:
             sec = seconds[deep]
             lagged = np.maximum(sec - lag, days[deep] * mm.DAY)
             uniq = np.unique(lagged // mm.DAY)
             minutes = self._shared.deep(key, uniq)
             row = np.searchsorted(uniq, lagged // mm.DAY)
-            if "x" in fields:
-                out["x"][deep] = minutes[row, (lagged % mm.DAY) // 60]
-            if "lam" in fields:
-                out["lam"][deep] = 1.0
+            out["x"][deep] = minutes[row, (lagged % mm.DAY) // COARSE]
+        if "lam" in fields:
+            out["lam"][deep] = 1.0
         if deep.all():
             return out
         lo, hi = int(days[~deep].min()), int(days.max())
@@ -421,7 +423,7 @@ class Market(Bars, Controls):
         if seconds[0] < self.detail_from:
             deep = seconds < self.detail_from
             out = np.zeros(len(seconds), dtype=np.int64)
-            out[deep] = self._deep_second(symbol, seconds[deep] // 60) == seconds[deep]
+            out[deep] = self._deep_second(symbol, seconds[deep] // COARSE) == seconds[deep]
             out[deep] &= seconds[deep] >= GENESIS
             if not deep.all():
                 out[~deep] = self._counts(symbol, seconds[~deep])
@@ -439,17 +441,17 @@ class Market(Bars, Controls):
             return counts
         return counts[np.searchsorted(full, seconds)]
 
-    def _deep_second(self, symbol: str, minutes: np.ndarray) -> np.ndarray:
-        """The second of each minute's one print in the coarse history."""
+    def _deep_second(self, symbol: str, slots: np.ndarray) -> np.ndarray:
+        """The second of each :data:`COARSE` slot's one print in the coarse history."""
         k = mm.key(self.seed, self.profile.salt, sym_id(self.instruments[symbol].key), 35)
-        return np.asarray(minutes * 60 + (mm.uniform(k, minutes) * 60).astype(np.int64))
+        return np.asarray(slots * COARSE + (mm.uniform(k, slots) * COARSE).astype(np.int64))
 
     def _deep_trades(self, symbol: str, start_s: int, end_s: int, times: bool = True) -> Trades:
         """The coarse history's prints in ``[start_s, end_s)`` (before :attr:`detail_from`)."""
         end_s = min(end_s, self.detail_from)
-        first = max(start_s, GENESIS) // 60
-        minutes = np.arange(first, max(first, -(-end_s // 60)), dtype=np.int64)
-        seconds = self._deep_second(symbol, minutes)
+        first = max(start_s, GENESIS) // COARSE
+        slots = np.arange(first, max(first, -(-end_s // COARSE)), dtype=np.int64)
+        seconds = self._deep_second(symbol, slots)
         seconds = seconds[(seconds >= start_s) & (seconds < end_s)]
         return self._prints(symbol, seconds, np.ones(len(seconds), dtype=np.int64), None, times)
 
@@ -498,10 +500,10 @@ class Market(Bars, Controls):
         # Informed flow: prints are larger in seconds that move the price more.
         z = np.repeat(shock, counts)
         q *= 0.5 + 0.5 * np.minimum(z * z, 9.0)
-        # The coarse history's one print a minute carries about a minute's volume.
+        # A coarse print carries about its slot's volume.
         deep = sec < self.detail_from
         scale = np.where(
-            deep, 60.0 * self._rate(sec) * inst.activity * self.profile.activity_mult, 1.0
+            deep, COARSE * self._rate(sec) * inst.activity * self.profile.activity_mult, 1.0
         )
         lots = np.maximum(1, np.round(q * scale / inst.lot)).astype(np.int64)
         # Signs: pushed by the second's move and the persistent pressure; half the

@@ -11,8 +11,8 @@ prices and amounts only at the end (:func:`values`). The hierarchy:
   calendar months (the 1st, 00:00 UTC) merge their days.
 
 The forming bar of every interval holds the trades up to now, so it closes at the
-last trade. Days of the coarse history (before ``detail_from``) aggregate its one
-print a minute directly, so years of daily bars stay cheap.
+last trade. Days of the coarse history (before ``detail_from``) aggregate their
+prints (one every ``COARSE`` seconds) directly, so years of daily bars stay cheap.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ WEEK = 7 * DAY
 MONDAY = 4 * DAY
 #: Past minute bars are cached in blocks of this many seconds (6 hours).
 BLOCK = 21600
+#: Longest gap between two prints of the tape (the coarse history's spacing).
+LOOKBACK = 300
 #: Days of coarse history aggregated per pass (bounds the memory of long ranges).
 _CHUNK_DAYS = 400
 
@@ -248,9 +250,11 @@ class Bars:
         opens = np.array(opens_list, dtype=np.int64)
         stop = _next(interval_s, int(opens[-1]))
         if interval_s < DAY:
-            per = interval_s // 60
-            minutes = self._minute_bars(symbol, int(opens[0]), stop)
-            units = merge(minutes.reshape(len(opens), per, 7))
+            # A few bars before the range too, so that an empty first bar carries the
+            # close before it (the tape prints at least every LOOKBACK seconds).
+            per, pre = interval_s // 60, -(-LOOKBACK // interval_s)
+            minutes = self._minute_bars(symbol, int(opens[0]) - pre * interval_s, stop)
+            units = merge(minutes.reshape(len(opens) + pre, per, 7))[pre:]
         else:
             first = int(opens[0]) // DAY
             days = self._day_bars(symbol, first, (stop - int(opens[0])) // DAY)

@@ -27,7 +27,7 @@ __all__ = [
     "anchor",
     "ar1",
     "day_path",
-    "deep_minutes",
+    "deep_knots",
     "key",
     "normal",
     "pair_path",
@@ -240,21 +240,23 @@ def pair_path(base: DayPath, quote: DayPath) -> DayPath:
     return DayPath(base.x - quote.x, base.lam, z, base.pressure, base.burst, sigma)
 
 
-def deep_minutes(seed: int, sym: int, days: np.ndarray, vol: float, log_p0: float) -> np.ndarray:
-    """Minute log prices of an asset on old ``days`` (sorted), shape ``(len(days), 1440)``.
+def deep_knots(
+    seed: int, sym: int, days: np.ndarray, vol: float, log_p0: float, per_day: int
+) -> np.ndarray:
+    """Log prices of an asset on old ``days`` (sorted) at ``per_day`` knots a day.
 
     The coarse history before the detailed tape: the same daily anchors as
     :func:`day_path` (a day starts where its detailed path would), joined by a
-    Brownian bridge of hashed minute shocks. Cheap enough for years of bars.
+    Brownian bridge of hashed shocks. Cheap enough for years of bars.
     """
     days = np.asarray(days, dtype=np.int64)
-    minutes = days[:, None] * 1440 + np.arange(1440, dtype=np.int64)[None, :]
-    shocks = normal(key(seed, sym, 600), minutes.ravel()).reshape(minutes.shape)
-    walk = np.cumsum(shocks, axis=1) * (vol / math.sqrt(1440.0))
-    bridge = walk - (np.arange(1, 1441) / 1440.0)[None, :] * walk[:, -1:]
+    knots = days[:, None] * per_day + np.arange(per_day, dtype=np.int64)[None, :]
+    shocks = normal(key(seed, sym, 600), knots.ravel()).reshape(knots.shape)
+    walk = np.cumsum(shocks, axis=1) * (vol / math.sqrt(per_day))
+    bridge = walk - (np.arange(1, per_day + 1) / per_day)[None, :] * walk[:, -1:]
     ends = anchor(seed, sym, np.concatenate([days, days + 1]), vol)
     start, end = ends[: len(days)], ends[len(days) :]
-    level = start[:, None] + (end - start)[:, None] * (np.arange(1440) / 1440.0)[None, :]
+    level = start[:, None] + (end - start)[:, None] * (np.arange(per_day) / per_day)[None, :]
     return np.asarray(log_p0 + level + bridge)
 
 

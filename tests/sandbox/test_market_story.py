@@ -26,10 +26,13 @@ def lots(values: np.ndarray, decimals: int) -> np.ndarray:
 
 
 def assert_merges(bar: np.ndarray, parts: np.ndarray, pp: int, ap: int) -> None:
-    """``bar`` is exactly the aggregate of the bars ``parts`` (open first, close last...)."""
+    """``bar`` is exactly the aggregate of the bars ``parts`` (open first, close last...).
+
+    Parts without trades are flat bars at the previous close: no price of theirs counts.
+    """
     traded = parts[parts[:, 7] > 0]
     assert bar[1] == traded[0, 1] and bar[4] == traded[-1, 4]
-    assert bar[2] == parts[:, 2].max() and bar[3] == parts[:, 3].min()
+    assert bar[2] == traded[:, 2].max() and bar[3] == traded[:, 3].min()
     assert lots(bar[5:6], ap)[0] == lots(parts[:, 5], ap).sum()
     assert bar[7] == parts[:, 7].sum()
     assert lots(bar[1:5], pp).tolist() == [round(p * 10**pp) for p in bar[1:5]]
@@ -103,8 +106,29 @@ def test_forming_bars_close_at_the_last_trade_and_the_ticker_is_the_bars(
     minute = int(T) // 60 * 60
     bars = view.klines(symbol, 60, minute - DAY + 60, minute + 60)
     assert ticker["last"] == last
-    assert ticker["high"] == bars[:, 2].max() and ticker["low"] == bars[:, 3].min()
+    traded = bars[bars[:, 7] > 0]
+    assert ticker["high"] == traded[:, 2].max() and ticker["low"] == traded[:, 3].min()
     assert lots([ticker["volume"]], ap)[0] == lots(bars[:, 5], ap).sum()
+
+
+def on_grid(value: float, places: int) -> bool:
+    """The double is the nearest one to a decimal of at most ``places`` places."""
+    return Decimal(repr(float(value))).normalize().as_tuple().exponent >= -places  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("venue", sorted(VENUES))
+def test_every_aggregate_is_an_exact_decimal_on_its_grid(market: Market, venue: str) -> None:
+    # Sums of integer lots, never of floats (a float sum reads 39695340.09999999).
+    view = market.venue(venue)
+    for symbol, inst in view.instruments.items():
+        pp, ap = inst.price_precision, inst.amount_precision
+        for interval in (60, 3600, DAY):
+            bars = view.klines(symbol, interval, TODAY - DAY, int(T))
+            assert all(on_grid(v, ap) for v in bars[:, 5]), (symbol, interval)
+            assert all(on_grid(v, pp) for v in bars[:, 1:5].ravel()), (symbol, interval)
+            assert all(on_grid(v, pp + ap) for v in bars[:, 6]), (symbol, interval)
+        ticker = view.ticker(symbol)
+        assert on_grid(ticker["volume"], ap) and on_grid(ticker["quote_volume"], pp + ap)
 
 
 def test_years_of_bars_exist_from_the_genesis_and_answer(market: Market) -> None:
@@ -180,3 +204,35 @@ def test_every_symbol_trades_in_every_five_second_window_of_a_day(
         assert share == 1.0, (venue, symbol, share)
         # Thin pairs are thin, not busy: the floor is one print per two seconds.
         assert per_second.mean() > 0.5
+
+
+@pytest.mark.parametrize("venue", sorted(VENUES))
+def test_the_coarse_history_joins_the_detailed_tape(market: Market, venue: str) -> None:
+    # The last coarse hour and the first detailed hour meet at one price level.
+    view = market.venue(venue)
+    cut = view.detail_from
+    assert cut == TODAY - 2 * DAY
+    for symbol in view.instruments:
+        before = view.trades(symbol, (cut - 3600) * 1000, cut * 1000)
+        after = view.trades(symbol, cut * 1000, (cut + 60) * 1000)
+        assert 0 < len(before) <= 3600 // 300 and len(after) > 10
+        assert abs(np.log(after.price[0] / before.price[-1])) < 0.01, symbol
+
+
+def test_detail_days_is_validated() -> None:
+    with pytest.raises(ValueError, match="detail_days"):
+        Market(7, detail_days=-1)
+    longer = Market(7, clock=lambda: T, detail_days=5)
+    assert longer.venue("bitget").detail_from == TODAY - 5 * DAY
+
+
+def test_btc_values_agree_whichever_pair_they_read(market: Market) -> None:
+    from mdkit.sandbox.exchange import Exchange
+
+    # Crypto.com lists ETH/BTC (read directly); BitTap only USDT pairs (read through
+    # BTC/USDT): one ETH is worth the same BTC both ways.
+    direct = float(Exchange(market).btc_value("eth"))
+    via_usdt = float(Exchange(market.venue("bittap")).btc_value("eth"))
+    assert direct > 0 and abs(direct / via_usdt - 1) < 0.005
+    assert abs(float(Exchange(market).btc_value("xrp")) / float(
+        Exchange(market.venue("bitget")).btc_value("xrp")) - 1) < 0.005  # fmt: skip

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.request
 import zlib
 from collections.abc import Iterator
 from decimal import Decimal
@@ -20,6 +21,7 @@ import pytest
 
 import mdkit
 from mdkit.sandbox import Sandbox
+from tests.conftest import Clock
 
 FACTOR = float(os.environ.get("MDKIT_TEST_TIME_FACTOR", "1"))
 
@@ -100,3 +102,35 @@ def test_every_price_and_amount_is_on_the_grid_and_books_never_cross(
     assert len(cap.trades) > 0
     top = cap.book(5)
     assert len(top) > 1 and top.attrs["crossed"] == 0
+
+
+def _get(base: str, path: str) -> Any:
+    with urllib.request.urlopen(base + path, timeout=10) as reply:
+        return json.loads(reply.read(), parse_float=str, parse_int=str)["data"]
+
+
+def test_rest_aggregates_are_exact_decimals_and_bars_add_up() -> None:
+    # Issue 16: a 24 h volume summed in floats read "39695340.09999999" (step 0.1).
+    # Every aggregate is summed in integer lots: on the grid, and an hour's volume is
+    # exactly its minutes' (a frozen clock: both pages see the same tape).
+    with Sandbox(seed=5, clock=Clock(1_765_012_345.6)) as box:
+        base = box.cryptocom.rest_url.rstrip("/")
+        instruments = box.cryptocom.view.instruments
+        for item in _get(base, "/v1/tickers")["ticker"]:
+            inst = instruments[item["symbol"]]
+            assert _on_grid(item["vol"], inst.amount_precision), item
+            assert _on_grid(item["high"], inst.price_precision), item
+        for symbol in ("xrpusdt", "crobtc"):  # 9 requests: within the 10 a second
+            inst = instruments[symbol]
+            pp, ap = inst.price_precision, inst.amount_precision
+            single = _get(base, f"/v1/ticker?symbol={symbol}")
+            assert _on_grid(single["vol"], ap), single
+            pages = {p: _get(base, f"/v1/klines?symbol={symbol}&period={p}") for p in (1, 60, 1440)}
+            for rows in pages.values():
+                for row in rows:
+                    assert all(_on_grid(v, pp) for v in row[1:5]) and _on_grid(row[5], ap), row
+            minutes = {int(r[0]): Decimal(r[5]) for r in pages[1]}
+            hours = [r for r in pages[60] if all(int(r[0]) + 60 * i in minutes for i in range(60))]
+            assert hours
+            for row in hours:
+                assert Decimal(row[5]) == sum(minutes[int(row[0]) + 60 * i] for i in range(60))
