@@ -18,17 +18,17 @@ import hashlib
 import importlib
 import logging
 import math
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import pandas as pd
 
 from mdkit import config
+from mdkit.account_detail import OrderDetail
 from mdkit.data.timeparse import parse_range
 from mdkit.errors import AuthError, InvalidArgument, NetworkError, TradingDisabled, VenueError
+from mdkit.marketdata_history import show_progress
 from mdkit.venues import DEFAULT_VENUE, get_venue
 from mdkit.venues.base import Credentials
 from mdkit.venues.rest_api import Request, RestApi
@@ -56,39 +56,6 @@ _KEY_ENV = config.env_name(_VENUE, "api_key")
 _SECRET_ENV = config.env_name(_VENUE, "secret_key")
 
 
-@dataclass(frozen=True, repr=False)
-class OrderDetail:
-    """One order and its fills, as :meth:`Account.order` returns them.
-
-    Attributes
-    ----------
-    order : pandas.DataFrame
-        One row with the columns of :meth:`Account.all_orders`.
-    trades : pandas.DataFrame
-        The order's fills, with the columns of :meth:`Account.my_trades`.
-    """
-
-    order: pd.DataFrame
-    trades: pd.DataFrame
-
-    @property
-    def id(self) -> int:
-        """The order id."""
-        return int(self.order["id"].iloc[0])
-
-    @property
-    def status(self) -> str:
-        """The readable status: ``NEW``, ``PART_FILLED``, ``FILLED``, ``CANCELED``..."""
-        return str(self.order["status_name"].iloc[0])
-
-    def __repr__(self) -> str:
-        row = self.order.iloc[0]
-        return (
-            f"<OrderDetail id={self.id} {row['side']} {row['type_name']} {self.status} "
-            f"filled {row['deal_volume']:g}/{row['volume']:g} fills={len(self.trades)}>"
-        )
-
-
 def _credential(name: str, given: str | None) -> str:
     """The credential from the argument or the environment; blank (spaces, a tab) is missing.
 
@@ -97,12 +64,6 @@ def _credential(name: str, given: str | None) -> str:
     """
     value = config.credential(_VENUE, name, given) or ""
     return value if value.strip() else ""
-
-
-def _show_progress() -> bool:
-    # tqdm's own disable=None test looks at isatty(), which is False in Jupyter's
-    # output stream: show the bar in a terminal or in a kernel, not in pipes/CI.
-    return "ipykernel" in sys.modules or bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
 class Account:
@@ -299,7 +260,7 @@ class Account:
                 desc=what,
                 unit="page",
                 leave=False,
-                disable=not _show_progress(),
+                disable=not show_progress(),
             )
         page, previous = 1, items
         try:

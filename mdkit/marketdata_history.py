@@ -9,6 +9,7 @@ venue's REST history call (``kline_history="rest"``), or over the WebSocket ``re
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -24,6 +25,15 @@ if TYPE_CHECKING:
     from mdkit.venues.rest_api import RestApi, RestCall
 
 log = logging.getLogger("mdkit.marketdata")
+
+
+def show_progress() -> bool:
+    """Whether to draw progress bars: in a terminal or a notebook kernel, not in pipes/CI.
+
+    tqdm's own ``disable=None`` test looks at ``isatty()``, which is False in Jupyter's
+    output stream.
+    """
+    return "ipykernel" in sys.modules or bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
 def _fetch(*args: object, **kwargs: object) -> pd.DataFrame:
@@ -101,7 +111,7 @@ def rest_history(
         total=planned,
         desc=f"{desc.key} {symbol} {iv.name}",
         unit="page",
-        disable=planned < 2,
+        disable=planned < 2 or not show_progress(),
         leave=False,
     )
     try:
@@ -187,7 +197,10 @@ def trade_history(
     start_ms = _ms(lo)
     parts: list[pd.DataFrame] = []
     got = 0
-    with tqdm(desc=f"{desc.key} {symbol} trades", unit="page", leave=False) as bar:
+    bar = tqdm(
+        desc=f"{desc.key} {symbol} trades", unit="page", leave=False, disable=not show_progress()
+    )
+    with bar:
         for _ in range(max_pages):
             args = {"symbol": symbol, "start_ms": start_ms, "end_ms": end_ms, "limit": call.page}
             df = _fetch(desc, api, call, base, args, symbol=symbol)

@@ -75,11 +75,25 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, obje
     root = tmp_path_factory.mktemp("contract") / "data"
     # A busy market: every venue's pairs (Richamster's thin UAH ones too) trade within 3 s.
     with Sandbox(trades_per_second=60) as sb:
+        bitget = {"venue": "bitget"}
         rest = {
-            "trades": [mdkit.trades(s) for s in ("btcusdt", "ethusdt")],
-            "klines": [mdkit.klines("btcusdt", "1min"), mdkit.klines("ethbtc", "1h")],
-            "depth": [mdkit.depth("btcusdt"), mdkit.depth("ethusdt")],
-            "tickers": [mdkit.tickers(), mdkit.ticker("ethbtc")],
+            "trades": [
+                *(mdkit.trades(s) for s in ("btcusdt", "ethusdt")),
+                mdkit.trades("BTCUSDT", **bitget),
+                mdkit.trades("ETHUSDT", start="1 minute ago", **bitget),
+            ],
+            "klines": [
+                mdkit.klines("btcusdt", "1min"),
+                mdkit.klines("ethbtc", "1h"),
+                mdkit.klines("BTCUSDT", "1min", **bitget),
+                mdkit.klines("ETHUSDT", "1h", start="2 days ago", **bitget),
+            ],
+            "depth": [
+                mdkit.depth("btcusdt"),
+                mdkit.depth("ethusdt"),
+                mdkit.depth("BTCUSDT", **bitget),
+            ],
+            "tickers": [mdkit.tickers(), mdkit.ticker("ethbtc"), mdkit.tickers(**bitget)],
         }
         parts = [
             (key, [*get_venue(key).example_symbols, *_EXTRA.get(key, ())], _public_channels(key))
@@ -151,13 +165,15 @@ def test_rest_frames_concat_with_capture_and_dataset(sources: dict[str, object])
         out = _assert_dtypes_kept(frames, kind)
         # every REST column (venue first) is a capture column, in the same order
         live_columns = list(cap.frame(kind).columns)
-        rest_columns = list(rest[kind][0].columns)
-        assert [c for c in live_columns if c in rest_columns] == rest_columns, kind
+        for frame in rest[kind]:
+            rest_columns = list(frame.columns)
+            assert [c for c in live_columns if c in rest_columns] == rest_columns, kind
         assert out["symbol"].nunique() >= 3 and out["venue"].nunique() >= 2
     depth = _assert_dtypes_kept(rest["depth"], "rest depth")
     assert depth["side"].dtype == BOOK_SIDE_DTYPE and set(depth["symbol"]) == {
         "btcusdt",
         "ethusdt",
+        "BTCUSDT",
     }
     tickers = _assert_dtypes_kept(rest["tickers"], "rest tickers")
     assert tickers.index.dtype == string_dtype()

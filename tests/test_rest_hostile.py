@@ -94,15 +94,16 @@ def hostile() -> Iterator[Hostile]:
         yield server
 
 
+@pytest.mark.parametrize("gap", [1.0, 1.5])  # 1.5: the deadline falls inside a read's wait
 def test_trickled_body_ends_at_the_deadline(
-    hostile: Hostile, monkeypatch: pytest.MonkeyPatch
+    hostile: Hostile, monkeypatch: pytest.MonkeyPatch, gap: float
 ) -> None:
     def trickle(h: http.server.BaseHTTPRequestHandler) -> None:
         h.send_response(200)
         h.send_header("Content-Length", "200")
         h.end_headers()
-        for _ in range(200):  # one byte a second: 200 s in all
-            if h.server_stop.wait(1.0):  # type: ignore[attr-defined]
+        for _ in range(200):  # one byte a gap: 200 s or more in all
+            if h.server_stop.wait(gap):  # type: ignore[attr-defined]
                 return
             try:
                 h.wfile.write(b" ")
@@ -271,3 +272,40 @@ def test_plot_with_a_bad_axes_is_an_mdkit_error() -> None:
     )
     with pytest.raises(InvalidArgument, match="ax"):
         mdkit.plot.candles(bars, ax="nope")
+
+
+def test_body_cut_short_is_a_network_error(
+    hostile: Hostile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def cut(h: http.server.BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Length", "1000")
+        h.end_headers()
+        h.wfile.write(b'{"code":"0","data":')
+        h.wfile.flush()
+        h.close_connection = True
+
+    hostile.routes["/v1/ticker/price"] = cut
+    monkeypatch.setenv("MDKIT_RETRIES", "1")
+    with pytest.raises(NetworkError):
+        mdkit.prices(url=hostile.url)
+
+
+def test_chunked_gzip_body_is_read(hostile: Hostile) -> None:
+    body = gzip.compress(json.dumps({"code": "0", "data": {"btcusdt": "3"}}).encode())
+
+    def chunked(h: http.server.BaseHTTPRequestHandler) -> None:
+        h.protocol_version = "HTTP/1.1"
+        h.send_response(200)
+        h.send_header("Transfer-Encoding", "chunked")
+        h.send_header("Content-Encoding", "gzip")
+        h.send_header("Connection", "close")
+        h.end_headers()
+        for i in range(0, len(body), 7):
+            part = body[i : i + 7]
+            h.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+        h.wfile.write(b"0\r\n\r\n")
+        h.close_connection = True
+
+    hostile.routes["/v1/ticker/price"] = chunked
+    assert mdkit.prices(url=hostile.url)["price"].to_dict() == {"btcusdt": 3.0}

@@ -20,6 +20,7 @@ unknown symbol (NOTES.md), which no retry cures.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import math
 import os
@@ -35,6 +36,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from mdkit.errors import (
     AuthError,
@@ -491,8 +493,17 @@ def _read_body(resp: requests.Response, deadline: float, pol: RetryPolicy) -> by
                 chunk = read1(65536, decode_content=False)
             else:  # urllib3 < 2.3: the http.client response under it
                 chunk = raw._fp.read1(65536)
-        except TimeoutError as exc:
+        except (TimeoutError, urllib3.exceptions.ReadTimeoutError) as exc:
+            if time.monotonic() >= deadline:
+                raise _BodyError(
+                    f"ReadTimeout: no complete answer within the {pol.deadline:g}s deadline "
+                    f"({len(out):,} bytes read)",
+                    False,
+                ) from None
             raise _BodyError(f"ReadTimeout: {_short(exc) or 'read timed out'}", False) from None
+        except (OSError, urllib3.exceptions.HTTPError, http.client.HTTPException) as exc:
+            # The connection broke mid-body (reset, fewer bytes than Content-Length).
+            raise _BodyError(f"{type(exc).__name__}: {_short(exc)}", False) from None
         if not chunk:
             break
         if inflate is None:

@@ -49,6 +49,8 @@ from mdkit.venues.rest_api import (
     ids,
     levels,
     rows_of,
+    table,
+    whole_epochs,
 )
 
 __all__ = [
@@ -314,20 +316,15 @@ def parse_klines(
     """
     what = f"{VENUE} /api/v2/spot/market/{path}"
     rows = rows_of(data, what)
-    for row in rows:
-        if not isinstance(row, list) or len(row) < 6:
-            raise ProtocolError(f"{what}: a candle row needs 6 values or more, got {row!r:.80}")
+    names = ("ts", "open", "high", "low", "close", "volume")
+    values = table(rows, names, what)
     wide = bool(rows) and all(len(r) >= 8 for r in rows)
-    names = ("open", "high", "low", "close", "volume")
-    ohlcv = np.column_stack(
-        [floats([r[i] for r in rows], n, what) for i, n in enumerate(names, 1)]
-    ).reshape(-1, 5)
-    opens_ms = epochs([r[0] for r in rows], "ms", "ts", what)
+    opens_ms = whole_epochs(values[:, 0], "ms", "ts", what)
     if len(opens_ms) and np.any(opens_ms % 1000):
         raise ProtocolError(f"{what}: field 'ts' is not a whole second: {opens_ms[:3]!r}")
     return frames.klines_frame(
         opens_ms // 1000,
-        ohlcv,
+        values[:, 1:6],
         interval_seconds=interval.seconds,
         now_s=now_s,
         quote_volume=floats([r[7] for r in rows], "quoteVolume", what) if wide else None,

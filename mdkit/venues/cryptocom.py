@@ -14,7 +14,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import orjson
 import pandas as pd
 
@@ -32,6 +31,8 @@ from mdkit.venues.rest_api import (
     ids,
     levels,
     rows_of,
+    table,
+    whole_epochs,
 )
 
 __all__ = [
@@ -313,16 +314,11 @@ def parse_klines(
     rows = rows_of(data, what)
     now = time.time() if now_s is None else now_s
     attrs = _attrs("rest:/v1/klines", symbol=symbol, interval=interval.name)
-    for row in rows:
-        if not isinstance(row, list) or len(row) < 6:
-            raise ProtocolError(f"{what}: a kline row needs 6 values, got {row!r:.80}")
+    values = table(rows, ("open time", *_OHLCV), what)
     wide = bool(rows) and all(len(r) > 6 for r in rows)
-    ohlcv = np.column_stack(
-        [floats([r[i] for r in rows], name, what) for i, name in enumerate(_OHLCV, 1)]
-    ).reshape(-1, 5)
     return frames.klines_frame(
-        epochs([r[0] for r in rows], "s", "open time", what),
-        ohlcv,
+        whole_epochs(values[:, 0], "s", "open time", what),
+        values[:, 1:6],
         interval_seconds=interval.seconds,
         now_s=now,
         quote_volume=floats([r[6] for r in rows], "quote volume", what) if wide else None,

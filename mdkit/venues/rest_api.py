@@ -15,6 +15,7 @@ int64, times outside 1970–2262, non-numbers and NaN/inf where a number is requ
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ __all__ = [
     "ids",
     "levels",
     "rows_of",
+    "table",
+    "whole_epochs",
 ]
 
 #: The public REST calls a venue may describe (``marketdata`` function names), plus
@@ -183,8 +186,15 @@ def floats(values: Sequence[Any], name: str, what: str, *, finite: bool = True) 
     """float64 array of numbers or numeric strings; NaN/inf refused when ``finite``.
 
     ``None`` and ``""`` become NaN where ``finite`` is False (a field the venue left
-    empty), and are refused otherwise.
+    empty), and are refused otherwise. Plain numbers and numeric strings convert in
+    one vectorised step; anything else is looked at value by value.
     """
+    try:
+        fast = np.asarray(values, dtype="float64") if _plain(values) else None
+    except (ValueError, TypeError, OverflowError):
+        fast = None
+    if fast is not None and fast.ndim == 1 and (not finite or bool(np.isfinite(fast).all())):
+        return fast
     out = np.empty(len(values), dtype="float64")
     for i, v in enumerate(values):
         if v is None or v == "":
@@ -197,6 +207,12 @@ def floats(values: Sequence[Any], name: str, what: str, *, finite: bool = True) 
             raise _fail(what, name, f"is not finite: {v!r}")
         out[i] = x
     return out
+
+
+def _plain(values: Sequence[Any]) -> bool:
+    """Every value an int, float or str (no bool, None, list...): the vectorised path."""
+    kinds = set(map(type, values))
+    return kinds <= {int, float, str} and not (str in kinds and "" in values)
 
 
 def _integer(value: Any, name: str, what: str) -> int:
@@ -215,8 +231,25 @@ def _integer(value: Any, name: str, what: str) -> int:
     return n
 
 
+def _int64s(values: Sequence[Any]) -> np.ndarray | None:
+    """int64 in one step for Python ints in range or digit strings; None otherwise."""
+    kinds = set(map(type, values))
+    if not kinds or not (kinds <= {int} or kinds <= {str}):
+        return None
+    try:
+        arr = np.asarray(values)
+        if arr.ndim != 1 or arr.dtype.kind not in "iU":
+            return None
+        return arr.astype("int64")
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
 def ids(values: Sequence[Any], name: str, what: str) -> np.ndarray:
     """int64 array of integer ids (numbers or digit strings); beyond int64 refused."""
+    fast = _int64s(values)
+    if fast is not None:
+        return fast
     return np.asarray([_integer(v, name, what) for v in values], dtype="int64")
 
 
@@ -227,6 +260,9 @@ def epochs(values: Sequence[Any], unit: str, name: str, what: str) -> np.ndarray
     before ``× 1e9`` could wrap it into a plausible date.
     """
     scale = _UNIT_NS[unit]
+    fast = _int64s(values)
+    if fast is not None and (not len(fast) or (fast.min() >= 0 and fast.max() <= _MAX_NS // scale)):
+        return fast
     out = np.empty(len(values), dtype="int64")
     for i, v in enumerate(values):
         if isinstance(v, float) and math.isfinite(v) and not v.is_integer():
@@ -236,6 +272,38 @@ def epochs(values: Sequence[Any], unit: str, name: str, what: str) -> np.ndarray
             raise _fail(what, name, f"is not a time in 1970-2262 ({unit}): {v!r}")
         out[i] = n
     return out
+
+
+def table(rows: Sequence[Any], names: Sequence[str], what: str) -> np.ndarray:
+    """float64 ``(n, len(names))`` of the first values of each row, every one finite.
+
+    Rows must be lists of at least ``len(names)`` values (else a ProtocolError). Plain
+    numbers and numeric strings convert in one step; otherwise each column is read
+    with :func:`floats`, which names the bad field.
+    """
+    width = len(names)
+    for row in rows:
+        if not isinstance(row, list) or len(row) < width:
+            raise ProtocolError(f"{what}: a row needs {width} values, got {row!r:.80}")
+    cut = [r[:width] for r in rows]
+    if _plain(list(itertools.chain.from_iterable(cut))):
+        try:
+            arr = np.array(cut, dtype="float64").reshape(-1, width)
+        except (ValueError, TypeError, OverflowError):
+            arr = None
+        if arr is not None and bool(np.isfinite(arr).all()):
+            return arr
+    columns = [floats([r[i] for r in cut], n, what) for i, n in enumerate(names)]
+    return np.column_stack(columns).reshape(-1, width) if columns else np.empty((0, 0))
+
+
+def whole_epochs(values: np.ndarray, unit: str, name: str, what: str) -> np.ndarray:
+    """int64 epochs from a float64 column (from :func:`table`), inside 1970–2262."""
+    scale = _UNIT_NS[unit]
+    bad = (values < 0) | (values > _MAX_NS // scale) | (values != np.floor(values))
+    if bool(bad.any()):
+        raise _fail(what, name, f"is not a time in 1970-2262 ({unit}): {values[bad][0]!r}")
+    return values.astype("int64")
 
 
 def levels(value: Any, name: str, what: str) -> np.ndarray:
