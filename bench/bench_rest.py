@@ -66,7 +66,7 @@ def import_seconds(module: str, repeat: int = 15) -> float:
 
 def main() -> None:
     body = kline_page()
-    keys = ["venue", "symbol", "interval", "closed"]
+    keys = ["venue", "symbol", "pair", "interval", "closed"]
     assert mdkit_path(body).drop(columns=keys).equals(naive(body))
     fast_best, fast_med = timeit(lambda: mdkit_path(body))
     slow_best, slow_med = timeit(lambda: naive(body))
