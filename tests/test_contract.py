@@ -31,12 +31,6 @@ STRING_COLUMNS = ("venue", "symbol", "pair", "interval")
 _EXTRA = {"richamster": ("BTC/USDT",)}
 
 
-def _btc_usdt(key: str) -> str:
-    """The venue's spelling of BTC/USDT among the symbols the capture asks for."""
-    names = [*get_venue(key).example_symbols, *_EXTRA.get(key, ())]
-    return next(n for n in names if pair_of(n) == "BTC/USDT")
-
-
 def _public_channels(key: str) -> list[str]:
     desc = get_venue(key)
     out = []
