@@ -101,7 +101,8 @@ class Sandbox:
         ``cryptocom_options={"rate": 4, "ack": False}``); the rest go to
         :class:`~mdkit.sandbox.market.Market` (``trades_per_second``, ``depth``,
         ``clock``, ``busy_since``: a busier ``trades_per_second`` holds from the
-        sandbox's start, its history runs at the default rate).
+        sandbox's start, its history runs at the default rate; ``detail_days``: days
+        of detailed tape before today, older history is coarse).
 
     Attributes
     ----------

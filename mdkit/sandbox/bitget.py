@@ -500,7 +500,7 @@ class BitgetServer(VenueServer):
         elif channel.startswith("candle"):
             width = CANDLES[channel[6:]]
             now = int(self.view.now())
-            sub.bar_open = now - now % width
+            sub.bar_open = self.view.bar_open(width, now)  # weeks from Monday, calendar months
             rows = self.view.klines(self._vs[sub.source], width, sub.bar_open - 49 * width, now + 1)
             bars = [self._bar(sub.source, r) for r in rows if r[1] == r[1]]
             sub.last_push = time.monotonic()
@@ -624,7 +624,7 @@ class BitgetServer(VenueServer):
     def _push_bar(self, conn: Conn, sub: _Sub) -> None:
         width = CANDLES[sub.channel[6:]]
         now = int(self.view.now())
-        current = now - now % width
+        current = self.view.bar_open(width, now)
         start = min(sub.bar_open, current) if sub.bar_open >= 0 else current
         rows = self.view.klines(self._vs[sub.source], width, start, current + width)
         sub.bar_open = current

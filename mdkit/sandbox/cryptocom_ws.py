@@ -444,7 +444,7 @@ class CryptocomWsServer(VenueServer):
 
     def _push_bar(self, conn: Conn, sub: _Sub) -> None:
         now = self.view.now()
-        current = int(now // sub.width * sub.width)
+        current = self.view.bar_open(sub.width, now)  # weeks from Monday, calendar months
         start = current if sub.bar_open < 0 or sub.bar_open == current else sub.bar_open
         rows = self.view.klines(sub.symbol, sub.width, start, current + sub.width)
         sub.bar_open = current

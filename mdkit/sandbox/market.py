@@ -52,7 +52,7 @@ from dataclasses import replace
 import numpy as np
 
 from mdkit.sandbox import market_model as mm
-from mdkit.sandbox.market_bars import Bars
+from mdkit.sandbox.market_bars import LOOKBACK, Bars
 from mdkit.sandbox.market_book import book_levels, fill_scale, walk_offsets
 from mdkit.sandbox.market_catalog import (
     ASSETS,
@@ -87,7 +87,7 @@ GENESIS = 1_577_836_800
 DETAIL_DAYS = 2
 #: The coarse history prints once every this many seconds, on a price path with a
 #: knot as often.
-COARSE = 300
+COARSE = LOOKBACK
 #: Trades per second of BTC/USDT on Crypto.com by default (and before ``busy_since``).
 DEFAULT_RATE = 1.5
 #: Every symbol prints at least once in every aligned block of this many seconds
@@ -102,8 +102,8 @@ class _Shared:
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
-        self.asset = functools.lru_cache(maxsize=16)(self._asset)
-        self.day = functools.lru_cache(maxsize=24)(self._day)
+        self.asset = functools.lru_cache(maxsize=20)(self._asset)
+        self.day = functools.lru_cache(maxsize=32)(self._day)
 
     def _asset(self, asset: str, day: int) -> mm.DayPath:
         usd, vol = ASSETS[asset]
@@ -150,7 +150,7 @@ class Market(Bars, Controls):
         (tickers, klines) costs what a default one does instead of generating 24 h of
         a busy tape. Pass ``0`` for the rate at every time.
     detail_days : int
-        Whole UTC days before the day of ``busy_since`` with the detailed tape (every
+        Whole UTC days before the clock's day at construction with the detailed tape (every
         print, second by second); older days, back to :data:`GENESIS`, have a coarse
         tape of one print every :data:`COARSE` seconds, so years of bars stay cheap. Bars of every
         interval aggregate whichever tape their time has.
@@ -180,9 +180,8 @@ class Market(Bars, Controls):
                 f"detail_days must be a whole number of days >= 0, not {detail_days!r}"
             )
         self.detail_days = detail_days
-        now_day = int(math.floor(clock())) // mm.DAY
         #: First second of the detailed tape (a UTC midnight).
-        self.detail_from = (min(now_day, self.busy_since // mm.DAY) - detail_days) * mm.DAY
+        self.detail_from = (int(math.floor(clock())) // mm.DAY - detail_days) * mm.DAY
         self.profile = VENUES[venue]
         self._shared = _shared or _Shared(seed)
         self.instruments: dict[str, Instrument] = {}

@@ -32,6 +32,8 @@ WEEK = 7 * DAY
 MONDAY = 4 * DAY
 #: Past minute bars are cached in blocks of this many seconds (6 hours).
 BLOCK = 21600
+#: Longest gap between two prints of the tape (the coarse history's spacing).
+LOOKBACK = 300
 #: Days of coarse history aggregated per pass (bounds the memory of long ranges).
 _CHUNK_DAYS = 400
 
@@ -227,6 +229,14 @@ class Bars:
         return out
 
     # -- klines ---------------------------------------------------------------------------
+    def bar_open(self, interval_s: int, t: float) -> int:
+        """Open time (epoch s) of the bar of ``interval_s`` holding ``t``.
+
+        Weeks open on Mondays 00:00 UTC, intervals of 28 days and more on the 1st of
+        the calendar month, others on multiples of the interval.
+        """
+        return _calendar(interval_s, int(t // 1))
+
     def klines(self, symbol: str, interval_s: int, start_s: int, end_s: int) -> np.ndarray:
         """Bars opening in ``[start_s, end_s)``, up to the forming one.
 
@@ -248,9 +258,11 @@ class Bars:
         opens = np.array(opens_list, dtype=np.int64)
         stop = _next(interval_s, int(opens[-1]))
         if interval_s < DAY:
-            per = interval_s // 60
-            minutes = self._minute_bars(symbol, int(opens[0]), stop)
-            units = merge(minutes.reshape(len(opens), per, 7))
+            # A few bars before the range too, so that an empty first bar carries the
+            # close before it (the tape prints at least every LOOKBACK seconds).
+            per, pre = interval_s // 60, -(-LOOKBACK // interval_s)
+            minutes = self._minute_bars(symbol, int(opens[0]) - pre * interval_s, stop)
+            units = merge(minutes.reshape(len(opens) + pre, per, 7))[pre:]
         else:
             first = int(opens[0]) // DAY
             days = self._day_bars(symbol, first, (stop - int(opens[0])) // DAY)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mdkit.sandbox.market import VENUES, Market
@@ -204,3 +205,59 @@ def test_every_symbol_trades_in_every_five_second_window_of_a_day(
         assert share == 1.0, (venue, symbol, share)
         # Thin pairs are thin, not busy: the floor is one print per two seconds.
         assert per_second.mean() > 0.5
+
+
+@pytest.mark.parametrize("venue", sorted(VENUES))
+def test_the_coarse_history_joins_the_detailed_tape(market: Market, venue: str) -> None:
+    # The last coarse hour and the first detailed hour meet at one price level.
+    view = market.venue(venue)
+    cut = view.detail_from
+    assert cut == TODAY - 2 * DAY
+    for symbol in view.instruments:
+        before = view.trades(symbol, (cut - 3600) * 1000, cut * 1000)
+        after = view.trades(symbol, cut * 1000, (cut + 60) * 1000)
+        assert 0 < len(before) <= 3600 // 300 and len(after) > 10
+        assert abs(np.log(after.price[0] / before.price[-1])) < 0.01, symbol
+
+
+def test_detail_days_is_validated() -> None:
+    with pytest.raises(ValueError, match="detail_days"):
+        Market(7, detail_days=-1)
+    longer = Market(7, clock=lambda: T, detail_days=5)
+    assert longer.venue("bitget").detail_from == TODAY - 5 * DAY
+
+
+def test_btc_values_agree_whichever_pair_they_read(market: Market) -> None:
+    from mdkit.sandbox.exchange import Exchange
+
+    # Crypto.com lists ETH/BTC (read directly); BitTap only USDT pairs (read through
+    # BTC/USDT): one ETH is worth the same BTC both ways.
+    direct = float(Exchange(market).btc_value("eth"))
+    via_usdt = float(Exchange(market.venue("bittap")).btc_value("eth"))
+    assert direct > 0 and abs(direct / via_usdt - 1) < 0.005
+    assert abs(float(Exchange(market).btc_value("xrp")) / float(
+        Exchange(market.venue("bitget")).btc_value("xrp")) - 1) < 0.005  # fmt: skip
+
+
+@pytest.mark.parametrize(("venue", "symbol", "channel"), [
+    ("cryptocom", "btcusdt", "klines:1week"), ("bitget", "BTCUSDT", "klines:1w"),
+    ("cryptocom", "btcusdt", "klines:1month"), ("bitget", "BTCUSDT", "klines:1M"),
+])  # fmt: skip
+def test_streamed_week_and_month_bars_open_on_monday_and_the_first(
+    venue: str, symbol: str, channel: str
+) -> None:
+    import mdkit
+    from mdkit.sandbox import Sandbox
+    from tests.conftest import Clock
+
+    tuesday = 1_765_272_000.0  # 2025-12-09 09:20 UTC: the epoch-aligned week began Thursday
+    with Sandbox(seed=2, clock=Clock(tuesday)):
+        cap = mdkit.capture(venue, symbol, channel, seconds=1.5)
+    opens = sorted({str(t)[:19] for t in cap.klines.index})
+    want = "2025-12-08 00:00:00" if "w" in channel.lower() else "2025-12-01 00:00:00"
+    assert opens[-1] == want, opens  # the forming bar, from its calendar open
+    if venue == "cryptocom":  # pushes the forming bar only (Bitget's snapshot has 50)
+        assert opens == [want], opens
+    else:
+        days = [pd.Timestamp(o) for o in opens]
+        assert all((d.weekday() == 0) if "w" in channel else (d.day == 1) for d in days)
