@@ -280,7 +280,9 @@ def test_time_rejected_after_correction_says_so(sb: Sandbox) -> None:
     with pytest.raises(VenueError, match="still rejects the request time") as info:
         acct.balances()
     assert info.value.code == "100010"
-    assert abs(acct.clock_offset_ms) < 1_000
+    # The correction measured the real clock, not the broken one (300 s off); the
+    # bound leaves room for a slow round trip on a loaded machine.
+    assert abs(acct.clock_offset_ms) < 30_000
 
 
 def test_rate_limited_after_retries(sb: Sandbox) -> None:
