@@ -57,8 +57,11 @@ def aggregate(
     if len(time_ms) == 0:
         return out
     b = (time_ms - start_ms) // width_ms
-    starts = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
-    ends = np.r_[starts[1:], len(b)] - 1
+    change = np.empty(len(b), dtype=bool)
+    change[0] = True
+    np.not_equal(b[1:], b[:-1], out=change[1:])
+    starts = np.flatnonzero(change)
+    ends = np.append(starts[1:], len(b)) - 1
     bars = b[starts]
     ticks = np.asarray(ticks, dtype=np.int64)
     lots = np.asarray(lots, dtype=np.int64)
@@ -248,14 +251,18 @@ class Bars:
         inst = self.instruments[symbol]
         now = int(self.now())
         last_open = _calendar(interval_s, now)
-        opens_list = []
-        t = _calendar(interval_s, start_s)
-        while t < end_s and t <= last_open:
-            opens_list.append(t)
-            t = _next(interval_s, t)
-        if not opens_list:
+        first_open = _calendar(interval_s, start_s)
+        if interval_s < 28 * DAY:  # fixed widths
+            opens = np.arange(first_open, min(end_s, last_open + 1), interval_s, dtype=np.int64)
+        else:
+            months = []
+            t = first_open
+            while t < end_s and t <= last_open:
+                months.append(t)
+                t = _next(interval_s, t)
+            opens = np.array(months, dtype=np.int64)
+        if not len(opens):
             return np.empty((0, 8))
-        opens = np.array(opens_list, dtype=np.int64)
         stop = _next(interval_s, int(opens[-1]))
         if interval_s < DAY:
             # A few bars before the range too, so that an empty first bar carries the

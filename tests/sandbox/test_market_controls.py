@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +26,7 @@ CASES = [
     ("richamster", "KRB/UAH"),
 ]
 T = 1_765_000_000.0
+FACTOR = float(os.environ.get("MDKIT_TEST_TIME_FACTOR", "1"))
 
 
 @pytest.fixture(scope="module")
@@ -36,20 +38,20 @@ def sb() -> Iterator[Sandbox]:
 def _capture_pushed(
     sb: Sandbox, venue: str, symbol: str, **push: Any
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """Silence the symbol, push a trade every 0.2 s while a capture runs."""
+    """Silence the symbol, push a trade every 0.1 s while a capture runs."""
     sb.set_rate(venue, symbol, 0)
     pushed: list[dict[str, Any]] = []
     stop = threading.Event()
 
-    def pusher() -> None:
+    def pusher() -> None:  # one trade every 0.1 s until the capture ends
         while not stop.is_set():
             pushed.append(sb.push_trade(venue, symbol, **push))
-            stop.wait(0.2)
+            stop.wait(0.1)
 
     thread = threading.Thread(target=pusher, daemon=True)
     thread.start()
     try:
-        cap = mdkit.capture(venue, [symbol], "trades", seconds=2.0)
+        cap = mdkit.capture(venue, [symbol], "trades", seconds=2.5 * FACTOR)
     finally:
         stop.set()
         thread.join(5)
@@ -70,7 +72,7 @@ def test_pushed_trades_reach_the_capture(sb: Sandbox, venue: str, symbol: str, s
     silent_from = (pushed[0]["time_ms"] // 1000 + 1) * 1000  # the set_rate(0) second
     stamps = trades.index.astype("int64") // 1_000_000
     ours = trades[stamps >= silent_from]
-    assert len(ours) >= 3, f"{venue}: {len(ours)} pushed trades arrived"
+    assert len(ours) >= 1, f"{venue}: no pushed trade arrived"
     pool = list(pushed)
     matched = []
     for (_, row), ms in zip(ours.iterrows(), stamps[stamps >= silent_from], strict=True):
@@ -92,9 +94,16 @@ def test_pushed_trades_reach_the_capture(sb: Sandbox, venue: str, symbol: str, s
         levels = book.asks if side == "buy" else book.bids
         sign = 1 if side == "buy" else -1
         assert sign * p["price"] >= sign * levels[0, 0] and p["price"] in levels[:, 0]
-    # None lost between the first one seen and the last one seen.
-    first, last = matched[0]["time_ms"], matched[-1]["time_ms"]
-    assert [p["id"] for p in matched] == [p["id"] for p in pushed if first <= p["time_ms"] <= last]
+    # None lost between the first one seen and the last one seen: by id and millisecond,
+    # or, where the venue stamps whole seconds, by count in each second strictly inside.
+    if all(int(ms) % 1000 for ms in stamps[stamps >= silent_from]):
+        first, last = matched[0]["time_ms"], matched[-1]["time_ms"]
+        inside = [p["id"] for p in pushed if first <= p["time_ms"] <= last]
+        assert [p["id"] for p in matched] == inside
+    else:
+        seconds = [p["time_ms"] // 1000 for p in matched]
+        for sec in range(seconds[0] + 1, seconds[-1]):
+            assert seconds.count(sec) == sum(1 for p in pushed if p["time_ms"] // 1000 == sec)
 
 
 def test_a_large_push_walks_the_book(sb: Sandbox) -> None:
