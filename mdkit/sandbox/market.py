@@ -366,10 +366,13 @@ class Market(Bars, Controls):
         order within a second is the time order either way, so bars do not change.
         """
         pushed: list[tuple[int, int, int, int, bool]] = []
-        if len(seconds) and symbol in self._pushed:
+        if len(seconds):
             lo, hi = int(seconds[0]) * 1000, int(seconds[-1]) * 1000 + 1000
+            # Always under the lock, the first push of a symbol too: a push stamps its
+            # time when it takes the lock, so a reader that looked before it appended
+            # would miss it for good (its window has moved on).
             with self._lock:
-                pushed = [t for t in self._pushed[symbol] if lo <= t[0] < hi]
+                pushed = [t for t in self._pushed.get(symbol, ()) if lo <= t[0] < hi]
             if pushed and seconds[-1] - seconds[0] != len(seconds) - 1:  # not contiguous
                 inside = np.isin([t[0] // 1000 for t in pushed], seconds)
                 pushed = [t for t, keep in zip(pushed, inside.tolist(), strict=True) if keep]
