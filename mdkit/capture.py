@@ -254,9 +254,10 @@ class Capture:
         resyncs_in_gap error gaps rate_limits duration rate outcome interrupted rows
         raw_dropped held_bytes worst_reconnect_rate``. ``*_in_gap``: reconnects and
         resyncs that went on an interruption already recorded as a gap.
-        ``parse_error_kinds``: kind (``protocol`` or the exception's name) → ``{"count", "first"}`` (the first one's text); ``drift``:
-        ``(venue, channel, field, change)`` → count; ``error``: the fatal error that
-        ended the capture (None)."""
+        ``parse_error_kinds``: kind (``protocol`` or the exception's name) →
+        ``{"count", "first"}`` (the first one's text); ``drift``: ``(venue, channel,
+        field, change)`` → count; ``error``: the fatal error that ended the capture
+        (None)."""
         s = self._engine.stats
         out: dict[str, Any] = {
             "messages": s.messages,
