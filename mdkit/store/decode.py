@@ -48,6 +48,35 @@ def _utc(array: Any) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
 
 
+def _ns(array: Any) -> np.ndarray[Any, Any]:
+    """A timestamp column as int64 nanoseconds (null: NaT's value), one copy at most."""
+    import pyarrow as pa
+
+    ints = array.cast(pa.int64())
+    if ints.null_count:
+        ints = ints.fill_null(np.iinfo("int64").min)
+    return _numpy(ints)
+
+
+def _numpy(array: Any) -> np.ndarray[Any, Any]:
+    """A null-free numeric Arrow column as one numpy array (no copy for one chunk)."""
+    if hasattr(array, "chunks") and array.num_chunks == 1:
+        array = array.chunk(0)
+    return np.asarray(array.to_numpy())
+
+
+def _plain_number(array: Any) -> bool:
+    import pyarrow as pa
+
+    kind = array.type
+    return bool(array.null_count == 0 and (pa.types.is_integer(kind) or pa.types.is_floating(kind)))
+
+
+def _utc_index(ns: np.ndarray[Any, Any]) -> pd.DatetimeIndex:
+    """Nanoseconds (NaT's value for missing) as a UTC DatetimeIndex, without a copy."""
+    return pd.DatetimeIndex(ns.view("M8[ns]"), dtype=pd.DatetimeTZDtype("ns", "UTC"), copy=False)
+
+
 def _strings(array: Any) -> np.ndarray[Any, Any]:
     codes, names = _dict(array)
     out = np.asarray(names + [None], dtype=object)
@@ -79,8 +108,13 @@ def _dict(array: Any) -> tuple[np.ndarray[Any, Any], list[Any]]:
     array = array.unify_dictionaries() if hasattr(array, "unify_dictionaries") else array
     chunks = array.chunks if hasattr(array, "chunks") else [array]
     names = chunks[0].dictionary.cast("string").to_pylist() if chunks else []
-    codes = [np.asarray(c.indices.fill_null(len(names)), dtype="int64") for c in chunks]
-    return (np.concatenate(codes) if codes else np.empty(0, "int64")), names
+    codes = []
+    for chunk in chunks:
+        indices = chunk.indices
+        if indices.null_count:
+            indices = indices.fill_null(len(names))
+        codes.append(indices.to_numpy())
+    return (np.concatenate(codes) if codes else np.empty(0, "int32")), names
 
 
 def table_frame(
@@ -102,8 +136,8 @@ def table_frame(
         return _gaps(table, attrs)
     if kind == "raw":
         return _raw(table, attrs)
-    when = _utc(table["timestamp"])
-    local = _utc(table["local_timestamp"]).asi8 if "local_timestamp" in table.column_names else None
+    when_ns = _ns(table["timestamp"])
+    local_ns = _ns(table["local_timestamp"]) if "local_timestamp" in table.column_names else None
     names = table.column_names
 
     def codes_of(name: str) -> Any:
@@ -114,15 +148,25 @@ def table_frame(
     symbol = codes_of("symbol") if dedupe or kind == "klines" else None
     # Row order of the live frames: see Capture.frame.
     if kind == "trades":
-        keys: list[Any] = [local, when.asi8]
+        keys: list[Any] = [local_ns, when_ns]
     elif kind == "klines":
-        keys = [local, codes_of("interval"), symbol, when.asi8]
+        keys = [local_ns, codes_of("interval"), symbol, when_ns]
     elif kind in ("depth", "book"):
-        keys = [local, venue]
+        keys = [local_ns, venue]
     else:
-        keys = [local]
-    sorting = _order([k for k in keys if k is not None])
+        keys = [local_ns]
+    present = [k for k in keys if k is not None]
+    sorting, ordered = _order(present)
     order: Any = slice(None) if sorting is None else sorting
+    sorted_ns: dict[int, Any] = {id(k): v for k, v in zip(present, ordered, strict=True)}
+
+    def in_order(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """A numpy column in the read's row order (keys already gathered reused)."""
+        if sorting is None:
+            return values
+        hit = sorted_ns.get(id(values))
+        return hit if hit is not None else values[sorting]
+
     taken: dict[str, Any] = {}
 
     def col(name: str) -> Any:
@@ -131,7 +175,7 @@ def table_frame(
             taken[name] = table[name] if sorting is None else _take(table[name], sorting)
         return taken[name]
 
-    out: dict[str, Any] = {"venue": _arrow_strings(col("venue"))}
+    out: dict[str, Any] = {"venue": _text(table["venue"], in_order)}
     schema = t.STREAM_SCHEMAS.get(kind, {})
     required = t._REQUIRED.get(kind, ())  # the live frames' rule for optional columns
     names = [n for n in table.column_names if n not in ("venue", "symbol", "date")]
@@ -139,37 +183,45 @@ def table_frame(
         names.insert(0, "symbol")
     for name in names:
         if name == "local_timestamp":
-            out[name] = pd.DatetimeIndex(np.asarray(local)[order].view("datetime64[ns]"))
-            out[name] = out[name].tz_localize("UTC")
+            out[name] = _utc_index(in_order(local_ns))
             continue
         if name == "timestamp":
             continue
-        column = col(name)
         dtype = schema.get(name)
-        if name == "side":
+        column = table[name]
+        if _plain_number(column):
+            # numbers without nulls: numpy's gather straight into the frame's array
+            values = column = in_order(_numpy(column))
+            if name == "id" and kind == "trades":
+                mask = np.zeros(len(values), dtype=bool)
+                out[name] = pd.arrays.IntegerArray(values.astype("int64", copy=False), mask)
+                continue
+        elif name == "side" and dtype != "str":
+            # codes of the fixed sides, gathered: no strings made
             sides = TRADE_SIDES if kind == "trades" else BOOK_SIDES
-            if dtype == "str":
-                out[name] = strings(_strings(column))
-            else:
-                side_dtype = TRADE_SIDE_DTYPE if kind == "trades" else BOOK_SIDE_DTYPE
-                codes = _cat(column, list(sides)).codes
-                out[name] = pd.Categorical.from_codes(codes, dtype=side_dtype)
-        elif name in ("symbol", "interval") and dtype != "str":
+            side_dtype = TRADE_SIDE_DTYPE if kind == "trades" else BOOK_SIDE_DTYPE
+            codes = in_order(np.asarray(_cat(column, list(sides)).codes))
+            out[name] = pd.Categorical.from_codes(codes, dtype=side_dtype)
+            continue
+        elif name in ("symbol", "interval") or dtype == "str":
             # Open sets are strings in the contract (mdkit.data.frames), as in live frames.
-            out[name] = _arrow_strings(column)
-        elif dtype == "str":
-            if column.null_count == len(column) and name not in required and len(column):
-                if columns is None or name not in columns:
-                    continue
-            out[name] = strings(_strings(column))
-        elif name == "id" and kind == "trades":
+            if dtype == "str" and name != "side":
+                if column.null_count == len(column) and name not in required and len(column):
+                    if columns is None or name not in columns:
+                        continue
+            out[name] = _text(column, in_order)
+            continue
+        else:
+            column = col(name)
+        if name == "id" and kind == "trades":
             # Always nullable Int64 (mdkit.data.frames.TRADE_ID_DTYPE), as live frames.
             ids = column.cast("int64")
             mask = np.asarray(ids.is_null(), dtype=bool)
             values = np.asarray(ids.fill_null(0), dtype="int64")
             out[name] = pd.arrays.IntegerArray(values, mask).astype(TRADE_ID_DTYPE)
         else:
-            values = column.to_numpy(zero_copy_only=False)
+            if not isinstance(column, np.ndarray):
+                values = column.to_numpy(zero_copy_only=False)
             optional = name not in required and kind not in ("trades", "depth", "book")
             if (
                 optional
@@ -181,13 +233,17 @@ def table_frame(
             ):
                 continue
             out[name] = values
-    index = pd.DatetimeIndex(when.asi8[order].view("datetime64[ns]"), name="timestamp")
-    df = pd.DataFrame(out, index=index.tz_localize("UTC"), copy=False)
+    index = _utc_index(in_order(when_ns)).rename("timestamp")
+    df = pd.DataFrame(out, index=index, copy=False)
     if dedupe and venue is not None:
-        group = np.asarray(venue, dtype="int64")[order]
+        group = np.asarray(venue, dtype="int64")
         if symbol is not None:
-            group = group * (int(symbol.max(initial=0)) + 1) + symbol[order]
-        df = _dedupe_trades(df, group)
+            group = group * (int(symbol.max(initial=0)) + 1) + symbol
+        id_column = table["id"] if "id" in table.column_names else None
+        if id_column is None or not _plain_number(id_column):
+            df = _dedupe_trades(df, group[order])
+        elif not _unique_runs(group, _numpy(id_column)):  # table order: parts' runs
+            df = _dedupe_trades(df, group[order])
     elif kind == "klines":
         df = _last_bar(df)
     df.attrs.update(attrs)
@@ -216,21 +272,24 @@ def pa_indices(order: np.ndarray[Any, Any]) -> Any:
     return pa.array(order, type=pa.int64())
 
 
-def _order(keys: list[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any] | None:
-    """The row order ``np.lexsort(keys)`` gives (last key first); None if already in it.
+def _order(
+    keys: list[np.ndarray[Any, Any]],
+) -> tuple[np.ndarray[Any, Any] | None, list[np.ndarray[Any, Any]]]:
+    """The row order ``np.lexsort(keys)`` gives (last key first), None if already in it;
+    and the keys in that order (gathered once, reused by the caller).
 
     Parts are written (and compacted) in that order, so a read is a few sorted runs:
     a stable sort on the first key merges them, and the other keys are checked only
     where the first ties; a full lexsort only when that check fails.
     """
-    if not keys or len(keys[0]) < 2:
-        return None
-    if _in_order(keys):
-        return None
+    if not keys or len(keys[0]) < 2 or _in_order(keys):
+        return None, keys
     order = np.argsort(keys[-1], kind="stable")
-    if len(keys) == 1 or _in_order([k[order] for k in keys]):
-        return order
-    return np.lexsort(keys)
+    ordered = [k[order] for k in keys]
+    if len(keys) == 1 or _in_order(ordered):
+        return order, ordered
+    order = np.lexsort(keys)
+    return order, [k[order] for k in keys]
 
 
 def _in_order(keys: list[np.ndarray[Any, Any]]) -> bool:
@@ -247,6 +306,20 @@ def _in_order(keys: list[np.ndarray[Any, Any]]) -> bool:
     return True
 
 
+def _text(column: Any, gather: Any) -> Any:
+    """A string or dictionary Arrow column as the live frames' strings, its rows put in
+    order by ``gather`` on the codes (strings are made once, for the rows in order)."""
+    import pyarrow as pa
+
+    codes, names = _dict(column)
+    picked = gather(codes)
+    dtype = string_dtype()
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        values = pa.array([*names, None], type=pa.large_string()).take(pa.array(picked))
+        return pd.array(values, dtype=dtype)
+    return strings(np.asarray([*names, None], dtype=object)[picked])
+
+
 def _arrow_strings(column: Any) -> Any:
     """A string or dictionary Arrow column as the live frames' string array (fast path:
     Arrow-backed strings straight from Arrow)."""
@@ -256,6 +329,28 @@ def _arrow_strings(column: Any) -> Any:
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
         return pd.array(column.cast(pa.large_string()), dtype=dtype)
     return strings(_strings(column))
+
+
+def _unique_runs(group: np.ndarray[Any, Any], ids: np.ndarray[Any, Any]) -> bool:
+    """Whether no (group, id) pair repeats, shown without hashing when it can be.
+
+    The rows (in the parts' order) are cut into runs of one group with strictly
+    increasing ids (a part of trades usually is one); no pair repeats when the runs of
+    each group cover disjoint id ranges. False (hash instead) when that does not show
+    it: overlapping runs (there may be duplicates) or too many runs to be worth it.
+    """
+    n = len(ids)
+    if n < 2:
+        return True
+    cut = np.flatnonzero((group[1:] != group[:-1]) | (ids[1:] <= ids[:-1])) + 1
+    if len(cut) > max(64, n // 256):
+        return False
+    first = np.concatenate(([0], cut))
+    last = np.concatenate((cut, [n])) - 1
+    by = np.lexsort((ids[first], group[first]))
+    g, lo, hi = group[first][by], ids[first][by], ids[last][by]
+    # sorted by (group, first id): disjoint when each run starts past the previous end
+    return not bool(((g[1:] == g[:-1]) & (lo[1:] <= hi[:-1])).any())
 
 
 def _dedupe_trades(df: pd.DataFrame, group: np.ndarray[Any, Any]) -> pd.DataFrame:
