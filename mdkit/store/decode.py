@@ -239,11 +239,21 @@ def table_frame(
         group = np.asarray(venue, dtype="int64")
         if symbol is not None:
             group = group * (int(symbol.max(initial=0)) + 1) + symbol
+        group = group[order]
         id_column = table["id"] if "id" in table.column_names else None
         if id_column is None or not _plain_number(id_column):
-            df = _dedupe_trades(df, group[order])
-        elif not _unique_runs(group, _numpy(id_column)):  # table order: parts' runs
-            df = _dedupe_trades(df, group[order])
+            df = _dedupe_trades(df, group)
+        else:
+            # each group's trades in time order: their ids usually rise (one run each)
+            ids = in_order(_numpy(id_column))
+            if int(group.max(initial=0)) > 0:
+                small = group.astype("int16") if int(group.max()) < 2**15 else group
+                by = np.argsort(small, kind="stable")  # radix sort for 16-bit keys
+                proven = _unique_runs(group[by], ids[by])
+            else:
+                proven = _unique_runs(group, ids)
+            if not proven:
+                df = _dedupe_trades(df, group)
     elif kind == "klines":
         df = _last_bar(df)
     df.attrs.update(attrs)
@@ -334,9 +344,9 @@ def _arrow_strings(column: Any) -> Any:
 def _unique_runs(group: np.ndarray[Any, Any], ids: np.ndarray[Any, Any]) -> bool:
     """Whether no (group, id) pair repeats, shown without hashing when it can be.
 
-    The rows (in the parts' order) are cut into runs of one group with strictly
-    increasing ids (a part of trades usually is one); no pair repeats when the runs of
-    each group cover disjoint id ranges. False (hash instead) when that does not show
+    The rows are cut into runs of one group with strictly increasing ids (a group's
+    trades in time order usually are one run); no pair repeats when the runs of each
+    group cover disjoint id ranges. False (hash instead) when that does not show
     it: overlapping runs (there may be duplicates) or too many runs to be worth it.
     """
     n = len(ids)
