@@ -93,9 +93,11 @@ def _cat(array: Any, categories: Sequence[str] | None = None, *, objects: bool =
     if categories is None:
         categories = sorted(n for n in names if n is not None)
     position = {c: i for i, c in enumerate(categories)}
-    remap = np.array([position.get(n, -1) for n in names] + [-1], dtype="int64")
+    small = "int8" if len(categories) < 127 else "int64"  # pandas' own code width
+    remap = np.array([position.get(n, -1) for n in names] + [-1], dtype=small)
     index = pd.Index(list(categories), dtype=object if objects else None)
-    return pd.Categorical.from_codes(remap[codes], categories=index)
+    # the codes are valid by construction (-1 or a position): no validation pass
+    return pd.Categorical.from_codes(remap[codes], categories=index, validate=False)
 
 
 def _dict(array: Any) -> tuple[np.ndarray[Any, Any], list[Any]]:
@@ -144,8 +146,20 @@ def table_frame(
         return np.asarray(_cat(table[name]).codes) if name in names else None
 
     dedupe = kind == "trades" and not deduped
-    venue = codes_of("venue") if dedupe or kind in ("depth", "book") else None
-    symbol = codes_of("symbol") if dedupe or kind == "klines" else None
+    dicts: dict[str, tuple[np.ndarray[Any, Any], list[Any]]] = {}
+
+    def dict_of(name: str) -> tuple[np.ndarray[Any, Any], list[Any]]:
+        """A text column's codes and names, made once (de-duplication, strings)."""
+        if name not in dicts:
+            dicts[name] = _dict(table[name])
+        return dicts[name]
+
+    # sorted codes where they order rows; the column's own codes where they only group
+    venue = codes_of("venue") if kind in ("depth", "book") else None
+    symbol = codes_of("symbol") if kind == "klines" else None
+    if dedupe and "venue" in names:
+        venue = dict_of("venue")[0]
+        symbol = dict_of("symbol")[0] if "symbol" in names else None
     # Row order of the live frames: see Capture.frame.
     if kind == "trades":
         keys: list[Any] = [local_ns, when_ns]
@@ -158,7 +172,9 @@ def table_frame(
     present = [k for k in keys if k is not None]
     sorting, ordered = _order(present)
     order: Any = slice(None) if sorting is None else sorting
-    sorted_ns: dict[int, Any] = {id(k): v for k, v in zip(present, ordered, strict=True)}
+    sorted_ns: dict[int, np.ndarray[Any, Any]] = {
+        id(k): v for k, v in zip(present, ordered, strict=True)
+    }
 
     def in_order(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """A numpy column in the read's row order (keys already gathered reused)."""
@@ -175,14 +191,14 @@ def table_frame(
             taken[name] = table[name] if sorting is None else _take(table[name], sorting)
         return taken[name]
 
-    out: dict[str, Any] = {"venue": _text(table["venue"], in_order)}
+    out: dict[str, Any] = {"venue": _text(table["venue"], in_order, dict_of("venue"))}
     schema = t.STREAM_SCHEMAS.get(kind, {})
     required = t._REQUIRED.get(kind, ())  # the live frames' rule for optional columns
     names = [n for n in table.column_names if n not in ("venue", "symbol", "date")]
     if "symbol" in table.column_names:
         names.insert(0, "symbol")
     for name in names:
-        if name == "local_timestamp":
+        if name == "local_timestamp" and local_ns is not None:
             out[name] = _utc_index(in_order(local_ns))
             continue
         if name == "timestamp":
@@ -201,7 +217,7 @@ def table_frame(
             sides = TRADE_SIDES if kind == "trades" else BOOK_SIDES
             side_dtype = TRADE_SIDE_DTYPE if kind == "trades" else BOOK_SIDE_DTYPE
             codes = in_order(np.asarray(_cat(column, list(sides)).codes))
-            out[name] = pd.Categorical.from_codes(codes, dtype=side_dtype)
+            out[name] = pd.Categorical.from_codes(codes, dtype=side_dtype, validate=False)
             continue
         elif name in ("symbol", "interval") or dtype == "str":
             # Open sets are strings in the contract (mdkit.data.frames), as in live frames.
@@ -209,7 +225,7 @@ def table_frame(
                 if column.null_count == len(column) and name not in required and len(column):
                     if columns is None or name not in columns:
                         continue
-            out[name] = _text(column, in_order)
+            out[name] = _text(column, in_order, dict_of(name))
             continue
         else:
             column = col(name)
@@ -316,16 +332,28 @@ def _in_order(keys: list[np.ndarray[Any, Any]]) -> bool:
     return True
 
 
-def _text(column: Any, gather: Any) -> Any:
+def _text(
+    column: Any, gather: Any, coded: tuple[np.ndarray[Any, Any], list[Any]] | None = None
+) -> Any:
     """A string or dictionary Arrow column as the live frames' strings, its rows put in
-    order by ``gather`` on the codes (strings are made once, for the rows in order)."""
+    order by ``gather`` on the codes (strings are made once, for the rows in order);
+    ``coded``: the column's ``_dict`` if already made."""
     import pyarrow as pa
 
-    codes, names = _dict(column)
+    codes, names = _dict(column) if coded is None else coded
     picked = gather(codes)
     dtype = string_dtype()
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        values = pa.array([*names, None], type=pa.large_string()).take(pa.array(picked))
+        if len(names) == 1 and names[0] is not None and not column.null_count:
+            # one value (one venue, one symbol): the buffers written, no gather
+            text = str(names[0]).encode()
+            n = len(picked)
+            offsets = np.arange(n + 1, dtype="int64") * len(text)
+            values = pa.LargeStringArray.from_buffers(
+                n, pa.py_buffer(offsets), pa.py_buffer(text * n)
+            )
+        else:
+            values = pa.array([*names, None], type=pa.large_string()).take(pa.array(picked))
         return pd.array(values, dtype=dtype)
     return strings(np.asarray([*names, None], dtype=object)[picked])
 
