@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mdkit.store.decode import _order, _unique_runs
+from mdkit.store.decode import _gather_all, _order, _unique_runs
 
 
 @settings(max_examples=200, deadline=None)
@@ -48,3 +48,21 @@ def test_unique_runs_never_misses_a_repeat(rows: list[tuple[int, int]], sort_run
         assert not repeats
     if sort_runs and not repeats:
         assert _unique_runs(group, ids)  # parts' runs: shown without hashing
+
+
+def test_number_columns_gathered_two_at_a_time_equal_numpys_gather() -> None:
+    import pyarrow as pa
+
+    rng = np.random.default_rng(3)
+    n = 150_000
+    table = pa.table(
+        {
+            "price": pa.chunked_array([rng.random(n // 3) for _ in range(3)]),
+            "id": pa.chunked_array([rng.integers(0, 10**12, n // 3) for _ in range(3)]),
+        }
+    )
+    order = rng.permutation(n)
+    got = _gather_all(table, ["price", "id"], order)
+    assert set(got) == {"price", "id"}
+    for name in ("price", "id"):
+        assert np.array_equal(got[name], table[name].to_numpy()[order])
