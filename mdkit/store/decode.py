@@ -66,6 +66,19 @@ def _numpy(array: Any) -> np.ndarray[Any, Any]:
     return np.asarray(array.to_numpy())
 
 
+def _take_many(
+    arrays: Sequence[np.ndarray[Any, Any]], order: np.ndarray[Any, Any]
+) -> list[np.ndarray[Any, Any]]:
+    """Numpy arrays put in ``order``; large ones by Arrow's take two at a time."""
+    import pyarrow as pa
+
+    if len(arrays) < 2 or len(order) < 100_000:
+        return [a[order] for a in arrays]
+    indices = pa.array(order)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(lambda a: np.asarray(pa.array(a).take(indices).to_numpy()), arrays))
+
+
 def _gather_all(
     table: Any, names: Sequence[str], order: np.ndarray[Any, Any]
 ) -> dict[str, np.ndarray[Any, Any]]:
@@ -345,7 +358,7 @@ def _order(
     if not keys or len(keys[0]) < 2 or _in_order(keys):
         return None, keys
     order = np.argsort(keys[-1], kind="stable")
-    ordered = [k[order] for k in keys]
+    ordered = _take_many(keys, order)
     if len(keys) == 1 or _in_order(ordered):
         return order, ordered
     order = np.lexsort(keys)

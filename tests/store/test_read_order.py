@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mdkit.store.decode import _gather_all, _order, _unique_runs
+from mdkit.store.decode import _gather_all, _order, _take_many, _unique_runs
 
 
 @settings(max_examples=200, deadline=None)
@@ -66,3 +66,11 @@ def test_number_columns_gathered_two_at_a_time_equal_numpys_gather() -> None:
     assert set(got) == {"price", "id"}
     for name in ("price", "id"):
         assert np.array_equal(got[name], table[name].to_numpy()[order])
+
+
+def test_keys_taken_two_at_a_time_equal_numpys_gather() -> None:
+    rng = np.random.default_rng(4)
+    keys = [rng.integers(0, 50, 120_000), rng.integers(-(10**15), 10**15, 120_000)]
+    order = rng.permutation(120_000)
+    for key, got in zip(keys, _take_many(keys, order), strict=True):
+        assert np.array_equal(got, key[order])
