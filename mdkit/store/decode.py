@@ -302,9 +302,17 @@ def table_frame(
         group = np.asarray(venue, dtype="int64")
         if symbol is not None:
             group = group * (int(symbol.max(initial=0)) + 1) + symbol
-        group = group[order]
         id_column = table["id"] if "id" in table.column_names else None
-        if id_column is None or not _plain_number(id_column):
+        # the parts' order first: a partition's parts in write order, ids rising
+        proven = (
+            id_column is not None
+            and _plain_number(id_column)
+            and _unique_runs(group, _numpy(id_column))
+        )
+        group = group[order]
+        if proven:
+            pass
+        elif id_column is None or not _plain_number(id_column):
             df = _dedupe_trades(df, group)
         else:
             # each group's trades in time order: their ids usually rise (one run each)

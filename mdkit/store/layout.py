@@ -91,9 +91,12 @@ MERGED_SUFFIX = ".m.parquet"
 
 
 def part_name(*, merged: bool = False) -> str:
-    """A new part's file name: UTC time, host, pid and a random id (never reused);
-    a merged part's ends in :data:`MERGED_SUFFIX`."""
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    """A new part's file name: UTC time (to the microsecond: a partition's parts sort in
+    write order), host, pid and a random id (never reused); a merged part's ends in
+    :data:`MERGED_SUFFIX`."""
+    now = time.time_ns()
+    seconds = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 10**9))
+    stamp = f"{seconds}.{now // 1000 % 10**6:06d}"
     safe_host = SAFE_HOST
     suffix = MERGED_SUFFIX if merged else ".parquet"
     return f"{stamp}-{safe_host}-{os.getpid()}-{uuid.uuid4().hex[:12]}{suffix}"
