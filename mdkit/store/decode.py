@@ -7,6 +7,7 @@ Arrow tables read from a dataset become the frames a live capture gives
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -49,6 +50,68 @@ def _utc(array: Any) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
 
 
+def _ns(array: Any) -> np.ndarray[Any, Any]:
+    """A timestamp column as int64 nanoseconds (null: NaT's value), one copy at most."""
+    import pyarrow as pa
+
+    ints = array.cast(pa.int64())
+    if ints.null_count:
+        ints = ints.fill_null(np.iinfo("int64").min)
+    return _numpy(ints)
+
+
+def _numpy(array: Any) -> np.ndarray[Any, Any]:
+    """A null-free numeric Arrow column as one numpy array (no copy for one chunk)."""
+    if hasattr(array, "chunks") and array.num_chunks == 1:
+        array = array.chunk(0)
+    return np.asarray(array.to_numpy())
+
+
+def _take_many(
+    arrays: Sequence[np.ndarray[Any, Any]], order: np.ndarray[Any, Any]
+) -> list[np.ndarray[Any, Any]]:
+    """Numpy arrays put in ``order``; large ones by Arrow's take two at a time."""
+    import pyarrow as pa
+
+    if len(arrays) < 2 or len(order) < 100_000:
+        return [a[order] for a in arrays]
+    indices = pa.array(order)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(lambda a: np.asarray(pa.array(a).take(indices).to_numpy()), arrays))
+
+
+def _gather_all(
+    table: Any, names: Sequence[str], order: np.ndarray[Any, Any]
+) -> dict[str, np.ndarray[Any, Any]]:
+    """Columns of null-free numbers put in ``order``, two at a time (Arrow's take runs
+    without the GIL; numpy's gather holds it)."""
+    import pyarrow as pa
+
+    if len(names) < 2 or len(order) < 100_000:
+        return {}
+    indices = pa.array(order)
+
+    def one(name: str) -> np.ndarray[Any, Any]:
+        column = table[name]
+        array = column.combine_chunks() if hasattr(column, "combine_chunks") else column
+        return np.asarray(array.take(indices).to_numpy())
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(names, pool.map(one, names), strict=True))
+
+
+def _plain_number(array: Any) -> bool:
+    import pyarrow as pa
+
+    kind = array.type
+    return bool(array.null_count == 0 and (pa.types.is_integer(kind) or pa.types.is_floating(kind)))
+
+
+def _utc_index(ns: np.ndarray[Any, Any]) -> pd.DatetimeIndex:
+    """Nanoseconds (NaT's value for missing) as a UTC DatetimeIndex, without a copy."""
+    return pd.DatetimeIndex(ns.view("M8[ns]"), dtype=pd.DatetimeTZDtype("ns", "UTC"), copy=False)
+
+
 def _strings(array: Any) -> np.ndarray[Any, Any]:
     codes, names = _dict(array)
     out = np.asarray(names + [None], dtype=object)
@@ -65,9 +128,11 @@ def _cat(array: Any, categories: Sequence[str] | None = None, *, objects: bool =
     if categories is None:
         categories = sorted(n for n in names if n is not None)
     position = {c: i for i, c in enumerate(categories)}
-    remap = np.array([position.get(n, -1) for n in names] + [-1], dtype="int64")
+    small = "int8" if len(categories) < 127 else "int64"  # pandas' own code width
+    remap = np.array([position.get(n, -1) for n in names] + [-1], dtype=small)
     index = pd.Index(list(categories), dtype=object if objects else None)
-    return pd.Categorical.from_codes(remap[codes], categories=index)
+    # the codes are valid by construction (-1 or a position): no validation pass
+    return pd.Categorical.from_codes(remap[codes], categories=index, validate=False)
 
 
 def _dict(array: Any) -> tuple[np.ndarray[Any, Any], list[Any]]:
@@ -80,8 +145,13 @@ def _dict(array: Any) -> tuple[np.ndarray[Any, Any], list[Any]]:
     array = array.unify_dictionaries() if hasattr(array, "unify_dictionaries") else array
     chunks = array.chunks if hasattr(array, "chunks") else [array]
     names = chunks[0].dictionary.cast("string").to_pylist() if chunks else []
-    codes = [np.asarray(c.indices.fill_null(len(names)), dtype="int64") for c in chunks]
-    return (np.concatenate(codes) if codes else np.empty(0, "int64")), names
+    codes = []
+    for chunk in chunks:
+        indices = chunk.indices
+        if indices.null_count:
+            indices = indices.fill_null(len(names))
+        codes.append(indices.to_numpy())
+    return (np.concatenate(codes) if codes else np.empty(0, "int32")), names
 
 
 def table_frame(
@@ -103,27 +173,64 @@ def table_frame(
         return _gaps(table, attrs)
     if kind == "raw":
         return _raw(table, attrs)
-    when = _utc(table["timestamp"])
-    local = _utc(table["local_timestamp"]).asi8 if "local_timestamp" in table.column_names else None
+    when_ns = _ns(table["timestamp"])
+    local_ns = _ns(table["local_timestamp"]) if "local_timestamp" in table.column_names else None
     names = table.column_names
 
     def codes_of(name: str) -> Any:
         return np.asarray(_cat(table[name]).codes) if name in names else None
 
     dedupe = kind == "trades" and not deduped
-    venue = codes_of("venue") if dedupe or kind in ("depth", "book") else None
-    symbol = codes_of("symbol") if dedupe or kind == "klines" else None
+    dicts: dict[str, tuple[np.ndarray[Any, Any], list[Any]]] = {}
+
+    def dict_of(name: str) -> tuple[np.ndarray[Any, Any], list[Any]]:
+        """A text column's codes and names, made once (de-duplication, strings)."""
+        if name not in dicts:
+            dicts[name] = _dict(table[name])
+        return dicts[name]
+
+    # sorted codes where they order rows; the column's own codes where they only group
+    venue = codes_of("venue") if kind in ("depth", "book") else None
+    symbol = codes_of("symbol") if kind == "klines" else None
+    if dedupe and "venue" in names:
+        venue = dict_of("venue")[0]
+        symbol = dict_of("symbol")[0] if "symbol" in names else None
     # Row order of the live frames: see Capture.frame.
     if kind == "trades":
-        keys: list[Any] = [local, when.asi8]
+        keys: list[Any] = [local_ns, when_ns]
     elif kind == "klines":
-        keys = [local, codes_of("interval"), symbol, when.asi8]
+        keys = [local_ns, codes_of("interval"), symbol, when_ns]
     elif kind in ("depth", "book"):
-        keys = [local, venue]
+        keys = [local_ns, venue]
     else:
-        keys = [local]
-    sorting = _order([k for k in keys if k is not None])
+        keys = [local_ns]
+    present = [k for k in keys if k is not None]
+    sorting, ordered = _order(present)
     order: Any = slice(None) if sorting is None else sorting
+    sorted_ns: dict[int, np.ndarray[Any, Any]] = {
+        id(k): v for k, v in zip(present, ordered, strict=True)
+    }
+
+    def in_order(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """A numpy column in the read's row order (keys already gathered reused)."""
+        if sorting is None:
+            return values
+        hit = sorted_ns.get(id(values))
+        return hit if hit is not None else values[sorting]
+
+    # Number columns gathered by Arrow's take (it releases the GIL) two at a time.
+    plain = [
+        n
+        for n in table.column_names
+        if n not in ("timestamp", "local_timestamp") and _plain_number(table[n])
+    ]
+    gathered = _gather_all(table, plain, sorting) if sorting is not None else {}
+
+    def numbers(name: str) -> np.ndarray[Any, Any]:
+        """A null-free number column in the read's row order."""
+        hit = gathered.get(name)
+        return hit if hit is not None else in_order(_numpy(table[name]))
+
     taken: dict[str, Any] = {}
 
     def col(name: str) -> Any:
@@ -132,45 +239,53 @@ def table_frame(
             taken[name] = table[name] if sorting is None else _take(table[name], sorting)
         return taken[name]
 
-    out: dict[str, Any] = {"venue": _arrow_strings(col("venue"))}
+    out: dict[str, Any] = {"venue": _text(table["venue"], in_order, dict_of("venue"))}
     schema = t.STREAM_SCHEMAS.get(kind, {})
     required = t._REQUIRED.get(kind, ())  # the live frames' rule for optional columns
     names = [n for n in table.column_names if n not in ("venue", "symbol", "date")]
     if "symbol" in table.column_names:
         names.insert(0, "symbol")
     for name in names:
-        if name == "local_timestamp":
-            out[name] = pd.DatetimeIndex(np.asarray(local)[order].view("datetime64[ns]"))
-            out[name] = out[name].tz_localize("UTC")
+        if name == "local_timestamp" and local_ns is not None:
+            out[name] = _utc_index(in_order(local_ns))
             continue
         if name == "timestamp":
             continue
-        column = col(name)
         dtype = schema.get(name)
-        if name == "side":
+        column = table[name]
+        if _plain_number(column):
+            # numbers without nulls: numpy's gather straight into the frame's array
+            values = column = numbers(name)
+            if name == "id" and kind == "trades":
+                mask = np.zeros(len(values), dtype=bool)
+                out[name] = pd.arrays.IntegerArray(values.astype("int64", copy=False), mask)
+                continue
+        elif name == "side" and dtype != "str":
+            # codes of the fixed sides, gathered: no strings made
             sides = TRADE_SIDES if kind == "trades" else BOOK_SIDES
-            if dtype == "str":
-                out[name] = strings(_strings(column))
-            else:
-                side_dtype = TRADE_SIDE_DTYPE if kind == "trades" else BOOK_SIDE_DTYPE
-                codes = _cat(column, list(sides)).codes
-                out[name] = pd.Categorical.from_codes(codes, dtype=side_dtype)
-        elif name in ("symbol", "interval", "pair") and dtype != "str":
+            side_dtype = TRADE_SIDE_DTYPE if kind == "trades" else BOOK_SIDE_DTYPE
+            codes = in_order(np.asarray(_cat(column, list(sides)).codes))
+            out[name] = pd.Categorical.from_codes(codes, dtype=side_dtype, validate=False)
+            continue
+        elif name in ("symbol", "interval", "pair") or dtype == "str":
             # Open sets are strings in the contract (mdkit.data.frames), as in live frames.
-            out[name] = _arrow_strings(column)
-        elif dtype == "str":
-            if column.null_count == len(column) and name not in required and len(column):
-                if columns is None or name not in columns:
-                    continue
-            out[name] = strings(_strings(column))
-        elif name == "id" and kind == "trades":
+            if dtype == "str" and name != "side":
+                if column.null_count == len(column) and name not in required and len(column):
+                    if columns is None or name not in columns:
+                        continue
+            out[name] = _text(column, in_order, dict_of(name))
+            continue
+        else:
+            column = col(name)
+        if name == "id" and kind == "trades":
             # Always nullable Int64 (mdkit.data.frames.TRADE_ID_DTYPE), as live frames.
             ids = column.cast("int64")
             mask = np.asarray(ids.is_null(), dtype=bool)
             values = np.asarray(ids.fill_null(0), dtype="int64")
             out[name] = pd.arrays.IntegerArray(values, mask).astype(TRADE_ID_DTYPE)
         else:
-            values = column.to_numpy(zero_copy_only=False)
+            if not isinstance(column, np.ndarray):
+                values = column.to_numpy(zero_copy_only=False)
             optional = name not in required and kind not in ("trades", "depth", "book")
             if (
                 optional
@@ -182,13 +297,35 @@ def table_frame(
             ):
                 continue
             out[name] = values
-    index = pd.DatetimeIndex(when.asi8[order].view("datetime64[ns]"), name="timestamp")
-    df = new_frame(out, index.tz_localize("UTC"), {})  # ``pair`` too, for older datasets
+    index = _utc_index(in_order(when_ns)).rename("timestamp")
+    df = new_frame(out, index, {})  # ``pair`` too, for older datasets
     if dedupe and venue is not None:
-        group = np.asarray(venue, dtype="int64")[order]
+        group = np.asarray(venue, dtype="int64")
         if symbol is not None:
-            group = group * (int(symbol.max(initial=0)) + 1) + symbol[order]
-        df = _dedupe_trades(df, group)
+            group = group * (int(symbol.max(initial=0)) + 1) + symbol
+        id_column = table["id"] if "id" in table.column_names else None
+        # the parts' order first: a partition's parts in write order, ids rising
+        proven = (
+            id_column is not None
+            and _plain_number(id_column)
+            and _unique_runs(group, _numpy(id_column))
+        )
+        group = group[order]
+        if proven:
+            pass
+        elif id_column is None or not _plain_number(id_column):
+            df = _dedupe_trades(df, group)
+        else:
+            # each group's trades in time order: their ids usually rise (one run each)
+            ids = numbers("id")
+            if int(group.max(initial=0)) > 0:
+                small = group.astype("int16") if int(group.max()) < 2**15 else group
+                by = np.argsort(small, kind="stable")  # radix sort for 16-bit keys
+                proven = _unique_runs(group[by], ids[by])
+            else:
+                proven = _unique_runs(group, ids)
+            if not proven:
+                df = _dedupe_trades(df, group)
     elif kind == "klines":
         df = _last_bar(df)
     df.attrs.update(attrs)
@@ -217,21 +354,24 @@ def pa_indices(order: np.ndarray[Any, Any]) -> Any:
     return pa.array(order, type=pa.int64())
 
 
-def _order(keys: list[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any] | None:
-    """The row order ``np.lexsort(keys)`` gives (last key first); None if already in it.
+def _order(
+    keys: list[np.ndarray[Any, Any]],
+) -> tuple[np.ndarray[Any, Any] | None, list[np.ndarray[Any, Any]]]:
+    """The row order ``np.lexsort(keys)`` gives (last key first), None if already in it;
+    and the keys in that order (gathered once, reused by the caller).
 
     Parts are written (and compacted) in that order, so a read is a few sorted runs:
     a stable sort on the first key merges them, and the other keys are checked only
     where the first ties; a full lexsort only when that check fails.
     """
-    if not keys or len(keys[0]) < 2:
-        return None
-    if _in_order(keys):
-        return None
+    if not keys or len(keys[0]) < 2 or _in_order(keys):
+        return None, keys
     order = np.argsort(keys[-1], kind="stable")
-    if len(keys) == 1 or _in_order([k[order] for k in keys]):
-        return order
-    return np.lexsort(keys)
+    ordered = _take_many(keys, order)
+    if len(keys) == 1 or _in_order(ordered):
+        return order, ordered
+    order = np.lexsort(keys)
+    return order, [k[order] for k in keys]
 
 
 def _in_order(keys: list[np.ndarray[Any, Any]]) -> bool:
@@ -248,6 +388,32 @@ def _in_order(keys: list[np.ndarray[Any, Any]]) -> bool:
     return True
 
 
+def _text(
+    column: Any, gather: Any, coded: tuple[np.ndarray[Any, Any], list[Any]] | None = None
+) -> Any:
+    """A string or dictionary Arrow column as the live frames' strings, its rows put in
+    order by ``gather`` on the codes (strings are made once, for the rows in order);
+    ``coded``: the column's ``_dict`` if already made."""
+    import pyarrow as pa
+
+    codes, names = _dict(column) if coded is None else coded
+    picked = gather(codes)
+    dtype = string_dtype()
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        if len(names) == 1 and names[0] is not None and not column.null_count:
+            # one value (one venue, one symbol): the buffers written, no gather
+            text = str(names[0]).encode()
+            n = len(picked)
+            offsets = np.arange(n + 1, dtype="int64") * len(text)
+            values = pa.LargeStringArray.from_buffers(
+                n, pa.py_buffer(offsets), pa.py_buffer(text * n)
+            )
+        else:
+            values = pa.array([*names, None], type=pa.large_string()).take(pa.array(picked))
+        return pd.array(values, dtype=dtype)
+    return strings(np.asarray([*names, None], dtype=object)[picked])
+
+
 def _arrow_strings(column: Any) -> Any:
     """A string or dictionary Arrow column as the live frames' string array (fast path:
     Arrow-backed strings straight from Arrow)."""
@@ -257,6 +423,28 @@ def _arrow_strings(column: Any) -> Any:
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
         return pd.array(column.cast(pa.large_string()), dtype=dtype)
     return strings(_strings(column))
+
+
+def _unique_runs(group: np.ndarray[Any, Any], ids: np.ndarray[Any, Any]) -> bool:
+    """Whether no (group, id) pair repeats, shown without hashing when it can be.
+
+    The rows are cut into runs of one group with strictly increasing ids (a group's
+    trades in time order usually are one run); no pair repeats when the runs of each
+    group cover disjoint id ranges. False (hash instead) when that does not show
+    it: overlapping runs (there may be duplicates) or too many runs to be worth it.
+    """
+    n = len(ids)
+    if n < 2:
+        return True
+    cut = np.flatnonzero((group[1:] != group[:-1]) | (ids[1:] <= ids[:-1])) + 1
+    if len(cut) > max(64, n // 256):
+        return False
+    first = np.concatenate(([0], cut))
+    last = np.concatenate((cut, [n])) - 1
+    by = np.lexsort((ids[first], group[first]))
+    g, lo, hi = group[first][by], ids[first][by], ids[last][by]
+    # sorted by (group, first id): disjoint when each run starts past the previous end
+    return not bool(((g[1:] == g[:-1]) & (lo[1:] <= hi[:-1])).any())
 
 
 def _dedupe_trades(df: pd.DataFrame, group: np.ndarray[Any, Any]) -> pd.DataFrame:

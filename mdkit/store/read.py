@@ -242,6 +242,10 @@ def _read(
 
     files = find_parts(root, kind, venue=venue, symbols=symbols, start=lo, end=hi)
     files, metas = _checked(root, files, kind, on_damaged)
+    # Day by day (then partition, then name): the rows come as each day's sorted runs
+    # and the days in order, so putting them in time order merges within days only.
+    by_day = sorted(range(len(files)), key=lambda i: (_day_of(files[i]), i))
+    files, metas = [files[i] for i in by_day], [metas[i] for i in by_day]
     if not files:
         return empty_frame(kind)
     # Dictionary-typed partition columns: one code per row, not one string per row.
@@ -306,6 +310,12 @@ def _read(
         wanted = {"venue", "symbol", "local_timestamp", *columns}
         df = df[[c for c in df.columns if c in wanted]]
     return df
+
+
+def _day_of(path: str) -> str:
+    """The ``date=`` value of a part's path."""
+    head, found, tail = path.rpartition("/date=")
+    return tail.split("/", 1)[0] if found else ""
 
 
 def _deduped(files: Sequence[str], metas: Sequence[dict[bytes, bytes]]) -> bool:
