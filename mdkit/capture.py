@@ -85,6 +85,11 @@ class Capture:
         self._frames: dict[str, pd.DataFrame] = {}
         self._books: dict[int, pd.DataFrame] = {}
 
+    @property
+    def core(self) -> Core:
+        """The ingestion core that holds this capture (tables, raw store, stats, gaps)."""
+        return self._engine
+
     # -- frames -------------------------------------------------------------------------
     def _attrs(self, **extra: Any) -> dict[str, Any]:
         return {

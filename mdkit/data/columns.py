@@ -33,7 +33,7 @@ import math
 import operator
 import struct
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from types import MethodType
 from typing import Any, Final, cast
 
@@ -77,10 +77,12 @@ _BOOLS: Final[dict[Any, bool]] = {True: True, False: False}
 class _Column:
     """One column of the schema: its storage dtype and, for categories, the table."""
 
-    __slots__ = ("name", "dtype", "is_category", "codes", "categories")
+    __slots__ = ("name", "dtype", "is_category", "codes", "categories", "closed")
 
-    def __init__(self, name: str, spec: Any) -> None:
+    def __init__(self, name: str, spec: Any, closed: bool = False) -> None:
         self.name = name
+        #: A category column that takes only its preset categories (and None).
+        self.closed = False
         self.codes: dict[Any, int] = {}
         self.categories: list[str] = []
         self.is_category = isinstance(spec, pd.CategoricalDtype) or (
@@ -92,6 +94,7 @@ class _Column:
             if isinstance(spec, pd.CategoricalDtype) and spec.categories is not None:
                 for value in spec.categories:
                     self.code_for(value)
+            self.closed = closed
             return
         try:
             dtype = np.dtype(spec)
@@ -113,6 +116,10 @@ class _Column:
         """Return the code of a category value, adding it to the table if new."""
         code = self.codes.get(value)
         if code is None:
+            if self.closed:
+                raise ValueError(
+                    f"column {self.name!r} takes only {self.categories} (or None); got {value!r}"
+                )
             if not isinstance(value, str):
                 raise TypeError(
                     f"column {self.name!r} is a category of strings; got {type(value).__name__}"
@@ -364,6 +371,9 @@ class ColumnBuffer:
     bounds : mapping of str to (low, high), optional
         Columns whose values must lie in ``[low, high]``; a row with a value outside
         (or NaN there) raises ValueError and is not stored.
+    closed : collection of str, optional
+        Category columns (given as a ``pandas.CategoricalDtype``) that take only their
+        preset categories; a row with another value raises ValueError, not stored.
 
     Raises
     ------
@@ -386,12 +396,15 @@ class ColumnBuffer:
         first_chunk_rows: int = FIRST_CHUNK_ROWS,
         chunk_rows: int = CHUNK_ROWS,
         bounds: Mapping[str, tuple[float, float]] | None = None,
+        closed: Collection[str] = (),
     ) -> None:
         if not schema:
             raise ValueError("schema must name at least one column")
         if not 0 < first_chunk_rows <= chunk_rows:
             raise ValueError("need 0 < first_chunk_rows <= chunk_rows")
-        self._columns = tuple(_Column(name, spec) for name, spec in schema.items())
+        self._columns = tuple(
+            _Column(name, spec, closed=name in closed) for name, spec in schema.items()
+        )
         self._names = tuple(c.name for c in self._columns)
         unknown = sorted(set(bounds or {}) - set(self._names))
         if unknown:

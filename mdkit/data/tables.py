@@ -278,7 +278,11 @@ class Tables:
             else:
                 from mdkit.data.columns import ColumnBuffer
 
-                buffer = ColumnBuffer(schema, bounds=STREAM_BOUNDS.get(kind))
+                buffer = ColumnBuffer(
+                    schema,
+                    bounds=STREAM_BOUNDS.get(kind),
+                    closed=("side",) if kind in ("trades", "depth") else (),  # fixed sides
+                )
             self._buffers[kind] = buffer
         return buffer
 

@@ -380,6 +380,11 @@ class Core:
                 if event.pace:  # type: ignore[attr-defined]
                     out.append(Pace(1.0 / event.pace))  # type: ignore[attr-defined]
             elif kind is Reply:
+                error = event.error  # type: ignore[attr-defined]
+                if error is not None:  # the venue's text, quoted in an exception: redacted
+                    error.args = tuple(
+                        self.redact(link, a) if isinstance(a, str) else a for a in error.args
+                    )
                 out.append(Answer(event))  # type: ignore[arg-type]
             elif kind is Reconnect:
                 out.append(Drop(self.redact(link, event.reason)))  # type: ignore[attr-defined]

@@ -223,7 +223,7 @@ def plan_stream(
     symbols: Any,
     channels: Any,
     options: dict[str, Any],
-    secrets: Any,
+    secrets: Credentials,
     *,
     url: Any = None,
     urls: Any = None,

@@ -215,3 +215,21 @@ def test_category_codes_are_int16_and_overflow_is_a_clear_error() -> None:
         buf.append("one too many")
     buf.append("v0")  # known values still go in
     assert len(buf) == MAX_CATEGORIES + 1
+
+
+def test_closed_category_and_bounds_refuse_a_row_whole() -> None:
+    buf = ColumnBuffer(
+        {"side": pd.CategoricalDtype(["buy", "sell"]), "t": "int64", "x": "float64"},
+        closed=("side",),
+        bounds={"t": (1, 2**63 - 1), "x": (-1e308, 1e308)},
+    )
+    buf.append("buy", 5, 1.0)
+    buf.append(None, 6, 2.0)
+    for bad in [("other", 7, 1.0), ("sell", 0, 1.0), ("sell", 7, float("nan")), ("sell", 7, None)]:
+        with pytest.raises(ValueError):
+            buf.append(*bad)
+    with pytest.raises(ValueError):
+        buf.append("sell", 2**70, 1.0)
+    cols = buf.columns()
+    assert len(buf) == 2 and cols["t"].tolist() == [5, 6]
+    assert list(cols["side"].categories) == ["buy", "sell"]

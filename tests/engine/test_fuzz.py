@@ -277,3 +277,20 @@ def test_times_outside_the_contract_never_poison_a_table(venue_key: str) -> None
         if len(frame):
             years = frame.index.year
             assert years.min() >= 1971 and years.max() <= 2262, (kind, years.min(), years.max())
+
+
+def test_a_balance_push_with_a_huge_time_is_a_parse_error_not_a_poisoned_table() -> None:
+    """Issue 17: a BitTap balance push with "T": 2**70 made cap.balances raise forever."""
+    core, links = _core("bittap")
+    private = [link for link in links if link.endpoint != "public"]
+    assert private
+    seed = next(s for s in _sample_seeds("bittap") if b"BALANCE_UPDATE" in s)
+    now = 1_800_000_000_000_000_000
+    core.receive(private[0], seed, True, now)
+    good = len(Capture(core).balances)
+    assert good >= 1
+    bad = orjson.loads(seed)
+    bad["T"] = bad["E"] = 2**70
+    core.receive(private[0], json.dumps(bad).encode(), True, now + 1)
+    assert core.stats.parse_errors == 1
+    assert len(Capture(core).balances) == good  # still readable, the bad row left out
