@@ -223,8 +223,7 @@ def _outcome(module: Any, channel: str, symbol: str, frames: list[bytes], typed:
     rows = {k: {n: repr(v.tolist()) for n, v in tables[k].columns().items()}
             for k in ("trades", "depth")}  # fmt: skip
     drift = {k: v for k, v in c.drift.items() if not k[3].startswith("type")}
-    types = set(k for k in c.drift if k[3].startswith("type"))
-    return results, rows, (c.data_messages, c.per_channel, c.unrouted, c.other), drift, types
+    return results, rows, (c.data_messages, c.per_channel, c.unrouted, c.other), drift
 
 
 BITGET_TRADE = {
@@ -283,5 +282,5 @@ def test_typed_path_equals_the_general_reader_on_mutated_pushes(
             frames.append(zlib.compress(text, 6, wbits=31) if gzip else text)
         typed = _outcome(module, channel, symbol, frames, typed=True)
         general = _outcome(module, channel, symbol, frames, typed=False)
+        # `type` drift is sampled differently (typed: whole frames, Fields.due): not compared
         assert typed[:4] == general[:4], frames
-        assert typed[4] >= general[4], frames  # types: every item of a sampled frame
