@@ -228,6 +228,7 @@ def soak(
         "rest_errors": [r["error"] for r in rest if not r["ok"]][:3],
         "reconnects": stats["reconnects"],
         "resyncs": stats["resyncs"],
+        "resyncs_in_gap": stats["resyncs_in_gap"],
         "gaps": len(gaps),
         "open_gaps": int(gaps["end"].isna().sum()) if len(gaps) else 0,
         "parse_errors": stats["parse_errors"],

@@ -250,7 +250,7 @@ class Capture:
     def stats(self) -> dict[str, Any]:
         """Counters: ``messages bytes data_messages per_channel acks pings pongs
         server_errors unrouted other drift parse_errors parse_error_kinds connections
-        reconnects connect_failures resyncs resyncs_deferred error gaps rate_limits
+        reconnects connect_failures resyncs resyncs_deferred resyncs_in_gap error gaps rate_limits
         duration rate outcome interrupted rows raw_dropped held_bytes
         worst_reconnect_rate``. ``parse_error_kinds``: kind (``protocol`` or the
         exception's name) → ``{"count", "first"}`` (the first one's text); ``drift``:
@@ -296,6 +296,7 @@ class Capture:
             kind: {"count": e.count, "first": e.first} for kind, e in s.parse_error_kinds.items()
         }
         out["resyncs_deferred"] = s.resyncs_deferred
+        out["resyncs_in_gap"] = s.resyncs_in_gap
         out["error"] = s.error
         out["gaps"] = len(s.gaps)
         out["rate_limits"] = dict(s.rate_limits)

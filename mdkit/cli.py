@@ -78,7 +78,7 @@ def _save_frame(df: pd.DataFrame, out: str | None, name: str) -> None:
     if out is None:
         from mdkit.data.display import frame_text
 
-        print(frame_text(df, max_rows=40))  # to the values' precision, no 1e-06
+        print(frame_text(df, precision=_precision(df), max_rows=40))  # no 1e-06
         return
     kind = _out_kind(out)
     path = os.path.join(out, f"{name}.parquet") if kind == "dir" else out
@@ -88,6 +88,17 @@ def _save_frame(df: pd.DataFrame, out: str | None, name: str) -> None:
     else:
         df.to_parquet(path)
     print(f"{len(df):,} rows -> {path}", file=sys.stderr)
+
+
+def _precision(df: pd.DataFrame) -> dict[str, float]:
+    """Price decimals per symbol from the frame's venue's list (empty if it has none)."""
+    import mdkit
+
+    try:
+        listed = mdkit.symbols(df.attrs.get("venue"))
+    except mdkit.MdkitError:
+        return {}
+    return {str(k): float(v) for k, v in listed["price_precision"].items() if v == v}
 
 
 def _save_capture(cap: Any, out: str | None, raw: bool) -> None:

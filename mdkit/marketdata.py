@@ -230,7 +230,7 @@ def tickers(*, venue: str | None = None, url: str | None = None) -> pd.DataFrame
     Returns
     -------
     pandas.DataFrame
-        Index ``symbol``; columns ``venue``, ``timestamp`` (UTC), ``last bid ask high
+        Index ``symbol``; columns ``venue pair`` (str), ``timestamp`` (UTC), ``last bid ask high
         low volume change`` (float64; ``change`` is the 24 h change as a fraction),
         plus ``open quote_volume bid_amount ask_amount`` where the venue sends them.
 
@@ -314,7 +314,9 @@ def klines(
         ``"btcusdt"``, ``"BTC/USDT"``...
     interval : str or int
         ``1min 5min 15min 30min 60min 1h 1day 1d 1week 1w 1month`` or minutes (the
-        venue's REST intervals; an unknown one is refused naming them).
+        venue's REST intervals; an unknown one is refused naming them). The frame's
+        ``interval`` is the canonical name (``1h`` → ``60min``, ``1d`` → ``1day``:
+        :class:`mdkit.data.timeparse.Interval`).
     start, end : datetime, Timestamp, str or number, optional
         Bounds on the bar open time, both inclusive: datetimes, ISO strings, epoch
         seconds or ms, or phrases like ``"3 days ago"``. Bars older than one answer
@@ -336,8 +338,8 @@ def klines(
     Returns
     -------
     pandas.DataFrame
-        Index ``timestamp`` (bar open, UTC); columns ``venue symbol interval`` (str),
-        ``open high low close volume`` (float64), ``quote_volume`` (float64, where the
+        Index ``timestamp`` (bar open, UTC); columns ``venue symbol pair interval``
+        (str), ``open high low close volume`` (float64), ``quote_volume`` (float64, where the
         venue sends it) and ``closed`` (bool, False for the still-forming bar).
         ``attrs``: ``venue symbol interval source``.
 
@@ -435,7 +437,7 @@ def trades(
     Returns
     -------
     pandas.DataFrame
-        Index ``timestamp`` (UTC, oldest first); columns ``venue symbol`` (str),
+        Index ``timestamp`` (UTC, oldest first); columns ``venue symbol pair`` (str),
         ``id`` (Int64), ``side`` (category ``buy``/``sell``, the taker's side),
         ``price``, ``amount`` (float64, base units).
 
@@ -493,7 +495,7 @@ def depth(
     Returns
     -------
     pandas.DataFrame
-        Columns ``venue symbol`` (str), ``side`` (category ``bid``/``ask``), ``level``
+        Columns ``venue symbol pair`` (str), ``side`` (category ``bid``/``ask``), ``level``
         (int64, 0 = best), ``price``, ``amount`` (float64); bids high→low, then asks
         low→high. ``attrs["timestamp"]``: book time (UTC).
 

@@ -99,11 +99,16 @@ def capture_until(
     without ``done`` fails the test (with its stats). The capture's outcome is
     ``"completed"``, as at the end of a time box.
     """
-    from mdkit.capture import Capture, _engine
+    from mdkit.capture import Capture
     from mdkit.engine import runner
+    from mdkit.engine.plan import plan, take_credentials
+    from mdkit.engine.stream import Engine
 
     url, urls = options.pop("url", None), options.pop("urls", None)
-    engine = _engine(venue, symbols, channels, seconds * FACTOR, None, url, urls, options)
+    secrets = take_credentials(options)
+    engine = Engine.from_plan(
+        plan(venue, symbols, channels, seconds * FACTOR, None, url, urls, options, secrets)
+    )
     finished, met = threading.Event(), threading.Event()
 
     def watch() -> None:

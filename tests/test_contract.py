@@ -31,12 +31,6 @@ STRING_COLUMNS = ("venue", "symbol", "pair", "interval")
 _EXTRA = {"richamster": ("BTC/USDT",)}
 
 
-def _btc_usdt(key: str) -> str:
-    """The venue's spelling of BTC/USDT among the symbols the capture asks for."""
-    names = [*get_venue(key).example_symbols, *_EXTRA.get(key, ())]
-    return next(n for n in names if pair_of(n) == "BTC/USDT")
-
-
 def _public_channels(key: str) -> list[str]:
     desc = get_venue(key)
     out = []
@@ -228,6 +222,13 @@ def test_every_frame_carries_pair(sources: dict[str, object]) -> None:
         symbols = df.index if "symbol" not in df.columns else df["symbol"]
         assert list(df["pair"]) == [pair_of(str(s)) for s in symbols], name
         assert df["pair"].str.fullmatch(r"[A-Z0-9]+/[A-Z0-9]+").all(), name
+    # the dataset stores pair as a column (DuckDB, Polars, Spark read it without mdkit)
+    import pyarrow.parquet as pq
+
+    root = Path(str(sources["root"]))
+    for kind in ("trades", "depth", "book"):
+        part = next((root / f"kind={kind}").rglob("*.parquet"))
+        assert "pair" in pq.read_schema(part).names, kind
 
 
 def test_groupby_pair_gives_one_group_per_market(sources: dict[str, object]) -> None:

@@ -102,6 +102,7 @@ def test_quickstart_notebook(tmp_path: Path) -> None:
     assert _images(outputs) >= 2  # candles and depth
     assert "UnknownSymbol" in text and "UnknownInterval" in text and "1min" in text
     assert "VWAP" in text and "bps" in text
+    assert "(0.00 bps)" not in text  # a one-cent BTC spread is 0.00121 bps, shown as such
 
 
 @pytest.mark.xdist_group("nb02")  # one kernel run, shared

@@ -117,17 +117,21 @@ def frame_text(
     symbols = df["symbol"] if "symbol" in df.columns else None
     if symbols is None and df.index.name == "symbol":
         symbols = pd.Series(df.index, index=df.index)
+    keys = [] if symbols is None else [str(s) for s in symbols]
+    prices = [c for c in df.columns if c in PRICE_COLUMNS and pd.api.types.is_float_dtype(df[c])]
+    places: dict[str, int] = {}
+    for k in set(keys):
+        # the symbol's tick where the venue lists it, else what all its prices need
+        p = (precision or {}).get(k, math.nan)
+        mine = np.asarray([x == k for x in keys])
+        own: Any = df.loc[mine, prices].to_numpy(dtype="float64").ravel() if prices else []
+        places[k] = decimals_of(own) if math.isnan(p) else int(p)
     for name in df.columns:
         column = df[name]
         if not pd.api.types.is_float_dtype(column.dtype):
             continue
         d = decimals_of(column)
-        if name in PRICE_COLUMNS and symbols is not None:
-            # the symbol's tick where the venue lists it, else what its own values need
-            keys = [str(s) for s in symbols]
-            own = {k: decimals_of(column.to_numpy()[[x == k for x in keys]]) for k in set(keys)}
-            known = {k: (precision or {}).get(k, math.nan) for k in own}
-            places = {k: own[k] if math.isnan(p) else int(p) for k, p in known.items()}
+        if name in prices and keys:
             text = [number_text(v, places[k]) for v, k in zip(column, keys, strict=True)]
         else:
             text = [number_text(v, d) for v in column]

@@ -203,7 +203,7 @@ def _with_pair(columns: dict[str, Any], index: pd.Index | None) -> dict[str, Any
         symbols = index
     else:
         return columns
-    pair = strings(pairs(symbols))
+    pair = pairs(symbols, strings)
     if not after:
         return {"pair": pair, **columns}
     out: dict[str, Any] = {}

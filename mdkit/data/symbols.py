@@ -78,24 +78,29 @@ def pair_of(symbol: str) -> str:
     return f"{base}/{quote}" if quote else base
 
 
-def pairs(symbols: Any) -> np.ndarray:
+def pairs(symbols: Any, convert: Any = None) -> Any:
     """Return :func:`pair_of` of every symbol (one parse per distinct symbol).
 
     Parameters
     ----------
     symbols : array-like of str
         Symbols in the venues' spellings; missing values stay missing.
+    convert : callable, optional
+        Applied to the distinct pairs (plus a trailing None) before they are spread over
+        the rows (``mdkit.data.frames.strings``: one small conversion, then a take).
 
     Returns
     -------
-    numpy.ndarray
-        object array of ``BASE/QUOTE`` strings (None where the symbol is missing).
+    numpy.ndarray or pandas ExtensionArray
+        ``BASE/QUOTE`` strings (None where the symbol is missing).
     """
     if not isinstance(symbols, np.ndarray | pd.api.extensions.ExtensionArray | pd.Index):
         symbols = np.asarray(symbols, dtype=object)
     codes, uniques = pd.factorize(symbols, use_na_sentinel=True)
-    table = np.asarray([pair_of(str(u)) for u in uniques] + [None], dtype=object)
-    return table[codes]
+    values = [pair_of(str(u)) for u in uniques] + [None]
+    table = np.asarray(values, dtype=object) if convert is None else convert(values)
+    codes = np.where(codes < 0, len(uniques), codes)
+    return table.take(codes)
 
 
 def compact_symbol(symbol: str) -> str:

@@ -469,7 +469,8 @@ def stream_frame(
           (strings as :func:`~mdkit.data.frames.string_dtype`), all-missing optional
           ones left out;
 
-        and ``local_timestamp`` (UTC receive time) last.
+        and ``local_timestamp`` (UTC receive time) last; ``pair`` (str, ``BASE/QUOTE``)
+        follows ``symbol`` in every kind (:func:`mdkit.data.frames.new_frame`).
     """
     return _BUILDERS[kind](columns, attrs, end_ns=end_ns)
 

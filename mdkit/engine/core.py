@@ -404,9 +404,13 @@ class Core:
             return []
         self.stats.resyncs += 1
         reason = self.redact(link, event.reason)
+        opened = False
         for sub in subs:
             if sub not in link.resync_gaps:
                 link.resync_gaps[sub] = self.open_gap(link, now_ns, reason, (sub,))
+                opened = True
+        if not opened:
+            self.stats.resyncs_in_gap += 1
         delay = self.resync_delay(link, subs, now_ns)
         log.info(
             "%s: resubscribing %d channel(s) in %.1f s: %s",

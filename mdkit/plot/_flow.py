@@ -88,6 +88,7 @@ def tape(
     x = naive_utc(df.index)
     price = df["price"].to_numpy(float)
     amount = df["amount"].to_numpy(float)
+    unit = f" {assets_of(df)[0]}" if assets_of(df)[0] else ""  # amounts in base units
     ax.step(x, price, where="post", color="#9a9a9a", linewidth=0.8, zorder=1)
     # Marker area ∝ amount, capped at the 98th percentile so one block does not hide the rest.
     cap = float(np.percentile(amount, 98)) or 1.0
@@ -107,10 +108,11 @@ def tape(
             edgecolors="white",
             linewidths=0.4,
             zorder=3,
-            label=f"{side} ({counts[side]:,}, {amount[m].sum():.4g} total)",
+            label=f"{side} ({counts[side]:,}, {amount[m].sum():.4g}{unit} total)",
         )
     for q in (0.5, 1.0):
-        ax.scatter([], [], s=8 + 160 * q, c="#bbbbbb", marker="o", label=f"amount {cap * q:.3g}")
+        label = f"amount {cap * q:.3g}{unit}"
+        ax.scatter([], [], s=8 + 160 * q, c="#bbbbbb", marker="o", label=label)
     if own_figure:  # below the chart: inside, it would cover trades
         figure_of(ax).legend(loc="outside lower left", fontsize=8, ncols=4, frameon=False)
     else:

@@ -137,8 +137,12 @@ class Credentials(Mapping[str, str]):
         raise TypeError("mdkit credentials cannot be pickled")
 
     def secrets(self) -> tuple[str, ...]:
-        """The values, for scrubbing text (never for display)."""
-        return tuple(self._values.values())
+        """The values, for scrubbing text (never for display).
+
+        Values under 4 characters are left out: no real key is that short, and
+        replacing every ``t`` of a message would make it unreadable.
+        """
+        return tuple(v for v in self._values.values() if len(v) >= 4)
 
 
 # -- descriptor ----------------------------------------------------------------------------

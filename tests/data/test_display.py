@@ -32,3 +32,27 @@ def test_spreads_in_bps_keep_three_significant_digits() -> None:
     assert bps_text(0.0005, 1.3545) == "3.69 bps"
     assert bps_text(2.0, 100.0) == "200 bps"
     assert bps_text(0.01, 0.0) == ""
+
+
+def test_cli_prints_prices_to_the_symbols_precision() -> None:
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from mdkit.sandbox import Sandbox
+
+    with Sandbox(set_env=False) as sb:
+        env = {**os.environ, **sb.env}
+        out = subprocess.run(
+            [sys.executable, "-m", "mdkit", "trades", "crobtc"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+    assert out.returncode == 0, out.stderr
+    assert "e-0" not in out.stdout and "e+0" not in out.stdout
+    # crobtc's price precision is 10 decimals on the sandbox's list: every price has them
+    prices = re.findall(r"\s(0\.\d+)\s", out.stdout)
+    assert prices and all(len(p) == 12 for p in prices), prices[:5]
