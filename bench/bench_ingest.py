@@ -23,7 +23,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--frames", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: check the bench runs")
     args = parser.parse_args()
+    if args.quick:
+        args.frames, args.repeats = 2_000, 1
     venue = get_venue("bitget")
     subs = tuple(venue.plan(["BTCUSDT"], ["trades"], {}))
     arg = {"instType": "SPOT", "channel": "trade", "instId": "BTCUSDT"}

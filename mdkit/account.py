@@ -4,9 +4,10 @@
 afresh (a retry needs a new ``time``), sends signed parameters in the POST/DELETE
 form body (never the URL, so no log line carries them), keeps to the doc's 10
 requests per second per user, walks paged answers to the end, and corrects its
-clock once when the venue says the request time is off.
+clock once when the venue says the request time is off (the transport is
+:class:`mdkit.account_transport.SignedTransport`, the base of :class:`Account`).
 
-Secrets never leave this module: the key and the secret are held in an object
+Secrets never leave these two modules: the key and the secret are held in an object
 whose ``repr`` is redacted, the account's ``repr`` shows only a short hash of the
 key, errors and logs name the environment variables, never their values, and an
 :class:`Account` refuses to be pickled.
@@ -17,8 +18,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import logging
-import math
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -26,15 +25,15 @@ import pandas as pd
 
 from mdkit import config
 from mdkit.account_detail import OrderDetail
+from mdkit.account_transport import API, KEY_ENV, SECRET_ENV, VENUE, SignedTransport
 from mdkit.data.timeparse import parse_range
 from mdkit.errors import AuthError, InvalidArgument, NetworkError, TradingDisabled, VenueError
-from mdkit.marketdata_history import show_progress
-from mdkit.venues import DEFAULT_VENUE, get_venue
 from mdkit.venues.base import Credentials
-from mdkit.venues.rest_api import Request, RestApi
 
-if TYPE_CHECKING:
-    from mdkit.engine.rest import Response
+if TYPE_CHECKING:  # the static types of the default venue's signed API
+    from mdkit.venues import cryptocom_user as user_api
+else:
+    user_api = importlib.import_module(API.signed)
 
 __all__ = ["Account", "OrderDetail"]
 
@@ -42,18 +41,6 @@ log = logging.getLogger("mdkit.account")
 
 _SIDES = ("buy", "sell")
 _TYPES = {"limit": 1, "market": 2}
-# The signed user API is the default venue's by design (DESIGN.md "Public API contract"),
-# reached through its descriptor: the REST description names the signed API's module.
-_VENUE = get_venue(DEFAULT_VENUE).key
-_API: RestApi = get_venue(_VENUE).rest or RestApi(calls={}, unwrap=lambda body: None)
-if TYPE_CHECKING:  # the static types of the default venue's signed API
-    from mdkit.venues import cryptocom_user as user_api
-else:
-    user_api = importlib.import_module(_API.signed)
-_MARKET_RATE = int(_API.calls["tickers"].rate)
-_LEGACY_TICKERS = _API.calls["tickers"].fallback or _API.calls["tickers"]
-_KEY_ENV = config.env_name(_VENUE, "api_key")
-_SECRET_ENV = config.env_name(_VENUE, "secret_key")
 
 
 def _credential(name: str, given: str | None) -> str:
@@ -62,11 +49,11 @@ def _credential(name: str, given: str | None) -> str:
     A function of its own: once it returns, no frame of ``Account.__init__`` holds the
     value (a traceback rendered with locals shows none).
     """
-    value = config.credential(_VENUE, name, given) or ""
+    value = config.credential(VENUE, name, given) or ""
     return value if value.strip() else ""
 
 
-class Account:
+class Account(SignedTransport):
     """A Crypto.com v1 account, reached through its signed user API.
 
     Parameters
@@ -121,8 +108,8 @@ class Account:
         missing = [
             f"{what} (argument {arg}= or {env})"
             for what, arg, env in (
-                ("API key", "api_key", _KEY_ENV),
-                ("secret key", "secret_key", _SECRET_ENV),
+                ("API key", "api_key", KEY_ENV),
+                ("secret key", "secret_key", SECRET_ENV),
             )
             if arg not in creds
         ]
@@ -142,7 +129,7 @@ class Account:
         #: A short hash of the key: names the account in reprs, logs and rate budgets.
         self.key_id = hashlib.sha256(creds["api_key"].encode()).hexdigest()[:10]
         self.trading = bool(trading)
-        self.url = config.rest_url(_VENUE, url)
+        self.url = config.rest_url(VENUE, url)
         self.cancel_endpoint = cancel_endpoint
         self.page_size = page_size
         self.clock_offset_ms = 0.0
@@ -157,127 +144,6 @@ class Account:
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("an Account holds credentials and is not picklable; pickle its frames")
-
-    # -- transport ------------------------------------------------------------------
-    def _now_ms(self) -> int:
-        return int(time.time() * 1000 + self.clock_offset_ms)
-
-    def _send(self, request: Request, *, idempotent: bool, rate_key: str) -> Response:
-        from mdkit.engine import rest  # requests loads on first use, not on `import mdkit`
-
-        creds = self._credentials
-
-        def params() -> dict[str, str]:
-            if not request.signed:
-                return dict(request.params)
-            return user_api.signed(
-                request.params, creds["api_key"], creds["secret_key"], self._now_ms()
-            )
-
-        explain = None
-        if request.symbol is not None:
-            explain = f"is {request.symbol!r} listed? see mdkit.symbols()"
-        return rest.send(
-            self.url,
-            request.method,
-            request.path,
-            params,
-            rate=user_api.USER_RATE_PER_SECOND if request.signed else _MARKET_RATE,
-            rate_key=rate_key,
-            idempotent=idempotent,
-            parse_error=_API.unwrap,
-            explain_500=explain,
-        )
-
-    def _call(self, request: Request, *, idempotent: bool = True) -> Any:
-        """Send a signed request and return the envelope's ``data``; fix the clock once."""
-        for attempt in (0, 1):
-            try:
-                resp = self._send(request, idempotent=idempotent, rate_key=f"user:{self.key_id}")
-                return _API.unwrap(resp.body)
-            except VenueError as exc:
-                if not user_api.is_time_error(exc):
-                    self._raise_with_hint(exc)
-                if attempt == 1:
-                    raise VenueError(
-                        exc.code,
-                        f"{exc.msg}: the venue still rejects the request time after mdkit "
-                        f"corrected its clock by {self.clock_offset_ms:+.0f} ms to the "
-                        "server's; check this machine's clock (and the venue's)",
-                    ) from exc
-                # The venue refused a stale `time`: nothing was done, so measuring the
-                # offset to server time and resending once is safe, orders included.
-                self._sync_clock()
-        raise AssertionError("unreachable")
-
-    def _raise_with_hint(self, exc: VenueError) -> NoReturn:
-        if exc.code == "HTTP 401":
-            raise AuthError(exc.code, f"{exc.msg}; check {_KEY_ENV} (or api_key=)") from exc
-        if exc.code == "100005":
-            raise AuthError(
-                exc.code, f"{exc.msg}; check {_SECRET_ENV} (or secret_key=) for this key"
-            ) from exc
-        raise exc
-
-    def _sync_clock(self) -> None:
-        """Measure the offset to server time from the tickers' ``date`` (ms)."""
-        before = time.time() * 1000
-        try:
-            resp = self._send(_API.calls["tickers"].build(), idempotent=True, rate_key="market")
-        except VenueError as exc:
-            if exc.code != "HTTP 404":
-                raise
-            resp = self._send(_LEGACY_TICKERS.build(), idempotent=True, rate_key="market")
-        after = time.time() * 1000
-        data = _API.unwrap(resp.body)
-        server = data.get("date") if isinstance(data, dict) else None
-        if server is None:
-            raise VenueError(
-                "clock",
-                "the venue refused the request time, and its tickers "
-                "carry no 'date' to measure the offset with",
-            )
-        self.clock_offset_ms = float(server) - (before + after) / 2
-        log.info(
-            "%r: request time refused; clock offset to the server is %+.0f ms",
-            self,
-            self.clock_offset_ms,
-        )
-
-    def _walk(self, build: Callable[[int], Request], what: str) -> list[dict[str, Any]]:
-        """Fetch every page (``page`` from 1, ``pageSize``) and return all items."""
-        rows: list[dict[str, Any]] = []
-        items, count = user_api.parse_page(self._call(build(1)))
-        rows.extend(items)
-        pages = math.ceil(count / self.page_size) if count else 1
-        bar = None
-        if pages > 1:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(
-                total=pages,
-                initial=1,
-                desc=what,
-                unit="page",
-                leave=False,
-                disable=not show_progress(),
-            )
-        page, previous = 1, items
-        try:
-            while len(items) >= self.page_size and (count is None or len(rows) < count):
-                page += 1
-                items, count = user_api.parse_page(self._call(build(page)))
-                if not items or items == previous:
-                    break  # a server that ignores `page` would repeat itself forever
-                rows.extend(items)
-                previous = items
-                if bar is not None:
-                    bar.update(1)
-        finally:
-            if bar is not None:
-                bar.close()
-        log.debug("%s: %d rows in %d pages", what, len(rows), page)
-        return rows
 
     # -- validation -----------------------------------------------------------------
     def _symbol(self, symbol: str) -> str:

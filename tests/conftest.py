@@ -1,10 +1,9 @@
 """Shared fixtures: the sandbox on port 0 (real sockets) and the recorded samples.
 
-Parallel runs (``make test``: pytest-xdist, ``--dist loadgroup``): each worker is its own
-process with its own session sandbox on its own ports and its own ``MDKIT_*``
-environment. A module's tests stay on one worker (module fixtures such as a shared
-capture run once), unless a test names its own ``xdist_group``; the slowest groups are
-handed out first so that no worker is left with a long one at the end.
+Parallel runs (``make test``: pytest-xdist ``-n 2``): each worker is its own process
+with its own session sandbox on its own ports and its own ``MDKIT_*`` environment. A
+module's tests stay on one worker (module fixtures such as a shared capture run once),
+notebook tests by the notebook run they share; the slowest groups go first.
 """
 
 from __future__ import annotations
@@ -28,8 +27,21 @@ SAMPLES = Path(__file__).parent / "samples"
 #: ``MDKIT_TEST_TIME_FACTOR=3 make test``.
 FACTOR = float(os.environ.get("MDKIT_TEST_TIME_FACTOR", "1"))
 
-#: Modules (or ``xdist_group`` names) whose tests take the longest, slowest first: a
-#: parallel run starts them first. Only the order changes, never what runs.
+#: Tests that share one notebook run (tests/test_notebooks.py runs each notebook once
+#: per process): a parallel run keeps each set on one worker. Other notebook tests are
+#: free; every other module stays on one worker (its module fixtures run once).
+NOTEBOOK_RUNS = {
+    "test_quickstart_notebook": "nb01",
+    "test_streams_notebook": "nb02",
+    "test_account_notebook": "nb03",
+    "test_storage_notebook": "nb04",
+    "test_research_notebook": "nb05",
+    "test_research_notebook_finds_flow_moves_the_mid": "nb05",
+    "test_sandbox_realism_notebook": "nb06",
+    "test_sandbox_realism_notebook_finds_every_fact": "nb06",
+}
+#: The slowest groups, slowest first: a parallel run starts them first, so that no
+#: worker is left with a long one at the end. Only the order changes, never what runs.
 SLOW_FIRST = (
     "tests/test_soak.py",
     "nb05",
@@ -37,29 +49,39 @@ SLOW_FIRST = (
     "nb06",
     "tests/store/test_recorder.py",
     "nb02",
-    "tests/test_notebooks.py",
-    "nb03",
     "nb01",
+    "nb03",
     "nb04",
+    "tests/test_plot.py",
+    "tests/test_capture_bitget.py",
+    "tests/test_hardening.py",
 )
 
 
-def _group(item: pytest.Item) -> str:
-    marker = item.get_closest_marker("xdist_group")
-    if marker is not None:
-        return str(marker.args[0] if marker.args else marker.kwargs.get("name", "default"))
-    return item.nodeid.split("::", 1)[0]
+def scope(nodeid: str) -> str:
+    """The group a test runs in under pytest-xdist (see ``pytest_xdist_make_scheduler``)."""
+    module, _, name = nodeid.partition("::")
+    if module.endswith("tests/test_notebooks.py"):
+        return NOTEBOOK_RUNS.get(name.split("[", 1)[0], nodeid)
+    return module
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (its worker hook)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep each module on one worker and start the slowest groups first (see above)."""
+    """Start the slowest groups first (a stable sort: the rest keeps collection order)."""
     rank = {name: i for i, name in enumerate(SLOW_FIRST)}
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(_group(item)))
-    # A stable sort: inside a group and among the other groups, collection order holds.
-    items.sort(key=lambda item: rank.get(_group(item), len(rank)))
+    items.sort(key=lambda item: rank.get(scope(item.nodeid), len(rank)))
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook (the test extra installs it)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``make test`` (``-n 2``): hand out whole groups (:func:`scope`), slowest first."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return scope(nodeid)
+
+    return GroupScheduling(config, log)
 
 
 class Clock:

@@ -309,7 +309,8 @@ def test_stale_time_is_corrected_once(monkeypatch: pytest.MonkeyPatch) -> None:
     with Sandbox(clock=lambda: time.time() + 120):
         acct = Account()
         assert acct.balances()["free"].sum() > 0
-        assert acct.clock_offset_ms == pytest.approx(120_000, abs=1_000)
+        # The server's 120 s, measured over one round trip (slow on a loaded machine).
+        assert acct.clock_offset_ms == pytest.approx(120_000, abs=10_000)
         acct.balances()  # stays in sync
 
 
@@ -319,7 +320,9 @@ def test_time_rejected_after_correction_says_so(sb: Sandbox) -> None:
     with pytest.raises(VenueError, match="still rejects the request time") as info:
         acct.balances()
     assert info.value.code == "100010"
-    assert abs(acct.clock_offset_ms) < 1_000
+    # The correction measured the real clock, not the broken one (300 s off); the
+    # bound leaves room for a slow round trip on a loaded machine.
+    assert abs(acct.clock_offset_ms) < 30_000
 
 
 def test_rate_limited_after_retries(sb: Sandbox) -> None:

@@ -9,7 +9,7 @@ import pytest
 import mdkit
 from mdkit.sandbox import Sandbox
 from mdkit.venues import get_venue, venue_keys
-from tests.conftest import trading
+from tests.conftest import capture_until, trading
 
 
 def _parts(wanted: tuple[str, ...]) -> list[tuple[str, list[str], list[str]]]:
@@ -22,7 +22,7 @@ def _parts(wanted: tuple[str, ...]) -> list[tuple[str, list[str], list[str]]]:
 
 
 def test_tickers_of_every_venue_in_one_capture(sandbox: Sandbox) -> None:
-    cap = mdkit.capture(_parts(("ticker", "book")), seconds=3.0)
+    cap = capture_until(lambda s: all(s["per_channel"].values()), _parts(("ticker", "book")))
     assert cap.stats["parse_errors"] == 0 and not cap.stats["server_errors"]
     assert set(cap.ticker["venue"].astype(str)) == set(venue_keys())
     assert (cap.ticker["last"] > 0).all()
@@ -35,7 +35,7 @@ def test_every_venue_in_one_capture(sandbox: Sandbox) -> None:
     with ExitStack() as stack:
         for key, symbols, _ in parts:
             stack.enter_context(trading(sandbox, key, symbols))
-        cap = mdkit.capture(parts, seconds=2.0)
+        cap = capture_until(lambda s: all(s["per_channel"].values()), parts)
     stats = cap.stats
     assert stats["outcome"] == "completed" and stats["parse_errors"] == 0, stats
     assert not stats["server_errors"], stats["server_errors"]

@@ -21,7 +21,7 @@ from mdkit.data.symbols import pair_of
 from mdkit.sandbox import Sandbox
 from mdkit.venues import get_venue, venue_keys
 from mdkit.venues.base import PRIVATE_CHANNELS
-from tests.conftest import trading
+from tests.conftest import capture_until, trading
 
 # Columns whose dtype is the contract's string dtype wherever they appear.
 STRING_COLUMNS = ("venue", "symbol", "pair", "interval")
@@ -76,7 +76,8 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, obje
         with ExitStack() as stack:
             for key, symbols, _ in parts:
                 stack.enter_context(trading(sb, key, symbols))
-            cap = mdkit.capture(parts, seconds=2.5)
+            # Until every channel of every venue sent something (a deadline, not a box).
+            cap = capture_until(lambda s: all(s["per_channel"].values()), parts)
     cap.to_parquet(root, raw=True)
     yield {"rest": rest, "cap": cap, "root": root}
 

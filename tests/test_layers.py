@@ -23,9 +23,9 @@ IO_MODULES = {
 }
 # The signed account API is Crypto.com v1's by design (DESIGN.md "Public API contract");
 # every other module is venue-neutral (market data reads the venue descriptor's REST).
-VENUE_REST_MODULES = {"account.py"}
+VENUE_REST_MODULES = {"account.py", "account_transport.py"}
 #: Venue-neutral modules of mdkit.venues (the plug-in interface, REST as data).
-NEUTRAL_VENUE_MODULES = ("base", "rest_api", "drift")
+NEUTRAL_VENUE_MODULES = ("base", "events", "rest_api", "drift")
 
 
 def _is_module(dotted: str) -> bool:

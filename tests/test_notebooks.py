@@ -96,7 +96,6 @@ def test_committed_notebooks_have_no_outputs(name: str) -> None:
     assert not dirty, f"{name}: code cells {dirty} carry outputs; clear them before committing"
 
 
-@pytest.mark.xdist_group("nb01")  # one kernel run, shared
 def test_quickstart_notebook(tmp_path: Path) -> None:
     outputs, text = _run_notebook("01_quickstart.ipynb", tmp_path)
     assert _images(outputs) >= 2  # candles and depth
@@ -105,7 +104,6 @@ def test_quickstart_notebook(tmp_path: Path) -> None:
     assert "(0.00 bps)" not in text  # a one-cent BTC spread is 0.00121 bps, shown as such
 
 
-@pytest.mark.xdist_group("nb02")  # one kernel run, shared
 def test_streams_notebook(tmp_path: Path) -> None:
     outputs, text = _run_notebook("02_streams.ipynb", tmp_path)
     assert "<Capture cryptocom+bitget+itick+bittap+richamster capture" in text
@@ -123,7 +121,6 @@ def test_streams_notebook(tmp_path: Path) -> None:
     assert "pcolormesh" not in source and "plt.subplots" not in source  # nothing hand-drawn
 
 
-@pytest.mark.xdist_group("nb03")  # one kernel run, shared
 def test_account_notebook(tmp_path: Path) -> None:
     _, text = _run_notebook("03_account.ipynb", tmp_path)
     assert "FILLED" in text and "CANCELED" in text and "TradingDisabled" in text
@@ -136,14 +133,12 @@ def test_account_notebook(tmp_path: Path) -> None:
     not hasattr(mdkit, "read_parquet"),
     reason="storage (issue 11, mdkit.read_parquet) is not on main yet",
 )
-@pytest.mark.xdist_group("nb04")  # one kernel run, shared
 def test_storage_notebook(tmp_path: Path) -> None:
     _, text = _run_notebook("04_storage.ipynb", tmp_path)
     assert "kind=trades/venue=cryptocom/symbol=btcusdt/date=" in text
     assert "vwap" in text and "btcusdt" in text and "ethusdt" in text
 
 
-@pytest.mark.xdist_group("nb05")  # one kernel run, shared
 def test_research_notebook(tmp_path: Path) -> None:
     outputs, text = _run_notebook("05_research_ofi.ipynb", tmp_path)
     assert _images(outputs) >= 1
@@ -160,7 +155,6 @@ def test_research_notebook(tmp_path: Path) -> None:
     assert "sandbox lag behind the common price" in text and "built-in per-venue lag" in text
 
 
-@pytest.mark.xdist_group("nb05")  # one kernel run, shared
 def test_research_notebook_finds_flow_moves_the_mid(tmp_path: Path) -> None:
     if not _realistic_market():
         pytest.skip("the realistic sandbox market (issue 10) is not on main yet")
@@ -169,7 +163,6 @@ def test_research_notebook_finds_flow_moves_the_mid(tmp_path: Path) -> None:
     assert len(same) == 2 and min(same) > 0.3, same
 
 
-@pytest.mark.xdist_group("nb06")  # one kernel run, shared
 def test_sandbox_realism_notebook(tmp_path: Path) -> None:
     outputs, text = _run_notebook("06_sandbox_realism.ipynb", tmp_path)
     assert _images(outputs) >= 1
@@ -180,7 +173,6 @@ def test_sandbox_realism_notebook(tmp_path: Path) -> None:
     assert "the sandbox builds them in" in text
 
 
-@pytest.mark.xdist_group("nb06")  # one kernel run, shared
 def test_sandbox_realism_notebook_finds_every_fact(tmp_path: Path) -> None:
     if not _realistic_market():
         pytest.skip("the realistic sandbox market (issue 10) is not on main yet")

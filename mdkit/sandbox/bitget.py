@@ -30,23 +30,17 @@ client (no ``mdkit.venues``/``engine``/``capture`` imports):
 - faults: the shared kinds plus ``checksum`` (the next book update carries a wrong
   checksum) and ``seq_gap`` (the next book update is skipped; seq moves on).
 
-REST (under ``/bitget`` on the HTTP host): ``/api/v2/spot/public/symbols`` (the
-market's instruments and ``extra_symbols`` more, each fed by one of the market's
-USDT instruments) and ``/api/v2/mix/market/contracts?productType=`` (perpetuals:
-``symbolType`` "perpetual" and ``supportMarginCoins``, fields every live contract row
-carries beyond NOTES.md's list; clients such as cryptofeed tell contracts from spot
-symbols by ``symbolType``).
+REST (under ``/bitget`` on the HTTP host): the symbol lists and the spot market
+endpoints, in :mod:`mdkit.sandbox.bitget_rest`. The private side (login checks and the
+``orders``, ``fill``, ``account`` pushes) is :mod:`mdkit.sandbox.bitget_private`; the
+book pushes and their integrity fields are :mod:`mdkit.sandbox.bitget_book`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import itertools
 import time
-import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,8 +48,10 @@ from typing import Any
 import orjson
 
 from mdkit.sandbox import bitget_rest
+from mdkit.sandbox.bitget_book import BookPushes
+from mdkit.sandbox.bitget_private import ORDER_STATUS, PRIVATE_CHANNELS, PrivateChannels
 from mdkit.sandbox.exchange import Exchange, UserAccount
-from mdkit.sandbox.http import HttpRequest, HttpVenue, Reply
+from mdkit.sandbox.http import HttpVenue
 from mdkit.sandbox.market import Instrument, Market
 from mdkit.sandbox.wire import decimal_text, exact, trimmed
 from mdkit.sandbox.wshost import Conn, Route, VenueServer
@@ -73,8 +69,6 @@ INST_TYPES = ("SPOT", "USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES")
 _PUBLIC = {"trade", "ticker", "books", "books1", "books5", "books15"} | {
     f"candle{c}" for c in CANDLES
 }
-_PRIVATE = {"orders", "fill", "account"}
-_STATUS = {0: "live", 1: "live", 2: "filled", 3: "partially_filled", 4: "cancelled", 6: "cancelled"}
 
 
 def _err(code: int, msg: str, arg: Any = None, op: str | None = None) -> str:
@@ -88,7 +82,9 @@ def _err(code: int, msg: str, arg: Any = None, op: str | None = None) -> str:
 
 
 @dataclass(eq=False)
-class _Sub:
+class Subscription:
+    """One channel a connection subscribed to, and how far its pushes got."""
+
     arg: dict[str, Any]
     channel: str
     symbol: str  # Bitget spelling
@@ -102,10 +98,12 @@ class _Sub:
 
 
 @dataclass(eq=False)
-class _State:
+class ConnectionState:
+    """One client connection: its login, channels, rate windows, faults and private marks."""
+
     private: bool
     user: UserAccount | None = None
-    subs: dict[tuple[str, str, str], _Sub] = field(default_factory=dict)
+    subs: dict[tuple[str, str, str], Subscription] = field(default_factory=dict)
     times: deque[float] = field(default_factory=deque)
     subscribes: deque[float] = field(default_factory=deque)
     faults: dict[str, int] = field(default_factory=lambda: {"checksum": 0, "seq_gap": 0})
@@ -179,6 +177,8 @@ class BitgetServer(VenueServer):
         self.exchange = Exchange(self.view)
         self.users: dict[str, tuple[UserAccount, str]] = {}
         self.demo = self.add_user(DEMO_BALANCES, DEMO_API_KEY, DEMO_SECRET_KEY, DEMO_PASSPHRASE)
+        #: Login checks and the private channels (orders, fill, account).
+        self.private = PrivateChannels(self)
         #: Catalogue key (``btcusdt``) → the view's symbol (``BTCUSDT``).
         self._vs = {inst.key: name for name, inst in self.view.instruments.items()}
         usdt = sorted(k for k in self._vs if k.endswith("usdt"))
@@ -196,6 +196,8 @@ class BitgetServer(VenueServer):
         #: Client messages received (decoded JSON or text), for tests.
         self.received: list[Any] = []
         self._books: dict[tuple[str, int], tuple[list[list[str]], list[list[str]]]] = {}
+        #: Book snapshots and updates with their integrity fields.
+        self.books = BookPushes(self)
 
     # -- accounts -----------------------------------------------------------------------
     def add_user(
@@ -225,59 +227,18 @@ class BitgetServer(VenueServer):
         kind = {"limit": 1, "market": 2}[order_type]
         # Bitget spells spot symbols in upper case (BTCUSDT), as its view of the market.
         order = self.exchange.place(user, symbol.upper(), side.upper(), kind, size, price)
-        return {"orderId": str(order.id), "status": _STATUS[order.status],
+        return {"orderId": str(order.id), "status": ORDER_STATUS[order.status],
                 "filled": str(order.deal_volume)}  # fmt: skip
 
     # -- HTTP: symbol lists ---------------------------------------------------------------
     def routes(self) -> dict[tuple[str, str], Route]:
         """``/api/v2/spot/public/symbols`` and ``/api/v2/mix/market/contracts``."""
-        return {
-            ("GET", "/api/v2/spot/public/symbols"): self._spot_symbols,
-            ("GET", "/api/v2/mix/market/contracts"): self._contracts,
-            **bitget_rest.routes(self),  # spot market REST: candles, fills, orderbook, tickers
-        }
+        # Symbol lists, and the spot market REST: candles, fills, orderbook, tickers.
+        return bitget_rest.routes(self)
 
     def bind_http(self, http: HttpVenue) -> None:  # noqa: D102 - VenueServer's, plus REST rates
         super().bind_http(http)
         bitget_rest.set_limits(http)
-
-    def _rest_ok(self, data: Any) -> Reply:
-        body = {"code": "00000", "msg": "success", "requestTime": int(time.time() * 1000)}
-        return Reply(200, orjson.dumps(body | {"data": data}))
-
-    def _spot_symbols(self, request: HttpRequest) -> Reply:
-        wanted = request.params.get("symbol")
-        items = []
-        for name, source in self.spot.items():
-            if wanted and name != wanted:
-                continue
-            inst = self._inst(source)
-            items.append({"symbol": name, "baseCoin": name[: -len(inst.quote)],
-                          "quoteCoin": inst.quote.upper(), "minTradeAmount": "0",
-                          "maxTradeAmount": "10000000000", "takerFeeRate": "0.001",
-                          "makerFeeRate": "0.001", "pricePrecision": str(inst.price_precision),
-                          "quantityPrecision": str(inst.amount_precision),
-                          "quotePrecision": str(inst.price_precision), "minTradeUSDT": "1",
-                          "status": "online"})  # fmt: skip
-        if wanted and not items:
-            return Reply(400, b'{"code":"40034","msg":"Parameter does not exist","data":null}')
-        return self._rest_ok(items)
-
-    def _contracts(self, request: HttpRequest) -> Reply:
-        product = request.params.get("productType", "").upper()
-        if product not in self.futures:
-            return Reply(400, b'{"code":"40019","msg":"Parameter productType cannot be empty"}')
-        items = []
-        for name, source in self.futures[product].items():
-            inst = self._inst(source)
-            items.append({"symbol": name, "baseCoin": inst.base.upper(), "quoteCoin": "USDT",
-                          "minTradeNum": "0.001", "sizeMultiplier": "0.001",
-                          "pricePlace": str(inst.price_precision),
-                          "volumePlace": str(inst.amount_precision), "priceEndStep": "1",
-                          "minTradeUSDT": "5", "maxLever": "125",
-                          "symbolStatus": "normal", "symbolType": "perpetual",
-                          "supportMarginCoins": ["USDT"]})  # fmt: skip
-        return self._rest_ok(items)
 
     # -- connection -----------------------------------------------------------------------
     def process_request(self, path: str, headers: Any) -> tuple[int, str] | None:
@@ -292,12 +253,12 @@ class BitgetServer(VenueServer):
 
     def on_fault(self, conn: Conn, kind: str, *, seconds: float, count: int) -> None:
         """``checksum``: wrong checksum on the next update; ``seq_gap``: skip the next update."""
-        state: _State = conn.state["bitget"]
+        state: ConnectionState = conn.state["bitget"]
         state.faults[kind] += count
 
     async def serve(self, conn: Conn) -> None:
         """One client: requests answered as they come; pushes and the watchdog beside."""
-        state = _State(private=conn.path.endswith("private"))
+        state = ConnectionState(private=conn.path.endswith("private"))
         conn.state["bitget"] = state
         conn.spawn(self._watchdog(conn))
         conn.spawn(self._pusher(conn, state))
@@ -317,7 +278,7 @@ class BitgetServer(VenueServer):
                 conn.close(1000, "connection expired")
                 return
 
-    def _on_message(self, conn: Conn, state: _State, message: str | bytes) -> None:
+    def _on_message(self, conn: Conn, state: ConnectionState, message: str | bytes) -> None:
         now = time.monotonic()
         times = state.times
         times.append(now)
@@ -362,13 +323,13 @@ class BitgetServer(VenueServer):
         else:
             conn.send(_err(30003, f"Invalid op:{str(op)[:50]}"))
 
-    def _login(self, conn: Conn, state: _State, args: Any) -> None:
+    def _login(self, conn: Conn, state: ConnectionState, args: Any) -> None:
         arg = args[0] if isinstance(args, list) and args and isinstance(args[0], dict) else None
         fields = ("apiKey", "passphrase", "timestamp", "sign")
         if arg is None or not all(isinstance(arg.get(k), str) for k in fields):
             refusal: tuple[int, str] | None = (30005, "login failed")
         else:
-            refusal = self._check_login(arg)
+            refusal = self.private.check_login(arg)
         if refusal is not None:
             conn.send(_err(*refusal, op="login"))
             conn.end_reason = f"login refused {refusal[0]}"
@@ -380,25 +341,7 @@ class BitgetServer(VenueServer):
         state.user = self.users[arg["apiKey"]][0]
         conn.send('{"event":"login","code":0}')
 
-    def _check_login(self, arg: dict[str, str]) -> tuple[int, str] | None:
-        found = self.users.get(arg["apiKey"])
-        if found is None:
-            return 30011, "Invalid ACCESS_KEY"
-        user, passphrase = found
-        if not hmac.compare_digest(arg["passphrase"], passphrase):
-            return 30012, "Invalid ACCESS_PASSPHRASE"
-        stamp = arg["timestamp"]
-        if not stamp.isdigit() or len(stamp) != 10:  # seconds (doc "Login")
-            return 30013, "Invalid ACCESS_TIMESTAMP"
-        if abs(int(stamp) - self.market.now()) > 30:
-            return 30014, "Request timestamp expired"
-        content = f"{stamp}GET/user/verify".encode()
-        want = base64.b64encode(hmac.new(user.secret.encode(), content, hashlib.sha256).digest())
-        if not hmac.compare_digest(arg["sign"].encode(), want):
-            return 30015, "Invalid sign"
-        return None
-
-    def _subscribe(self, conn: Conn, state: _State, args: list[Any], now: float) -> None:
+    def _subscribe(self, conn: Conn, state: ConnectionState, args: list[Any], now: float) -> None:
         hour = state.subscribes
         while hour and now - hour[0] > 3600:
             hour.popleft()
@@ -424,11 +367,11 @@ class BitgetServer(VenueServer):
             if not sub.silent:
                 self._first_push(conn, state, sub)
 
-    def _check_arg(self, state: _State, arg: dict[str, Any]) -> tuple[int, str] | None:
+    def _check_arg(self, state: ConnectionState, arg: dict[str, Any]) -> tuple[int, str] | None:
         channel, inst_type = arg.get("channel"), arg.get("instType")
         if inst_type not in INST_TYPES:
             return 30016, "Param error"
-        if channel in _PRIVATE:
+        if channel in PRIVATE_CHANNELS:
             if not state.private:
                 return 30016, "Param error"
             if state.user is None:
@@ -442,14 +385,14 @@ class BitgetServer(VenueServer):
             return 30001, f"instType:{inst_type},channel:{channel},instId:{symbol} doesn't exist"
         return None
 
-    def _new_sub(self, arg: dict[str, Any]) -> _Sub:
+    def _new_sub(self, arg: dict[str, Any]) -> Subscription:
         channel = str(arg["channel"])
-        if channel in _PRIVATE:
-            return _Sub(arg, channel, "", "")
+        if channel in PRIVATE_CHANNELS:
+            return Subscription(arg, channel, "", "")
         symbol = str(arg["instId"])
         listed = self.spot if arg["instType"] == "SPOT" else self.futures[str(arg["instType"])]
         silent = symbol not in listed  # real symbol, wrong instType: acked, then silent
-        return _Sub(arg, channel, symbol, self.spot.get(symbol, ""), silent=silent)
+        return Subscription(arg, channel, symbol, self.spot.get(symbol, ""), silent=silent)
 
     # -- wire helpers (the only places that read the market) --------------------------------
     def _inst(self, source: str) -> Instrument:
@@ -486,14 +429,14 @@ class BitgetServer(VenueServer):
         assert cached is not None
         return cached
 
-    def _envelope(self, sub: _Sub, action: str, data: Any, ts: bool = True) -> str:
+    def _envelope(self, sub: Subscription, action: str, data: Any, ts: bool = True) -> str:
         out: dict[str, Any] = {"action": action, "arg": sub.arg, "data": data}
         if ts:
             out["ts"] = int(self.view.now() * 1000)
         return orjson.dumps(out).decode()
 
     # -- pushes ---------------------------------------------------------------------------
-    def _first_push(self, conn: Conn, state: _State, sub: _Sub) -> None:
+    def _first_push(self, conn: Conn, state: ConnectionState, sub: Subscription) -> None:
         now_ms = int(self.view.now() * 1000)
         channel = sub.channel
         if channel == "trade":
@@ -512,9 +455,9 @@ class BitgetServer(VenueServer):
             sub.last_push = time.monotonic()
             conn.send(self._envelope(sub, "snapshot", bars, ts=False))  # as recorded: no ts
         elif channel.startswith("books"):
-            self._push_book(conn, state, sub, snapshot=True)
+            self.books.push(conn, state, sub, snapshot=True)
         elif channel == "account" and state.user is not None:
-            conn.send(self._envelope(sub, "snapshot", self._balances(state.user)))
+            conn.send(self._envelope(sub, "snapshot", self.private.balances(state.user)))
 
     def _trades(self, source: str, start_ms: int, end_ms: int) -> list[dict[str, str]]:
         inst = self._inst(source)
@@ -526,7 +469,7 @@ class BitgetServer(VenueServer):
                  "side": "buy" if tr.is_buy[i] else "sell", "tradeId": str(int(tr.id[i]))}
                 for i in range(len(tr) - 1, -1, -1)]  # fmt: skip
 
-    def _ticker(self, sub: _Sub) -> dict[str, str]:
+    def _ticker(self, sub: Subscription) -> dict[str, str]:
         stats = self.view.ticker(self._vs[sub.source])
         inst = self._inst(sub.source)
         pp, ap = inst.price_precision, inst.amount_precision
@@ -548,58 +491,7 @@ class BitgetServer(VenueServer):
         return [str(int(row[0]) * 1000), *(self._num(float(v), pp) for v in row[1:5]),
                 self._num(float(row[5]), 6), quote, quote]  # fmt: skip
 
-    def _push_book(self, conn: Conn, state: _State, sub: _Sub, *, snapshot: bool) -> None:
-        second = int(self.view.now())
-        bids, asks = self._book(sub.source, second)
-        depth = sub.channel[5:]
-        if depth or snapshot:
-            if depth:
-                bids, asks = bids[: int(depth)], asks[: int(depth)]
-            sub.second = second
-            item: dict[str, Any] = {"asks": asks, "bids": bids}
-            self._integrity(state, sub, item, None if depth else (bids, asks), snapshot=True)
-            conn.send(self._envelope(sub, "snapshot", [item]), push=not snapshot)
-            return
-        if second == sub.second:
-            return
-        old_bids, old_asks = self._book(sub.source, sub.second)
-        sub.second = second
-        changes = [_diff(old_bids, bids), _diff(old_asks, asks)]
-        if not changes[0] and not changes[1]:
-            return
-        if state.faults["seq_gap"]:
-            state.faults["seq_gap"] -= 1
-            sub.seq += 7  # this update is never sent: the chain breaks
-            return
-        item = {"asks": changes[1], "bids": changes[0]}
-        self._integrity(state, sub, item, (bids, asks), snapshot=False)
-        conn.send(self._envelope(sub, "update", [item]), push=True)
-
-    def _integrity(self, state: _State, sub: _Sub, item: dict[str, Any], book: Any,
-                   *, snapshot: bool) -> None:  # fmt: skip
-        item["ts"] = str(int(self.view.now() * 1000))
-        if self.integrity == "seq":
-            previous = sub.seq
-            sub.seq = (previous or 850_000_000_000 + sub.second) + 1 + len(item["asks"])
-            item["seq"], item["pseq"] = sub.seq, 0 if snapshot else previous
-            return
-        checksum = 0
-        if book is not None and not snapshot:
-            checksum = _checksum(*book)
-            if state.faults["checksum"]:
-                state.faults["checksum"] -= 1
-                checksum = checksum + 1 if checksum < 2**31 - 1 else 0
-        item["checksum"] = checksum
-
-    def _balances(self, user: UserAccount) -> list[dict[str, str]]:
-        stamp = str(int(self.view.now() * 1000))
-        with self.exchange.lock:
-            return [{"coin": coin.upper(), "available": str(user.free.get(coin, 0)),
-                     "frozen": str(user.locked.get(coin, 0)), "locked": "0",
-                     "limitAvailable": "0", "uTime": stamp}
-                    for coin in sorted(user.free)]  # fmt: skip
-
-    async def _pusher(self, conn: Conn, state: _State) -> None:
+    async def _pusher(self, conn: Conn, state: ConnectionState) -> None:
         step = 0.1 / self.rate
         while True:
             await asyncio.sleep(step)
@@ -623,11 +515,11 @@ class BitgetServer(VenueServer):
                 elif channel.startswith("books"):
                     if channel == "books" or mono - sub.last_push >= 1.0 / self.rate:
                         sub.last_push = mono
-                        self._push_book(conn, state, sub, snapshot=False)
+                        self.books.push(conn, state, sub, snapshot=False)
             if state.user is not None and state.subs:
-                self._push_private(conn, state)
+                self.private.push(conn, state)
 
-    def _push_bar(self, conn: Conn, sub: _Sub) -> None:
+    def _push_bar(self, conn: Conn, sub: Subscription) -> None:
         width = CANDLES[sub.channel[6:]]
         now = int(self.view.now())
         current = self.view.bar_open(width, now)
@@ -638,77 +530,7 @@ class BitgetServer(VenueServer):
         if bars:  # on a rollover: the finished bar once more, then the new one
             conn.send(self._envelope(sub, "update", bars), push=True)
 
-    def _push_private(self, conn: Conn, state: _State) -> None:
-        user = state.user
-        assert user is not None
-        self.exchange.advance()
-        orders, fills = [], []
-        with self.exchange.lock:
-            for order in user.orders:
-                mark = (_STATUS[order.status], str(order.deal_volume))
-                if state.orders.get(order.id) != mark:
-                    state.orders[order.id] = mark
-                    orders.append(self._order(order))
-                for fill in order.fills:
-                    if fill.id not in state.fills:
-                        state.fills.add(fill.id)
-                        fills.append(self._fill(order, fill))
-        subs = {sub.channel: sub for sub in state.subs.values() if sub.channel in _PRIVATE}
-        if orders and "orders" in subs:
-            conn.send(self._envelope(subs["orders"], "snapshot", orders))
-        if fills and "fill" in subs:
-            conn.send(self._envelope(subs["fill"], "snapshot", fills))
-        if (orders or fills) and "account" in subs:
-            conn.send(self._envelope(subs["account"], "snapshot", self._balances(user)))
-
-    def _order(self, order: Any) -> dict[str, Any]:
-        avg = order.deal_funds / order.deal_volume if order.deal_volume else 0
-        coin = self.view.instrument(order.symbol)
-        fee_coin = (coin.base if order.side == "BUY" else coin.quote).upper()
-        out = {"instId": order.symbol.upper(), "orderId": str(order.id),
-               "clientOid": f"sb{order.id}", "size": str(order.volume),
-               "orderType": "limit" if order.type == 1 else "market", "force": "gtc",
-               "side": order.side.lower(), "accBaseVolume": str(order.deal_volume),
-               "priceAvg": f"{avg:.{coin.price_precision}f}", "status": _STATUS[order.status],
-               "feeDetail": [{"feeCoin": fee_coin, "fee": f"-{order.fee}"}],
-               "cTime": str(order.created_ms), "uTime": str(order.updated_ms)}  # fmt: skip
-        if order.price is not None:
-            out["price"] = str(order.price)
-        return out
-
-    def _fill(self, order: Any, fill: Any) -> dict[str, Any]:
-        return {"orderId": str(order.id), "tradeId": str(fill.id), "symbol": fill.symbol.upper(),
-                "orderType": "limit" if order.type == 1 else "market",
-                "side": fill.side.lower(), "priceAvg": str(fill.price), "size": str(fill.volume),
-                "amount": str(fill.price * fill.volume),
-                "tradeScope": "maker" if fill.ctime_ms > order.created_ms else "taker",
-                "feeDetail": [{"feeCoin": fill.fee_coin.upper(), "deduction": "no",
-                               "totalDeductionFee": "0", "totalFee": f"-{fill.fee}"}],
-                "cTime": str(fill.ctime_ms), "uTime": str(fill.ctime_ms)}  # fmt: skip
-
 
 def _key(arg: dict[str, Any]) -> tuple[str, str, str]:
     return (str(arg.get("instType")), str(arg.get("channel")),
             str(arg.get("instId", arg.get("coin", ""))))  # fmt: skip
-
-
-def _diff(old: list[list[str]], new: list[list[str]]) -> list[list[str]]:
-    """Levels that changed from ``old`` to ``new``; removed ones with size "0"."""
-    before = {p: s for p, s in old}
-    after = {p: s for p, s in new}
-    # Removals first (as every sandbox server sends them): a client applying the
-    # levels one by one never holds a crossed book.
-    out = [[p, "0"] for p in before if p not in after]
-    return out + [[p, s] for p, s in new if before.get(p) != s]
-
-
-def _checksum(bids: list[list[str]], asks: list[list[str]]) -> int:
-    """CRC32 of the top 25 levels interleaved, signed int32 (doc "Depth channel")."""
-    parts: list[str] = []
-    for i in range(25):
-        if i < len(bids):
-            parts += bids[i]
-        if i < len(asks):
-            parts += asks[i]
-    crc = zlib.crc32(":".join(parts).encode())
-    return crc - 2**32 if crc >= 2**31 else crc

@@ -1,10 +1,16 @@
-"""The sandbox's Bitget spot v2 public REST: candles, fills, orderbook, tickers.
+"""The sandbox's Bitget v2 public REST: symbol lists; spot candles, fills, orderbook, tickers.
 
 Answers come from the same market view as the Bitget WebSocket server (its bars,
 tape and book), in Bitget's shapes (docs api-doc/spot/market/*): the envelope
 ``{"code":"00000","msg":"success","requestTime":ms,"data":...}``, numbers as exact
-decimal strings, bars oldest first, trades newest first. Each endpoint has the
-doc's per-IP rate (20 or 10 requests a second); over it the host answers 429.
+decimal strings, bars oldest first, trades newest first. Each market endpoint has
+the doc's per-IP rate (20 or 10 requests a second); over it the host answers 429.
+
+Symbol lists: ``/api/v2/spot/public/symbols`` (the market's instruments and
+``extra_symbols`` more, each fed by one of the market's USDT instruments) and
+``/api/v2/mix/market/contracts?productType=`` (perpetuals: ``symbolType`` "perpetual"
+and ``supportMarginCoins``, fields every live contract row carries beyond NOTES.md's
+list; clients such as cryptofeed tell contracts from spot symbols by ``symbolType``).
 
 Sandbox choices where the doc is silent: ``startTime`` is inclusive and ``endTime``
 exclusive; merged book steps (``step1``-``step5``) answer the unmerged book; the
@@ -110,6 +116,42 @@ class _Routes:
             raise _Bad("40019", "Parameter granularity error")
         return GRANULARITY_SECONDS[token]
 
+    def spot_symbols(self, request: HttpRequest) -> Reply:
+        """``/api/v2/spot/public/symbols``: the market's instruments and the extra symbols."""
+        wanted = request.params.get("symbol")
+        items = []
+        for name, source in self.s.spot.items():
+            if wanted and name != wanted:
+                continue
+            inst = self.s._inst(source)
+            items.append({"symbol": name, "baseCoin": name[: -len(inst.quote)],
+                          "quoteCoin": inst.quote.upper(), "minTradeAmount": "0",
+                          "maxTradeAmount": "10000000000", "takerFeeRate": "0.001",
+                          "makerFeeRate": "0.001", "pricePrecision": str(inst.price_precision),
+                          "quantityPrecision": str(inst.amount_precision),
+                          "quotePrecision": str(inst.price_precision), "minTradeUSDT": "1",
+                          "status": "online"})  # fmt: skip
+        if wanted and not items:
+            return Reply(400, b'{"code":"40034","msg":"Parameter does not exist","data":null}')
+        return _ok(items)
+
+    def contracts(self, request: HttpRequest) -> Reply:
+        """``/api/v2/mix/market/contracts?productType=``: the perpetuals of a product type."""
+        product = request.params.get("productType", "").upper()
+        if product not in self.s.futures:
+            return Reply(400, b'{"code":"40019","msg":"Parameter productType cannot be empty"}')
+        items = []
+        for name, source in self.s.futures[product].items():
+            inst = self.s._inst(source)
+            items.append({"symbol": name, "baseCoin": inst.base.upper(), "quoteCoin": "USDT",
+                          "minTradeNum": "0.001", "sizeMultiplier": "0.001",
+                          "pricePlace": str(inst.price_precision),
+                          "volumePlace": str(inst.amount_precision), "priceEndStep": "1",
+                          "minTradeUSDT": "5", "maxLever": "125",
+                          "symbolStatus": "normal", "symbolType": "perpetual",
+                          "supportMarginCoins": ["USDT"]})  # fmt: skip
+        return _ok(items)
+
     def candles(self, request: HttpRequest) -> Reply:
         _, source = self._source(request)
         width = self._granularity(request)
@@ -211,7 +253,8 @@ class _Routes:
 
 
 def routes(server: BitgetServer) -> dict[tuple[str, str], Any]:
-    """``(GET, path) -> (handler, rate group)`` for the market endpoints."""
+    """``(GET, path) -> handler`` for the symbol lists, ``-> (handler, rate group)`` for the
+    market endpoints."""
     r = _Routes(server)
     handlers = {
         "/api/v2/spot/market/candles": r.candles,
@@ -221,7 +264,11 @@ def routes(server: BitgetServer) -> dict[tuple[str, str], Any]:
         "/api/v2/spot/market/orderbook": r.orderbook,
         "/api/v2/spot/market/tickers": r.tickers,
     }
-    return {("GET", path): (_guard(h), path) for path, h in handlers.items()}
+    return {
+        ("GET", "/api/v2/spot/public/symbols"): r.spot_symbols,
+        ("GET", "/api/v2/mix/market/contracts"): r.contracts,
+        **{("GET", path): (_guard(h), path) for path, h in handlers.items()},
+    }
 
 
 def set_limits(http: HttpVenue) -> None:

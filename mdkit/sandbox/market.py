@@ -15,7 +15,7 @@ generated on demand, in any slices, and every endpoint tells the same story.
   the instrument's ``size``), signs pushed by the second's move and a persistent
   order-flow pressure (buys follow buys). A buy takes the best ask, a large one
   walks up the ask levels that exist in that second's book (sells mirror it). Ids
-  are ``s * 65536 + j``; :meth:`Market.push_trade` adds trades by hand and
+  are ``s * 65536 + j`` in time order; :meth:`Market.push_trade` adds trades by hand and
   :meth:`Market.set_rate` sets a symbol's intensity (:mod:`.market_controls`).
 - **History**: the detailed tape from ``detail_days`` before the market's start;
   before that, back to :data:`GENESIS`, a coarse tape of one print every
@@ -366,10 +366,13 @@ class Market(Bars, Controls):
         order within a second is the time order either way, so bars do not change.
         """
         pushed: list[tuple[int, int, int, int, bool]] = []
-        if len(seconds) and symbol in self._pushed:
+        if len(seconds):
             lo, hi = int(seconds[0]) * 1000, int(seconds[-1]) * 1000 + 1000
+            # Always under the lock, the first push of a symbol too: a push stamps its
+            # time when it takes the lock, so a reader that looked before it appended
+            # would miss it for good (its window has moved on).
             with self._lock:
-                pushed = [t for t in self._pushed[symbol] if lo <= t[0] < hi]
+                pushed = [t for t in self._pushed.get(symbol, ()) if lo <= t[0] < hi]
             if pushed and seconds[-1] - seconds[0] != len(seconds) - 1:  # not contiguous
                 inside = np.isin([t[0] // 1000 for t in pushed], seconds)
                 pushed = [t for t, keep in zip(pushed, inside.tolist(), strict=True) if keep]
@@ -393,7 +396,15 @@ class Market(Bars, Controls):
                 for f in Trades.__dataclass_fields__
             )
         )
-        out = both.take(np.lexsort((both.id, both.time_ms)))
+        pushed_flag = np.repeat([False, True], [len(gen), len(extra)])
+        out = both.take(np.lexsort((pushed_flag, both.time_ms)))  # natural first at a tie
+        # Ids count the trades of their second in time order, pushed ones included, as
+        # a venue's ids grow with time. What is visible never changes: a push is stamped
+        # after every trade already visible, so only later trades' ids make room for it.
+        sec = out.time_ms // 1000
+        starts = np.flatnonzero(np.r_[True, sec[1:] != sec[:-1]])
+        sizes = np.diff(np.r_[starts, len(sec)])
+        out.id = sec * PER_SECOND + (np.arange(len(sec)) - np.repeat(starts, sizes))
         if not times:
             out.time_ms = out.time_ms // 1000 * 1000
         return out

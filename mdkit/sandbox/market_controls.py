@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from mdkit.sandbox.market_catalog import Book, Instrument, Venue
+    from mdkit.sandbox.market_catalog import Book, Instrument, Trades, Venue
 
 __all__ = ["Controls", "PER_SECOND", "PUSHED"]
 
-#: Trade ids are ``second * PER_SECOND + j``.
+#: Trade ids are ``second * PER_SECOND + j``, ``j`` the trade's place in its second's
+#: time order (pushed trades included).
 PER_SECOND = 65536
-#: Ids of pushed trades start here within their second (the tape's own stay below).
+#: The tape draws fewer prints than this in a second (the rest of the range is for pushes).
 PUSHED = 49152
 
 
@@ -33,6 +34,7 @@ class Controls:
 
         def now(self) -> float: ...
         def book(self, symbol: str, t: float | None = None) -> Book: ...
+        def _generated(self, symbol: str, seconds: np.ndarray, times: bool = True) -> Trades: ...
 
     _lock: threading.Lock
     _pushed: dict[str, list[tuple[int, int, int, int, bool]]]
@@ -83,8 +85,12 @@ class Controls:
             level = min(int(np.searchsorted(np.cumsum(depth), lots)), len(ticks) - 1)
             price_ticks = int(ticks[level])
             tape = self._pushed.setdefault(symbol, [])
-            n = sum(1 for t in tape if t[0] // 1000 == second)
-            trade_id = second * PER_SECOND + PUSHED + n
+            # Its place in its second's time order (see Market._trades_of): after the
+            # tape's own prints up to its millisecond and the pushes before it.
+            own = self._generated(symbol, np.array([second], dtype=np.int64), True)
+            n = int((own.time_ms <= time_ms).sum())
+            n += sum(1 for t in tape if t[0] // 1000 == second)
+            trade_id = second * PER_SECOND + n
             tape.append((time_ms, trade_id, price_ticks, lots, buy))
             tape.sort()
         return {

@@ -29,13 +29,13 @@ capture's tables and counters, the credentials) and speaks only in bytes and eve
   request/response call (BitTap's API, paged history); its answer comes back from
   ``receive`` as a :class:`Reply`.
 
-Events (what the engine acts on): :class:`Send` (paced to the venue's message
-rate), :class:`Ready` (login accepted: subscribe now), :class:`Resubscribe` (these
-subscriptions lost integrity: fresh snapshot), :class:`Recovered` (the fresh
-snapshot arrived), :class:`Gap` (data lost without a reconnect),
-:class:`ServerError` (fatal or not), :class:`RateLimits` (figures the venue
-reported), :class:`Reply` (answer to a request), :class:`Reconnect` (the session
-asks for a fresh connection).
+Events (what the engine acts on; defined in :mod:`mdkit.venues.events`, re-exported
+here): :class:`Send` (paced to the venue's message rate), :class:`Ready` (login
+accepted: subscribe now), :class:`Resubscribe` (these subscriptions lost integrity:
+fresh snapshot), :class:`Recovered` (the fresh snapshot arrived), :class:`Gap` (data
+lost without a reconnect), :class:`ServerError` (fatal or not), :class:`RateLimits`
+(figures the venue reported), :class:`Reply` (answer to a request), :class:`Reconnect`
+(the session asks for a fresh connection).
 
 The channel vocabulary is shared by every venue: ``trades``, ``ticker``,
 ``klines`` / ``klines:<interval>``, ``book`` / ``book:<levels>``, ``quotes``, and the
@@ -53,7 +53,20 @@ from typing import Any, ClassVar
 from mdkit.data.tables import Tables
 from mdkit.data.timeparse import Interval, parse_interval
 from mdkit.data.wire import DEFAULT_MAX_FRAME
-from mdkit.errors import InvalidArgument, MdkitError, UnknownChannel, UnknownInterval, VenueError
+from mdkit.errors import InvalidArgument, UnknownChannel, UnknownInterval
+from mdkit.venues.events import (
+    NOTHING,
+    Event,
+    Gap,
+    RateLimits,
+    Ready,
+    Reconnect,
+    Recovered,
+    Reply,
+    Resubscribe,
+    Send,
+    ServerError,
+)
 from mdkit.venues.rest_api import RestApi
 
 __all__ = [
@@ -322,94 +335,6 @@ class SymbolQuery:
     path: str
     params: Mapping[str, Any]
     parse: Callable[[bytes], list[str]]
-
-
-# -- events ----------------------------------------------------------------------------------
-class Event:
-    """Base of what a session asks of the engine."""
-
-    __slots__ = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Send(Event):
-    """Send one message (paced to the venue's rate); ``urgent`` ones (keepalives) go first."""
-
-    message: str | bytes
-    urgent: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Ready(Event):
-    """Login accepted (or none needed): subscribe now."""
-
-
-@dataclass(frozen=True, slots=True)
-class Resubscribe(Event):
-    """These subscriptions lost integrity (checksum, sequence): ask for a fresh snapshot."""
-
-    subscriptions: tuple[Subscription, ...]
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Recovered(Event):
-    """The fresh snapshot after a :class:`Resubscribe` arrived: the gap ends now."""
-
-    subscriptions: tuple[Subscription, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Gap(Event):
-    """Data was lost without a reconnect (a skipped sequence the venue cannot resend)."""
-
-    subscriptions: tuple[Subscription, ...]
-    reason: str
-    start_ns: int
-    end_ns: int
-
-
-@dataclass(frozen=True, slots=True)
-class ServerError(Event):
-    """The venue reported an error; ``fatal`` ones end the capture with ``error``."""
-
-    message: str
-    code: str | None = None
-    fatal: bool = False
-    error: type[MdkitError] = VenueError
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimits(Event):
-    """Rate-limit figures the venue reported (BitTap's ``rateLimits``).
-
-    ``pace`` (messages per second), when given, slows this connection's sends to
-    stay under the limit before the venue enforces it.
-    """
-
-    figures: tuple[Mapping[str, Any], ...]
-    pace: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Reply(Event):
-    """The answer to :meth:`Session.request` ``request_id``: a result or an error."""
-
-    request_id: str
-    result: Any = None
-    error: MdkitError | None = None
-    done: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Reconnect(Event):
-    """The session asks for a fresh connection (the venue announced a disconnect)."""
-
-    reason: str
-
-
-#: What most data frames return: nothing for the engine to do.
-NOTHING: tuple[Event, ...] = ()
 
 
 # -- counters ------------------------------------------------------------------------------

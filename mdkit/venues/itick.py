@@ -1,7 +1,8 @@
 """iTick crypto WebSocket, market streams — sans-I/O.
 
 Protocol: ``shared/protocols/itick-crypto-ws.txt``; real-server quirks from NOTES.md
-("iTick crypto WebSocket") handled here:
+("iTick crypto WebSocket") handled here and in :mod:`mdkit.venues.itick_wire` (its
+constants, symbol codes and outgoing messages, re-exported here):
 
 - authentication is the ``token`` handshake header (:func:`handshake_headers`); the
   server then sends ``{"code":1,"msg":"Connected Successfully"}`` and
@@ -70,7 +71,6 @@ Depth pushes carry no time: their ``book`` and ``quotes`` rows have ``timestamp`
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -86,9 +86,6 @@ from mdkit.data.wire import (
     NO_TIME,
 )
 from mdkit.data.wire import (
-    dumps as _dumps,
-)
-from mdkit.data.wire import (
     loads as _loads,
 )
 from mdkit.data.wire import (
@@ -97,7 +94,6 @@ from mdkit.data.wire import (
 from mdkit.errors import AuthError, InvalidArgument, ProtocolError, VenueError
 from mdkit.venues.base import (
     NOTHING,
-    Credentials,
     Endpoint,
     Event,
     Limits,
@@ -111,6 +107,31 @@ from mdkit.venues.base import (
     parse_channel,
 )
 from mdkit.venues.drift import Fields
+from mdkit.venues.itick_wire import (
+    BOOK_LEVELS,
+    DUEL_CLOSES,
+    DUEL_SECONDS,
+    INTERVAL_TOKENS,
+    KICK_CODES,
+    KICK_WORDS,
+    PERIOD_NAMES,
+    PING_INTERVAL,
+    QUOTE_FIELDS_KNOWN,
+    SDK_QUOTE,
+    SILENCE_TIMEOUT,
+    STATUS,
+    TICK_FIELDS,
+    VENUE,
+    WIRE_TYPES,
+    build_auth,
+    build_ping,
+    build_subscribe,
+    clip,
+    handshake_headers,
+    itick_symbol,
+    push_code,
+    subscribe_error,
+)
 
 __all__ = [
     "VENUE",
@@ -132,74 +153,12 @@ __all__ = [
 
 log = logging.getLogger("mdkit.venues.itick")
 
-VENUE = "itick"
 #: doc "Connect to the cluster" (header ``token``).
 WS_URL = "wss://api.itick.org/crypto"
-#: Vocabulary channel → iTick subscribe type (``klines`` → ``kline@<code>``).
-WIRE_TYPES = {"trades": "tick", "ticker": "quote", "quotes": "depth", "book": "depth"}
 CHANNELS = ("trades", "ticker", "quotes", "book", "klines")
-#: Canonical interval → kline period code (NOTES.md "Kline period codes").
-INTERVAL_TOKENS: dict[str, str] = {
-    "1min": "1",
-    "5min": "2",
-    "15min": "3",
-    "30min": "4",
-    "60min": "5",
-    "1day": "8",
-    "1week": "9",
-    "1month": "10",
-}
-_PERIOD_NAMES = {code: name for name, code in INTERVAL_TOKENS.items()}
-#: Levels per side of a depth push (doc example: 5).
-BOOK_LEVELS = 5
-#: ``ts`` of tick/quote pushes (NOTES.md): trading status, not a time.
-STATUS = {0: "normal", 1: "suspended", 2: "delisted", 3: "circuit breaker"}
-#: Seconds between client pings (the doc gives no period; well inside any idle cut).
-PING_INTERVAL = 15.0
-#: Pongs answer every ping: three missed periods is a dead link.
-SILENCE_TIMEOUT = 3 * PING_INTERVAL
-#: Close codes / reasons that mean "another connection with this token took over".
-KICK_CODES = (4000,)
-#: A close this soon (seconds) after the connection opened counts toward a duel ...
-DUEL_SECONDS = 10.0
-#: ... and this many such closes in a row (same close code) are the one-connection rule.
-DUEL_CLOSES = 3
 #: ``quote_fields`` option: which quote fields are read (see the module notes).
 QUOTE_FIELDS = ("doc", "sdk")
-_KICK_WORDS = re.compile(r"kick|another (connection|session)|replaced|duplicate", re.I)
-#: Known tick and quote pushes (doc; the SDKs' quote adds o/h/l/ch/chp): anything else is
-#: counted as drift (mdkit.venues.drift).
-TICK_FIELDS = {"s": "string", "ld": "number", "t": "number", "v": "number", "tu": "number",
-               "ts": "number", "type": "string", "d": "any", "te": "any"}  # fmt: skip
-_SDK_QUOTE = ("o", "h", "l", "ch", "chp")
-QUOTE_FIELDS_KNOWN = {**{k: v for k, v in TICK_FIELDS.items() if k not in ("d", "te")},
-                      **dict.fromkeys(_SDK_QUOTE, "number")}  # fmt: skip
 _AUTH_MODES = ("header", "message")
-_SYMBOL = re.compile(r"^[A-Z0-9]{2,30}(\$[A-Z]{1,4})?$")
-
-
-def handshake_headers(credentials: Credentials) -> Mapping[str, str]:
-    """The ``token`` handshake header (doc "Connect to the cluster")."""
-    token = credentials.get("token")
-    return {"token": token} if token else {}
-
-
-def push_code(symbol: str) -> str:
-    """The key a push's ``s`` maps to: ``ETH_USDT``, ``ETHUSDT$BA``, ``ethusdt`` → ``ETHUSDT``."""
-    return symbol.partition("$")[0].replace("_", "").replace("-", "").replace("/", "").upper()
-
-
-def _symbol(text: Any) -> str:
-    if not isinstance(text, str):
-        raise InvalidArgument(f"{VENUE}: a symbol is a string like 'BTCUSDT', not {text!r}")
-    head, dollar, region = text.strip().partition("$")
-    code = push_code(head) + (dollar + region.upper() if dollar else "")
-    if not _SYMBOL.match(code):
-        raise InvalidArgument(
-            f"{VENUE}: {text!r} is not a symbol code; write it like 'BTCUSDT', 'BTC/USDT' "
-            "or 'BTCUSDT$BA' (code$region)"
-        )
-    return code
 
 
 def plan(
@@ -250,7 +209,7 @@ def plan(
         raise InvalidArgument(
             f"{VENUE}: give at least one symbol (every iTick channel is per symbol)"
         )
-    codes = list(dict.fromkeys(_symbol(s) for s in symbols))
+    codes = list(dict.fromkeys(itick_symbol(s) for s in symbols))
     out: dict[str, Subscription] = {}
     for text in channels:
         kind, interval, arg = parse_channel(text, DESCRIPTOR)
@@ -268,49 +227,6 @@ def plan(
             opts = {"type": wire, "auth": auth, "quote_fields": quote_fields}
             out.setdefault(name, Subscription(kind, code, name, "public", interval, opts))
     return list(out.values())
-
-
-def build_auth(token: str) -> str:
-    """The older in-band auth: ``{"ac":"auth","params":"<token>"}``."""
-    return _dumps({"ac": "auth", "params": token})
-
-
-def build_ping(now_ms: int) -> str:
-    """``{"ac":"ping","params":"<ms>"}`` (doc: the pong echoes ``params``)."""
-    return _dumps({"ac": "ping", "params": str(now_ms)})
-
-
-def build_subscribe(subscriptions: Sequence[Subscription], *, split: bool = False) -> list[str]:
-    """Subscribe messages: one per set of symbols sharing the same types.
-
-    ``{"ac":"subscribe","params":"BTCUSDT,ETHUSDT","types":"quote,tick,depth,kline@1"}``;
-    the server subscribes every code to every type of a message, so symbols are
-    grouped by the exact set of types they need (one message for a usual capture).
-    ``split``: one type per message, as in the doc's example (``"types":"quote"``).
-    """
-    if split:
-        by_type: dict[str, list[str]] = {}
-        for sub in subscriptions:
-            codes = by_type.setdefault(str(sub.options["type"]), [])
-            if sub.symbol not in codes:
-                codes.append(sub.symbol)
-        return [
-            _dumps({"ac": "subscribe", "params": ",".join(codes), "types": wire})
-            for wire, codes in by_type.items()
-        ]
-    types: dict[str, list[str]] = {}
-    for sub in subscriptions:
-        wire = str(sub.options["type"])
-        wanted = types.setdefault(sub.symbol, [])
-        if wire not in wanted:
-            wanted.append(wire)
-    groups: dict[tuple[str, ...], list[str]] = {}
-    for code, wires in types.items():
-        groups.setdefault(tuple(wires), []).append(code)
-    return [
-        _dumps({"ac": "subscribe", "params": ",".join(codes), "types": ",".join(wires)})
-        for wires, codes in groups.items()
-    ]
 
 
 class ItickSession(Session):
@@ -352,7 +268,7 @@ class ItickSession(Session):
                 (sub.key, sub.symbol, table + (f" {interval}" if interval else ""))
             )
         self._tick_fields = Fields("tick", TICK_FIELDS, ("tu", "ts", "d", "te"))
-        self._quote_fields = Fields("quote", QUOTE_FIELDS_KNOWN, ("tu", "ts", *_SDK_QUOTE))
+        self._quote_fields = Fields("quote", QUOTE_FIELDS_KNOWN, ("tu", "ts", *SDK_QUOTE))
         self._handlers: dict[str, Callable[[Any, list[tuple[str, str, str]], int], None]] = {
             "tick": self._tick,
             "quote": self._quote,
@@ -425,7 +341,7 @@ class ItickSession(Session):
                     error=VenueError,
                 ),
             )
-        if code in KICK_CODES or _KICK_WORDS.search(reason):
+        if code in KICK_CODES or KICK_WORDS.search(reason):
             return (
                 ServerError(
                     f"{VENUE}: disconnected by the server ({reason}): another connection "
@@ -481,7 +397,7 @@ class ItickSession(Session):
                 self.counters.acks += 1
                 return NOTHING
             if "limit" in text:
-                return (_subscribe_error(text),)
+                return (subscribe_error(text),)
             if not split and "," in types:
                 # The combined form was refused: one type per message (the doc's form).
                 wanted = [s for s in self.subscriptions if s.options["type"] in types.split(",")]
@@ -495,12 +411,12 @@ class ItickSession(Session):
                         code="subscribe",
                     ),
                 )
-            return (_subscribe_error(text),)
+            return (subscribe_error(text),)
         if ok:  # "Connected Successfully" and other notices
             self.counters.other += 1
             return NOTHING
         if res is not None or text:
-            return (ServerError(f"{VENUE}: {_clip(msg)}", code=str(res) if res else None),)
+            return (ServerError(f"{VENUE}: {clip(msg)}", code=str(res) if res else None),)
         self.counters.other += 1
         return NOTHING
 
@@ -602,7 +518,7 @@ class ItickSession(Session):
                 )
 
     def _kline(self, k: Any, wire: str, routes: list[tuple[str, str, str]], now_ns: int) -> None:
-        interval = _PERIOD_NAMES[wire.partition("@")[2]]
+        interval = PERIOD_NAMES[wire.partition("@")[2]]
         self._tables["klines"].append(
             int(k["t"]) * _MS,
             now_ns,
@@ -624,29 +540,6 @@ def _doc_quote(data: Any) -> Callable[[str], Any]:
 
 def _position(level: Any) -> int:
     return int(level.get("po", 0))
-
-
-def _clip(msg: Any, size: int = 300) -> str:
-    text = orjson.dumps(msg).decode()
-    return text if len(text) <= size else text[:size] + "…"
-
-
-def _subscribe_error(text: str) -> ServerError:
-    if "limit" in text:
-        return ServerError(
-            f"{VENUE}: subscribe refused: {text} (the token's plan allows fewer symbols or "
-            "types; capture fewer)",
-            code="E003",
-            fatal=True,
-            error=VenueError,
-        )
-    return ServerError(
-        f"{VENUE}: subscribe refused: {text or 'failed'} (a symbol code or type the server "
-        "does not know)",
-        code="subscribe",
-        fatal=True,
-        error=VenueError,
-    )
 
 
 #: iTick crypto as the capture engine sees it (see :mod:`mdkit.venues.base`).

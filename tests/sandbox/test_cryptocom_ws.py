@@ -20,11 +20,8 @@ from tests.conftest import trading
 
 
 @pytest.fixture
-def market() -> Iterator[Market]:
-    """The market; btcusdt trades every 0.2 s (pushed, not left to the random tape)."""
-    m = Market(7)
-    with trading(m, "cryptocom", ["btcusdt"]):
-        yield m
+def market() -> Market:
+    return Market(7)
 
 
 class Served:
@@ -85,14 +82,15 @@ def sub(channel: str, **extra: Any) -> dict[str, Any]:
     return {"event": "sub", "params": {"channel": channel, "cb_id": "t", **extra}}
 
 
-def test_pushes_acks_and_gzip_pings(server: Served) -> None:
+def test_pushes_acks_and_gzip_pings(server: Served, market: Market) -> None:
     channels = [
         "market_btcusdt_trade_ticker",
         "market_btcusdt_ticker",
         "market_btcusdt_kline_1min",
         "market_btcusdt_depth_step0",
     ]
-    got = asyncio.run(session(server.url, [sub(c) for c in channels], 1.5))
+    with trading(market, "cryptocom", ["btcusdt"]):  # a trade to see, not one to wait for
+        got = asyncio.run(session(server.url, [sub(c) for c in channels], 1.5))
     acks = [m for m in got if m.get("event_rep") == "subed"]
     assert sorted(a["channel"] for a in acks) == sorted(channels)
     assert all(a["status"] == "ok" for a in acks)
@@ -111,11 +109,9 @@ def test_pushes_acks_and_gzip_pings(server: Served) -> None:
 
 def test_ackless_mode_and_string_numbers(market: Market) -> None:
     for server in serve(market, ack=False, strings=True, rate=5):
-        got = asyncio.run(
-            session(
-                server.url, [sub("market_btcusdt_trade_ticker"), sub("market_btcusdt_ticker")], 1.2
-            )
-        )
+        subs = [sub("market_btcusdt_trade_ticker"), sub("market_btcusdt_ticker")]
+        with trading(market, "cryptocom", ["btcusdt"]):
+            got = asyncio.run(session(server.url, subs, 1.2))
         assert not [m for m in got if m.get("event_rep") == "subed"]
         pushes = [m for m in got if "tick" in m]
         assert pushes and all(m["event_rep"] == "" for m in pushes)

@@ -210,3 +210,19 @@ def test_half_built_sandbox_repr_is_safe() -> None:
     box.__dict__["market"] = Market(1)
     assert "not built" in repr(box)
     assert getattr(box, "cryptocom", None) is None
+
+
+def test_ids_grow_with_time_pushed_trades_included() -> None:
+    # A venue's trade ids grow with time: a push takes its place in its second's order.
+    clock = Clock(1_796_600_000.25)
+    market = Market(7, clock=clock).venue("bitget")
+    pushed = []
+    for k in range(40):
+        clock.t += 0.037
+        pushed.append(market.push_trade("BTCUSDT", side="sell" if k % 2 else "buy"))
+    clock.t += 1.0
+    tape = market.trades("BTCUSDT", pushed[0]["time_ms"] - 2000, int(clock.t * 1000) + 1)
+    assert (np.diff(tape.id) > 0).all()
+    assert (np.diff(tape.time_ms) >= 0).all()
+    times = dict(zip(tape.id.tolist(), tape.time_ms.tolist(), strict=True))
+    assert [times[p["id"]] for p in pushed] == [p["time_ms"] for p in pushed]
