@@ -229,6 +229,7 @@ def soak(
         "reconnects": stats["reconnects"],
         "resyncs": stats["resyncs"],
         "resyncs_in_gap": stats["resyncs_in_gap"],
+        "reconnects_in_gap": stats["reconnects_in_gap"],
         "gaps": len(gaps),
         "open_gaps": int(gaps["end"].isna().sum()) if len(gaps) else 0,
         "parse_errors": stats["parse_errors"],

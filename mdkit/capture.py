@@ -250,12 +250,14 @@ class Capture:
     def stats(self) -> dict[str, Any]:
         """Counters: ``messages bytes data_messages per_channel acks pings pongs
         server_errors unrouted other drift parse_errors parse_error_kinds connections
-        reconnects connect_failures resyncs resyncs_deferred resyncs_in_gap error gaps rate_limits
-        duration rate outcome interrupted rows raw_dropped held_bytes
-        worst_reconnect_rate``. ``parse_error_kinds``: kind (``protocol`` or the
-        exception's name) → ``{"count", "first"}`` (the first one's text); ``drift``:
-        ``(venue, channel, field, change)`` → count; ``error``: the fatal error that
-        ended the capture (None)."""
+        reconnects reconnects_in_gap connect_failures resyncs resyncs_deferred
+        resyncs_in_gap error gaps rate_limits duration rate outcome interrupted rows
+        raw_dropped held_bytes worst_reconnect_rate``. ``*_in_gap``: reconnects and
+        resyncs that went on an interruption already recorded as a gap.
+        ``parse_error_kinds``: kind (``protocol`` or the exception's name) →
+        ``{"count", "first"}`` (the first one's text); ``drift``: ``(venue, channel,
+        field, change)`` → count; ``error``: the fatal error that ended the capture
+        (None)."""
         s = self._engine.stats
         out: dict[str, Any] = {
             "messages": s.messages,
@@ -297,6 +299,7 @@ class Capture:
         }
         out["resyncs_deferred"] = s.resyncs_deferred
         out["resyncs_in_gap"] = s.resyncs_in_gap
+        out["reconnects_in_gap"] = s.reconnects_in_gap
         out["error"] = s.error
         out["gaps"] = len(s.gaps)
         out["rate_limits"] = dict(s.rate_limits)

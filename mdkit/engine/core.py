@@ -284,6 +284,8 @@ class Core:
             return actions
         if link.gap is None:
             link.gap = self.open_gap(link, link.last_ns, reason, ())
+        else:  # lost again before any data came back: the same interruption goes on
+            self.stats.reconnects_in_gap += 1
         for gap in link.resync_gaps.values():
             gap.end_ns = link.last_ns
         link.resync_gaps.clear()

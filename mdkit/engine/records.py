@@ -86,6 +86,8 @@ class StreamStats:
     resyncs_deferred: int = 0
     #: Resyncs of channels already inside an open resync gap (that gap goes on).
     resyncs_in_gap: int = 0
+    #: Connections lost while their link was already inside an open gap (it goes on).
+    reconnects_in_gap: int = 0
     server_errors: list[str] = field(default_factory=list)
     rate_limits: dict[str, Any] = field(default_factory=dict)
     gaps: list[GapRecord] = field(default_factory=list)
