@@ -35,36 +35,14 @@ import hmac
 import importlib
 import math
 import re
-import zlib
 from collections.abc import Mapping, Sequence
-from heapq import nlargest, nsmallest
 from typing import Any
 
-import orjson
-
-from mdkit.data.wire import (
-    MS as _MS,
-)
-from mdkit.data.wire import (
-    NAN as _NAN,
-)
-from mdkit.data.wire import (
-    dumps as _dumps,
-)
-from mdkit.data.wire import (
-    loads as _loads,
-)
-from mdkit.data.wire import (
-    to_float as _f,
-)
-from mdkit.errors import (
-    AuthError,
-    InvalidArgument,
-    MdkitError,
-    ProtocolError,
-    RateLimitError,
-    VenueError,
-)
+from mdkit.data.wire import MS as _MS
+from mdkit.data.wire import dumps as _dumps
+from mdkit.data.wire import loads as _loads
+from mdkit.errors import AuthError, InvalidArgument, ProtocolError, RateLimitError
+from mdkit.venues import bitget_wire as wire
 from mdkit.venues.base import (
     NOTHING,
     Endpoint,
@@ -78,11 +56,21 @@ from mdkit.venues.base import (
     Session,
     SessionSetup,
     Subscription,
-    SymbolQuery,
     Venue,
     parse_channel,
 )
 from mdkit.venues.bitget_budget import SubscribeBudget
+from mdkit.venues.bitget_wire import (  # public here too
+    ERRORS,
+    DecodeError,
+    book_checksum,
+    decode_full_books,
+    decode_push,
+    decode_trades,
+    full_book_rows,
+    parse_symbols,
+    trade_rows,
+)
 from mdkit.venues.drift import Fields
 
 __all__ = [
@@ -139,22 +127,6 @@ LIMITS = Limits(
     subscribe_requests_per_hour=240,
     connections=100,
 )
-#: Error codes (NOTES.md, samples/bitget_v2/error_codes.json) → (meaning, mdkit error, fatal).
-ERRORS: dict[str, tuple[str, type[MdkitError], bool]] = {
-    "30001": ("channel or instId doesn't exist", VenueError, False),
-    "30002": ("illegal request", VenueError, False),
-    "30003": ("invalid op", VenueError, False),
-    "30004": ("login required", AuthError, True),
-    "30005": ("login failed", AuthError, True),
-    "30006": ("too many requests", VenueError, False),
-    "30007": ("request over limit, connection closed", VenueError, False),
-    "30011": ("invalid ACCESS_KEY", AuthError, True),
-    "30012": ("invalid ACCESS_PASSPHRASE", AuthError, True),
-    "30013": ("invalid ACCESS_TIMESTAMP", AuthError, True),
-    "30014": ("request timestamp expired", AuthError, True),
-    "30015": ("invalid sign", AuthError, True),
-    "30016": ("param error", VenueError, False),
-}
 #: The server closes after ~2 min without a ping; the doc asks for one every 30 s.
 PING_SECONDS = 20.0
 #: doc "Login": the request path signed by every login.
@@ -162,17 +134,6 @@ VERIFY_PATH = "/user/verify"
 
 _PRIVATE = {"orders": "orders", "fills": "fill", "balances": "account"}
 _SYMBOL = re.compile(r"^[A-Z0-9_]{2,40}$")
-#: Known item shapes (doc "Trade channel", "Tickers channel"; recorded spot and futures
-#: tickers): anything else is counted as drift (mdkit.venues.drift).
-TRADE_FIELDS = dict.fromkeys(("ts", "price", "size", "side", "tradeId"), "string")
-_TICKER_EXTRAS = ("changeUtc24h", "openUtc", "fundingRate", "holdingAmount", "indexPrice",
-                  "markPrice", "nextFundingTime", "symbol", "symbolType", "usdtVolume",
-                  "deliveryPrice")  # fmt: skip
-TICKER_FIELDS = {
-    **dict.fromkeys(("instId", "lastPr", "open24h", "high24h", "low24h", "change24h", "bidPr",
-                     "askPr", "bidSz", "askSz", "baseVolume", "quoteVolume", "ts"), "string"),
-    **dict.fromkeys(_TICKER_EXTRAS, "any"),
-}  # fmt: skip
 
 
 # -- planning ------------------------------------------------------------------------------
@@ -357,75 +318,7 @@ def build_login(api_key: str, passphrase: str, secret: str, now_ns: int) -> str:
     return _dumps({"op": "login", "args": [arg]})
 
 
-def book_checksum(bids: Sequence[Sequence[str]], asks: Sequence[Sequence[str]]) -> int:
-    """CRC32 of the top 25 levels interleaved, as a signed int32 (doc "Depth channel").
-
-    ``bid1p:bid1s:ask1p:ask1s:bid2p...``; a side that runs out is skipped; the exact
-    wire strings are used (trailing zeros matter).
-    """
-    parts: list[str] = []
-    for i in range(25):
-        if i < len(bids):
-            parts += bids[i][:2]
-        if i < len(asks):
-            parts += asks[i][:2]
-    crc = zlib.crc32(":".join(parts).encode())
-    return crc - (1 << 32) if crc >= 1 << 31 else crc
-
-
-def parse_symbols(body: bytes) -> list[str]:
-    """Symbols of a spot symbols or futures contracts answer (``code`` "00000" = ok).
-
-    Raises
-    ------
-    VenueError
-        For an error envelope.
-    ProtocolError
-        If the answer is not the documented envelope.
-    """
-    try:
-        doc = _loads(body)
-        code = str(doc.get("code"))
-        if code != "00000":
-            raise VenueError(code, str(doc.get("msg", "")))
-        return [str(item["symbol"]) for item in doc["data"]]
-    except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError) as exc:
-        raise ProtocolError(f"{VENUE}: symbol list not understood: {exc!r}") from None
-
-
-def _symbol_list(options: Mapping[str, Any]) -> list[SymbolQuery]:
-    inst_type = str(options.get("inst_type", "SPOT")).upper()
-    if inst_type == "SPOT":
-        return [SymbolQuery("rest", "/api/v2/spot/public/symbols", {}, parse_symbols)]
-    return [
-        SymbolQuery(
-            "rest", "/api/v2/mix/market/contracts", {"productType": inst_type}, parse_symbols
-        )
-    ]
-
-
 # -- the session ---------------------------------------------------------------------------
-class _Route:
-    """Per-channel state of one connection."""
-
-    __slots__ = ("sub", "kind", "symbol", "key", "interval", "bids", "asks", "seq", "waiting",
-                 "seen", "recovering")  # fmt: skip
-
-    def __init__(self, sub: Subscription) -> None:
-        self.sub = sub
-        self.kind = sub.kind
-        self.symbol = sub.symbol
-        self.key = sub.key
-        self.interval = sub.interval.name if sub.interval else ""
-        # books: price → (price string, size string) per side, as on the wire
-        self.bids: dict[float, tuple[str, str]] = {}
-        self.asks: dict[float, tuple[str, str]] = {}
-        self.seq: int | None = None
-        self.waiting = False  # an integrity break: updates ignored until a snapshot
-        self.recovering = False
-        self.seen: set[int] = set()  # trade ids of the snapshot backfill
-
-
 class BitgetSession(Session):
     """One Bitget v2 connection, public or private: sans-I/O (see :mod:`mdkit.venues.base`).
 
@@ -454,21 +347,22 @@ class BitgetSession(Session):
 
     def __init__(self, setup: SessionSetup) -> None:
         super().__init__(setup)
-        self.routes: dict[tuple[Any, Any], _Route] = {}
+        self.routes: dict[tuple[Any, Any], wire.Route] = {}
         for sub in setup.subscriptions:
             arg = sub.options["arg"]
-            self.routes[(arg["channel"], arg.get("instId") or arg.get("coin", ""))] = _Route(sub)
-        tables = setup.tables
-        self._tables = tables
+            key = (arg["channel"], arg.get("instId") or arg.get("coin", ""))
+            self.routes[key] = wire.Route(sub)
+        self._tables = tables = setup.tables
         self._trades = tables["trades"].append
         self.private = setup.venue.endpoints[setup.endpoint].private
         # Every subscribe of this connection slot (reconnects too) counts toward 240/h.
         slot = (setup.endpoint, tuple(s.channel for s in setup.subscriptions))
         limit = LIMITS.subscribe_requests_per_hour or 1 << 30
         self._budget = SubscribeBudget.of(setup.counters.shared, slot, limit)
-        self._trade_fields = Fields("trade", TRADE_FIELDS)
-        self._ticker_fields = Fields("ticker", TICKER_FIELDS, _TICKER_EXTRAS)
+        self._trade_fields = Fields("trade", wire.TRADE_FIELDS)
+        self._ticker_fields = Fields("ticker", wire.TICKER_FIELDS, wire.TICKER_EXTRAS)
         self._now = 0
+        self._guess: Any = None  # the whole-push decoder of the previous typed push
 
     # -- sending ---------------------------------------------------------------------
     def open(self, now_ns: int) -> Sequence[Event]:
@@ -519,30 +413,83 @@ class BitgetSession(Session):
 
     # -- receiving -------------------------------------------------------------------
     def receive(self, frame: bytes, now_ns: int) -> Sequence[Event]:
-        """Handle one frame; see :class:`~mdkit.venues.base.Session`."""
+        """Handle one frame; see :class:`~mdkit.venues.base.Session`. Trade and
+        ``books1/5/15`` pushes are read by typed decoders (:mod:`.bitget_wire`); what
+        they do not read exactly goes to the general reader (orjson), the reference."""
         self._now = now_ns
         if frame == b"pong":  # bare text, not JSON (NOTES.md)
             self.counters.pongs += 1
             return NOTHING
+        guess = self._guess
+        if guess is not None:
+            try:
+                push = guess(frame)
+                route = self.routes.get((push.arg.channel, push.arg.instId or push.arg.coin))
+            except DecodeError:
+                route = None
+            if route is not None and route.typed is guess:
+                return self._typed(route, push.action, push.data, frame, now_ns)
+        try:
+            envelope = decode_push(frame)  # `data` stays raw JSON
+        except DecodeError:
+            return self._general(frame, now_ns)
+        arg = envelope.arg
+        if envelope.action is None or arg is None or not envelope.data:
+            return self._general(frame, now_ns)
+        route = self.routes.get((arg.channel, arg.instId or arg.coin))
+        if route is None:
+            self.counters.unrouted += 1
+            return NOTHING
+        if route.typed is None:
+            data = _loads(memoryview(envelope.data))
+            try:
+                return self._data(route, envelope.action, data, now_ns)
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+                raise ProtocolError(f"{VENUE}: cannot read {route.key} push: {exc!r}") from None
+        try:
+            items = (decode_full_books if route.full else decode_trades)(envelope.data)
+        except DecodeError:  # drift or an odd value: the general reader reports it
+            return self._general(frame, now_ns)
+        self._guess = route.typed
+        return self._typed(route, envelope.action, items, frame, now_ns)
+
+    def _typed(
+        self, route: wire.Route, action: str, items: Any, frame: bytes, now_ns: int
+    ) -> Sequence[Event]:
+        try:
+            if route.full:
+                full_book_rows(route, items[0], now_ns, self._tables["depth"].append)
+            else:
+                fields = self._trade_fields
+                if fields.due():  # types on the first frame and every TYPE_EVERY-th
+                    for item in _loads(frame)["data"]:
+                        fields.check(self, item, types=True)
+                trade_rows(route, action == "snapshot", items, now_ns, self._trades)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise ProtocolError(f"{VENUE}: cannot read {route.key} push: {exc!r}") from None
+        self.count(route.key)
+        return NOTHING
+
+    def _general(self, frame: bytes, now_ns: int) -> Sequence[Event]:
+        """Any frame, read with orjson: control frames, and pushes the typed path left."""
         try:
             msg = _loads(frame)
-        except orjson.JSONDecodeError as exc:
+        except ValueError as exc:
             raise ProtocolError(f"{VENUE}: frame is not JSON: {exc}") from None
         if type(msg) is not dict:
             raise ProtocolError(f"{VENUE}: frame is not a JSON object")
         action = msg.get("action")
-        if action is not None:
-            arg = msg.get("arg") or {}
-            route = self.routes.get((arg.get("channel"), arg.get("instId") or arg.get("coin", "")))
-            if route is None:
-                self.counters.unrouted += 1
-                return NOTHING
-            try:
-                events = self._data(route, action, msg["data"], msg, now_ns)
-            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-                raise ProtocolError(f"{VENUE}: cannot read {route.key} push: {exc!r}") from None
-            return events
-        return self._control(msg)
+        if action is None:
+            return self._control(msg)
+        arg = msg.get("arg") or {}
+        route = self.routes.get((arg.get("channel"), arg.get("instId") or arg.get("coin", "")))
+        if route is None:
+            self.counters.unrouted += 1
+            return NOTHING
+        try:
+            return self._data(route, action, msg["data"], now_ns)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise ProtocolError(f"{VENUE}: cannot read {route.key} push: {exc!r}") from None
 
     def _control(self, msg: dict[str, Any]) -> Sequence[Event]:
         # The doc's unsubscribe answer is {"op":"unsubscribe","args":[...]} (no "event").
@@ -554,9 +501,9 @@ class BitgetSession(Session):
             if str(msg.get("code", "0")) == "0":
                 self.counters.acks += 1
                 return (Ready(),)
-            return (self._error(msg),)
+            return (wire.server_error(msg),)
         if event == "error":
-            error = self._error(msg)
+            error = wire.server_error(msg)
             arg = msg.get("arg")
             if error.code == "30006" and isinstance(arg, dict):
                 # A subscribe refused for rate: back off and ask again (the engine paces
@@ -568,89 +515,33 @@ class BitgetSession(Session):
         self.counters.other += 1
         return NOTHING
 
-    def _error(self, msg: dict[str, Any]) -> ServerError:
-        code = str(msg.get("code", ""))
-        meaning, error, fatal = ERRORS.get(code, ("error", VenueError, False))
-        arg = msg.get("arg")
-        where = f" ({arg.get('channel')} {arg.get('instId', '')})" if isinstance(arg, dict) else ""
-        text = f"{meaning}: {str(msg.get('msg', ''))[:200]}{where}"
-        return ServerError(text, code=code or None, fatal=fatal, error=error)
-
-    def _data(
-        self, route: _Route, action: str, data: Any, msg: Any, now_ns: int
-    ) -> Sequence[Event]:
+    def _data(self, route: wire.Route, action: Any, data: Any, now_ns: int) -> Sequence[Event]:
+        """Rows of one push read as plain JSON (the general reader)."""
         kind = route.kind
+        tables = self._tables
         if kind == "trades":
-            self._trade_rows(route, action == "snapshot", data, now_ns)
+            check = self._trade_fields.check
+            trade_rows(route, action == "snapshot", data, now_ns, self._trades,
+                       lambda item: check(self, item))  # fmt: skip
+        elif route.full:
+            full_book_rows(route, data[0], now_ns, tables["depth"].append)
         elif kind == "book":
-            events = self._book(route, action == "snapshot", data[0], now_ns)
-            if events is not None:
-                return events
+            return self._book(route, action == "snapshot", data[0], now_ns)
         elif kind == "ticker":
-            self._ticker(route, data, now_ns)
+            check = self._ticker_fields.check
+            wire.ticker_rows(route, data, now_ns, tables["ticker"].append, lambda i: check(self, i))
         elif kind == "klines":
-            append = self._tables["klines"].append
-            # COIN-FUTURES (inverse): the base-coin volume is index 6 (ccxt reads it
-            # there); index 5 counts contracts, not written as a quote volume.
-            inverse = route.sub.options["arg"].get("instType") == "COIN-FUTURES"
-            for row in data:
-                volume, quote = (row[6], _NAN) if inverse else (row[5], row[6])
-                append(int(row[0]) * _MS, now_ns, route.symbol, route.interval,
-                       float(row[1]), float(row[2]), float(row[3]), float(row[4]),
-                       float(volume), float(quote))  # fmt: skip
+            wire.kline_rows(route, data, now_ns, tables["klines"].append)
         else:
-            self._private(route, data, now_ns)
+            wire.private_rows(route, data, now_ns, tables[kind].append)
         self.count(route.key)
         return NOTHING
 
-    def _trade_rows(self, route: _Route, snapshot: bool, data: Any, now_ns: int) -> None:
-        append = self._trades
-        symbol = route.symbol
-        if snapshot:
-            # The backfill (~30 trades) may repeat trades the updates carry: keep its
-            # ids, skip them in updates until an update passes the newest of them.
-            route.seen = {int(item["tradeId"]) for item in data}
-        seen = route.seen
-        newest = max(seen) if seen and not snapshot else 0
-        check = self._trade_fields.check
-        for item in reversed(data):  # newest first on the wire
-            check(self, item)
-            tid = int(item["tradeId"])
-            if newest:
-                if tid in seen:
-                    continue
-                if tid > newest:
-                    seen.clear()
-                    newest = 0
-            append(int(item["ts"]) * _MS, now_ns, symbol, tid, item["side"],
-                   float(item["price"]), float(item["size"]))  # fmt: skip
-
-    def _ticker(self, route: _Route, data: Any, now_ns: int) -> None:
-        append = self._tables["ticker"].append
-        for item in data:
-            self._ticker_fields.check(self, item)
-            get = item.get
-            append(int(item["ts"]) * _MS, now_ns, route.symbol, _f(get("lastPr")),
-                   _f(get("bidPr")), _f(get("askPr")), _f(get("high24h")), _f(get("low24h")),
-                   _f(get("baseVolume")), _f(get("change24h")), _f(get("open24h")),
-                   _f(get("quoteVolume")), _f(get("bidSz")), _f(get("askSz")))  # fmt: skip
-
-    def _book(
-        self, route: _Route, snapshot: bool, item: Any, now_ns: int
-    ) -> Sequence[Event] | None:
+    def _book(self, route: wire.Route, snapshot: bool, item: Any, now_ns: int) -> Sequence[Event]:
         ts = int(item["ts"]) * _MS
-        append = self._tables["depth"].append
-        symbol = route.symbol
-        if route.sub.channel[5:6] != " ":  # books1/5/15: every push is a full book
-            for price, size in item["bids"]:
-                append(ts, now_ns, symbol, True, "bid", float(price), float(size))
-            for price, size in item["asks"]:
-                append(ts, now_ns, symbol, True, "ask", float(price), float(size))
-            return None
-        bids, asks = route.bids, route.asks
         if snapshot:
-            bids.clear()
-            asks.clear()
+            route.bids.clear()
+            route.asks.clear()
             route.waiting = False
         elif route.waiting:
             return NOTHING  # a broken book: wait for the fresh snapshot
@@ -658,74 +549,21 @@ class BitgetSession(Session):
         if not snapshot and pseq is not None and route.seq is not None and pseq != route.seq:
             return self._broken(route, f"seq gap: pseq {pseq} != previous seq {route.seq}")
         route.seq = item.get("seq")
-        for price, size in item["bids"]:
-            p = float(price)
-            if size == "0" or float(size) == 0:
-                bids.pop(p, None)
-            else:
-                bids[p] = (price, size)
-            append(ts, now_ns, symbol, snapshot, "bid", p, float(size))
-        for price, size in item["asks"]:
-            p = float(price)
-            if size == "0" or float(size) == 0:
-                asks.pop(p, None)
-            else:
-                asks[p] = (price, size)
-            append(ts, now_ns, symbol, snapshot, "ask", p, float(size))
-        checksum = item.get("checksum")
-        if checksum:  # 0 or absent: not carried (snapshots, seq/pseq servers)
-            top_bids = [bids[p] for p in nlargest(25, bids)]
-            top_asks = [asks[p] for p in nsmallest(25, asks)]
-            if book_checksum(top_bids, top_asks) != int(checksum):
-                self.count(route.key)
-                return self._broken(route, f"checksum mismatch ({checksum})")
+        if not wire.book_levels(route, snapshot, item, ts, now_ns, self._tables["depth"].append):
+            self.count(route.key)
+            return self._broken(route, f"checksum mismatch ({item.get('checksum')})")
         self.count(route.key)
         if snapshot and route.recovering:
             route.recovering = False
             return (Recovered((route.sub,)),)
         return NOTHING
 
-    def _broken(self, route: _Route, reason: str) -> Sequence[Event]:
+    def _broken(self, route: wire.Route, reason: str) -> Sequence[Event]:
         route.bids.clear()
         route.asks.clear()
         route.seq = None
         route.waiting = route.recovering = True
         return (Resubscribe((route.sub,), f"{route.sub.channel}: {reason}"),)
-
-    def _private(self, route: _Route, data: Any, now_ns: int) -> None:
-        kind = route.kind
-        append = self._tables[kind].append
-        for item in data:
-            get = item.get
-            ts = int(get("uTime") or get("cTime") or now_ns // _MS) * _MS
-            if kind == "balances":
-                free, frozen, locked = _f(get("available")), _f(get("frozen")), _f(get("locked"))
-                held = (0.0 if frozen != frozen else frozen) + (0.0 if locked != locked else locked)
-                # Spot items name the asset `coin`; USDT-/COIN-FUTURES account items name
-                # it `marginCoin` and send no `coin` (ccxt bitget handle_balance).
-                coin = get("coin") or item["marginCoin"]
-                append(ts, now_ns, str(coin).lower(), free, held, free + held)
-                continue
-            fee, fee_coin = _fee(item)
-            if kind == "orders":
-                price = _f(get("price"))
-                append(ts, now_ns, item["instId"], str(item["orderId"]), get("clientOid"),
-                       item["side"], get("orderType"), item["status"], price, _f(get("size")),
-                       _f(get("accBaseVolume")), _f(get("priceAvg")), fee, fee_coin)  # fmt: skip
-            else:
-                append(ts, now_ns, item["symbol"], str(item["tradeId"]), str(item["orderId"]),
-                       item["side"], _f(get("priceAvg")), _f(get("size")), fee, fee_coin,
-                       get("tradeScope"))  # fmt: skip
-
-
-def _fee(item: Mapping[str, Any]) -> tuple[float, str | None]:
-    """Fee paid (positive) and its coin: ``feeDetail`` (orders, fills) or ``fillFee``."""
-    details = item.get("feeDetail") or []
-    if details:
-        first = details[0]
-        value = first.get("totalFee", first.get("fee"))
-        return abs(_f(value)), first.get("feeCoin")
-    return abs(_f(item.get("fillFee"))), item.get("fillFeeCoin")
 
 
 #: Bitget v2 as the capture engine sees it (see :mod:`mdkit.venues.base`).
@@ -754,7 +592,7 @@ DESCRIPTOR = Venue(
     options={"inst_type": f"instrument type: {', '.join(INST_TYPES)} (default SPOT)"},
     # A ping every 20 s is answered by a pong: 45 s without any frame is a dead link.
     silence_timeout=45.0,
-    symbol_list=_symbol_list,
+    symbol_list=wire.symbol_list,
     example_symbols=("BTCUSDT", "ETHUSDT"),
     rest=importlib.import_module("mdkit.venues.bitget_rest").REST,  # spot REST (companion)
 )

@@ -35,29 +35,16 @@ import orjson
 
 from mdkit.data.tables import Tables
 from mdkit.data.timeparse import INTERVALS, Interval
-from mdkit.data.wire import (
-    MS as _MS,
-)
-from mdkit.data.wire import (
-    NAN as _NAN,
-)
-from mdkit.data.wire import (
-    NO_TIME,
-)
-from mdkit.data.wire import (
-    dumps as _dumps,
-)
-from mdkit.data.wire import (
-    inflate as _inflate,
-)
-from mdkit.data.wire import (
-    loads as _loads,
-)
-from mdkit.data.wire import (
-    to_float as _f,
-)
+from mdkit.data.wire import MS as _MS
+from mdkit.data.wire import NAN as _NAN
+from mdkit.data.wire import NO_TIME
+from mdkit.data.wire import dumps as _dumps
+from mdkit.data.wire import inflate as _inflate
+from mdkit.data.wire import loads as _loads
+from mdkit.data.wire import to_float as _f
 from mdkit.errors import InvalidArgument, ProtocolError
 from mdkit.venues import cryptocom as rest
+from mdkit.venues import cryptocom_wire as wire
 from mdkit.venues.base import (
     NOTHING,
     Endpoint,
@@ -74,6 +61,8 @@ from mdkit.venues.base import (
     parse_channel,
 )
 from mdkit.venues.cryptocom import REST_URL, VENUE, WS_URL
+from mdkit.venues.cryptocom_wire import BOOK_SIDES, DecodeError, decode_trade_push, trade_rows
+from mdkit.venues.cryptocom_wire import epoch_ms as _ms
 from mdkit.venues.drift import Fields
 
 __all__ = [
@@ -115,21 +104,12 @@ SILENCE_TIMEOUT = 30.0
 #: The silence allowed is at least this many times the longest ping period seen.
 PING_PERIODS = 3.0
 
-#: Known trade and ticker items (doc "Subscribe to real-time trades" / "ticker"; family
-#: servers add mark/index): anything else is counted as drift (mdkit.venues.drift).
-_NUM = "number|string"
-TRADE_FIELDS = {"id": _NUM, "side": "string", "price": _NUM, "vol": _NUM, "amount": _NUM,
-                "ts": _NUM, "ds": "string"}  # fmt: skip
-_TICKER_EXTRAS = ("id", "ts", "lower_frame", "mark", "index", "funds_rate")
-TICKER_FIELDS = {**dict.fromkeys(("amount", "vol", "open", "close", "high", "low", "rose"), _NUM),
-                 **dict.fromkeys(_TICKER_EXTRAS, "any")}  # fmt: skip
-
+#: Every trade channel's name ends so (``market_<symbol>_trade_ticker``).
+_TRADE = b"_trade_ticker"
 _CHANNEL = re.compile(
     r"^market_(?P<symbol>[a-z0-9_]+?)_(?P<what>ticker|trade_ticker|"
     r"kline_(?P<interval>[0-9a-z]+)|depth_step(?P<step>[0-2]))$"
 )
-_SIDES = {"buy": "buy", "sell": "sell", "BUY": "buy", "SELL": "sell", "Buy": "buy", "Sell": "sell"}
-_BOOK_SIDES = {"buys": "bid", "bids": "bid", "asks": "ask", "buy": "bid", "sell": "ask"}
 
 
 def channel_name(kind: str, symbol: str, interval: Interval | None = None, step: int = 0) -> str:
@@ -313,13 +293,6 @@ def decode(frame: bytes | str) -> Any:
         raise ProtocolError(f"{VENUE}: frame is neither gzip JSON nor JSON: {exc}") from None
 
 
-def _ms(value: Any, default: int) -> int:
-    """An epoch-ms field that may be a number, a string or missing."""
-    if value is None or value == "":
-        return default
-    return int(value)
-
-
 class CryptocomSession(Session):
     """One Crypto.com v1 connection: sans-I/O (see :mod:`mdkit.venues.base`).
 
@@ -348,8 +321,8 @@ class CryptocomSession(Session):
     def __init__(self, setup: SessionSetup) -> None:
         super().__init__(setup)
         self._last_ping_ns = 0
-        self._trade_fields = Fields("trade_ticker", TRADE_FIELDS, ("id", "ts", "ds", "amount"))
-        self._ticker_fields = Fields("ticker", TICKER_FIELDS, _TICKER_EXTRAS)
+        self._trade_fields = Fields("trade_ticker", wire.TRADE_FIELDS, wire.TRADE_OPTIONAL)
+        self._ticker_fields = Fields("ticker", wire.TICKER_FIELDS, wire.TICKER_EXTRAS)
         tables: Tables = setup.tables
         self._trade_append = tables["trades"].append
         self._tables = tables
@@ -367,6 +340,10 @@ class CryptocomSession(Session):
             else:
                 self.routes[sub.channel] = (handlers[sub.kind], sub.symbol, sub.key)
         self._pending: dict[str, str] = {}  # cb_id -> request id
+        #: Trade channel → (symbol, key): pushes read by the typed decoder.
+        self._trade_routes = {
+            s.channel: (s.symbol, s.key) for s in setup.subscriptions if s.kind == "trades"
+        }
 
     def subscribe(self, subscriptions: Sequence[Subscription]) -> Sequence[Event]:
         """One ``sub`` message per subscription."""
@@ -401,14 +378,37 @@ class CryptocomSession(Session):
         return (Send(message),)
 
     def receive(self, frame: bytes, now_ns: int) -> Sequence[Event]:
-        """Handle one frame; see :class:`~mdkit.venues.base.Session`."""
-        # decode(), inlined: this runs once per received frame.
+        """Handle one frame; see :class:`~mdkit.venues.base.Session`. A trade push is read
+        by the typed decoder (:mod:`.cryptocom_wire`); what it does not read exactly,
+        and every other frame, goes to the general reader (orjson), the reference."""
+        # gzip inflated with a bound (a compression bomb is a ProtocolError)
+        text = _inflate(frame, 31, self.setup.max_frame) if frame[:2] == b"\x1f\x8b" else frame
+        if self._trade_routes and _TRADE in text:  # a trade channel's name is in the frame
+            try:
+                push = decode_trade_push(text)
+            except DecodeError:  # drift, odd values, or not a trade push
+                return self._general(text, now_ns)
+            channel = push.channel
+            route = self._trade_routes.get(channel)
+            if route is not None:
+                fields = self._trade_fields
+                try:
+                    if fields.due():  # types on the first frame and every TYPE_EVERY-th
+                        for item in _loads(text)["tick"]["data"]:
+                            fields.check(self, item, types=True)
+                    default = _ms(push.ts, now_ns // _MS)
+                    trade_rows(push.tick.data, route[0], default, now_ns, self._trade_append)
+                except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+                    raise ProtocolError(f"{VENUE}: cannot read {channel} push: {exc!r}") from None
+                self.count(route[1])
+                return NOTHING
+        return self._general(text, now_ns)
+
+    def _general(self, text: bytes, now_ns: int) -> Sequence[Event]:
+        """Any frame (inflated), read with orjson: the reference reader."""
         try:
-            if frame[:2] == b"\x1f\x8b":
-                msg = _loads(_inflate(frame, 31, self.setup.max_frame))
-            else:
-                msg = _loads(frame)
-        except (zlib.error, orjson.JSONDecodeError) as exc:
+            msg = _loads(text)
+        except orjson.JSONDecodeError as exc:
             raise ProtocolError(f"{VENUE}: frame is neither gzip JSON nor JSON: {exc}") from None
         if type(msg) is not dict:
             raise ProtocolError(f"{VENUE}: frame is not a JSON object")
@@ -459,24 +459,9 @@ class CryptocomSession(Session):
         self._trade_rows(tick["data"], self.routes[channel][1], default, now_ns)
 
     def _trade_rows(self, items: Any, symbol: str, default_ms: int, now_ns: int) -> int:
-        append = self._trade_append
-        sides = _SIDES
         check = self._trade_fields.check
-        for item in items:
-            check(self, item)
-            side = sides.get(item["side"]) or _side(item["side"])
-            ts = item.get("ts")
-            tid = item.get("id")
-            append(
-                (default_ms if ts is None else int(ts)) * _MS,
-                now_ns,
-                symbol,
-                -1 if tid is None else int(tid),
-                side,
-                float(item["price"]),
-                float(item["vol"]),
-            )
-        return len(items)
+        return trade_rows(items, symbol, default_ms, now_ns, self._trade_append,
+                          lambda item: check(self, item))  # fmt: skip
 
     def _ticker(self, tick: Any, msg: Any, channel: str, now_ns: int) -> None:
         ts = _ms(tick.get("ts", msg.get("ts")), now_ns // _MS)
@@ -534,7 +519,7 @@ class CryptocomSession(Session):
                 append(ts, now_ns, symbol, True, "ask", float(price), float(amount))
             return
         # Incremental: one level, volume 0 deletes ("Deep Port (High Frequency)").
-        side = _BOOK_SIDES[tick["side"].lower()]
+        side = BOOK_SIDES[tick["side"].lower()]
         append(ts, now_ns, symbol, False, side, float(tick["price"]), float(tick["volume"]))
 
     # -- req replies ------------------------------------------------------------------
@@ -571,13 +556,6 @@ class CryptocomSession(Session):
             raise ProtocolError(f"{VENUE}: cannot read {channel} reply: {exc!r}") from None
         self.counters.other += 1
         return NOTHING
-
-
-def _side(value: Any) -> str:
-    side = str(value).strip().lower()
-    if side in ("buy", "sell"):
-        return side
-    raise ValueError(f"unknown side {value!r}")
 
 
 def _clip(msg: Any, size: int = 300) -> str:

@@ -13,6 +13,16 @@ type). Called on each received item, it reports to :meth:`Session.drift
 Cost: one C-level comparison of the item's keys with the known set per item; the types
 are checked on a kind's first item and every :data:`TYPE_EVERY` th after it (they rarely
 change mid-stream, and a check per field per item would double the parse cost of a trade).
+
+Typed fast paths (Bitget trades, Crypto.com trades: compiled msgspec decoders) check no
+dict per item. Their item structs forbid unknown fields and require the required ones,
+so an item with an ``unknown`` or ``missing`` field fails the typed decode and its frame
+is read by the session's general reader, which calls :meth:`Fields.check` on every item:
+those counts stay exact, per item. The typed decode reads a number where a string was
+expected (lax numbers), so ``type`` drift is seen only on the frames the session samples
+with :meth:`Fields.due` (a kind's first frame and every :data:`TYPE_EVERY` th after it,
+each of their items checked in full) and on the frames the general reader reads: a
+``type`` count is of checked frames, not of every frame that showed the change.
 """
 
 from __future__ import annotations
@@ -54,7 +64,7 @@ class Fields:
         Known fields that may be absent without being ``missing``.
     """
 
-    __slots__ = ("channel", "types", "keys", "required", "_seen")
+    __slots__ = ("channel", "types", "keys", "required", "_seen", "_frames")
 
     def __init__(
         self, channel: str, fields: Mapping[str, str], optional: tuple[str, ...] = ()
@@ -64,9 +74,21 @@ class Fields:
         self.keys = frozenset(fields)
         self.required = self.keys - frozenset(optional)
         self._seen = 0
+        self._frames = 0
 
-    def check(self, session: _Reports, item: Any) -> None:
-        """Report how ``item`` (a decoded JSON object) differs from the known shape."""
+    def due(self) -> bool:
+        """Whether a typed fast path checks this frame's items in full (``types=True``):
+        True on the first call and every :data:`TYPE_EVERY` th after it."""
+        frames = self._frames
+        self._frames = frames + 1
+        return not frames % TYPE_EVERY
+
+    def check(self, session: _Reports, item: Any, *, types: bool = False) -> None:
+        """Report how ``item`` (a decoded JSON object) differs from the known shape.
+
+        The types are checked when the keys differ, on the first item and every
+        :data:`TYPE_EVERY` th, and always with ``types=True``.
+        """
         if type(item) is not dict:
             return
         seen = self._seen
@@ -78,7 +100,7 @@ class Fields:
                 session.drift(channel, name, "unknown")
             for name in sorted(self.required - keys):
                 session.drift(channel, name, "missing")
-        elif seen % TYPE_EVERY:
+        elif seen % TYPE_EVERY and not types:
             return
         for name, allowed in self.types.items():
             value = item.get(name)

@@ -1,0 +1,398 @@
+"""Bitget v2 push frames: typed decoders, per-channel state and row writers — sans-I/O.
+
+The receive side of :class:`~mdkit.venues.bitget.BitgetSession`, kept apart from its
+planning and login. The hot path reads a push with prebuilt ``msgspec.json.Decoder``
+objects in lax mode (``strict=False``), so the wire's number strings
+(``"price": "77600.75"``, ``"ts": "1788335044055"``) become floats and ints during the
+parse (floats correctly rounded, the same as ``float(text)``; ints exact, book ``seq``
+past 2**64 too):
+
+- :func:`decode_push`: the envelope ``{"action","arg","data","ts"}``, ``data`` kept as
+  raw JSON for the route's decoder; control frames (``event``) have no ``action``;
+- :func:`decode_trades`: a ``trade`` push's items; a field the session does not know
+  or a missing one fails the decode (``forbid_unknown_fields``), so such a frame goes to
+  the general reader, which reports the drift (:mod:`mdkit.venues.drift`);
+- :func:`decode_full_books`: ``books1``/``books5``/``books15`` (a full book per push);
+- :func:`decode_trade_push`, :func:`decode_full_book_push`: a whole push of a known
+  kind in one decode (the session tries the kind of the previous push first).
+
+Every decoder raises :data:`DecodeError` on anything it does not read exactly; the
+session then reads the frame with orjson and per-field conversions (the general
+reader, :func:`trade_rows` and friends on dicts), whose errors and drift reports are the
+reference. The one leniency of the typed path: an integer field written ``"1e3"`` or
+``"1.0"`` is read as its value.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from heapq import nlargest, nsmallest
+from typing import Any
+
+import msgspec
+import orjson
+
+from mdkit.data.wire import MS, NAN, loads, to_float
+from mdkit.errors import AuthError, MdkitError, ProtocolError, VenueError
+from mdkit.venues.base import ServerError, Subscription, SymbolQuery
+
+__all__ = [
+    "ERRORS",
+    "TRADE_FIELDS",
+    "TICKER_EXTRAS",
+    "TICKER_FIELDS",
+    "Arg",
+    "DecodeError",
+    "FullBook",
+    "FullBookPush",
+    "TradePush",
+    "Push",
+    "Route",
+    "Trade",
+    "book_checksum",
+    "book_levels",
+    "decode_full_book_push",
+    "decode_full_books",
+    "decode_push",
+    "decode_trade_push",
+    "decode_trades",
+    "fee",
+    "full_book_rows",
+    "kline_rows",
+    "parse_symbols",
+    "private_rows",
+    "server_error",
+    "symbol_list",
+    "ticker_rows",
+    "trade_rows",
+]
+
+#: What every decoder raises on input it does not read (``msgspec.ValidationError`` too).
+DecodeError = msgspec.DecodeError
+
+#: Known item shapes (doc "Trade channel", "Tickers channel"; recorded spot and futures
+#: tickers): anything else is counted as drift (mdkit.venues.drift).
+TRADE_FIELDS = dict.fromkeys(("ts", "price", "size", "side", "tradeId"), "string")
+TICKER_EXTRAS = ("changeUtc24h", "openUtc", "fundingRate", "holdingAmount", "indexPrice",
+                 "markPrice", "nextFundingTime", "symbol", "symbolType", "usdtVolume",
+                 "deliveryPrice")  # fmt: skip
+TICKER_FIELDS = {
+    **dict.fromkeys(("instId", "lastPr", "open24h", "high24h", "low24h", "change24h", "bidPr",
+                     "askPr", "bidSz", "askSz", "baseVolume", "quoteVolume", "ts"), "string"),
+    **dict.fromkeys(TICKER_EXTRAS, "any"),
+}  # fmt: skip
+
+
+#: Error codes (NOTES.md, samples/bitget_v2/error_codes.json) → (meaning, mdkit error, fatal).
+ERRORS: dict[str, tuple[str, type[MdkitError], bool]] = {
+    "30001": ("channel or instId doesn't exist", VenueError, False),
+    "30002": ("illegal request", VenueError, False),
+    "30003": ("invalid op", VenueError, False),
+    "30004": ("login required", AuthError, True),
+    "30005": ("login failed", AuthError, True),
+    "30006": ("too many requests", VenueError, False),
+    "30007": ("request over limit, connection closed", VenueError, False),
+    "30011": ("invalid ACCESS_KEY", AuthError, True),
+    "30012": ("invalid ACCESS_PASSPHRASE", AuthError, True),
+    "30013": ("invalid ACCESS_TIMESTAMP", AuthError, True),
+    "30014": ("request timestamp expired", AuthError, True),
+    "30015": ("invalid sign", AuthError, True),
+    "30016": ("param error", VenueError, False),
+}
+
+
+def server_error(msg: Mapping[str, Any]) -> ServerError:
+    """The :class:`~mdkit.venues.base.ServerError` of an ``error`` or failed ``login`` frame."""
+    code = str(msg.get("code", ""))
+    meaning, error, fatal = ERRORS.get(code, ("error", VenueError, False))
+    arg = msg.get("arg")
+    where = f" ({arg.get('channel')} {arg.get('instId', '')})" if isinstance(arg, dict) else ""
+    text = f"{meaning}: {str(msg.get('msg', ''))[:200]}{where}"
+    return ServerError(text, code=code or None, fatal=fatal, error=error)
+
+
+# -- typed decoders ----------------------------------------------------------------------
+class Arg(msgspec.Struct, gc=False):
+    """The push's ``arg``: channel and instrument (``coin`` on the account channel)."""
+
+    channel: str = ""
+    instId: str = ""
+    coin: str = ""
+
+
+class Push(msgspec.Struct, gc=False):
+    """A frame's envelope; ``data`` is left as raw JSON (empty when absent)."""
+
+    action: str | None = None
+    arg: Arg | None = None
+    data: msgspec.Raw = msgspec.Raw()
+
+
+class Trade(msgspec.Struct, gc=False, forbid_unknown_fields=True):
+    """One item of a ``trade`` push (strings on the wire, typed here); exactly
+    :data:`TRADE_FIELDS`."""
+
+    ts: int
+    price: float
+    size: float
+    side: str
+    tradeId: int
+
+
+class FullBook(msgspec.Struct, gc=False):
+    """One item of a ``books1/5/15`` push: ``[price, size]`` string pairs, typed here."""
+
+    ts: int
+    bids: list[tuple[float, float]]
+    asks: list[tuple[float, float]]
+
+
+class TradePush(msgspec.Struct, gc=False):
+    """A whole ``trade`` push, read in one decode (see :func:`decode_trade_push`)."""
+
+    action: str
+    arg: Arg
+    data: list[Trade]
+
+
+class FullBookPush(msgspec.Struct, gc=False):
+    """A whole ``books1/5/15`` push, read in one decode."""
+
+    action: str
+    arg: Arg
+    data: list[FullBook]
+
+
+decode_push = msgspec.json.Decoder(Push, strict=False).decode
+decode_trades = msgspec.json.Decoder(list[Trade], strict=False).decode
+decode_full_books = msgspec.json.Decoder(list[FullBook], strict=False).decode
+#: One decode per push when the kind is known (guessed from the previous push: a
+#: connection's pushes mostly repeat a kind); the route it names confirms the guess.
+decode_trade_push = msgspec.json.Decoder(TradePush, strict=False).decode
+decode_full_book_push = msgspec.json.Decoder(FullBookPush, strict=False).decode
+
+
+# -- per-channel state -------------------------------------------------------------------
+class Route:
+    """Per-channel state of one connection."""
+
+    __slots__ = ("sub", "kind", "symbol", "key", "interval", "bids", "asks", "seq", "waiting",
+                 "seen", "recovering", "full", "typed")  # fmt: skip
+
+    def __init__(self, sub: Subscription) -> None:
+        self.sub = sub
+        self.kind = sub.kind
+        self.symbol = sub.symbol
+        self.key = sub.key
+        self.interval = sub.interval.name if sub.interval else ""
+        #: books1/5/15: every push is a full book (``books`` is snapshot + updates).
+        self.full = sub.kind == "book" and sub.channel[5:6] != " "
+        #: The whole-push decoder of a typed kind (trades, books1/5/15), else None.
+        self.typed: Callable[[bytes], Any] | None = None
+        if self.full or sub.kind == "trades":
+            self.typed = decode_full_book_push if self.full else decode_trade_push
+        # books: price → (price string, size string) per side, as on the wire
+        self.bids: dict[float, tuple[str, str]] = {}
+        self.asks: dict[float, tuple[str, str]] = {}
+        self.seq: int | None = None
+        self.waiting = False  # an integrity break: updates ignored until a snapshot
+        self.recovering = False
+        self.seen: set[int] = set()  # trade ids of the snapshot backfill
+
+
+# -- rows ----------------------------------------------------------------------------------
+def trade_rows(
+    route: Route,
+    snapshot: bool,
+    data: Sequence[Any],
+    now_ns: int,
+    append: Callable[..., None],
+    check: Callable[[Any], None] | None = None,
+) -> None:
+    """Trade rows of one push; ``data`` is :class:`Trade` items, or dicts (the general
+    reader: ``check(item)`` reports drift before each of them)."""
+    typed = check is None
+    symbol = route.symbol
+    if snapshot:
+        # The backfill (~30 trades) may repeat trades the updates carry: keep its
+        # ids, skip them in updates until an update passes the newest of them.
+        route.seen = {i.tradeId if typed else int(i["tradeId"]) for i in data}
+    seen = route.seen
+    newest = max(seen) if seen and not snapshot else 0
+    for item in reversed(data):  # newest first on the wire
+        if typed:
+            tid = item.tradeId
+        else:
+            check(item)  # type: ignore[misc]
+            tid = int(item["tradeId"])
+        if newest:
+            if tid in seen:
+                continue
+            if tid > newest:
+                seen.clear()
+                newest = 0
+        if typed:
+            append(item.ts * MS, now_ns, symbol, tid, item.side, item.price, item.size)
+        else:
+            append(int(item["ts"]) * MS, now_ns, symbol, tid, item["side"],
+                   float(item["price"]), float(item["size"]))  # fmt: skip
+
+
+def full_book_rows(route: Route, item: Any, now_ns: int, append: Callable[..., None]) -> None:
+    """Depth rows of one ``books1/5/15`` item (a :class:`FullBook` or a dict)."""
+    symbol = route.symbol
+    if type(item) is FullBook:
+        ts = item.ts * MS
+        for price, size in item.bids:
+            append(ts, now_ns, symbol, True, "bid", price, size)
+        for price, size in item.asks:
+            append(ts, now_ns, symbol, True, "ask", price, size)
+        return
+    ts = int(item["ts"]) * MS
+    for price, size in item["bids"]:
+        append(ts, now_ns, symbol, True, "bid", float(price), float(size))
+    for price, size in item["asks"]:
+        append(ts, now_ns, symbol, True, "ask", float(price), float(size))
+
+
+def ticker_rows(
+    route: Route,
+    data: Any,
+    now_ns: int,
+    append: Callable[..., None],
+    check: Callable[[Any], None],
+) -> None:
+    """Ticker rows of one push (dict items; ``check(item)`` reports drift)."""
+    f = to_float
+    for item in data:
+        check(item)
+        get = item.get
+        append(int(item["ts"]) * MS, now_ns, route.symbol, f(get("lastPr")), f(get("bidPr")),
+               f(get("askPr")), f(get("high24h")), f(get("low24h")), f(get("baseVolume")),
+               f(get("change24h")), f(get("open24h")), f(get("quoteVolume")), f(get("bidSz")),
+               f(get("askSz")))  # fmt: skip
+
+
+def kline_rows(route: Route, data: Any, now_ns: int, append: Callable[..., None]) -> None:
+    """Kline rows of one candle push (rows of eight strings)."""
+    # COIN-FUTURES (inverse): the base-coin volume is index 6 (ccxt reads it
+    # there); index 5 counts contracts, not written as a quote volume.
+    inverse = route.sub.options["arg"].get("instType") == "COIN-FUTURES"
+    for row in data:
+        volume, quote = (row[6], NAN) if inverse else (row[5], row[6])
+        append(int(row[0]) * MS, now_ns, route.symbol, route.interval,
+               float(row[1]), float(row[2]), float(row[3]), float(row[4]),
+               float(volume), float(quote))  # fmt: skip
+
+
+def private_rows(route: Route, data: Any, now_ns: int, append: Callable[..., None]) -> None:
+    """Rows of one private push: ``orders``, ``fills`` or ``balances``."""
+    kind = route.kind
+    f = to_float
+    for item in data:
+        get = item.get
+        ts = int(get("uTime") or get("cTime") or now_ns // MS) * MS
+        if kind == "balances":
+            free, frozen, locked = f(get("available")), f(get("frozen")), f(get("locked"))
+            held = (0.0 if frozen != frozen else frozen) + (0.0 if locked != locked else locked)
+            # Spot items name the asset `coin`; USDT-/COIN-FUTURES account items name
+            # it `marginCoin` and send no `coin` (ccxt bitget handle_balance).
+            coin = get("coin") or item["marginCoin"]
+            append(ts, now_ns, str(coin).lower(), free, held, free + held)
+            continue
+        paid, fee_coin = fee(item)
+        if kind == "orders":
+            append(ts, now_ns, item["instId"], str(item["orderId"]), get("clientOid"),
+                   item["side"], get("orderType"), item["status"], f(get("price")),
+                   f(get("size")), f(get("accBaseVolume")), f(get("priceAvg")), paid,
+                   fee_coin)  # fmt: skip
+        else:
+            append(ts, now_ns, item["symbol"], str(item["tradeId"]), str(item["orderId"]),
+                   item["side"], f(get("priceAvg")), f(get("size")), paid, fee_coin,
+                   get("tradeScope"))  # fmt: skip
+
+
+def fee(item: Mapping[str, Any]) -> tuple[float, str | None]:
+    """Fee paid (positive) and its coin: ``feeDetail`` (orders, fills) or ``fillFee``."""
+    details = item.get("feeDetail") or []
+    if details:
+        first = details[0]
+        value = first.get("totalFee", first.get("fee"))
+        return abs(to_float(value)), first.get("feeCoin")
+    return abs(to_float(item.get("fillFee"))), item.get("fillFeeCoin")
+
+
+def book_levels(
+    route: Route, snapshot: bool, item: Any, ts: int, now_ns: int, append: Callable[..., None]
+) -> bool:
+    """Apply one ``books`` snapshot or update to the route's book, writing its depth rows
+    (size 0 deletes a level); False if its CRC32 ``checksum`` does not match the book."""
+    symbol = route.symbol
+    bids, asks = route.bids, route.asks
+    for price, size in item["bids"]:
+        p = float(price)
+        if size == "0" or float(size) == 0:
+            bids.pop(p, None)
+        else:
+            bids[p] = (price, size)
+        append(ts, now_ns, symbol, snapshot, "bid", p, float(size))
+    for price, size in item["asks"]:
+        p = float(price)
+        if size == "0" or float(size) == 0:
+            asks.pop(p, None)
+        else:
+            asks[p] = (price, size)
+        append(ts, now_ns, symbol, snapshot, "ask", p, float(size))
+    checksum = item.get("checksum")
+    if checksum:  # 0 or absent: not carried (snapshots, seq/pseq servers)
+        top_bids = [bids[p] for p in nlargest(25, bids)]
+        top_asks = [asks[p] for p in nsmallest(25, asks)]
+        return book_checksum(top_bids, top_asks) == int(checksum)
+    return True
+
+
+# -- vectors and REST answers ------------------------------------------------------------
+def book_checksum(bids: Sequence[Sequence[str]], asks: Sequence[Sequence[str]]) -> int:
+    """CRC32 of the top 25 levels interleaved, as a signed int32 (doc "Depth channel").
+
+    ``bid1p:bid1s:ask1p:ask1s:bid2p...``; a side that runs out is skipped; the exact
+    wire strings are used (trailing zeros matter).
+    """
+    parts: list[str] = []
+    for i in range(25):
+        if i < len(bids):
+            parts += bids[i][:2]
+        if i < len(asks):
+            parts += asks[i][:2]
+    crc = zlib.crc32(":".join(parts).encode())
+    return crc - (1 << 32) if crc >= 1 << 31 else crc
+
+
+def parse_symbols(body: bytes) -> list[str]:
+    """Symbols of a spot symbols or futures contracts answer (``code`` "00000" = ok).
+
+    Raises
+    ------
+    VenueError
+        For an error envelope.
+    ProtocolError
+        If the answer is not the documented envelope.
+    """
+    try:
+        doc = loads(body)
+        code = str(doc.get("code"))
+        if code != "00000":
+            raise VenueError(code, str(doc.get("msg", "")))
+        return [str(item["symbol"]) for item in doc["data"]]
+    except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError) as exc:
+        raise ProtocolError(f"bitget: symbol list not understood: {exc!r}") from None
+
+
+def symbol_list(options: Mapping[str, Any]) -> list[SymbolQuery]:
+    """Where the symbols of an ``inst_type`` are listed (spot symbols, futures contracts)."""
+    inst_type = str(options.get("inst_type", "SPOT")).upper()
+    if inst_type == "SPOT":
+        return [SymbolQuery("rest", "/api/v2/spot/public/symbols", {}, parse_symbols)]
+    query = {"productType": inst_type}
+    return [SymbolQuery("rest", "/api/v2/mix/market/contracts", query, parse_symbols)]

@@ -1,0 +1,140 @@
+"""Crypto.com v1 push frames: typed trade decoding, item shapes and trade rows — sans-I/O.
+
+The receive side of :class:`~mdkit.venues.cryptocom_ws.CryptocomSession` that pays per
+message. A trade push is read by one prebuilt ``msgspec.json.Decoder`` in lax mode
+(``strict=False``: numbers may come as JSON numbers or as strings, as on the venue), so
+its items are typed during the parse (floats correctly rounded, the same as
+``float(text)``):
+
+- :func:`decode_trade_push`: ``{"channel","ts","tick":{"data":[...]}}`` whole; an item
+  field the session does not know, or a missing required one, fails the decode
+  (``forbid_unknown_fields``), so such a frame goes to the session's general reader,
+  which reports the drift (:mod:`mdkit.venues.drift`);
+- :func:`trade_rows`: trade rows from typed items or from plain JSON dicts (``req``
+  replies, the general reader), the same rows either way.
+
+:data:`DecodeError` is raised on anything the decoder does not read exactly; the general
+reader's errors and drift reports are the reference. The one leniency of the typed path:
+an integer field written ``"1e3"`` or ``"1.0"`` is read as its value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import msgspec
+
+from mdkit.data.wire import MS
+
+__all__ = [
+    "BOOK_SIDES",
+    "SIDES",
+    "TICKER_EXTRAS",
+    "TICKER_FIELDS",
+    "TRADE_FIELDS",
+    "TRADE_OPTIONAL",
+    "DecodeError",
+    "Trade",
+    "TradePush",
+    "TradeTick",
+    "decode_trade_push",
+    "epoch_ms",
+    "side_of",
+    "trade_rows",
+]
+
+#: What the decoder raises on input it does not read (``msgspec.ValidationError`` too).
+DecodeError = msgspec.DecodeError
+
+#: Known trade and ticker items (doc "Subscribe to real-time trades" / "ticker"; family
+#: servers add mark/index): anything else is counted as drift (mdkit.venues.drift).
+_NUM = "number|string"
+TRADE_FIELDS = {"id": _NUM, "side": "string", "price": _NUM, "vol": _NUM, "amount": _NUM,
+                "ts": _NUM, "ds": "string"}  # fmt: skip
+#: Trade item fields that may be absent.
+TRADE_OPTIONAL = ("id", "ts", "ds", "amount")
+TICKER_EXTRAS = ("id", "ts", "lower_frame", "mark", "index", "funds_rate")
+TICKER_FIELDS = {**dict.fromkeys(("amount", "vol", "open", "close", "high", "low", "rose"), _NUM),
+                 **dict.fromkeys(TICKER_EXTRAS, "any")}  # fmt: skip
+#: Wire side → trade side (some servers write UPPERCASE).
+SIDES = {"buy": "buy", "sell": "sell", "BUY": "buy", "SELL": "sell", "Buy": "buy", "Sell": "sell"}
+#: Depth key or incremental side → book side.
+BOOK_SIDES = {"buys": "bid", "bids": "bid", "asks": "ask", "buy": "bid", "sell": "ask"}
+
+
+class Trade(msgspec.Struct, gc=False, forbid_unknown_fields=True):
+    """One trade: exactly :data:`TRADE_FIELDS`; ``ts`` (ms) and ``id`` may be missing."""
+
+    side: str
+    price: float
+    vol: float
+    ts: int | None = None
+    id: int | None = None
+    amount: msgspec.Raw = msgspec.Raw()  # quote total: known, not kept
+    ds: msgspec.Raw = msgspec.Raw()
+
+
+class TradeTick(msgspec.Struct, gc=False):
+    """A ``market_<symbol>_trade_ticker`` tick (its own ``id``/``ts`` are not read)."""
+
+    data: list[Trade]
+
+
+class TradePush(msgspec.Struct, gc=False):
+    """A whole trade push; ``ts`` is taken as it is (the session reads it)."""
+
+    channel: str
+    tick: TradeTick
+    ts: Any = None
+
+
+decode_trade_push = msgspec.json.Decoder(TradePush, strict=False).decode
+
+
+def epoch_ms(value: Any, default: int) -> int:
+    """An epoch-ms field that may be a number, a string or missing."""
+    if value is None or value == "":
+        return default
+    return int(value)
+
+
+def side_of(value: Any) -> str:
+    """A trade side, ``buy`` or ``sell``, in any case (raises ValueError otherwise)."""
+    side = SIDES.get(value) if type(value) is str else None
+    if side is not None:
+        return side
+    side = str(value).strip().lower()
+    if side in ("buy", "sell"):
+        return side
+    raise ValueError(f"unknown side {value!r}")
+
+
+def trade_rows(
+    items: Sequence[Any],
+    symbol: str,
+    default_ms: int,
+    now_ns: int,
+    append: Callable[..., None],
+    check: Callable[[Any], None] | None = None,
+) -> int:
+    """Write trade rows (items without ``ts`` take ``default_ms``, without ``id`` -1);
+    ``items`` are :class:`Trade` or plain dicts (then ``check(item)`` reports drift
+    before each). Returns the number of items."""
+    sides = SIDES
+    if check is None:
+        for item in items:
+            side = sides.get(item.side) or side_of(item.side)
+            ts, tid = item.ts, item.id
+            append((default_ms if ts is None else ts) * MS, now_ns, symbol,
+                   -1 if tid is None else tid, side, item.price, item.vol)  # fmt: skip
+        return len(items)
+    for item in items:
+        check(item)
+        side = side_of(item["side"])
+        ts = item.get("ts")
+        tid = item.get("id")
+        append((default_ms if ts is None else int(ts)) * MS, now_ns, symbol,
+               -1 if tid is None else int(tid), side, float(item["price"]),
+               float(item["vol"]))  # fmt: skip
+    return len(items)
