@@ -128,6 +128,9 @@ class Link:
         This slot's share of the venue's subscriptions.
     number : int
         Connection number of the current connection (0 before the first).
+    slot : int
+        The slot's index among its venue's slots (creation order; replay maps a
+        recorded connection number back to its slot with it).
     session : Session or None
         The current connection's session.
     """
@@ -139,6 +142,7 @@ class Link:
         "endpoint",
         "subscriptions",
         "number",
+        "slot",
         "session",
         "logged_in",
         "last_ns",
@@ -151,7 +155,11 @@ class Link:
     )
 
     def __init__(
-        self, part: VenuePart, endpoint: str, subscriptions: tuple[Subscription, ...]
+        self,
+        part: VenuePart,
+        endpoint: str,
+        subscriptions: tuple[Subscription, ...],
+        slot: int = 0,
     ) -> None:
         self.stream = part.stream
         self.part = part
@@ -159,6 +167,7 @@ class Link:
         self.endpoint = endpoint
         self.subscriptions = subscriptions
         self.number = 0
+        self.slot = slot
         self.session: Session | None = None
         self.logged_in = False
         self.last_ns = 0
@@ -218,13 +227,18 @@ class Core:
         self.data_total = 0
         self.last_ns = 0
         self.connection_venues: dict[int, str] = {}
+        #: Connection number -> the slot (:attr:`Link.slot`) it served.
+        self.connection_slots: dict[int, int] = {}
+        self._slots: dict[str, int] = {}
         self.error: MdkitError | None = None
         self._seen: set[str] = set()
 
     # -- connections ---------------------------------------------------------------------
     def link(self, venue: str, endpoint: str, subscriptions: tuple[Subscription, ...]) -> Link:
         """A new connection slot of ``venue`` holding these subscriptions."""
-        return Link(self.parts[venue], endpoint, subscriptions)
+        slot = self._slots.get(venue, 0)
+        self._slots[venue] = slot + 1
+        return Link(self.parts[venue], endpoint, subscriptions, slot)
 
     def connect(self, link: Link, now_ns: int, number: int | None = None) -> Sequence[Action]:
         """A new connection on ``link``: number it, build its session, return its login.
@@ -236,6 +250,7 @@ class Core:
         stats.connections += 1
         link.number = stats.connections if number is None else number
         self.connection_venues[link.number] = link.stream.venue.key
+        self.connection_slots[link.number] = link.slot
         venue = link.stream.venue
         link.session = venue.session(
             SessionSetup(

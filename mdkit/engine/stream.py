@@ -389,6 +389,11 @@ class Engine:
         return self.core.connection_venues
 
     @property
+    def connection_slots(self) -> dict[int, int]:
+        """Connection number → its slot among the venue's connections (for replay)."""
+        return self.core.connection_slots
+
+    @property
     def data_total(self) -> int:
         """Data messages received."""
         return self.core.data_total

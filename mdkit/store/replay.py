@@ -7,9 +7,14 @@ the live capture's (same rows, gaps, server errors, fatal error). The
 subscriptions come from the raw parts' metadata (written by
 ``Capture.to_parquet(raw=True)`` and ``mdkit.record(raw=True)``).
 
-A new connection of a venue ends the previous one (a gap "reconnect (replayed)"
-from its last frame to the next data); the recorded ``gaps`` kind holds the
-recorder's own view. :func:`mdkit.replay` wraps the result into a Capture.
+Each recorded connection is replayed on the slot it served live (the venue's
+subscriptions sharded as live, by endpoint and per-connection limit; the raw
+parts' ``connections`` metadata maps connection numbers to slots): a venue's other
+connections run beside it, and only a new connection on the same slot is a
+reconnect (a gap "reconnect (replayed)" from the slot's last frame to the next
+data). Recordings without that metadata replay every connection of a venue on one
+slot. The recorded ``gaps`` kind holds the recorder's own view.
+:func:`mdkit.replay` wraps the result into a Capture.
 """
 
 from __future__ import annotations
@@ -161,9 +166,10 @@ def replay_frames(
         If the source holds no raw frames, or the subscriptions are unknown.
     """
     from mdkit.engine.core import Fail, Link
-    from mdkit.engine.plan import Stream
+    from mdkit.engine.plan import Stream, shard
     from mdkit.store.layout import check_path
     from mdkit.venues import get_venue
+    from mdkit.venues.base import Credentials
 
     frames, metas = _sources(check_path(source, "source"), venue, start, end)
     plans = _subscriptions(metas, streams)
@@ -178,7 +184,10 @@ def replay_frames(
     for k in keys:
         descriptor = get_venue(k)
         replayed = {name: "replay:" for name in descriptor.endpoints}  # no socket is opened
-        stream_list.append(Stream(descriptor, tuple(plans[k]), replayed))
+        # The sessions build their login and subscribe requests, which are never sent:
+        # placeholders stand in for the credentials (private channels replay too).
+        stand_ins = Credentials({name: f"<replay: no {name}>" for name in descriptor.credentials})
+        stream_list.append(Stream(descriptor, tuple(plans[k]), replayed, stand_ins))
     core = Core(stream_list, raw_limit=None)
     stats = core.stats
     local = pd.DatetimeIndex(frames.index).asi8
@@ -186,8 +195,13 @@ def replay_frames(
     ends = [json.loads(m.get(b"mdkit.attrs", b"{}")).get("ended_ns") for m in metas]
     recorded_end = max((int(e) for e in ends if e), default=0)
     ended_ns = max(recorded_end, int(local[-1]) if len(local) else 0)
+    slot_of: dict[int, int] = {}
+    for meta in metas:
+        recorded = json.loads(meta.get(b"mdkit.attrs", b"{}")).get("connections")
+        slot_of.update({int(n): int(s) for n, s in json.loads(recorded or "{}").items()})
+    shards = {stream.venue.key: shard(stream) for stream in stream_list}
     links: dict[tuple[str, int], Link] = {}
-    last: dict[str, Link] = {}  # venue -> the link of its latest connection
+    last: dict[tuple[str, int], Link] = {}  # (venue, slot) -> its latest connection
     for key_venue, number, text, payload, now in zip(
         frames["venue"].astype(str).tolist(),
         frames["connection"].tolist(),
@@ -198,20 +212,26 @@ def replay_frames(
     ):
         link = links.get((key_venue, number))
         if link is None:
-            # A new recorded connection: the venue's previous one ended just before.
-            previous = last.get(key_venue)
+            # A new recorded connection: the previous one of its slot ended just before.
+            slot = slot_of.get(number, -1)
+            if not 0 <= slot < len(shards[key_venue]):
+                slot = -1  # an older recording: one slot, all of the venue's subscriptions
+            previous = last.get((key_venue, slot))
             if previous is not None:
                 stats.reconnects += 1
                 core.closed(
                     previous, "reconnect (replayed)", None, previous.last_ns, stopping=False
                 )
-            part = core.parts[key_venue]
-            subs = part.stream.subscriptions
-            link = core.link(key_venue, subs[0].endpoint if subs else "public", subs)
+            if slot < 0:
+                subs = core.parts[key_venue].stream.subscriptions
+                endpoint = subs[0].endpoint if subs else "public"
+            else:
+                endpoint, subs = shards[key_venue][slot]
+            link = core.link(key_venue, endpoint, subs)
             if previous is not None:
                 link.gap, previous.gap = previous.gap, None
                 link.attempts, link.budget = previous.attempts, previous.budget
-            links[(key_venue, number)] = last[key_venue] = link
+            links[(key_venue, number)] = last[(key_venue, slot)] = link
             # What the session asks at connect (login, subscribe) is not sent: no socket.
             core.connect(link, now, number=number)
         actions = core.receive(link, payload, text, now)

@@ -145,7 +145,8 @@ def _jsonable(value: Any) -> bool:
 
 def replay_attrs(engine: Any, ended_ns: int) -> dict[str, Any]:
     """What a replay needs besides the frames, kept in the raw parts' metadata: every
-    subscription (JSON) and the time the capture or flush ended (epoch ns)."""
+    subscription (JSON), the slot each connection number served (JSON) and the time
+    the capture or flush ended (epoch ns)."""
     subs = [
         {
             "venue": stream.venue.key,
@@ -159,4 +160,11 @@ def replay_attrs(engine: Any, ended_ns: int) -> dict[str, Any]:
         for stream in engine.streams
         for sub in stream.subscriptions
     ]
-    return {"subscriptions": json.dumps(subs), "ended_ns": int(ended_ns)}
+    # Which slot each connection served: replay tells a reconnect (same slot) from
+    # a venue's other connection (another endpoint or shard) with it.
+    slots = {str(n): s for n, s in getattr(engine, "connection_slots", {}).items()}
+    return {
+        "subscriptions": json.dumps(subs),
+        "connections": json.dumps(slots),
+        "ended_ns": int(ended_ns),
+    }

@@ -10,6 +10,7 @@ gaps, the same server errors and the same fatal error.
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ import pytest
 
 import mdkit
 from mdkit.errors import AuthError
+from mdkit.sandbox import Sandbox
 from mdkit.venues import bitget as bg
-from tests.conftest import tiny_server
+from tests.conftest import capture_until, tiny_server
 
 ARG = {"instType": "SPOT", "channel": "books", "instId": "BTCUSDT"}
 
@@ -76,3 +78,32 @@ def test_replay_equals_live_with_a_resync_and_a_fatal_error(tmp_path: Path) -> N
     assert again.stats["resyncs"] == live.stats["resyncs"]
     assert again.stats["parse_errors"] == live.stats["parse_errors"]
     assert again.stats["data_messages"] == live.stats["data_messages"]
+
+
+def test_replay_tells_a_reconnect_from_the_venues_other_connection(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # Richamster serves the book and user_orders on two connections (two slots); a
+    # kick closes both and each slot reconnects once. Replay must count 2
+    # reconnects, as live did: the venue's second connection is not a reconnect.
+    kicked = threading.Event()
+
+    def done(stats: dict[str, Any]) -> bool:
+        if not kicked.is_set():
+            if stats["acks"] >= 2 and stats["data_messages"] > 0:
+                sandbox.richamster.inject("kick")
+                kicked.set()
+            return False
+        return bool(stats["connections"] >= 4 and stats["acks"] >= 4)
+
+    live = capture_until(done, "richamster", "KRB/UAH", ["book", "user_orders"])
+    assert live.stats["connections"] == 4 and live.stats["reconnects"] == 2, live.stats
+    live.to_parquet(tmp_path, raw=True)
+
+    again = mdkit.replay(tmp_path)
+
+    assert again.stats["connections"] == 4
+    assert again.stats["reconnects"] == live.stats["reconnects"]
+    assert len(again.gaps) == len(live.gaps)
+    assert sorted(again.gaps["connection"]) == sorted(live.gaps["connection"])
+    pd.testing.assert_frame_equal(again.depth, live.depth)
