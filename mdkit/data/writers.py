@@ -23,10 +23,7 @@ from __future__ import annotations
 import keyword
 import struct
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Final, cast
-
-if TYPE_CHECKING:
-    from mdkit.data.columns import _Chunks
+from typing import Any, Final, cast
 
 __all__ = ["BOOLS", "NAT", "row_writer", "rows_writer"]
 
@@ -49,7 +46,9 @@ def _usable(names: Sequence[str]) -> bool:
     )
 
 
-def _namespace(store: _Chunks) -> dict[str, Any]:
+# `store` is the buffer's chunk store (columns.py `_Chunks`): columns, bounds,
+# row_size, pack_into, fill, capacity, chunk, next_chunk(), append_checked().
+def _namespace(store: Any) -> dict[str, Any]:
     return {
         "_KeyError": KeyError,
         "_TypeError": TypeError,
@@ -62,7 +61,7 @@ def _namespace(store: _Chunks) -> dict[str, Any]:
     }
 
 
-def _bound_check(store: _Chunks, namespace: dict[str, Any], i: int, name: str, pad: str) -> str:
+def _bound_check(store: Any, namespace: dict[str, Any], i: int, name: str, pad: str) -> str:
     """Source of the bounds check of column i (value in variable `name`), or ""."""
     column = store.columns[i]
     if column.name not in store.bounds:
@@ -83,7 +82,7 @@ def _compile(source: str, namespace: dict[str, Any], name: str, doc: str | None)
     return function
 
 
-def row_writer(store: _Chunks, doc: str | None = None) -> Callable[..., None]:
+def row_writer(store: Any, doc: str | None = None) -> Callable[..., None]:
     """Return the one-row writer ``(store, <column>=value, ...)`` of a schema.
 
     One parameter per column, named after it (positional calls in schema order
@@ -121,7 +120,7 @@ def row_writer(store: _Chunks, doc: str | None = None) -> Callable[..., None]:
     return cast("Callable[..., None]", _compile(source, namespace, "append", doc))
 
 
-def rows_writer(store: _Chunks, each: Sequence[str], doc: str | None = None) -> Callable[..., None]:
+def rows_writer(store: Any, each: Sequence[str], doc: str | None = None) -> Callable[..., None]:
     """Return a many-row writer ``(store, *, <other column>=value, ..., rows)``.
 
     ``rows`` is an iterable of tuples holding the columns `each`, in that order;
