@@ -218,6 +218,7 @@ class _Chunks:
         first_rows: int,
         max_rows: int,
         bounds: dict[str, tuple[float, float]] | None = None,
+        by_name: bool = False,
     ) -> None:
         self.columns = columns
         self.bounds = bounds or {}
@@ -232,7 +233,7 @@ class _Chunks:
         self.chunk: npt.NDArray[np.void] = np.empty(0, dtype=self.row_dtype)
         self.capacity = 0
         self.fill = 0
-        self.write_row = row_writer(self, ColumnBuffer.append.__doc__)
+        self.write_row = row_writer(self, ColumnBuffer.append.__doc__, by_name)
 
     def next_chunk(self) -> int:
         """Keep the full chunk, start a bigger empty one and return its first row (0)."""
@@ -312,11 +313,15 @@ class ColumnBuffer:
     closed : collection of str, optional
         Category columns (given as a ``pandas.CategoricalDtype``) that take only their
         preset categories; a row with another value raises ValueError, not stored.
+    by_name : bool, default False
+        Rows only by column name: :meth:`append` takes keyword arguments only (the
+        capture tables are made so: a positional row could swap two columns).
 
     Raises
     ------
     ValueError
-        If the schema is empty or names an unsupported dtype.
+        If the schema is empty or names an unsupported dtype, or `by_name` is set
+        and a column name cannot be a keyword argument.
 
     Examples
     --------
@@ -335,6 +340,7 @@ class ColumnBuffer:
         chunk_rows: int = CHUNK_ROWS,
         bounds: Mapping[str, tuple[float, float]] | None = None,
         closed: Collection[str] = (),
+        by_name: bool = False,
     ) -> None:
         if not schema:
             raise ValueError("schema must name at least one column")
@@ -347,7 +353,10 @@ class ColumnBuffer:
         unknown = sorted(set(bounds or {}) - set(self._names))
         if unknown:
             raise ValueError(f"bounds name unknown columns {unknown}; columns: {self._names}")
-        self._store = _Chunks(self._columns, first_chunk_rows, chunk_rows, dict(bounds or {}))
+        self._store = _Chunks(
+            self._columns, first_chunk_rows, chunk_rows, dict(bounds or {}), by_name
+        )
+        self._writers: dict[tuple[str, ...], Callable[..., None]] = {}
         # The schema-specialised writer shadows the method below on this
         # instance. It is bound to the store, which refers to neither the
         # buffer nor the writer: no reference cycle, so a dropped buffer
@@ -405,15 +414,20 @@ class ColumnBuffer:
         Returns
         -------
         callable
-            The writer, bound to this buffer (valid across :meth:`take`).
+            The writer, bound to this buffer (valid across :meth:`take`); made
+            once per `each`, so asking again is cheap.
 
         Raises
         ------
         ValueError
             If `each` is empty, repeats or names an unknown column.
         """
-        doc = f"Write rows of ({', '.join(each)}) sharing the other columns (by name)."
-        return MethodType(rows_writer(self._store, each, doc), self._store)
+        write = self._writers.get(each)
+        if write is None:  # generated once per buffer and `each`
+            doc = f"Write rows of ({', '.join(each)}) sharing the other columns (by name)."
+            write = MethodType(rows_writer(self._store, each, doc), self._store)
+            self._writers[each] = write
+        return write
 
     def extend(self, columns: Mapping[str, npt.ArrayLike]) -> None:
         """Append many rows given as columns.

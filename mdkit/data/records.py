@@ -28,10 +28,13 @@ class RecordBuffer:
     ----------
     schema : mapping of str to str
         Column name → ``"int64"`` (an epoch-ns time), ``"float64"`` or ``"str"``.
+    by_name : bool, default False
+        Rows only by column name (:meth:`append` refuses positional values).
     """
 
-    def __init__(self, schema: Mapping[str, Any]) -> None:
+    def __init__(self, schema: Mapping[str, Any], *, by_name: bool = False) -> None:
         self.schema = dict(schema)
+        self.by_name = by_name
         self.names = tuple(self.schema)
         self.rows: list[tuple[Any, ...]] = []
 
@@ -49,6 +52,8 @@ class RecordBuffer:
             then, so the buffer always builds a frame.
         """
         names = self.names
+        if values and self.by_name:
+            raise TypeError(f"RecordBuffer.append() takes the columns by name: {list(names)}")
         if named or len(values) != len(names):
             values = self._by_name(values, named)
         row = list(values)

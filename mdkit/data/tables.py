@@ -190,7 +190,9 @@ STREAM_BOUNDS: dict[str, dict[str, tuple[float, float]]] = {
 class Tables:
     """The row buffers of one venue's capture, one per data kind, created on first use.
 
-    ``tables["trades"]`` returns the buffer (sessions keep its ``append``);
+    ``tables["trades"]`` returns the buffer (sessions keep its ``append``, or a
+    ``writer(...)`` of a depth table); rows are written by column name only
+    (``append(timestamp=..., price=..., ...)``: a positional row is a TypeError).
     :meth:`kinds` lists the kinds that have rows.
     """
 
@@ -206,7 +208,7 @@ class Tables:
                 raise KeyError(f"no stream kind {kind!r}; kinds: {', '.join(STREAM_SCHEMAS)}")
             schema = STREAM_SCHEMAS[kind]
             if kind in PRIVATE_KINDS:
-                buffer = RecordBuffer(schema)
+                buffer = RecordBuffer(schema, by_name=True)
             else:
                 from mdkit.data.columns import ColumnBuffer
 
@@ -214,6 +216,7 @@ class Tables:
                     schema,
                     bounds=STREAM_BOUNDS.get(kind),
                     closed=("side",) if kind in ("trades", "depth") else (),  # fixed sides
+                    by_name=True,  # a positional row could swap two columns unnoticed
                 )
             self._buffers[kind] = buffer
         return buffer

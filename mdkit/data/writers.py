@@ -82,15 +82,23 @@ def _compile(source: str, namespace: dict[str, Any], name: str, doc: str | None)
     return function
 
 
-def row_writer(store: Any, doc: str | None = None) -> Callable[..., None]:
+def row_writer(store: Any, doc: str | None = None, by_name: bool = False) -> Callable[..., None]:
     """Return the one-row writer ``(store, <column>=value, ...)`` of a schema.
 
-    One parameter per column, named after it (positional calls in schema order
-    work too); generic positional-only names when a column name cannot be a
-    parameter. Category codes are looked up inline; bounds are checked inline.
+    One parameter per column, named after it: keyword-only with `by_name`, else
+    positional calls in schema order work too (generic positional-only names
+    when a column name cannot be a parameter). Category codes are looked up
+    inline; bounds are checked inline.
+
+    Raises
+    ------
+    ValueError
+        With `by_name`, if a column name cannot be a parameter.
     """
     names = [c.name for c in store.columns]
     usable = _usable(names)
+    if by_name and not usable:
+        raise ValueError(f"rows by name need column names usable as parameters; got {names}")
     params = names if usable else [f"v{i}" for i in range(len(names))]
     namespace = _namespace(store)
     packed = []
@@ -106,7 +114,8 @@ def row_writer(store: Any, doc: str | None = None) -> Callable[..., None]:
         else:
             packed.append(params[i])
     source = (
-        f"def append(self, {', '.join(params)}{'' if usable else ', /'}):\n"
+        f"def append(self, {'*, ' if by_name else ''}{', '.join(params)}"
+        f"{'' if usable else ', /'}):\n"
         "    _row = self.fill\n"
         "    if _row == self.capacity:\n"
         "        _row = self.next_chunk()\n"

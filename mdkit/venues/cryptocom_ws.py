@@ -325,7 +325,6 @@ class CryptocomSession(Session):
         self._ticker_fields = Fields("ticker", wire.TICKER_FIELDS, wire.TICKER_EXTRAS)
         tables: Tables = setup.tables
         self._trade_append = tables["trades"].append
-        self._levels: Callable[..., None] | None = None  # depth rows by side, bound on use
         self._tables = tables
         self.routes: dict[str, tuple[Callable[[Any, Any, str, int], None], str, str]] = {}
         handlers: Mapping[str, Callable[[Any, Any, str, int], None]] = {
@@ -514,7 +513,7 @@ class CryptocomSession(Session):
         depth = self._tables["depth"]
         if "asks" in tick or "buys" in tick or "bids" in tick:
             # Full book: replaces the previous one (`buys` on WS, `bids` tolerated).
-            levels = self._levels = self._levels or depth.writer("price", "amount")
+            levels = depth.writer("price", "amount")  # one call per side
             levels(timestamp=ts, local_timestamp=now_ns, symbol=symbol, is_snapshot=True,
                    side="bid", rows=tick.get("buys") or tick.get("bids") or ())  # fmt: skip
             levels(timestamp=ts, local_timestamp=now_ns, symbol=symbol, is_snapshot=True,
