@@ -8,9 +8,11 @@ How rows are stored:
 
 - Rows are packed row-major into chunks, each a NumPy structured array with
   the schema's fields packed back to back. :meth:`ColumnBuffer.append` is a
-  writer generated for the schema (as dataclasses generate ``__init__``): one
-  :class:`struct.Struct` ``pack_into`` call writes a whole row, ~0.2 µs for a
-  seven-column trade row.
+  writer generated for the schema (as dataclasses generate ``__init__``;
+  :mod:`mdkit.data.writers`) taking the columns by name: one
+  :class:`struct.Struct` ``pack_into`` call writes a whole row, ~0.3 µs for a
+  seven-column trade row. :meth:`ColumnBuffer.writer` writes many rows that
+  share most columns (the levels of a book push) for less per row.
 - The first chunk holds 1024 rows; each next one doubles, up to 16384 rows.
   Full chunks are kept as they are and never copied again on append, so the
   memory held is the rows plus at most one partly filled chunk (≤ 16384 rows:
@@ -28,7 +30,6 @@ Bench: ``python bench/bench_columns.py`` (figures in ``bench/RESULTS.md``).
 
 from __future__ import annotations
 
-import keyword
 import math
 import operator
 import struct
@@ -40,6 +41,8 @@ from typing import Any, Final, cast
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
+from mdkit.data.writers import BOOLS, NAT, row_writer, rows_writer
 
 __all__ = ["CATEGORY", "ColumnBuffer"]
 
@@ -69,9 +72,7 @@ _STRUCT_CHARS: Final = {
     ("M", 8): "q",
     ("m", 8): "q",
 }
-# Bool columns go through this dict on the fast path: struct's "?" would
-# silently take None or 2 as a truth value.
-_BOOLS: Final[dict[Any, bool]] = {True: True, False: False}
+_BOOLS: Final = BOOLS
 
 
 class _Column:
@@ -189,8 +190,7 @@ class _Column:
             ) from exc
 
 
-#: The NaT time (int64 min): a row whose venue sent no event time passes any bounds.
-_NAT = -(2**63)
+_NAT: Final = NAT
 
 
 class _Chunks:
@@ -218,6 +218,7 @@ class _Chunks:
         first_rows: int,
         max_rows: int,
         bounds: dict[str, tuple[float, float]] | None = None,
+        by_name: bool = False,
     ) -> None:
         self.columns = columns
         self.bounds = bounds or {}
@@ -232,70 +233,7 @@ class _Chunks:
         self.chunk: npt.NDArray[np.void] = np.empty(0, dtype=self.row_dtype)
         self.capacity = 0
         self.fill = 0
-        self.write_row = self._compile_writer()
-
-    def _compile_writer(self) -> Callable[..., None]:
-        """Return a row writer ``(store, *values)`` specialised for this schema.
-
-        Generated like dataclasses' __init__: one positional parameter per
-        column, category codes looked up inline, and a single struct.pack_into
-        per row. This runs ~3x faster than a generic ``*values`` loop. Anything
-        the fast line cannot pack (None, a new category, a wrong type) falls
-        back to the checked path, which converts or raises a clear error.
-        """
-        # Column names as parameter names make TypeErrors readable ("missing
-        # 'amount'"); generic names when a column name cannot be one. Names
-        # never start with "_", so they cannot shadow the locals and globals below
-        # (builtins are reached through "_" aliases too).
-        names = [c.name for c in self.columns]
-        usable = all(
-            n.isidentifier() and not keyword.iskeyword(n) and not n.startswith("_") and n != "self"
-            for n in names
-        )
-        params = names if usable else [f"v{i}" for i in range(len(names))]
-        namespace: dict[str, Any] = {
-            "_KeyError": KeyError,
-            "_TypeError": TypeError,
-            "_StructError": struct.error,
-            "_RS": self.row_size,
-            "_out_of_bounds": _Chunks.out_of_bounds,
-            "_NAT": _NAT,
-        }
-        packed = []
-        checks = []
-        for i, column in enumerate(self.columns):
-            if column.name in self.bounds:
-                namespace[f"_lo{i}"], namespace[f"_hi{i}"] = self.bounds[column.name]
-                checks.append(
-                    f"        if not _lo{i} <= {params[i]} <= _hi{i} and {params[i]} != _NAT:\n"
-                    f"            _out_of_bounds(self, {i}, {params[i]})\n"
-                )
-            if column.is_category:
-                namespace[f"_codes{i}"] = column.codes
-                packed.append(f"_codes{i}[{params[i]}]")
-            elif column.dtype.kind == "b":
-                namespace[f"_bools{i}"] = _BOOLS
-                packed.append(f"_bools{i}[{params[i]}]")
-            else:
-                packed.append(params[i])
-        source = (
-            f"def append(self, {', '.join(params)}, /):\n"
-            "    _row = self.fill\n"
-            "    if _row == self.capacity:\n"
-            "        _row = self.next_chunk()\n"
-            "    try:\n"
-            + "".join(checks)
-            + f"        self.pack_into(self.chunk, _row * _RS, {', '.join(packed)})\n"
-            "    except (_KeyError, _TypeError, _StructError):\n"
-            f"        self.append_checked(_row, ({', '.join(params)},))\n"
-            "    self.fill = _row + 1\n"
-        )
-        exec(source, namespace)  # source built above from checked identifiers only
-        # Popped so that the function and its globals do not form a cycle.
-        function = namespace.pop("append")
-        function.__qualname__ = "ColumnBuffer.append"
-        function.__doc__ = ColumnBuffer.append.__doc__
-        return cast("Callable[..., None]", function)
+        self.write_row = row_writer(self, ColumnBuffer.append.__doc__, by_name)
 
     def next_chunk(self) -> int:
         """Keep the full chunk, start a bigger empty one and return its first row (0)."""
@@ -363,7 +301,8 @@ class ColumnBuffer:
         Column name → NumPy dtype (bool, integers, floats, datetime64,
         timedelta64) or ``"category"`` (or a ``pandas.CategoricalDtype`` to
         fix the first categories and their order) for a low-cardinality
-        string column. The order is the order of :meth:`append`'s values.
+        string column. Rows are written by column name (:meth:`append`,
+        :meth:`writer`); a positional :meth:`append` takes this order.
     first_chunk_rows : int, default 1024
         Rows of the first chunk; each next chunk doubles.
     chunk_rows : int, default 16384
@@ -374,16 +313,20 @@ class ColumnBuffer:
     closed : collection of str, optional
         Category columns (given as a ``pandas.CategoricalDtype``) that take only their
         preset categories; a row with another value raises ValueError, not stored.
+    by_name : bool, default False
+        Rows only by column name: :meth:`append` takes keyword arguments only (the
+        capture tables are made so: a positional row could swap two columns).
 
     Raises
     ------
     ValueError
-        If the schema is empty or names an unsupported dtype.
+        If the schema is empty or names an unsupported dtype, or `by_name` is set
+        and a column name cannot be a keyword argument.
 
     Examples
     --------
     >>> buf = ColumnBuffer({"id": "int64", "side": "category", "price": "float64"})
-    >>> buf.append(1, "buy", 100.5)
+    >>> buf.append(id=1, side="buy", price=100.5)
     >>> buf.extend({"id": [2, 3], "side": ["sell", "buy"], "price": [100.4, None]})
     >>> len(buf), buf.columns()["side"].tolist()
     (3, ['buy', 'sell', 'buy'])
@@ -397,6 +340,7 @@ class ColumnBuffer:
         chunk_rows: int = CHUNK_ROWS,
         bounds: Mapping[str, tuple[float, float]] | None = None,
         closed: Collection[str] = (),
+        by_name: bool = False,
     ) -> None:
         if not schema:
             raise ValueError("schema must name at least one column")
@@ -409,7 +353,10 @@ class ColumnBuffer:
         unknown = sorted(set(bounds or {}) - set(self._names))
         if unknown:
             raise ValueError(f"bounds name unknown columns {unknown}; columns: {self._names}")
-        self._store = _Chunks(self._columns, first_chunk_rows, chunk_rows, dict(bounds or {}))
+        self._store = _Chunks(
+            self._columns, first_chunk_rows, chunk_rows, dict(bounds or {}), by_name
+        )
+        self._writers: dict[tuple[str, ...], Callable[..., None]] = {}
         # The schema-specialised writer shadows the method below on this
         # instance. It is bound to the store, which refers to neither the
         # buffer nor the writer: no reference cycle, so a dropped buffer
@@ -421,28 +368,66 @@ class ColumnBuffer:
         """Column names in schema order."""
         return self._names
 
-    def append(self, *values: Any) -> None:
-        """Append one row.
+    def append(self, *values: Any, **named: Any) -> None:
+        """Append one row, its values given by column name.
 
         Parameters
         ----------
-        *values
-            One value per column, in schema order. Python ints, floats and
-            strings (or NumPy scalars) take the fast path. ``None`` is stored
-            as NaN in a float column and as missing in a category column;
-            other values ``float()`` accepts are converted on a slower path.
+        *values, **named
+            One value per column: by name (``append(price=1.5, amount=2.0, ...)``,
+            the way to write rows) or positionally in schema order. Python ints,
+            floats and strings (or NumPy scalars) take the fast path. ``None``
+            is stored as NaN in a float column and as missing in a category
+            column; other values ``float()`` accepts are converted on a slower path.
 
         Raises
         ------
         TypeError
-            If the number of values is wrong, an integer or bool column gets
-            None or a non-integer, or a category column gets a non-string.
+            If a column is missing or a name is not a column (the message names
+            it), an integer or bool column gets None or a non-integer, or a
+            category column gets a non-string.
         ValueError
-            If an integer does not fit its column's dtype.
+            If an integer does not fit its column's dtype, or a value is outside
+            its column's bounds.
         """
         # Only reached through the class (ColumnBuffer.append(buf, ...)):
         # instances call the generated writer directly.
-        self._store.write_row(self._store, *values)
+        self._store.write_row(self._store, *values, **named)
+
+    def writer(self, *each: str) -> Callable[..., None]:
+        """Return a writer of many rows that share every column but `each`.
+
+        ``write(rows=..., <every other column>=value)``: ``rows`` is an iterable
+        of tuples of the `each` columns in that order, the other columns are
+        named once (keyword-only). Made for a book push: one call per side, e.g.
+        ``levels = buf.writer("price", "amount")`` bound once, then
+        ``levels(timestamp=t, local_timestamp=now, symbol=s, is_snapshot=True,
+        side="bid", rows=bids)``. Float columns of `each` go through ``float()``
+        (wire strings welcome). Rows are checked exactly as :meth:`append` checks
+        them; the rows before a refused one stay written.
+
+        Parameters
+        ----------
+        *each : str
+            The columns that vary per row, in the order of the tuples.
+
+        Returns
+        -------
+        callable
+            The writer, bound to this buffer (valid across :meth:`take`); made
+            once per `each`, so asking again is cheap.
+
+        Raises
+        ------
+        ValueError
+            If `each` is empty, repeats or names an unknown column.
+        """
+        write = self._writers.get(each)
+        if write is None:  # generated once per buffer and `each`
+            doc = f"Write rows of ({', '.join(each)}) sharing the other columns (by name)."
+            write = MethodType(rows_writer(self._store, each, doc), self._store)
+            self._writers[each] = write
+        return write
 
     def extend(self, columns: Mapping[str, npt.ArrayLike]) -> None:
         """Append many rows given as columns.

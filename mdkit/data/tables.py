@@ -1,15 +1,15 @@
 """What captures collect: a schema per data kind, the tables, and the frames built from them.
 
 Every stream kind has a schema here (the only place besides :mod:`mdkit.data.frames`
-that names columns). Sessions append rows positionally in schema order, with every
+that names columns). Sessions write rows **by column name** (``append(timestamp=...,
+price=..., ...)``; a missing or unknown name is a TypeError naming it), with every
 time as **epoch nanoseconds** (``timestamp`` = the venue's time, ``local_timestamp``
-= receive time); venue tests assert the resulting frames by column name, so a
-reordered schema fails them.
+= receive time).
 
 Market kinds (``trades ticker klines depth quotes``) live in
 :class:`~mdkit.data.columns.ColumnBuffer` (no Python object per row). Private
 kinds (``orders fills balances positions``) carry free-text ids and are low-rate,
-so they live in :class:`RecordBuffer` (a tuple per row).
+so they live in :class:`~mdkit.data.records.RecordBuffer` (a tuple per row).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from mdkit.data.frames import (
     strings,
     to_utc,
 )
+from mdkit.data.records import TIME_BOUNDS, RecordBuffer
 from mdkit.data.wire import decode_payload
 
 __all__ = [
@@ -175,8 +176,6 @@ _REQUIRED = {
 }
 
 
-#: Epoch-ns range of every time column: after 1970-01-01, up to 2262-04-11 (int64).
-TIME_BOUNDS: tuple[int, int] = (1, 2**63 - 1)
 _FINITE = (-1.7976931348623157e308, 1.7976931348623157e308)
 #: Value bounds the market buffers enforce per row (a row outside is refused whole).
 STREAM_BOUNDS: dict[str, dict[str, tuple[float, float]]] = {
@@ -188,77 +187,12 @@ STREAM_BOUNDS: dict[str, dict[str, tuple[float, float]]] = {
 }
 
 
-class RecordBuffer:
-    """Rows as tuples, for low-rate kinds with free-text fields (the private channels).
-
-    Same ``append(*values)`` / ``columns()`` / ``len`` / ``nbytes`` surface as
-    :class:`~mdkit.data.columns.ColumnBuffer`.
-    """
-
-    def __init__(self, schema: Mapping[str, Any]) -> None:
-        self.schema = dict(schema)
-        self.names = tuple(self.schema)
-        self.rows: list[tuple[Any, ...]] = []
-
-    def append(self, *values: Any) -> None:
-        """Add one row, in schema order.
-
-        Raises
-        ------
-        TypeError, ValueError
-            If the row does not fit the schema (wrong length, a time that is not an
-            integer in :data:`TIME_BOUNDS`, a number that is not one); nothing is
-            stored then, so the buffer always builds a frame.
-        """
-        if len(values) != len(self.names):
-            raise TypeError(f"a row has {len(self.names)} values {self.names}, got {len(values)}")
-        row = list(values)
-        for i, (name, value) in enumerate(zip(self.names, values, strict=True)):
-            dtype = self.schema[name]
-            if dtype == "int64":
-                if isinstance(value, bool) or not isinstance(value, int | np.integer):
-                    raise ValueError(f"{name} {value!r} is not an integer time (epoch ns)")
-                if not TIME_BOUNDS[0] <= int(value) <= TIME_BOUNDS[1]:
-                    raise ValueError(f"{name} {value!r} is not a time in {TIME_BOUNDS}")
-            elif dtype == "float64" and value is not None and value != "":
-                row[i] = float(value)
-        self.rows.append(tuple(row))
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    @property
-    def nbytes(self) -> int:
-        """Approximate bytes held (a tuple and its values per row)."""
-        return len(self.rows) * (56 + 8 * len(self.names) + 24 * len(self.names))
-
-    def take(self) -> dict[str, Any]:
-        """:meth:`columns`, then empty the buffer in place (its ``append`` stays valid)."""
-        out = self.columns()
-        self.rows = []
-        return out
-
-    def columns(self) -> dict[str, Any]:
-        """One array per column (strings as object arrays, None kept; floats NaN for None)."""
-        out: dict[str, Any] = {}
-        transposed = list(zip(*self.rows, strict=True)) if self.rows else [()] * len(self.names)
-        for name, values in zip(self.names, transposed, strict=True):
-            dtype = self.schema[name]
-            if dtype == "str":
-                out[name] = np.array([None if v is None else str(v) for v in values], dtype=object)
-            elif dtype == "float64":
-                out[name] = np.array(
-                    [np.nan if v is None or v == "" else float(v) for v in values], dtype="float64"
-                )
-            else:
-                out[name] = np.array(values, dtype=dtype)
-        return out
-
-
 class Tables:
     """The row buffers of one venue's capture, one per data kind, created on first use.
 
-    ``tables["trades"]`` returns the buffer (sessions keep its ``append``);
+    ``tables["trades"]`` returns the buffer (sessions keep its ``append``, or a
+    ``writer(...)`` of a depth table); rows are written by column name only
+    (``append(timestamp=..., price=..., ...)``: a positional row is a TypeError).
     :meth:`kinds` lists the kinds that have rows.
     """
 
@@ -274,7 +208,7 @@ class Tables:
                 raise KeyError(f"no stream kind {kind!r}; kinds: {', '.join(STREAM_SCHEMAS)}")
             schema = STREAM_SCHEMAS[kind]
             if kind in PRIVATE_KINDS:
-                buffer = RecordBuffer(schema)
+                buffer = RecordBuffer(schema, by_name=True)
             else:
                 from mdkit.data.columns import ColumnBuffer
 
@@ -282,6 +216,7 @@ class Tables:
                     schema,
                     bounds=STREAM_BOUNDS.get(kind),
                     closed=("side",) if kind in ("trades", "depth") else (),  # fixed sides
+                    by_name=True,  # a positional row could swap two columns unnoticed
                 )
             self._buffers[kind] = buffer
         return buffer

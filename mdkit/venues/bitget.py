@@ -351,7 +351,7 @@ class BitgetSession(Session):
         for sub in setup.subscriptions:
             arg = sub.options["arg"]
             key = (arg["channel"], arg.get("instId") or arg.get("coin", ""))
-            self.routes[key] = wire.Route(sub)
+            self.routes[key] = wire.Route(sub, setup.tables)
         self._tables = tables = setup.tables
         self._trades = tables["trades"].append
         self.private = setup.venue.endpoints[setup.endpoint].private
@@ -458,7 +458,7 @@ class BitgetSession(Session):
     ) -> Sequence[Event]:
         try:
             if route.full:
-                full_book_rows(route, items[0], now_ns, self._tables["depth"].append)
+                full_book_rows(route, items[0], now_ns)
             else:
                 fields = self._trade_fields
                 if fields.due():  # types on the first frame and every TYPE_EVERY-th
@@ -524,7 +524,7 @@ class BitgetSession(Session):
             trade_rows(route, action == "snapshot", data, now_ns, self._trades,
                        lambda item: check(self, item))  # fmt: skip
         elif route.full:
-            full_book_rows(route, data[0], now_ns, tables["depth"].append)
+            full_book_rows(route, data[0], now_ns)
         elif kind == "book":
             return self._book(route, action == "snapshot", data[0], now_ns)
         elif kind == "ticker":
@@ -549,7 +549,7 @@ class BitgetSession(Session):
         if not snapshot and pseq is not None and route.seq is not None and pseq != route.seq:
             return self._broken(route, f"seq gap: pseq {pseq} != previous seq {route.seq}")
         route.seq = item.get("seq")
-        if not wire.book_levels(route, snapshot, item, ts, now_ns, self._tables["depth"].append):
+        if not wire.book_levels(route, snapshot, item, ts, now_ns):
             self.count(route.key)
             return self._broken(route, f"checksum mismatch ({item.get('checksum')})")
         self.count(route.key)

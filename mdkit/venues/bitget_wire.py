@@ -33,6 +33,7 @@ from typing import Any
 import msgspec
 import orjson
 
+from mdkit.data.tables import Tables
 from mdkit.data.wire import MS, NAN, loads, to_float
 from mdkit.errors import AuthError, MdkitError, ProtocolError, VenueError
 from mdkit.venues.base import ServerError, Subscription, SymbolQuery
@@ -178,9 +179,9 @@ class Route:
     """Per-channel state of one connection."""
 
     __slots__ = ("sub", "kind", "symbol", "key", "interval", "bids", "asks", "seq", "waiting",
-                 "seen", "recovering", "full", "typed")  # fmt: skip
+                 "seen", "recovering", "full", "typed", "levels")  # fmt: skip
 
-    def __init__(self, sub: Subscription) -> None:
+    def __init__(self, sub: Subscription, tables: Tables) -> None:
         self.sub = sub
         self.kind = sub.kind
         self.symbol = sub.symbol
@@ -199,6 +200,14 @@ class Route:
         self.waiting = False  # an integrity break: updates ignored until a snapshot
         self.recovering = False
         self.seen: set[int] = set()  # trade ids of the snapshot backfill
+        #: A book's depth rows, one call per side (bound here: no empty table otherwise).
+        self.levels: Callable[..., None] = _not_a_book
+        if sub.kind == "book":
+            self.levels = tables["depth"].writer("price", "amount")
+
+
+def _not_a_book(**_: Any) -> None:
+    raise TypeError("not a book channel")
 
 
 # -- rows ----------------------------------------------------------------------------------
@@ -233,27 +242,25 @@ def trade_rows(
                 seen.clear()
                 newest = 0
         if typed:
-            append(item.ts * MS, now_ns, symbol, tid, item.side, item.price, item.size)
+            append(timestamp=item.ts * MS, local_timestamp=now_ns, symbol=symbol, id=tid,
+                   side=item.side, price=item.price, amount=item.size)  # fmt: skip
         else:
-            append(int(item["ts"]) * MS, now_ns, symbol, tid, item["side"],
-                   float(item["price"]), float(item["size"]))  # fmt: skip
+            append(timestamp=int(item["ts"]) * MS, local_timestamp=now_ns, symbol=symbol,
+                   id=tid, side=item["side"], price=float(item["price"]),
+                   amount=float(item["size"]))  # fmt: skip
 
 
-def full_book_rows(route: Route, item: Any, now_ns: int, append: Callable[..., None]) -> None:
+def full_book_rows(route: Route, item: Any, now_ns: int) -> None:
     """Depth rows of one ``books1/5/15`` item (a :class:`FullBook` or a dict)."""
-    symbol = route.symbol
+    symbol, levels = route.symbol, route.levels
     if type(item) is FullBook:
-        ts = item.ts * MS
-        for price, size in item.bids:
-            append(ts, now_ns, symbol, True, "bid", price, size)
-        for price, size in item.asks:
-            append(ts, now_ns, symbol, True, "ask", price, size)
-        return
-    ts = int(item["ts"]) * MS
-    for price, size in item["bids"]:
-        append(ts, now_ns, symbol, True, "bid", float(price), float(size))
-    for price, size in item["asks"]:
-        append(ts, now_ns, symbol, True, "ask", float(price), float(size))
+        ts, bids, asks = item.ts * MS, item.bids, item.asks
+    else:
+        ts, bids, asks = int(item["ts"]) * MS, item["bids"], item["asks"]
+    levels(timestamp=ts, local_timestamp=now_ns, symbol=symbol, is_snapshot=True,
+           side="bid", rows=bids)  # fmt: skip
+    levels(timestamp=ts, local_timestamp=now_ns, symbol=symbol, is_snapshot=True,
+           side="ask", rows=asks)  # fmt: skip
 
 
 def ticker_rows(
@@ -268,10 +275,22 @@ def ticker_rows(
     for item in data:
         check(item)
         get = item.get
-        append(int(item["ts"]) * MS, now_ns, route.symbol, f(get("lastPr")), f(get("bidPr")),
-               f(get("askPr")), f(get("high24h")), f(get("low24h")), f(get("baseVolume")),
-               f(get("change24h")), f(get("open24h")), f(get("quoteVolume")), f(get("bidSz")),
-               f(get("askSz")))  # fmt: skip
+        append(
+            timestamp=int(item["ts"]) * MS,
+            local_timestamp=now_ns,
+            symbol=route.symbol,
+            last=f(get("lastPr")),
+            bid=f(get("bidPr")),
+            ask=f(get("askPr")),
+            high=f(get("high24h")),
+            low=f(get("low24h")),
+            volume=f(get("baseVolume")),
+            change=f(get("change24h")),
+            open=f(get("open24h")),
+            quote_volume=f(get("quoteVolume")),
+            bid_amount=f(get("bidSz")),
+            ask_amount=f(get("askSz")),
+        )
 
 
 def kline_rows(route: Route, data: Any, now_ns: int, append: Callable[..., None]) -> None:
@@ -281,9 +300,18 @@ def kline_rows(route: Route, data: Any, now_ns: int, append: Callable[..., None]
     inverse = route.sub.options["arg"].get("instType") == "COIN-FUTURES"
     for row in data:
         volume, quote = (row[6], NAN) if inverse else (row[5], row[6])
-        append(int(row[0]) * MS, now_ns, route.symbol, route.interval,
-               float(row[1]), float(row[2]), float(row[3]), float(row[4]),
-               float(volume), float(quote))  # fmt: skip
+        append(
+            timestamp=int(row[0]) * MS,
+            local_timestamp=now_ns,
+            symbol=route.symbol,
+            interval=route.interval,
+            open=float(row[1]),
+            high=float(row[2]),
+            low=float(row[3]),
+            close=float(row[4]),
+            volume=float(volume),
+            quote_volume=float(quote),
+        )
 
 
 def private_rows(route: Route, data: Any, now_ns: int, append: Callable[..., None]) -> None:
@@ -299,18 +327,41 @@ def private_rows(route: Route, data: Any, now_ns: int, append: Callable[..., Non
             # Spot items name the asset `coin`; USDT-/COIN-FUTURES account items name
             # it `marginCoin` and send no `coin` (ccxt bitget handle_balance).
             coin = get("coin") or item["marginCoin"]
-            append(ts, now_ns, str(coin).lower(), free, held, free + held)
+            append(timestamp=ts, local_timestamp=now_ns, coin=str(coin).lower(), free=free,
+                   locked=held, total=free + held)  # fmt: skip
             continue
         paid, fee_coin = fee(item)
         if kind == "orders":
-            append(ts, now_ns, item["instId"], str(item["orderId"]), get("clientOid"),
-                   item["side"], get("orderType"), item["status"], f(get("price")),
-                   f(get("size")), f(get("accBaseVolume")), f(get("priceAvg")), paid,
-                   fee_coin)  # fmt: skip
+            append(
+                timestamp=ts,
+                local_timestamp=now_ns,
+                symbol=item["instId"],
+                order_id=str(item["orderId"]),
+                client_order_id=get("clientOid"),
+                side=item["side"],
+                type=get("orderType"),
+                status=item["status"],
+                price=f(get("price")),
+                amount=f(get("size")),
+                filled_amount=f(get("accBaseVolume")),
+                average_price=f(get("priceAvg")),
+                fee=paid,
+                fee_currency=fee_coin,
+            )
         else:
-            append(ts, now_ns, item["symbol"], str(item["tradeId"]), str(item["orderId"]),
-                   item["side"], f(get("priceAvg")), f(get("size")), paid, fee_coin,
-                   get("tradeScope"))  # fmt: skip
+            append(
+                timestamp=ts,
+                local_timestamp=now_ns,
+                symbol=item["symbol"],
+                trade_id=str(item["tradeId"]),
+                order_id=str(item["orderId"]),
+                side=item["side"],
+                price=f(get("priceAvg")),
+                amount=f(get("size")),
+                fee=paid,
+                fee_currency=fee_coin,
+                liquidity=get("tradeScope"),
+            )
 
 
 def fee(item: Mapping[str, Any]) -> tuple[float, str | None]:
@@ -323,27 +374,19 @@ def fee(item: Mapping[str, Any]) -> tuple[float, str | None]:
     return abs(to_float(item.get("fillFee"))), item.get("fillFeeCoin")
 
 
-def book_levels(
-    route: Route, snapshot: bool, item: Any, ts: int, now_ns: int, append: Callable[..., None]
-) -> bool:
+def book_levels(route: Route, snapshot: bool, item: Any, ts: int, now_ns: int) -> bool:
     """Apply one ``books`` snapshot or update to the route's book, writing its depth rows
     (size 0 deletes a level); False if its CRC32 ``checksum`` does not match the book."""
-    symbol = route.symbol
     bids, asks = route.bids, route.asks
-    for price, size in item["bids"]:
-        p = float(price)
-        if size == "0" or float(size) == 0:
-            bids.pop(p, None)
-        else:
-            bids[p] = (price, size)
-        append(ts, now_ns, symbol, snapshot, "bid", p, float(size))
-    for price, size in item["asks"]:
-        p = float(price)
-        if size == "0" or float(size) == 0:
-            asks.pop(p, None)
-        else:
-            asks[p] = (price, size)
-        append(ts, now_ns, symbol, snapshot, "ask", p, float(size))
+    for side, book, changes in (("bid", bids, item["bids"]), ("ask", asks, item["asks"])):
+        for price, size in changes:
+            p = float(price)
+            if size == "0" or float(size) == 0:
+                book.pop(p, None)
+            else:
+                book[p] = (price, size)
+        route.levels(timestamp=ts, local_timestamp=now_ns, symbol=route.symbol,
+                     is_snapshot=snapshot, side=side, rows=changes)  # fmt: skip
     checksum = item.get("checksum")
     if checksum:  # 0 or absent: not carried (snapshots, seq/pseq servers)
         top_bids = [bids[p] for p in nlargest(25, bids)]

@@ -340,13 +340,13 @@ class BittapSession(Session):
         assert append is not None
         t = msg.get("T") or msg.get("E")
         append(
-            int(t) * _MS if t else now_ns,
-            now_ns,
-            symbol,
-            int(msg["t"]),
-            "sell" if msg["m"] else "buy",  # m: buyer is maker, so the taker sold
-            float(msg["p"]),
-            float(msg["q"]),
+            timestamp=int(t) * _MS if t else now_ns,
+            local_timestamp=now_ns,
+            symbol=symbol,
+            id=int(msg["t"]),
+            side="sell" if msg["m"] else "buy",  # m: buyer is maker, so the taker sold
+            price=float(msg["p"]),
+            amount=float(msg["q"]),
         )
 
     def _ticker(self, msg: Any, symbol: str, key: str, now_ns: int) -> None:
@@ -356,35 +356,35 @@ class BittapSession(Session):
         e_time = msg.get("E")
         pct = msg.get("P")
         self.tables["ticker"].append(
-            int(e_time) * _MS if e_time else now_ns,
-            now_ns,
-            symbol,
-            float(msg["c"]),
-            _NAN,
-            _NAN,
-            _f(msg.get("h")),
-            _f(msg.get("l")),
-            _f(msg.get("v")),
-            _NAN if pct in (None, "") else float(pct) / 100.0,
-            _f(msg.get("o")),
-            _f(msg.get("q")),
-            _NAN,
-            _NAN,
+            timestamp=int(e_time) * _MS if e_time else now_ns,
+            local_timestamp=now_ns,
+            symbol=symbol,
+            last=float(msg["c"]),
+            bid=_NAN,
+            ask=_NAN,
+            high=_f(msg.get("h")),
+            low=_f(msg.get("l")),
+            volume=_f(msg.get("v")),
+            change=_NAN if pct in (None, "") else float(pct) / 100.0,
+            open=_f(msg.get("o")),
+            quote_volume=_f(msg.get("q")),
+            bid_amount=_NAN,
+            ask_amount=_NAN,
         )
 
     def _kline(self, msg: Any, symbol: str, key: str, now_ns: int) -> None:
         k = msg["k"]
         self.tables["klines"].append(
-            int(k["t"]) * _MS,
-            now_ns,
-            symbol,
-            parse_interval(str(k.get("i") or msg["e"].rpartition("_")[2])).name,
-            float(k["o"]),
-            float(k["h"]),
-            float(k["l"]),
-            float(k["c"]),
-            float(k["v"]),
-            _f(k.get("q")),
+            timestamp=int(k["t"]) * _MS,
+            local_timestamp=now_ns,
+            symbol=symbol,
+            interval=parse_interval(str(k.get("i") or msg["e"].rpartition("_")[2])).name,
+            open=float(k["o"]),
+            high=float(k["h"]),
+            low=float(k["l"]),
+            close=float(k["c"]),
+            volume=float(k["v"]),
+            quote_volume=_f(k.get("q")),
         )
 
     def _depth(self, msg: Any, symbol: str, key: str, now_ns: int) -> None:
@@ -392,11 +392,11 @@ class BittapSession(Session):
         # in local_timestamp only).
         e_time = msg.get("E")
         ts = int(e_time) * _MS if e_time else NO_TIME
-        append = self.tables["depth"].append
-        for price, amount in msg.get("bids") or ():
-            append(ts, now_ns, symbol, True, "bid", float(price), float(amount))
-        for price, amount in msg.get("asks") or ():
-            append(ts, now_ns, symbol, True, "ask", float(price), float(amount))
+        levels = self.tables["depth"].writer("price", "amount")  # one call per side
+        levels(timestamp=ts, local_timestamp=now_ns, symbol=symbol, is_snapshot=True,
+               side="bid", rows=msg.get("bids") or ())  # fmt: skip
+        levels(timestamp=ts, local_timestamp=now_ns, symbol=symbol, is_snapshot=True,
+               side="ask", rows=msg.get("asks") or ())  # fmt: skip
 
     def _private_push(self, msg: dict[str, Any], now_ns: int) -> Sequence[Event]:
         what = msg.get("c")
@@ -406,12 +406,12 @@ class BittapSession(Session):
             if what == "BALANCE_UPDATE" and "balances" in self._private:
                 free, locked = float(msg["f"]), _f(msg.get("l"))
                 self.tables["balances"].append(
-                    ts,
-                    now_ns,
-                    str(msg["a"]),
-                    free,
-                    locked,
-                    free + (0.0 if locked != locked else locked),
+                    timestamp=ts,
+                    local_timestamp=now_ns,
+                    coin=str(msg["a"]),
+                    free=free,
+                    locked=locked,
+                    total=free + (0.0 if locked != locked else locked),
                 )
                 self.count(self._private["balances"])
                 return NOTHING
@@ -420,20 +420,20 @@ class BittapSession(Session):
                 quote = _f(msg.get("Z"))
                 average = quote / filled if filled and quote == quote else _NAN
                 self.tables["orders"].append(
-                    ts,
-                    now_ns,
-                    str(msg["s"]),
-                    str(msg["i"]),
-                    msg.get("C"),
-                    str(msg.get("S", "")).lower(),
-                    str(msg.get("o", "")).lower(),
-                    str(msg.get("X", "")).lower(),
-                    _f(msg.get("p")),
-                    _f(msg.get("q")),
-                    filled,
-                    average,
-                    _f(msg.get("n")),
-                    msg.get("N"),
+                    timestamp=ts,
+                    local_timestamp=now_ns,
+                    symbol=str(msg["s"]),
+                    order_id=str(msg["i"]),
+                    client_order_id=msg.get("C"),
+                    side=str(msg.get("S", "")).lower(),
+                    type=str(msg.get("o", "")).lower(),
+                    status=str(msg.get("X", "")).lower(),
+                    price=_f(msg.get("p")),
+                    amount=_f(msg.get("q")),
+                    filled_amount=filled,
+                    average_price=average,
+                    fee=_f(msg.get("n")),
+                    fee_currency=msg.get("N"),
                 )
                 self.count(self._private["orders"])
                 return NOTHING

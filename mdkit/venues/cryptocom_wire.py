@@ -126,15 +126,16 @@ def trade_rows(
         for item in items:
             side = sides.get(item.side) or side_of(item.side)
             ts, tid = item.ts, item.id
-            append((default_ms if ts is None else ts) * MS, now_ns, symbol,
-                   -1 if tid is None else tid, side, item.price, item.vol)  # fmt: skip
+            append(timestamp=(default_ms if ts is None else ts) * MS, local_timestamp=now_ns,
+                   symbol=symbol, id=-1 if tid is None else tid, side=side, price=item.price,
+                   amount=item.vol)  # fmt: skip
         return len(items)
     for item in items:
         check(item)
         side = side_of(item["side"])
         ts = item.get("ts")
         tid = item.get("id")
-        append((default_ms if ts is None else int(ts)) * MS, now_ns, symbol,
-               -1 if tid is None else int(tid), side, float(item["price"]),
-               float(item["vol"]))  # fmt: skip
+        append(timestamp=(default_ms if ts is None else int(ts)) * MS, local_timestamp=now_ns,
+               symbol=symbol, id=-1 if tid is None else int(tid), side=side,
+               price=float(item["price"]), amount=float(item["vol"]))  # fmt: skip
     return len(items)

@@ -473,20 +473,20 @@ class CryptocomSession(Session):
         self._ticker_fields.check(self, tick)
         get = tick.get
         self._tables["ticker"].append(
-            ts_ns,
-            now_ns,
-            symbol,
-            _f(get("close")),
-            _NAN,
-            _NAN,
-            _f(get("high")),
-            _f(get("low")),
-            _f(get("vol")),
-            _f(get("rose")),
-            _f(get("open")),
-            _f(get("amount")),
-            _NAN,
-            _NAN,
+            timestamp=ts_ns,
+            local_timestamp=now_ns,
+            symbol=symbol,
+            last=_f(get("close")),
+            bid=_NAN,
+            ask=_NAN,
+            high=_f(get("high")),
+            low=_f(get("low")),
+            volume=_f(get("vol")),
+            change=_f(get("rose")),
+            open=_f(get("open")),
+            quote_volume=_f(get("amount")),
+            bid_amount=_NAN,
+            ask_amount=_NAN,
         )
 
     def _kline(self, tick: Any, msg: Any, channel: str, now_ns: int) -> None:
@@ -495,32 +495,34 @@ class CryptocomSession(Session):
     def _kline_row(self, symbol: str, interval: str, item: Any, now_ns: int) -> None:
         # tick.id is the bar open in SECONDS (NOTES.md); repeated pushes update the bar.
         self._tables["klines"].append(
-            int(item["id"]) * 1_000_000_000,
-            now_ns,
-            symbol,
-            interval,
-            float(item["open"]),
-            float(item["high"]),
-            float(item["low"]),
-            float(item["close"]),
-            float(item["vol"]),
-            _f(item.get("amount")),
+            timestamp=int(item["id"]) * 1_000_000_000,
+            local_timestamp=now_ns,
+            symbol=symbol,
+            interval=interval,
+            open=float(item["open"]),
+            high=float(item["high"]),
+            low=float(item["low"]),
+            close=float(item["close"]),
+            volume=float(item["vol"]),
+            quote_volume=_f(item.get("amount")),
         )
 
     def _book(self, tick: Any, msg: Any, channel: str, now_ns: int) -> None:
         symbol = self.routes[channel][1]
         ts = _ms(msg.get("ts"), now_ns // _MS) * _MS
-        append = self._tables["depth"].append
+        depth = self._tables["depth"]
         if "asks" in tick or "buys" in tick or "bids" in tick:
             # Full book: replaces the previous one (`buys` on WS, `bids` tolerated).
-            for price, amount in tick.get("buys") or tick.get("bids") or ():
-                append(ts, now_ns, symbol, True, "bid", float(price), float(amount))
-            for price, amount in tick.get("asks") or ():
-                append(ts, now_ns, symbol, True, "ask", float(price), float(amount))
+            levels = depth.writer("price", "amount")  # one call per side
+            levels(timestamp=ts, local_timestamp=now_ns, symbol=symbol, is_snapshot=True,
+                   side="bid", rows=tick.get("buys") or tick.get("bids") or ())  # fmt: skip
+            levels(timestamp=ts, local_timestamp=now_ns, symbol=symbol, is_snapshot=True,
+                   side="ask", rows=tick.get("asks") or ())  # fmt: skip
             return
         # Incremental: one level, volume 0 deletes ("Deep Port (High Frequency)").
-        side = BOOK_SIDES[tick["side"].lower()]
-        append(ts, now_ns, symbol, False, side, float(tick["price"]), float(tick["volume"]))
+        depth.append(timestamp=ts, local_timestamp=now_ns, symbol=symbol, is_snapshot=False,
+                     side=BOOK_SIDES[tick["side"].lower()], price=float(tick["price"]),
+                     amount=float(tick["volume"]))  # fmt: skip
 
     # -- req replies ------------------------------------------------------------------
     def _reply(self, msg: Any, now_ns: int) -> Sequence[Event]:

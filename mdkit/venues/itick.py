@@ -464,7 +464,13 @@ class ItickSession(Session):
         ts = int(t) * _MS if t is not None else now_ns
         # No trade id and no side for crypto ticks (d is stock-only): NA / NaN.
         self._tables["trades"].append(
-            ts, now_ns, routes[0][1], -1, None, float(data["ld"]), float(data["v"])
+            timestamp=ts,
+            local_timestamp=now_ns,
+            symbol=routes[0][1],
+            id=-1,
+            side=None,
+            price=float(data["ld"]),
+            amount=float(data["v"]),
         )
 
     def _quote(self, data: Any, routes: list[tuple[str, str, str]], now_ns: int) -> None:
@@ -473,20 +479,20 @@ class ItickSession(Session):
         get = data.get if self._sdk_quote else _doc_quote(data)
         chp = get("chp")
         self._tables["ticker"].append(
-            int(t) * _MS if t is not None else now_ns,
-            now_ns,
-            routes[0][1],
-            float(data["ld"]),
-            _NAN,  # bid: not in an iTick quote
-            _NAN,  # ask
-            _f(get("h")),
-            _f(get("l")),
-            _f(get("v")),
-            _NAN if chp is None else float(chp) / 100.0,
-            _f(get("o")),
-            _f(get("tu")),
-            _NAN,
-            _NAN,
+            timestamp=int(t) * _MS if t is not None else now_ns,
+            local_timestamp=now_ns,
+            symbol=routes[0][1],
+            last=float(data["ld"]),
+            bid=_NAN,  # not in an iTick quote
+            ask=_NAN,
+            high=_f(get("h")),
+            low=_f(get("l")),
+            volume=_f(get("v")),
+            change=_NAN if chp is None else float(chp) / 100.0,
+            open=_f(get("o")),
+            quote_volume=_f(get("tu")),
+            bid_amount=_NAN,
+            ask_amount=_NAN,
         )
 
     def _depth(self, data: Any, routes: list[tuple[str, str, str]], now_ns: int) -> None:
@@ -495,41 +501,37 @@ class ItickSession(Session):
         asks = sorted(data.get("a") or (), key=_position)
         for _, symbol, table in routes:
             if table == "depth":
-                append = self._tables["depth"].append
-                for level in bids:
-                    append(
-                        NO_TIME, now_ns, symbol, True, "bid", float(level["p"]), float(level["v"])
-                    )
-                for level in asks:
-                    append(
-                        NO_TIME, now_ns, symbol, True, "ask", float(level["p"]), float(level["v"])
-                    )
+                levels = self._tables["depth"].writer("price", "amount")
+                for side, rows in (("bid", bids), ("ask", asks)):
+                    levels(timestamp=NO_TIME, local_timestamp=now_ns, symbol=symbol,
+                           is_snapshot=True, side=side,
+                           rows=[(level["p"], level["v"]) for level in rows])  # fmt: skip
             else:
                 bid = bids[0] if bids else None
                 ask = asks[0] if asks else None
                 self._tables["quotes"].append(
-                    NO_TIME,  # no time in a depth push
-                    now_ns,
-                    symbol,
-                    _NAN if bid is None else float(bid["p"]),
-                    _NAN if bid is None else float(bid["v"]),
-                    _NAN if ask is None else float(ask["p"]),
-                    _NAN if ask is None else float(ask["v"]),
+                    timestamp=NO_TIME,  # no time in a depth push
+                    local_timestamp=now_ns,
+                    symbol=symbol,
+                    bid_price=_NAN if bid is None else float(bid["p"]),
+                    bid_amount=_NAN if bid is None else float(bid["v"]),
+                    ask_price=_NAN if ask is None else float(ask["p"]),
+                    ask_amount=_NAN if ask is None else float(ask["v"]),
                 )
 
     def _kline(self, k: Any, wire: str, routes: list[tuple[str, str, str]], now_ns: int) -> None:
         interval = PERIOD_NAMES[wire.partition("@")[2]]
         self._tables["klines"].append(
-            int(k["t"]) * _MS,
-            now_ns,
-            routes[0][1],
-            interval,
-            float(k["o"]),
-            float(k["h"]),
-            float(k["l"]),
-            float(k["c"]),
-            float(k["v"]),
-            _f(k.get("tu")),
+            timestamp=int(k["t"]) * _MS,
+            local_timestamp=now_ns,
+            symbol=routes[0][1],
+            interval=interval,
+            open=float(k["o"]),
+            high=float(k["h"]),
+            low=float(k["l"]),
+            close=float(k["c"]),
+            volume=float(k["v"]),
+            quote_volume=_f(k.get("tu")),
         )
 
 

@@ -416,13 +416,13 @@ class RichamsterSession(Session):
         # fallback for a frame that lacks it.
         ts = _seconds(msg.get("closed_at"), _seconds(msg.get("created_at"), now_ns))
         self._tables["trades"].append(
-            ts,
-            now_ns,
-            pair,
-            -1,
-            _side(_TRADE_SIDES, msg["side"]),
-            float(msg["unit_price"]),
-            float(msg["volume"]),
+            timestamp=ts,
+            local_timestamp=now_ns,
+            symbol=pair,
+            id=-1,
+            side=_side(_TRADE_SIDES, msg["side"]),
+            price=float(msg["unit_price"]),
+            amount=float(msg["volume"]),
         )
 
     def _no_burst(self, now_ns: int) -> None:
@@ -465,7 +465,8 @@ class RichamsterSession(Session):
                 local = burst.first_ns  # one snapshot = one message for Capture.book
             else:
                 del self.bursts[pair]
-        depth.append(NO_TIME, local, pair, snapshot, side, price, amount)
+        depth.append(timestamp=NO_TIME, local_timestamp=local, symbol=pair, is_snapshot=snapshot,
+                     side=side, price=price, amount=amount)  # fmt: skip
         if snapshot and burst is not None:
             burst.row = len(depth)
 
@@ -474,20 +475,20 @@ class RichamsterSession(Session):
         last, first = _f(msg["last"]), _f(msg.get("first"))
         change = (last - first) / first if first else _NAN
         self._tables["ticker"].append(
-            NO_TIME,  # no venue time in a ticker frame
-            now_ns,
-            pair,
-            last,
-            _NAN,
-            _NAN,
-            _f(msg.get("high")),
-            _f(msg.get("low")),
-            _f(msg.get("volume")),
-            change,
-            first,
-            _NAN,
-            _NAN,
-            _NAN,
+            timestamp=NO_TIME,  # no venue time in a ticker frame
+            local_timestamp=now_ns,
+            symbol=pair,
+            last=last,
+            bid=_NAN,
+            ask=_NAN,
+            high=_f(msg.get("high")),
+            low=_f(msg.get("low")),
+            volume=_f(msg.get("volume")),
+            change=change,
+            open=first,
+            quote_volume=_NAN,
+            bid_amount=_NAN,
+            ask_amount=_NAN,
         )
 
     def _orders(self, msg: dict[str, Any], pair: str, now_ns: int) -> None:
@@ -495,20 +496,20 @@ class RichamsterSession(Session):
         ts = _seconds(closed, _seconds(msg.get("created_at"), now_ns))
         pk = msg["pk"]
         self._tables["orders"].append(
-            ts,
-            now_ns,
-            pair,
-            str(int(pk)) if isinstance(pk, float) and pk.is_integer() else str(pk),
-            None,
-            _side(_TRADE_SIDES, msg["side"]),
-            None,
-            "open" if closed in (None, "") else "closed",
-            _f(msg.get("unit_price")),
-            _f(msg.get("volume")),
-            _NAN,
-            _NAN,
-            _NAN,
-            None,
+            timestamp=ts,
+            local_timestamp=now_ns,
+            symbol=pair,
+            order_id=str(int(pk)) if isinstance(pk, float) and pk.is_integer() else str(pk),
+            client_order_id=None,
+            side=_side(_TRADE_SIDES, msg["side"]),
+            type=None,
+            status="open" if closed in (None, "") else "closed",
+            price=_f(msg.get("unit_price")),
+            amount=_f(msg.get("volume")),
+            filled_amount=_NAN,
+            average_price=_NAN,
+            fee=_NAN,
+            fee_currency=None,
         )
 
 

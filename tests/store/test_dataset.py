@@ -102,7 +102,7 @@ def test_round_trip_of_kinds_a_capture_rarely_has(tmp_path: Path) -> None:
                     row.append("buy")
                 else:
                     row.append(f"{name}{i}" if name != "symbol" else "x")
-            buf.append(*row)
+            buf.append(**dict(zip(t.STREAM_SCHEMAS[kind], row, strict=True)))  # by name
         live = t.stream_frame(kind, buf.columns(), attrs=attrs)
         live.insert(0, "venue", pd.Series(strings(["v"] * 3), index=live.index))
         write_frame(tmp_path, kind, live)
