@@ -71,7 +71,6 @@ from mdkit.venues.bitget_wire import (  # public here too
     parse_symbols,
     trade_rows,
 )
-from mdkit.venues.drift import Fields
 
 __all__ = [
     "VENUE",
@@ -359,8 +358,7 @@ class BitgetSession(Session):
         slot = (setup.endpoint, tuple(s.channel for s in setup.subscriptions))
         limit = LIMITS.subscribe_requests_per_hour or 1 << 30
         self._budget = SubscribeBudget.of(setup.counters.shared, slot, limit)
-        self._trade_fields = Fields("trade", wire.TRADE_FIELDS)
-        self._ticker_fields = Fields("ticker", wire.TICKER_FIELDS, wire.TICKER_EXTRAS)
+        self._shapes = wire.Shapes()
         self._now = 0
         self._guess: Any = None  # the whole-push decoder of the previous typed push
 
@@ -457,13 +455,15 @@ class BitgetSession(Session):
         self, route: wire.Route, action: str, items: Any, frame: bytes, now_ns: int
     ) -> Sequence[Event]:
         try:
+            shapes = self._shapes
             if route.full:
+                if shapes.book.due():  # types on the first frame and every TYPE_EVERY-th
+                    shapes.levels(self, _loads(frame)["data"][0], types=True)
                 full_book_rows(route, items[0], now_ns)
             else:
-                fields = self._trade_fields
-                if fields.due():  # types on the first frame and every TYPE_EVERY-th
+                if shapes.trade.due():
                     for item in _loads(frame)["data"]:
-                        fields.check(self, item, types=True)
+                        shapes.trade.check(self, item, types=True)
                 trade_rows(route, action == "snapshot", items, now_ns, self._trades)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ProtocolError(f"{VENUE}: cannot read {route.key} push: {exc!r}") from None
@@ -520,18 +520,19 @@ class BitgetSession(Session):
         kind = route.kind
         tables = self._tables
         if kind == "trades":
-            check = self._trade_fields.check
+            check = self._shapes.trade.check
             trade_rows(route, action == "snapshot", data, now_ns, self._trades,
                        lambda item: check(self, item))  # fmt: skip
         elif route.full:
-            full_book_rows(route, data[0], now_ns)
+            full_book_rows(route, data[0], now_ns, self._shapes.levels(self, data[0]))
         elif kind == "book":
             return self._book(route, action == "snapshot", data[0], now_ns)
         elif kind == "ticker":
-            check = self._ticker_fields.check
+            check = self._shapes.ticker.check
             wire.ticker_rows(route, data, now_ns, tables["ticker"].append, lambda i: check(self, i))
         elif kind == "klines":
-            wire.kline_rows(route, data, now_ns, tables["klines"].append)
+            candle = self._shapes.candle.check
+            wire.kline_rows(route, data, now_ns, tables["klines"].append, lambda r: candle(self, r))
         else:
             wire.private_rows(route, data, now_ns, tables[kind].append)
         self.count(route.key)
@@ -549,7 +550,8 @@ class BitgetSession(Session):
         if not snapshot and pseq is not None and route.seq is not None and pseq != route.seq:
             return self._broken(route, f"seq gap: pseq {pseq} != previous seq {route.seq}")
         route.seq = item.get("seq")
-        if not wire.book_levels(route, snapshot, item, ts, now_ns):
+        sides = self._shapes.levels(self, item)
+        if not wire.book_levels(route, snapshot, item, sides, ts, now_ns):
             self.count(route.key)
             return self._broken(route, f"checksum mismatch ({item.get('checksum')})")
         self.count(route.key)

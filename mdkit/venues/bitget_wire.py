@@ -37,9 +37,14 @@ from mdkit.data.tables import Tables
 from mdkit.data.wire import MS, NAN, loads, to_float
 from mdkit.errors import AuthError, MdkitError, ProtocolError, VenueError
 from mdkit.venues.base import ServerError, Subscription, SymbolQuery
+from mdkit.venues.drift import Fields, Row
 
 __all__ = [
+    "BOOK_FIELDS",
+    "BOOK_OPTIONAL",
+    "CANDLE_ROW",
     "ERRORS",
+    "LEVEL",
     "TRADE_FIELDS",
     "TICKER_EXTRAS",
     "TICKER_FIELDS",
@@ -50,6 +55,7 @@ __all__ = [
     "TradePush",
     "Push",
     "Route",
+    "Shapes",
     "Trade",
     "book_checksum",
     "book_levels",
@@ -83,6 +89,34 @@ TICKER_FIELDS = {
                      "askPr", "bidSz", "askSz", "baseVolume", "quoteVolume", "ts"), "string"),
     **dict.fromkeys(TICKER_EXTRAS, "any"),
 }  # fmt: skip
+#: ``books``/``books1/5/15`` items (NOTES.md; recorded spot, futures and clone frames):
+#: ``checksum`` on the doc's servers, ``seq``/``pseq`` on recent live ones.
+BOOK_FIELDS = {"asks": "array", "bids": "array", "ts": "string", "checksum": "number",
+               "seq": "number", "pseq": "number"}  # fmt: skip
+BOOK_OPTIONAL = ("checksum", "seq", "pseq")
+#: A book level ``[price, size]`` and a candle row (NOTES.md "candles"): strings.
+LEVEL = ("string", "string")
+CANDLE_ROW = ("string",) * 8
+
+
+class Shapes:
+    """The drift checks of one session (:mod:`mdkit.venues.drift`), one per channel."""
+
+    __slots__ = ("trade", "ticker", "book", "bids", "asks", "candle")
+
+    def __init__(self) -> None:
+        self.trade = Fields("trade", TRADE_FIELDS)
+        self.ticker = Fields("ticker", TICKER_FIELDS, TICKER_EXTRAS)
+        self.book = Fields("books", BOOK_FIELDS, BOOK_OPTIONAL)
+        self.bids = Row("books", LEVEL, "bids")
+        self.asks = Row("books", LEVEL, "asks")
+        self.candle = Row("candle", CANDLE_ROW)
+
+    def levels(self, session: Any, item: Any, *, types: bool = False) -> tuple[Any, Any]:
+        """Check a book item (dict); its bid and ask levels, ready for the depth writer."""
+        self.book.check(session, item, types=types)
+        return (self.bids.levels(session, item["bids"], types=types),
+                self.asks.levels(session, item["asks"], types=types))  # fmt: skip
 
 
 #: Error codes (NOTES.md, samples/bitget_v2/error_codes.json) → (meaning, mdkit error, fatal).
@@ -141,12 +175,16 @@ class Trade(msgspec.Struct, gc=False, forbid_unknown_fields=True):
     tradeId: int
 
 
-class FullBook(msgspec.Struct, gc=False):
-    """One item of a ``books1/5/15`` push: ``[price, size]`` string pairs, typed here."""
+class FullBook(msgspec.Struct, gc=False, forbid_unknown_fields=True):
+    """One item of a ``books1/5/15`` push: ``[price, size]`` string pairs, typed here;
+    exactly :data:`BOOK_FIELDS` (the optional ones are not read here)."""
 
     ts: int
     bids: list[tuple[float, float]]
     asks: list[tuple[float, float]]
+    checksum: msgspec.Raw = msgspec.Raw()
+    seq: msgspec.Raw = msgspec.Raw()
+    pseq: msgspec.Raw = msgspec.Raw()
 
 
 class TradePush(msgspec.Struct, gc=False):
@@ -250,13 +288,16 @@ def trade_rows(
                    amount=float(item["size"]))  # fmt: skip
 
 
-def full_book_rows(route: Route, item: Any, now_ns: int) -> None:
-    """Depth rows of one ``books1/5/15`` item (a :class:`FullBook` or a dict)."""
+def full_book_rows(
+    route: Route, item: Any, now_ns: int, sides: tuple[Any, Any] | None = None
+) -> None:
+    """Depth rows of one ``books1/5/15`` item: a :class:`FullBook`, or a dict with its
+    checked ``sides`` (:meth:`Shapes.levels`)."""
     symbol, levels = route.symbol, route.levels
-    if type(item) is FullBook:
+    if sides is None:
         ts, bids, asks = item.ts * MS, item.bids, item.asks
     else:
-        ts, bids, asks = int(item["ts"]) * MS, item["bids"], item["asks"]
+        ts, (bids, asks) = int(item["ts"]) * MS, sides
     levels(timestamp=ts, local_timestamp=now_ns, symbol=symbol, is_snapshot=True,
            side="bid", rows=bids)  # fmt: skip
     levels(timestamp=ts, local_timestamp=now_ns, symbol=symbol, is_snapshot=True,
@@ -293,13 +334,20 @@ def ticker_rows(
         )
 
 
-def kline_rows(route: Route, data: Any, now_ns: int, append: Callable[..., None]) -> None:
-    """Kline rows of one candle push (rows of eight strings)."""
+def kline_rows(
+    route: Route, data: Any, now_ns: int, append: Callable[..., None], check: Callable[[Any], None]
+) -> None:
+    """Kline rows of one candle push (rows of eight strings; ``check(row)`` reports drift;
+    a row without its quote volume is still written, NaN there)."""
     # COIN-FUTURES (inverse): the base-coin volume is index 6 (ccxt reads it
     # there); index 5 counts contracts, not written as a quote volume.
     inverse = route.sub.options["arg"].get("instType") == "COIN-FUTURES"
     for row in data:
-        volume, quote = (row[6], NAN) if inverse else (row[5], row[6])
+        check(row)
+        if inverse:
+            volume, quote = row[6], NAN
+        else:
+            volume, quote = row[5], (row[6] if len(row) > 6 else NAN)
         append(
             timestamp=int(row[0]) * MS,
             local_timestamp=now_ns,
@@ -374,11 +422,14 @@ def fee(item: Mapping[str, Any]) -> tuple[float, str | None]:
     return abs(to_float(item.get("fillFee"))), item.get("fillFeeCoin")
 
 
-def book_levels(route: Route, snapshot: bool, item: Any, ts: int, now_ns: int) -> bool:
-    """Apply one ``books`` snapshot or update to the route's book, writing its depth rows
-    (size 0 deletes a level); False if its CRC32 ``checksum`` does not match the book."""
+def book_levels(
+    route: Route, snapshot: bool, item: Any, sides: tuple[Any, Any], ts: int, now_ns: int
+) -> bool:
+    """Apply one ``books`` snapshot or update (its checked ``sides``, :meth:`Shapes.levels`)
+    to the route's book, writing its depth rows (size 0 deletes a level); False if its
+    CRC32 ``checksum`` does not match the book."""
     bids, asks = route.bids, route.asks
-    for side, book, changes in (("bid", bids, item["bids"]), ("ask", asks, item["asks"])):
+    for side, book, changes in (("bid", bids, sides[0]), ("ask", asks, sides[1])):
         for price, size in changes:
             p = float(price)
             if size == "0" or float(size) == 0:

@@ -23,14 +23,24 @@ expected (lax numbers), so ``type`` drift is seen only on the frames the session
 with :meth:`Fields.due` (a kind's first frame and every :data:`TYPE_EVERY` th after it,
 each of their items checked in full) and on the frames the general reader reads: a
 ``type`` count is of checked frames, not of every frame that showed the change.
+
+Array-shaped items (a Bitget candle row ``[ts, o, h, l, c, vol, quoteVol, usdtVol]``, a
+book level ``[price, size]``) are checked by a :class:`Row`: its fields are named by
+position, ``[6]``, after an optional prefix naming where the array sits (``bids[2]``: a
+third element in a bid level). A row longer than known reports each extra position as
+``unknown``, a shorter one each absent position as ``missing``; element types are
+sampled like a :class:`Fields`'s. :meth:`Row.levels` checks a whole book side at once
+(the lengths of every level, the types of its first level on sampled calls) and returns
+the levels a depth writer can take: the same list, or, when some differ, the levels cut
+to the known length (a level too short to hold them is dropped and counted ``missing``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-__all__ = ["TYPE_EVERY", "Fields", "json_type"]
+__all__ = ["TYPE_EVERY", "Fields", "Row", "json_type"]
 
 #: Types are checked on every this-many-th item of a kind (and on the first).
 TYPE_EVERY = 64
@@ -106,3 +116,88 @@ class Fields:
             value = item.get(name)
             if name in item and json_type(value) not in allowed:
                 session.drift(self.channel, name, "type " + json_type(value))
+
+    def items(self, session: _Reports, items: Any) -> None:
+        """Check a list of items (book levels as objects): every item's keys, the types of
+        the first item on its kind's first call and every :data:`TYPE_EVERY` th after."""
+        if type(items) is not list or not items:
+            return
+        keys, check = self.keys, self.check
+        for item in items:
+            if type(item) is dict and item.keys() != keys:
+                check(session, item, types=True)
+        seen = self._frames
+        self._frames = seen + 1
+        if not seen % TYPE_EVERY:
+            check(session, items[0], types=True)
+
+
+class Row:
+    """The known shape of an array item (a candle row, a book level): types by position.
+
+    Parameters
+    ----------
+    channel : str
+        Name used in reports (``candle``, ``books``).
+    types : sequence of str
+        The JSON type of each position (as in :class:`Fields`; ``any`` is never checked).
+    prefix : str
+        Put before the position in reports (``bids`` → ``bids[2]``).
+    """
+
+    __slots__ = ("channel", "prefix", "types", "length", "_seen")
+
+    def __init__(self, channel: str, types: Sequence[str], prefix: str = "") -> None:
+        self.channel = channel
+        self.prefix = prefix
+        self.types = tuple(frozenset(t.split("|")) if t != "any" else None for t in types)
+        self.length = len(types)
+        self._seen = 0
+
+    def check(self, session: _Reports, row: Any, *, types: bool = False) -> None:
+        """Report how ``row`` (a decoded JSON array) differs from the known shape.
+
+        The types are checked when the length differs, on the first row and every
+        :data:`TYPE_EVERY` th, and always with ``types=True``.
+        """
+        if type(row) is not list:
+            return
+        seen = self._seen
+        self._seen = seen + 1
+        size, known = len(row), self.length
+        if size != known:
+            channel, prefix = self.channel, self.prefix
+            for i in range(known, size):
+                session.drift(channel, f"{prefix}[{i}]", "unknown")
+            for i in range(size, known):
+                session.drift(channel, f"{prefix}[{i}]", "missing")
+        elif seen % TYPE_EVERY and not types:
+            return
+        for i, allowed in enumerate(self.types[:size]):
+            if allowed is not None and json_type(row[i]) not in allowed:
+                session.drift(self.channel, f"{self.prefix}[{i}]", "type " + json_type(row[i]))
+
+    def levels(self, session: _Reports, rows: Any, *, types: bool = False) -> Any:
+        """Check one book side's levels; return the levels to write.
+
+        Every level's length is compared (one C-level pass); the first level's types on
+        the first call, every :data:`TYPE_EVERY` th and with ``types=True``. Returns
+        ``rows`` itself when every level has the known length, else the levels cut to it
+        (levels too short are dropped: they have no value to write).
+        """
+        if type(rows) is not list or not rows:
+            return rows
+        known = self.length
+        seen = self._seen
+        if set(map(len, rows)) == {known}:
+            self._seen = seen + 1
+            if types or not seen % TYPE_EVERY:
+                self.check(session, rows[0], types=True)
+                self._seen = seen + 1
+            return rows
+        check = self.check
+        for row in rows:
+            if len(row) != known:
+                check(session, row)
+        self._seen = seen + 1
+        return [row[:known] for row in rows if len(row) >= known]
