@@ -26,15 +26,21 @@ from typing import Any
 import msgspec
 
 from mdkit.data.wire import MS
+from mdkit.venues.drift import Fields, Row
 
 __all__ = [
+    "BOOK_FIELDS",
     "BOOK_SIDES",
+    "BOOK_UPDATE_FIELDS",
+    "KLINE_FIELDS",
+    "LEVEL",
     "SIDES",
     "TICKER_EXTRAS",
     "TICKER_FIELDS",
     "TRADE_FIELDS",
     "TRADE_OPTIONAL",
     "DecodeError",
+    "Shapes",
     "Trade",
     "TradePush",
     "TradeTick",
@@ -57,6 +63,13 @@ TRADE_OPTIONAL = ("id", "ts", "ds", "amount")
 TICKER_EXTRAS = ("id", "ts", "lower_frame", "mark", "index", "funds_rate")
 TICKER_FIELDS = {**dict.fromkeys(("amount", "vol", "open", "close", "high", "low", "rose"), _NUM),
                  **dict.fromkeys(TICKER_EXTRAS, "any")}  # fmt: skip
+#: Kline items, pushed (``tick``) and replied (``data``) alike (doc "k-line data").
+KLINE_FIELDS = dict.fromkeys(("id", "amount", "vol", "open", "close", "high", "low"), _NUM)
+#: A full book (doc "order book ... Full update"; REST's ``bids`` tolerated), its
+#: levels ``[price, volume]``, and the one-level update ("Incremental update").
+BOOK_FIELDS = {"asks": "array", "buys": "array", "bids": "array"}
+LEVEL = (_NUM, _NUM)
+BOOK_UPDATE_FIELDS = {"side": "string", "price": _NUM, "volume": _NUM}
 #: Wire side → trade side (some servers write UPPERCASE).
 SIDES = {"buy": "buy", "sell": "sell", "BUY": "buy", "SELL": "sell", "Buy": "buy", "Sell": "sell"}
 #: Depth key or incremental side → book side.
@@ -90,6 +103,21 @@ class TradePush(msgspec.Struct, gc=False):
 
 
 decode_trade_push = msgspec.json.Decoder(TradePush, strict=False).decode
+
+
+class Shapes:
+    """The drift checks of one session (:mod:`mdkit.venues.drift`), one per channel."""
+
+    __slots__ = ("trade", "ticker", "kline", "book", "update", "bids", "asks")
+
+    def __init__(self) -> None:
+        self.trade = Fields("trade_ticker", TRADE_FIELDS, TRADE_OPTIONAL)
+        self.ticker = Fields("ticker", TICKER_FIELDS, TICKER_EXTRAS)
+        self.kline = Fields("kline", KLINE_FIELDS)
+        self.book = Fields("depth", BOOK_FIELDS, ("bids",))
+        self.update = Fields("depth", BOOK_UPDATE_FIELDS)
+        self.bids = Row("depth", LEVEL, "buys")
+        self.asks = Row("depth", LEVEL, "asks")
 
 
 def epoch_ms(value: Any, default: int) -> int:

@@ -63,7 +63,6 @@ from mdkit.venues.base import (
 from mdkit.venues.cryptocom import REST_URL, VENUE, WS_URL
 from mdkit.venues.cryptocom_wire import BOOK_SIDES, DecodeError, decode_trade_push, trade_rows
 from mdkit.venues.cryptocom_wire import epoch_ms as _ms
-from mdkit.venues.drift import Fields
 
 __all__ = [
     "VENUE",
@@ -321,8 +320,7 @@ class CryptocomSession(Session):
     def __init__(self, setup: SessionSetup) -> None:
         super().__init__(setup)
         self._last_ping_ns = 0
-        self._trade_fields = Fields("trade_ticker", wire.TRADE_FIELDS, wire.TRADE_OPTIONAL)
-        self._ticker_fields = Fields("ticker", wire.TICKER_FIELDS, wire.TICKER_EXTRAS)
+        self._shapes = wire.Shapes()
         tables: Tables = setup.tables
         self._trade_append = tables["trades"].append
         self._tables = tables
@@ -391,7 +389,7 @@ class CryptocomSession(Session):
             channel = push.channel
             route = self._trade_routes.get(channel)
             if route is not None:
-                fields = self._trade_fields
+                fields = self._shapes.trade
                 try:
                     if fields.due():  # types on the first frame and every TYPE_EVERY-th
                         for item in _loads(text)["tick"]["data"]:
@@ -459,7 +457,7 @@ class CryptocomSession(Session):
         self._trade_rows(tick["data"], self.routes[channel][1], default, now_ns)
 
     def _trade_rows(self, items: Any, symbol: str, default_ms: int, now_ns: int) -> int:
-        check = self._trade_fields.check
+        check = self._shapes.trade.check
         return trade_rows(items, symbol, default_ms, now_ns, self._trade_append,
                           lambda item: check(self, item))  # fmt: skip
 
@@ -470,7 +468,7 @@ class CryptocomSession(Session):
     def _ticker_row(self, symbol: str, tick: Any, ts_ns: int, now_ns: int) -> None:
         # `close` is the last price, `vol` base volume, `amount` quote turnover,
         # `rose` the 24 h change as a fraction; v1 tickers carry no bid/ask.
-        self._ticker_fields.check(self, tick)
+        self._shapes.ticker.check(self, tick)
         get = tick.get
         self._tables["ticker"].append(
             timestamp=ts_ns,
@@ -494,6 +492,7 @@ class CryptocomSession(Session):
 
     def _kline_row(self, symbol: str, interval: str, item: Any, now_ns: int) -> None:
         # tick.id is the bar open in SECONDS (NOTES.md); repeated pushes update the bar.
+        self._shapes.kline.check(self, item)
         self._tables["klines"].append(
             timestamp=int(item["id"]) * 1_000_000_000,
             local_timestamp=now_ns,
@@ -510,15 +509,19 @@ class CryptocomSession(Session):
     def _book(self, tick: Any, msg: Any, channel: str, now_ns: int) -> None:
         symbol = self.routes[channel][1]
         ts = _ms(msg.get("ts"), now_ns // _MS) * _MS
-        depth = self._tables["depth"]
+        depth, shapes = self._tables["depth"], self._shapes
         if "asks" in tick or "buys" in tick or "bids" in tick:
             # Full book: replaces the previous one (`buys` on WS, `bids` tolerated).
+            shapes.book.check(self, tick)
+            bids = shapes.bids.levels(self, tick.get("buys") or tick.get("bids") or [])
+            asks = shapes.asks.levels(self, tick.get("asks") or [])
             levels = depth.writer("price", "amount")  # one call per side
             levels(timestamp=ts, local_timestamp=now_ns, symbol=symbol, is_snapshot=True,
-                   side="bid", rows=tick.get("buys") or tick.get("bids") or ())  # fmt: skip
+                   side="bid", rows=bids)  # fmt: skip
             levels(timestamp=ts, local_timestamp=now_ns, symbol=symbol, is_snapshot=True,
-                   side="ask", rows=tick.get("asks") or ())  # fmt: skip
+                   side="ask", rows=asks)  # fmt: skip
             return
+        shapes.update.check(self, tick)
         # Incremental: one level, volume 0 deletes ("Deep Port (High Frequency)").
         depth.append(timestamp=ts, local_timestamp=now_ns, symbol=symbol, is_snapshot=False,
                      side=BOOK_SIDES[tick["side"].lower()], price=float(tick["price"]),
