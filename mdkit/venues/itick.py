@@ -121,6 +121,10 @@ from mdkit.venues.itick_wire import (
     SILENCE_TIMEOUT,
     STATUS,
     TICK_FIELDS,
+    DEPTH_FIELDS,
+    KLINE_FIELDS,
+    KLINE_PUSH_FIELDS,
+    LEVEL_FIELDS,
     VENUE,
     WIRE_TYPES,
     build_auth,
@@ -269,6 +273,10 @@ class ItickSession(Session):
             )
         self._tick_fields = Fields("tick", TICK_FIELDS, ("tu", "ts", "d", "te"))
         self._quote_fields = Fields("quote", QUOTE_FIELDS_KNOWN, ("tu", "ts", *SDK_QUOTE))
+        self._depth_fields = Fields("depth", DEPTH_FIELDS)
+        self._level_fields = Fields("depth_level", LEVEL_FIELDS)
+        self._kline_push_fields = Fields("kline_push", KLINE_PUSH_FIELDS, ("type",))
+        self._kline_fields = Fields("kline", KLINE_FIELDS)
         self._handlers: dict[str, Callable[[Any, list[tuple[str, str, str]], int], None]] = {
             "tick": self._tick,
             "quote": self._quote,
@@ -429,6 +437,7 @@ class ItickSession(Session):
                 if routes is None:
                     self.counters.unrouted += 1
                     return NOTHING
+                self._kline_push_fields.check(self, data)
                 self._kline(data["k"], wire, routes, now_ns)
             else:
                 wire = str(data["type"])
@@ -497,6 +506,9 @@ class ItickSession(Session):
 
     def _depth(self, data: Any, routes: list[tuple[str, str, str]], now_ns: int) -> None:
         # Levels are objects {po, p, v, o}; ordered by po (1 = best). No time is sent.
+        self._depth_fields.check(self, data)
+        self._level_fields.items(self, data.get("b"))
+        self._level_fields.items(self, data.get("a"))
         bids = sorted(data.get("b") or (), key=_position)
         asks = sorted(data.get("a") or (), key=_position)
         for _, symbol, table in routes:
@@ -521,6 +533,7 @@ class ItickSession(Session):
 
     def _kline(self, k: Any, wire: str, routes: list[tuple[str, str, str]], now_ns: int) -> None:
         interval = PERIOD_NAMES[wire.partition("@")[2]]
+        self._kline_fields.check(self, k)
         self._tables["klines"].append(
             timestamp=int(k["t"]) * _MS,
             local_timestamp=now_ns,

@@ -34,6 +34,10 @@ __all__ = [
     "DUEL_SECONDS",
     "DUEL_CLOSES",
     "TICK_FIELDS",
+    "DEPTH_FIELDS",
+    "LEVEL_FIELDS",
+    "KLINE_PUSH_FIELDS",
+    "KLINE_FIELDS",
     "SDK_QUOTE",
     "QUOTE_FIELDS_KNOWN",
     "handshake_headers",
@@ -86,6 +90,13 @@ TICK_FIELDS = {"s": "string", "ld": "number", "t": "number", "v": "number", "tu"
 SDK_QUOTE = ("o", "h", "l", "ch", "chp")
 QUOTE_FIELDS_KNOWN = {**{k: v for k, v in TICK_FIELDS.items() if k not in ("d", "te")},
                       **dict.fromkeys(SDK_QUOTE, "number")}  # fmt: skip
+#: Depth and kline pushes (doc "depth", "kline"; the schemas of samples/itick_crypto):
+#: levels ``{po, p, v, o}``; a kline push's envelope ``{s, t, k, type}`` (``type``
+#: absent on some servers, NOTES.md) and its bar ``k``.
+DEPTH_FIELDS = {"s": "string", "a": "array", "b": "array", "type": "string"}
+LEVEL_FIELDS = dict.fromkeys(("po", "p", "v", "o"), "number")
+KLINE_PUSH_FIELDS = {"s": "string", "t": "number", "k": "object", "type": "string"}
+KLINE_FIELDS = dict.fromkeys(("t", "o", "h", "l", "c", "v", "tu"), "number")
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,30}(\$[A-Z]{1,4})?$")
 
 
