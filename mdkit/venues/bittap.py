@@ -79,6 +79,11 @@ from mdkit.venues.base import (
     parse_channel,
 )
 from mdkit.venues.bittap_wire import (
+    BALANCE_FIELDS,
+    DEPTH_FIELDS,
+    KLINE_FIELDS,
+    KLINE_PUSH_FIELDS,
+    LEVEL,
     BOOK_LEVELS,
     DEFAULT_BOOK_LEVELS,
     DEFAULT_SCALE,
@@ -94,7 +99,7 @@ from mdkit.venues.bittap_wire import (
     sign,
     topic,
 )
-from mdkit.venues.drift import Fields
+from mdkit.venues.drift import Fields, Row
 
 __all__ = [
     "VENUE",
@@ -216,6 +221,11 @@ class BittapSession(Session):
         self._pings: set[str] = set()
         self._trade_fields = Fields("trade", TRADE_FIELDS, ("E",))
         self._ticker_fields = Fields("ticker", TICKER_FIELDS, ("E", "p"))
+        self._kline_push_fields = Fields("kline_push", KLINE_PUSH_FIELDS)
+        self._kline_fields = Fields("kline", KLINE_FIELDS)
+        self._depth_fields = Fields("depth", DEPTH_FIELDS)
+        self._bids, self._asks = Row("depth", LEVEL, "bids"), Row("depth", LEVEL, "asks")
+        self._balance_fields = Fields("balance", BALANCE_FIELDS)
         t = setup.tables
         handlers: dict[str, Callable[[Any, str, str, int], None]] = {
             "trades": self._trade,
@@ -374,6 +384,8 @@ class BittapSession(Session):
 
     def _kline(self, msg: Any, symbol: str, key: str, now_ns: int) -> None:
         k = msg["k"]
+        self._kline_push_fields.check(self, msg)
+        self._kline_fields.check(self, k)
         self.tables["klines"].append(
             timestamp=int(k["t"]) * _MS,
             local_timestamp=now_ns,
@@ -392,11 +404,14 @@ class BittapSession(Session):
         # in local_timestamp only).
         e_time = msg.get("E")
         ts = int(e_time) * _MS if e_time else NO_TIME
+        self._depth_fields.check(self, msg)
+        bids = self._bids.levels(self, msg.get("bids") or [])
+        asks = self._asks.levels(self, msg.get("asks") or [])
         levels = self.tables["depth"].writer("price", "amount")  # one call per side
         levels(timestamp=ts, local_timestamp=now_ns, symbol=symbol, is_snapshot=True,
-               side="bid", rows=msg.get("bids") or ())  # fmt: skip
+               side="bid", rows=bids)  # fmt: skip
         levels(timestamp=ts, local_timestamp=now_ns, symbol=symbol, is_snapshot=True,
-               side="ask", rows=msg.get("asks") or ())  # fmt: skip
+               side="ask", rows=asks)  # fmt: skip
 
     def _private_push(self, msg: dict[str, Any], now_ns: int) -> Sequence[Event]:
         what = msg.get("c")
@@ -404,6 +419,7 @@ class BittapSession(Session):
         ts = int(t) * _MS if t else now_ns
         try:
             if what == "BALANCE_UPDATE" and "balances" in self._private:
+                self._balance_fields.check(self, msg)
                 free, locked = float(msg["f"]), _f(msg.get("l"))
                 self.tables["balances"].append(
                     timestamp=ts,

@@ -19,6 +19,11 @@ from mdkit.data.timeparse import Interval, parse_interval
 from mdkit.errors import AuthError, InvalidArgument, MdkitError, RateLimitError, VenueError
 
 __all__ = [
+    "BALANCE_FIELDS",
+    "DEPTH_FIELDS",
+    "KLINE_FIELDS",
+    "KLINE_PUSH_FIELDS",
+    "LEVEL",
     "VENUE",
     "INTERVAL_TOKENS",
     "BOOK_LEVELS",
@@ -35,6 +40,19 @@ __all__ = [
     "pace",
     "reply_error",
 ]
+
+#: Kline and depth pushes (NOTES.md "Payloads are Binance-style"; the recorded depth
+#: push), a depth level ``[price, size]`` (strings), and the private ``BALANCE_UPDATE``
+#: push (doc "Private Message Push" sample): anything else is counted as drift
+#: (:mod:`mdkit.venues.drift`).
+KLINE_PUSH_FIELDS = {"e": "string", "E": "number", "s": "string", "k": "object"}
+KLINE_FIELDS = {**dict.fromkeys(("t", "T", "f", "L", "n"), "number"), "x": "boolean",
+                **dict.fromkeys(("s", "i", "o", "c", "h", "l", "v", "q"), "string")}  # fmt: skip
+DEPTH_FIELDS = {"e": "string", "s": "string", "i": "string", "lastUpdateId": "number",
+                "bids": "array", "asks": "array"}  # fmt: skip
+LEVEL = ("string", "string")
+BALANCE_FIELDS = {**dict.fromkeys(("E", "T", "v"), "number"),
+                  **dict.fromkeys(("a", "c", "d", "e", "f", "l"), "string")}  # fmt: skip
 
 VENUE = "bittap"
 #: Kline stream tokens (NOTES.md: 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w 1M),
