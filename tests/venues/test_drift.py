@@ -63,7 +63,10 @@ def test_no_drift_from_the_sandbox(sandbox: Any, venue: str) -> None:
     from mdkit.venues import get_venue
 
     v = get_venue(venue)
-    channels = [c for c in ("trades", "ticker") if v.channels.get(c) == "public"]
+    # Every public channel the venue has: trades, ticker, book, klines (one interval).
+    channels = [c for c in ("trades", "ticker", "book") if v.channels.get(c) == "public"]
+    if v.channels.get("klines") == "public":
+        channels.append(f"klines:{next(iter(v.intervals))}")
     symbol = v.example_symbols[0]
     cap = mdkit.capture(venue, [symbol], channels, seconds=2.0)
     assert cap.stats["per_channel"][f"ticker {symbol}"] > 0  # tickers come on a schedule
