@@ -142,8 +142,9 @@ TRADE_FIELDS = {"created_at": _N, "closed_at": _N, "side": _N, "volume": _N,
                 "unit_price": _N, "sum": _N, "pair": "string"}  # fmt: skip
 BOOK_FIELDS = {k: v for k, v in TRADE_FIELDS.items() if not k.endswith("_at")}
 TICKER_FIELDS = {"pair": "string", **dict.fromkeys(("last", "first", "high", "low", "volume"), _N)}
-#: A ``user_orders`` frame: a trade frame plus the order's ``pk`` (doc "user_orders").
-ORDER_FIELDS = {**TRADE_FIELDS, "pk": "number"}
+#: A ``user_orders`` frame: a trade frame plus the order's ``pk`` (doc "user_orders");
+#: ``closed_at`` may be null (an open order, read as open; the doc shows a closed one).
+ORDER_FIELDS = {**TRADE_FIELDS, "closed_at": _N + "|null", "pk": "number"}
 
 _log = logging.getLogger("mdkit.venues.richamster")
 _PAIR = re.compile(r"^\s*([A-Za-z0-9]{1,16})\s*[/_-]\s*([A-Za-z0-9]{1,16})\s*$")
