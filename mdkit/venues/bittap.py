@@ -80,14 +80,14 @@ from mdkit.venues.base import (
 )
 from mdkit.venues.bittap_wire import (
     BALANCE_FIELDS,
-    DEPTH_FIELDS,
-    KLINE_FIELDS,
-    KLINE_PUSH_FIELDS,
-    LEVEL,
     BOOK_LEVELS,
     DEFAULT_BOOK_LEVELS,
     DEFAULT_SCALE,
+    DEPTH_FIELDS,
     INTERVAL_TOKENS,
+    KLINE_FIELDS,
+    KLINE_PUSH_FIELDS,
+    LEVEL,
     REQUEST_METHODS,
     VENUE,
     WEIGHT_PER_MINUTE,

@@ -123,13 +123,14 @@ class Fields:
         if type(items) is not list or not items:
             return
         keys, check = self.keys, self.check
+        first = items[0]
         for item in items:
             if type(item) is dict and item.keys() != keys:
                 check(session, item, types=True)
         seen = self._frames
         self._frames = seen + 1
-        if not seen % TYPE_EVERY:
-            check(session, items[0], types=True)
+        if not seen % TYPE_EVERY and type(first) is dict and first.keys() == keys:
+            check(session, first, types=True)  # (checked above if its keys differ)
 
 
 class Row:

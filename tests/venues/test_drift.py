@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import mdkit
-from mdkit.venues.drift import TYPE_EVERY, Fields, json_type
+from mdkit.venues.drift import TYPE_EVERY, Fields, Row, json_type
 from tests.conftest import tiny_server
 
 
@@ -71,3 +71,19 @@ def test_no_drift_from_the_sandbox(sandbox: Any, venue: str) -> None:
     cap = mdkit.capture(venue, [symbol], channels, seconds=2.0)
     assert cap.stats["per_channel"][f"ticker {symbol}"] > 0  # tickers come on a schedule
     assert cap.stats["drift"] == {}
+
+
+def test_rows_report_positions_and_levels_are_cut_to_the_known_length() -> None:
+    row = Row("candle", ("string",) * 3)
+    r = Reports()
+    row.check(r, ["1", "2", "3"])
+    row.check(r, ["1", 2, "3", "4"])
+    row.check(r, ["1"])
+    assert r.seen == [("candle", "[3]", "unknown"), ("candle", "[1]", "type number"),
+                      ("candle", "[1]", "missing"), ("candle", "[2]", "missing")]  # fmt: skip
+    level = Row("books", ("string", "string"), "bids")
+    r = Reports()
+    same = [["1", "2"], ["3", "4"]]
+    assert level.levels(r, same) is same and r.seen == []
+    assert level.levels(r, [["1", "2", "x"], ["3"], ["5", "6"]]) == [["1", "2"], ["5", "6"]]
+    assert r.seen == [("books", "bids[2]", "unknown"), ("books", "bids[1]", "missing")]
