@@ -530,11 +530,9 @@ class BitgetSession(Session):
         elif kind == "ticker":
             check = self._shapes.ticker.check
             wire.ticker_rows(route, data, now_ns, tables["ticker"].append, lambda i: check(self, i))
-        elif kind == "klines":
-            candle = self._shapes.candle.check
-            wire.kline_rows(route, data, now_ns, tables["klines"].append, lambda r: candle(self, r))
-        else:
-            wire.private_rows(route, data, now_ns, tables[kind].append)
+        else:  # klines and the private channels (check: their drift report)
+            rows = wire.kline_rows if kind == "klines" else wire.private_rows
+            rows(route, data, now_ns, tables[kind].append, self._shapes.own(self, route))
         self.count(route.key)
         return NOTHING
 

@@ -45,6 +45,7 @@ __all__ = [
     "CANDLE_ROW",
     "ERRORS",
     "LEVEL",
+    "PRIVATE_SHAPES",
     "TRADE_FIELDS",
     "TICKER_EXTRAS",
     "TICKER_FIELDS",
@@ -97,12 +98,43 @@ BOOK_OPTIONAL = ("checksum", "seq", "pseq")
 #: A book level ``[price, size]`` and a candle row (NOTES.md "candles"): strings.
 LEVEL = ("string", "string")
 CANDLE_ROW = ("string",) * 8
+#: Private items, spot and futures (Bitget's API docs, "Order/Fill/Account Channel" of
+#: api-doc/spot and api-doc/contract websocket/private; no recorded frames exist):
+#: channel → instType is SPOT → (known fields, optional). ``feeDetail`` is a list; every
+#: other field a string. Optional: the latest-fill fields of an order (an order that
+#: has not filled has none), ``price`` (absent from the spot example), ``notional``
+#: (spot: market buys only), futures preset TP/SL prices.
+_FILLED = ("fillPrice", "tradeId", "baseVolume", "fillTime", "fillFee", "fillFeeCoin",
+           "tradeScope")  # fmt: skip
+PRIVATE_SHAPES: dict[tuple[str, bool], tuple[tuple[str, ...], tuple[str, ...]]] = {
+    ("orders", True): (("instId", "orderId", "clientOid", "price", "size", "newSize",
+                        "notional", "orderType", "force", "side", *_FILLED, "accBaseVolume",
+                        "priceAvg", "status", "cTime", "uTime", "stpMode", "feeDetail",
+                        "enterPointSource"), (*_FILLED, "price", "notional")),
+    ("orders", False): (("accBaseVolume", "cTime", "clientOId", "feeDetail", *_FILLED,
+                         "fillNotionalUsd", "force", "instId", "leverage", "marginCoin",
+                         "marginMode", "notionalUsd", "orderId", "orderType", "pnl", "posMode",
+                         "posSide", "price", "priceAvg", "reduceOnly", "stpMode", "side", "size",
+                         "enterPointSource", "status", "tradeSide", "presetStopSurplusPrice",
+                         "totalProfits", "presetStopLossPrice", "uTime"),
+                        (*_FILLED, "fillNotionalUsd", "presetStopSurplusPrice",
+                         "presetStopLossPrice")),
+    ("fill", True): (("orderId", "tradeId", "symbol", "orderType", "side", "priceAvg", "size",
+                      "amount", "tradeScope", "feeDetail", "cTime", "uTime"), ()),
+    ("fill", False): (("orderId", "tradeId", "symbol", "side", "orderType", "posMode", "price",
+                       "baseVolume", "quoteVolume", "profit", "tradeSide", "tradeScope",
+                       "feeDetail", "cTime", "uTime"), ()),
+    ("account", True): (("coin", "available", "frozen", "locked", "limitAvailable", "uTime"), ()),
+    ("account", False): (("marginCoin", "frozen", "available", "maxOpenPosAvailable",
+                          "maxTransferOut", "equity", "usdtEquity", "crossedRiskRate",
+                          "unrealizedPL"), ()),
+}  # fmt: skip
 
 
 class Shapes:
     """The drift checks of one session (:mod:`mdkit.venues.drift`), one per channel."""
 
-    __slots__ = ("trade", "ticker", "book", "bids", "asks", "candle")
+    __slots__ = ("trade", "ticker", "book", "bids", "asks", "candle", "_private")
 
     def __init__(self) -> None:
         self.trade = Fields("trade", TRADE_FIELDS)
@@ -111,6 +143,22 @@ class Shapes:
         self.bids = Row("books", LEVEL, "bids")
         self.asks = Row("books", LEVEL, "asks")
         self.candle = Row("candle", CANDLE_ROW)
+        self._private: dict[str, Fields] = {}
+
+    def private(self, route: Route) -> Fields:
+        """The shape of a private channel's items (spot or futures, by the route's instType)."""
+        fields = self._private.get(route.key)
+        if fields is None:
+            arg = route.sub.options["arg"]
+            known, optional = PRIVATE_SHAPES[arg["channel"], arg.get("instType") == "SPOT"]
+            types = {name: "array" if name == "feeDetail" else "string" for name in known}
+            fields = self._private[route.key] = Fields(arg["channel"], types, optional)
+        return fields
+
+    def own(self, session: Any, route: Route) -> Callable[[Any], None]:
+        """``check(item)`` of a candle or private channel's items, reporting to ``session``."""
+        check = self.candle.check if route.kind == "klines" else self.private(route).check
+        return lambda item: check(session, item)
 
     def levels(self, session: Any, item: Any, *, types: bool = False) -> tuple[Any, Any]:
         """Check a book item (dict); its bid and ask levels, ready for the depth writer."""
@@ -362,11 +410,15 @@ def kline_rows(
         )
 
 
-def private_rows(route: Route, data: Any, now_ns: int, append: Callable[..., None]) -> None:
-    """Rows of one private push: ``orders``, ``fills`` or ``balances``."""
+def private_rows(
+    route: Route, data: Any, now_ns: int, append: Callable[..., None], check: Callable[[Any], None]
+) -> None:
+    """Rows of one private push: ``orders``, ``fills`` or ``balances`` (``check(item)``
+    reports drift). Spot and futures items differ (see :data:`PRIVATE_SHAPES`)."""
     kind = route.kind
     f = to_float
     for item in data:
+        check(item)
         get = item.get
         ts = int(get("uTime") or get("cTime") or now_ns // MS) * MS
         if kind == "balances":
@@ -385,7 +437,7 @@ def private_rows(route: Route, data: Any, now_ns: int, append: Callable[..., Non
                 local_timestamp=now_ns,
                 symbol=item["instId"],
                 order_id=str(item["orderId"]),
-                client_order_id=get("clientOid"),
+                client_order_id=get("clientOid", get("clientOId")),  # futures: clientOId
                 side=item["side"],
                 type=get("orderType"),
                 status=item["status"],
@@ -404,8 +456,9 @@ def private_rows(route: Route, data: Any, now_ns: int, append: Callable[..., Non
                 trade_id=str(item["tradeId"]),
                 order_id=str(item["orderId"]),
                 side=item["side"],
-                price=f(get("priceAvg")),
-                amount=f(get("size")),
+                # Spot fills: priceAvg/size; futures fills: price/baseVolume.
+                price=f(get("priceAvg", get("price"))),
+                amount=f(get("size", get("baseVolume"))),
                 fee=paid,
                 fee_currency=fee_coin,
                 liquidity=get("tradeScope"),

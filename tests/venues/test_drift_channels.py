@@ -66,6 +66,14 @@ def put(where: Callable[[Any], Any], key: Any, value: Any) -> Mutate:
     return apply
 
 
+def drop(where: Callable[[Any], Any], *names: str) -> Mutate:
+    def apply(msg: Any) -> None:
+        for name in names:
+            del where(msg)[name]
+
+    return apply
+
+
 def grow(where: Callable[[Any], Any], value: Any) -> Mutate:
     """Append an element to the array ``where`` picks (a level, a candle row)."""
     return lambda msg: where(msg).append(value)
@@ -132,6 +140,60 @@ RC_ORDER = json.dumps({"created_at": "1532694617", "closed_at": "1532696617", "s
                        "volume": 2.23236, "unit_price": 1.00, "sum": 2.23236, "pair": "KRB/UAH",
                        "pk": 1})  # fmt: skip
 
+#: Bitget private pushes: Bitget's API docs' examples ("Order/Fill/Account Channel",
+#: bitget.com/api-doc/spot/websocket/private/* and /api-doc/contract/websocket/private/*);
+#: no recorded private frame exists.
+BG_SPOT = {"symbols": [], "channels": ["orders", "fills", "account"], "endpoint": "private"}
+BG_FUT = {**BG_SPOT, "options": {"inst_type": "USDT-FUTURES"}}
+
+
+def _push(inst: str, channel: str, item: dict[str, Any]) -> str:
+    key = "coin" if channel == "account" else "instId"
+    arg = {"instType": inst, "channel": channel, key: "default"}
+    return "=" + json.dumps({"action": "snapshot", "arg": arg, "data": [item], "ts": 1})
+
+
+BG_SPOT_ORDER = _push("SPOT", "orders", {
+    "instId": "BTCUSDT", "orderId": "1", "clientOid": "1", "size": "8.0000",
+    "newSize": "500.0000", "notional": "8.000000", "orderType": "market", "force": "gtc",
+    "side": "buy", "fillPrice": "26256.0", "tradeId": "1", "baseVolume": "0.0003",
+    "fillTime": "1695797773286", "fillFee": "-0.00000018", "fillFeeCoin": "BTC",
+    "tradeScope": "T", "accBaseVolume": "0.0003", "priceAvg": "26256.0",
+    "status": "partially_filled", "cTime": "1695797773257", "uTime": "1695797773326",
+    "stpMode": "cancel_taker", "feeDetail": [{"feeCoin": "BTC", "fee": "-0.00000018"}],
+    "enterPointSource": "WEB"})  # fmt: skip
+BG_FUT_ORDER = _push("USDT-FUTURES", "orders", {
+    "accBaseVolume": "0.01", "cTime": "1695718781129", "clientOId": "1",
+    "feeDetail": [{"feeCoin": "USDT", "fee": "-0.162003"}], "fillFee": "-0.162003",
+    "fillFeeCoin": "USDT", "fillNotionalUsd": "270.005", "fillPrice": "27000.5",
+    "baseVolume": "0.01", "fillTime": "1695718781146", "force": "gtc", "instId": "BTCUSDT",
+    "leverage": "20", "marginCoin": "USDT", "marginMode": "crossed", "notionalUsd": "270",
+    "orderId": "1", "orderType": "market", "pnl": "0", "posMode": "hedge_mode",
+    "posSide": "long", "price": "0", "priceAvg": "27000.5", "reduceOnly": "no",
+    "stpMode": "cancel_taker", "side": "buy", "size": "0.01", "enterPointSource": "WEB",
+    "status": "filled", "tradeScope": "T", "tradeId": "1111111111", "tradeSide": "open",
+    "presetStopSurplusPrice": "21.4", "totalProfits": "11221.45",
+    "presetStopLossPrice": "21.5", "uTime": "1695718781146"})  # fmt: skip
+_FEE = [{"feeCoin": "USDT", "deduction": "no", "totalDeductionFee": "0", "totalFee": "-0.18"}]
+BG_SPOT_FILL = _push("SPOT", "fill", {
+    "orderId": "111", "tradeId": "111", "symbol": "BTCUSDT", "orderType": "limit",
+    "side": "buy", "priceAvg": "42740.41", "size": "0.0006", "amount": "25.644246",
+    "tradeScope": "marker", "feeDetail": _FEE, "cTime": "1703580202094",
+    "uTime": "1703580202094"})  # fmt: skip
+BG_FUT_FILL = _push("USDT-FUTURES", "fill", {
+    "orderId": "111", "tradeId": "222", "symbol": "BTCUSDT", "side": "buy",
+    "orderType": "market", "posMode": "one_way_mode", "price": "51000.5", "baseVolume": "0.01",
+    "quoteVolume": "510.005", "profit": "0", "tradeSide": "open", "tradeScope": "taker",
+    "feeDetail": _FEE, "cTime": "1703577336606", "uTime": "1703577336606"})  # fmt: skip
+BG_SPOT_ACCOUNT = _push("SPOT", "account", {
+    "coin": "USDT", "available": "100000", "frozen": "0", "locked": "0",
+    "limitAvailable": "0", "uTime": "1697092295506"})  # fmt: skip
+BG_FUT_ACCOUNT = _push("USDT-FUTURES", "account", {
+    "marginCoin": "USDT", "frozen": "0.00000000", "available": "11.98545761",
+    "maxOpenPosAvailable": "11.98545761", "maxTransferOut": "11.98545761",
+    "equity": "11.98545761", "usdtEquity": "11.985457617660", "crossedRiskRate": "0",
+    "unrealizedPL": "0.000000000000"})  # fmt: skip
+
 BITGET = "bitget"
 BG_PUB = "ws_public_recorded.json#"
 BG_CLONE = "bitget_v2_clone_cointr_recorded.json#"
@@ -163,6 +225,31 @@ CASES: list[tuple[str, str, dict[str, Any], list[str], str, Mutate | None, dict[
      each(data, lambda r: r.pop()), {"candle [7] missing": 3}, 0),
     ("bitget candle retyped", BITGET, BG_CANDLES, [], BG_PUB + "candle1m_spot_snapshot",
      each(data, lambda r: r.__setitem__(5, 0.5)), {"candle [5] type number": 1}, 0),
+    ("bitget spot order", BITGET, BG_SPOT, [], BG_SPOT_ORDER, None, {}, 0),
+    ("bitget spot order renamed", BITGET, BG_SPOT, [], BG_SPOT_ORDER,
+     rename(item, "clientOid", "clientOId"),
+     {"orders clientOId unknown": 1, "orders clientOid missing": 1}, 0),
+    ("bitget spot order unfilled", BITGET, BG_SPOT, [], BG_SPOT_ORDER,
+     drop(item, "fillPrice", "tradeId", "baseVolume", "fillTime", "fillFee", "fillFeeCoin",
+          "tradeScope"), {}, 0),
+    ("bitget spot order -field", BITGET, BG_SPOT, [], BG_SPOT_ORDER,
+     drop(item, "stpMode"), {"orders stpMode missing": 1}, 0),
+    ("bitget futures order", BITGET, BG_FUT, [], BG_FUT_ORDER, None, {}, 0),
+    ("bitget futures order +field", BITGET, BG_FUT, [], BG_FUT_ORDER,
+     put(item, "cancelReason", ""), {"orders cancelReason unknown": 1}, 0),
+    ("bitget spot fill", BITGET, BG_SPOT, [], BG_SPOT_FILL, None, {}, 0),
+    ("bitget spot fill +field", BITGET, BG_SPOT, [], BG_SPOT_FILL,
+     put(item, "feeRate", "0.001"), {"fill feeRate unknown": 1}, 0),
+    ("bitget futures fill", BITGET, BG_FUT, [], BG_FUT_FILL, None, {}, 0),
+    ("bitget futures fill retyped", BITGET, BG_FUT, [], BG_FUT_FILL,
+     put(item, "profit", 0), {"fill profit type number": 1}, 0),
+    ("bitget spot account", BITGET, BG_SPOT, [], BG_SPOT_ACCOUNT, None, {}, 0),
+    ("bitget spot account renamed", BITGET, BG_SPOT, [], BG_SPOT_ACCOUNT,
+     rename(item, "limitAvailable", "limitAvail"),
+     {"account limitAvail unknown": 1, "account limitAvailable missing": 1}, 0),
+    ("bitget futures account", BITGET, BG_FUT, [], BG_FUT_ACCOUNT, None, {}, 0),
+    ("bitget futures account retyped", BITGET, BG_FUT, [], BG_FUT_ACCOUNT,
+     put(item, "available", 11.98), {"account available type number": 1}, 0),
     ("cryptocom kline", "cryptocom", CC, [], CCT + "push_kline", None, {}, 0),
     ("cryptocom kline +field", "cryptocom", CC, [], CCT + "push_kline",
      put(tick, "count", 3), {"kline count unknown": 1}, 0),
@@ -289,3 +376,22 @@ def test_typed_books15_samples_types_and_falls_back_on_unknown_fields() -> None:
     drift, rows = feed(BITGET, BG_BOOKS15, frames)
     assert drift == {"books ts type number": 2, "books maxdepth unknown": 3}
     assert rows == {"depth": 4 * (TYPE_EVERY + 4)}
+
+
+def test_futures_private_items_are_read_by_their_own_names() -> None:
+    # Futures orders name the client id `clientOId`, futures fills carry price and
+    # baseVolume (no priceAvg/size), futures accounts `marginCoin` (Bitget's docs).
+    descriptor = get_venue(BITGET)
+    subs = tuple(descriptor.plan([], BG_FUT["channels"], BG_FUT["options"]))
+    tables, counters = Tables(), Counters()
+    session = descriptor.session(
+        SessionSetup(descriptor, "private", subs, tables, counters, CREDENTIALS)
+    )
+    for raw in (BG_FUT_ORDER, BG_FUT_FILL, BG_FUT_ACCOUNT):
+        session.receive(raw[1:].encode(), NOW)
+    assert counters.drift == {}
+    order = tables["orders"].columns()
+    assert list(order["client_order_id"]) == ["1"]
+    fill = tables["fills"].columns()
+    assert (list(fill["price"]), list(fill["amount"])) == ([51000.5], [0.01])
+    assert list(tables["balances"].columns()["coin"]) == ["usdt"]
