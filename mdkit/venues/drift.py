@@ -14,10 +14,11 @@ Cost: one C-level comparison of the item's keys with the known set per item; the
 are checked on a kind's first item and every :data:`TYPE_EVERY` th after it (they rarely
 change mid-stream, and a check per field per item would double the parse cost of a trade).
 
-Typed fast paths (Bitget trades, Crypto.com trades: compiled msgspec decoders) check no
-dict per item. Their item structs forbid unknown fields and require the required ones,
-so an item with an ``unknown`` or ``missing`` field fails the typed decode and its frame
-is read by the session's general reader, which calls :meth:`Fields.check` on every item:
+Typed fast paths (Bitget trades and ``books1/5/15``, Crypto.com trades: compiled msgspec
+decoders) check no dict per item. Their item structs forbid unknown fields and require
+the required ones (and a book level is a fixed ``(price, size)`` pair), so an item with
+an ``unknown`` or ``missing`` field fails the typed decode and its frame is read by the
+session's general reader, which calls :meth:`Fields.check` on every item:
 those counts stay exact, per item. The typed decode reads a number where a string was
 expected (lax numbers), so ``type`` drift is seen only on the frames the session samples
 with :meth:`Fields.due` (a kind's first frame and every :data:`TYPE_EVERY` th after it,
@@ -33,6 +34,13 @@ sampled like a :class:`Fields`'s. :meth:`Row.levels` checks a whole book side at
 (the lengths of every level, the types of its first level on sampled calls) and returns
 the levels a depth writer can take: the same list, or, when some differ, the levels cut
 to the known length (a level too short to hold them is dropped and counted ``missing``).
+Book levels that are objects (iTick ``{po, p, v, o}``) go through :meth:`Fields.items`.
+
+Channel names are the venue's own (``books``, ``candle``, ``orders``, ``depth``); a
+nested object gets its own name so its fields read plainly: ``kline`` for a bar and
+``kline_push`` for the push around it (iTick, BitTap), ``depth_level`` for iTick's
+levels. Every session reads its channels' shapes from the venue's docs in
+``shared/protocols`` and recorded samples (Bitget's private shapes: Bitget's API docs).
 """
 
 from __future__ import annotations
