@@ -121,6 +121,8 @@ def test_private_channels_after_a_sandbox_order_fills(sb: Sandbox) -> None:
     assert fills["fee_currency"].iloc[0] == "BTC" and (fills["fee"] > 0).all()
     usdt = cap.balances[cap.balances["coin"] == "usdt"]
     assert usdt["free"].iloc[0] - usdt["free"].iloc[-1] == pytest.approx(100, 0.01)
+    # Every private item has the shape of Bitget's doc (newSize, stpMode...): no drift.
+    assert cap.stats["drift"] == {}, cap.stats["drift"]
 
 
 def test_orders_meet_bitgets_own_book(sb: Sandbox) -> None:

@@ -36,6 +36,7 @@ def test_every_public_channel_in_one_capture(sandbox: Sandbox) -> None:
         cap = mdkit.capture("bittap", ["BTC-USDT", "eth/usdt"], chans, seconds=2.5 * FACTOR)
     stats = cap.stats
     assert stats["outcome"] == "completed" and stats["parse_errors"] == 0
+    assert stats["drift"] == {}, stats["drift"]  # the 2h bar carries f and L too
     assert set(stats["per_channel"]) == {
         f"{kind} {sym}"
         for kind in ("trades", "ticker", "klines:1min", "klines:3min", "klines:2h", "book")

@@ -104,7 +104,11 @@ class PrivateChannels:
                "side": order.side.lower(), "accBaseVolume": str(order.deal_volume),
                "priceAvg": f"{avg:.{coin.price_precision}f}", "status": ORDER_STATUS[order.status],
                "feeDetail": [{"feeCoin": fee_coin, "fee": f"-{order.fee}"}],
-               "cTime": str(order.created_ms), "uTime": str(order.updated_ms)}  # fmt: skip
+               "cTime": str(order.created_ms), "uTime": str(order.updated_ms),
+               # The doc's example carries these too (order size as placed, no
+               # self-trade prevention, placed through the API).
+               "newSize": str(order.volume), "stpMode": "none",
+               "enterPointSource": "API"}  # fmt: skip
         if order.price is not None:
             out["price"] = str(order.price)
         return out

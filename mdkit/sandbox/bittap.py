@@ -422,9 +422,18 @@ class BittapServer(VenueServer):
             "s": self._s(sub.symbol),
             "i": sub.token,
         }
-        if sub.width <= 3600:  # first and last trade ids of the bar (from the tape)
-            tr = self.view.trades(sub.inst.symbol, int(row[0]) * 1000, int(now * 1000) + 1)
+        # First and last trade ids of the bar, from the tape. Ids grow with time and
+        # every symbol prints at least every few minutes, so a long bar reads only
+        # ten minutes at each end instead of its whole tape.
+        open_ms, now_ms, edge = int(row[0]) * 1000, int(now * 1000) + 1, 600_000
+        if sub.width <= 3600:
+            tr = self.view.trades(sub.inst.symbol, open_ms, now_ms)
             k["f"], k["L"] = (int(tr.id[0]), int(tr.id[-1])) if len(tr) else (-1, -1)
+        else:
+            head = self.view.trades(sub.inst.symbol, open_ms, min(open_ms + edge, now_ms))
+            tail = self.view.trades(sub.inst.symbol, max(open_ms, now_ms - edge), now_ms)
+            k["f"] = int(head.id[0]) if len(head) else -1
+            k["L"] = int(tail.id[-1]) if len(tail) else -1
         k.update(
             o=exact(row[1], pp),
             c=exact(row[4], pp),
