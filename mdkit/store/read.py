@@ -20,7 +20,7 @@ from mdkit.store.layout import ATTRS_KEY, KINDS, SYMBOL_KINDS, arrow_schema, tim
 __all__ = ["read_parquet", "find_parts", "check_part", "parts_metadata"]
 
 _NS_PER_DAY = 86_400_000_000_000
-REPLAY_KEYS = ("subscriptions", "ended_ns")
+REPLAY_KEYS = ("subscriptions", "connections", "ended_ns")
 
 
 def _names(value: Any, what: str) -> list[str] | None:
