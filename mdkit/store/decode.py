@@ -6,8 +6,10 @@ Arrow tables read from a dataset become the frames a live capture gives
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -67,37 +69,33 @@ def _numpy(array: Any) -> np.ndarray[Any, Any]:
     return np.asarray(array.to_numpy())
 
 
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Two worker threads kept for the reads' column work (numpy's gathers and Arrow's
+    kernels release the GIL); made once, not per read. A task never waits on another."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mdkit-read")
+        return _POOL
+
+
+def _run_all(tasks: Sequence[Callable[[], Any]], rows: int) -> list[Any]:
+    """Results of ``tasks``, in the pool when the columns are large enough to gain."""
+    if len(tasks) < 2 or rows < 100_000:
+        return [task() for task in tasks]
+    return list(_pool().map(lambda task: task(), tasks))
+
+
 def _take_many(
     arrays: Sequence[np.ndarray[Any, Any]], order: np.ndarray[Any, Any]
 ) -> list[np.ndarray[Any, Any]]:
-    """Numpy arrays put in ``order``; large ones by Arrow's take two at a time."""
-    import pyarrow as pa
-
-    if len(arrays) < 2 or len(order) < 100_000:
-        return [a[order] for a in arrays]
-    indices = pa.array(order)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(lambda a: np.asarray(pa.array(a).take(indices).to_numpy()), arrays))
-
-
-def _gather_all(
-    table: Any, names: Sequence[str], order: np.ndarray[Any, Any]
-) -> dict[str, np.ndarray[Any, Any]]:
-    """Columns of null-free numbers put in ``order``, two at a time (Arrow's take runs
-    without the GIL; numpy's gather holds it)."""
-    import pyarrow as pa
-
-    if len(names) < 2 or len(order) < 100_000:
-        return {}
-    indices = pa.array(order)
-
-    def one(name: str) -> np.ndarray[Any, Any]:
-        column = table[name]
-        array = column.combine_chunks() if hasattr(column, "combine_chunks") else column
-        return np.asarray(array.take(indices).to_numpy())
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(names, pool.map(one, names), strict=True))
+    """Numpy arrays put in ``order`` (numpy's gather; two at a time when large). The
+    results are writable: pandas takes them without a copy."""
+    return _run_all([lambda a=a: a[order] for a in arrays], len(order))
 
 
 def _plain_number(array: Any) -> bool:
@@ -218,19 +216,6 @@ def table_frame(
         hit = sorted_ns.get(id(values))
         return hit if hit is not None else values[sorting]
 
-    # Number columns gathered by Arrow's take (it releases the GIL) two at a time.
-    plain = [
-        n
-        for n in table.column_names
-        if n not in ("timestamp", "local_timestamp") and _plain_number(table[n])
-    ]
-    gathered = _gather_all(table, plain, sorting) if sorting is not None else {}
-
-    def numbers(name: str) -> np.ndarray[Any, Any]:
-        """A null-free number column in the read's row order."""
-        hit = gathered.get(name)
-        return hit if hit is not None else in_order(_numpy(table[name]))
-
     taken: dict[str, Any] = {}
 
     def col(name: str) -> Any:
@@ -239,64 +224,49 @@ def table_frame(
             taken[name] = table[name] if sorting is None else _take(table[name], sorting)
         return taken[name]
 
-    out: dict[str, Any] = {"venue": _text(table["venue"], in_order, dict_of("venue"))}
     schema = t.STREAM_SCHEMAS.get(kind, {})
     required = t._REQUIRED.get(kind, ())  # the live frames' rule for optional columns
+    # Each output column is one task: the heavy parts (numpy's gathers, Arrow's takes,
+    # string buffers) release the GIL, so two run at once.
+    tasks: list[tuple[str, Callable[[], Any]]] = [
+        ("venue", lambda: _text(table["venue"], in_order, dict_of("venue")))
+    ]
     names = [n for n in table.column_names if n not in ("venue", "symbol", "date")]
     if "symbol" in table.column_names:
-        names.insert(0, "symbol")
+        # ``pair`` is pair_of(symbol), as live frames make it: from the symbol's codes
+        names = ["symbol", "pair", *(n for n in names if n != "pair")]
+        dict_of("symbol")
     for name in names:
         if name == "local_timestamp" and local_ns is not None:
-            out[name] = _utc_index(in_order(local_ns))
+            tasks.append((name, lambda: _utc_index(in_order(local_ns))))
             continue
         if name == "timestamp":
             continue
+        if name == "pair" and "symbol" in table.column_names:
+            tasks.append((name, lambda: _text(None, in_order, _pairs(dict_of("symbol")))))
+            continue
         dtype = schema.get(name)
         column = table[name]
+        optional = name not in required and kind not in ("trades", "depth", "book")
+        drop = optional and (columns is None or name not in columns) and name in schema
         if _plain_number(column):
             # numbers without nulls: numpy's gather straight into the frame's array
-            values = column = numbers(name)
-            if name == "id" and kind == "trades":
-                mask = np.zeros(len(values), dtype=bool)
-                out[name] = pd.arrays.IntegerArray(values.astype("int64", copy=False), mask)
-                continue
+            tasks.append((name, partial(_number, kind, name, in_order, column, drop)))
         elif name == "side" and dtype != "str":
-            # codes of the fixed sides, gathered: no strings made
-            sides = TRADE_SIDES if kind == "trades" else BOOK_SIDES
-            side_dtype = TRADE_SIDE_DTYPE if kind == "trades" else BOOK_SIDE_DTYPE
-            codes = in_order(np.asarray(_cat(column, list(sides)).codes))
-            out[name] = pd.Categorical.from_codes(codes, dtype=side_dtype, validate=False)
-            continue
+            tasks.append((name, lambda column=column: _sides(kind, column, in_order)))
         elif name in ("symbol", "interval", "pair") or dtype == "str":
             # Open sets are strings in the contract (mdkit.data.frames), as in live frames.
             if dtype == "str" and name != "side":
                 if column.null_count == len(column) and name not in required and len(column):
                     if columns is None or name not in columns:
                         continue
-            out[name] = _text(column, in_order, dict_of(name))
-            continue
+            tasks.append((name, lambda name=name: _text(table[name], in_order, dict_of(name))))
         else:
-            column = col(name)
-        if name == "id" and kind == "trades":
-            # Always nullable Int64 (mdkit.data.frames.TRADE_ID_DTYPE), as live frames.
-            ids = column.cast("int64")
-            mask = np.asarray(ids.is_null(), dtype=bool)
-            values = np.asarray(ids.fill_null(0), dtype="int64")
-            out[name] = pd.arrays.IntegerArray(values, mask).astype(TRADE_ID_DTYPE)
-        else:
-            if not isinstance(column, np.ndarray):
-                values = column.to_numpy(zero_copy_only=False)
-            optional = name not in required and kind not in ("trades", "depth", "book")
-            if (
-                optional
-                and values.dtype.kind == "f"
-                and len(values)
-                and bool(np.isnan(values).all())
-                and (columns is None or name not in columns)
-                and name in schema
-            ):
-                continue
-            out[name] = values
+            tasks.append((name, lambda name=name, drop=drop: _other(kind, name, col(name), drop)))
+    results = _run_all([task for _, task in tasks], len(when_ns))
+    out: dict[str, Any] = {
+        name: value for (name, _), value in zip(tasks, results, strict=True) if value is not _SKIP
+    }
     index = _utc_index(in_order(when_ns)).rename("timestamp")
     df = new_frame(out, index, {})  # ``pair`` too, for older datasets
     if dedupe and venue is not None:
@@ -317,7 +287,7 @@ def table_frame(
             df = _dedupe_trades(df, group)
         else:
             # each group's trades in time order: their ids usually rise (one run each)
-            ids = numbers("id")
+            ids = in_order(_numpy(id_column))
             if int(group.max(initial=0)) > 0:
                 small = group.astype("int16") if int(group.max()) < 2**15 else group
                 by = np.argsort(small, kind="stable")  # radix sort for 16-bit keys
@@ -330,6 +300,54 @@ def table_frame(
         df = _last_bar(df)
     df.attrs.update(attrs)
     return df
+
+
+_SKIP = object()  # a column left out (an optional column without a value)
+
+
+def _number(
+    kind: str, name: str, in_order: Callable[[Any], Any], column: Any, drop_empty: bool
+) -> Any:
+    """A null-free number column in the read's row order (trade ids as ``Int64``)."""
+    values = in_order(_numpy(column))
+    if name == "id" and kind == "trades":
+        mask = np.zeros(len(values), dtype=bool)
+        return pd.arrays.IntegerArray(values.astype("int64", copy=False), mask)
+    return _SKIP if drop_empty and _all_nan(values) else values
+
+
+def _sides(kind: str, column: Any, in_order: Callable[[Any], Any]) -> Any:
+    """Codes of the fixed sides, gathered: no strings made."""
+    sides = TRADE_SIDES if kind == "trades" else BOOK_SIDES
+    side_dtype = TRADE_SIDE_DTYPE if kind == "trades" else BOOK_SIDE_DTYPE
+    codes = in_order(np.asarray(_cat(column, list(sides)).codes))
+    return pd.Categorical.from_codes(codes, dtype=side_dtype, validate=False)
+
+
+def _other(kind: str, name: str, column: Any, drop_empty: bool) -> Any:
+    """Any other column, already in row order: nullable trade ids, numbers with nulls..."""
+    if name == "id" and kind == "trades":
+        # Always nullable Int64 (mdkit.data.frames.TRADE_ID_DTYPE), as live frames.
+        ids = column.cast("int64")
+        mask = np.asarray(ids.is_null(), dtype=bool)
+        values = np.asarray(ids.fill_null(0), dtype="int64")
+        return pd.arrays.IntegerArray(values, mask).astype(TRADE_ID_DTYPE)
+    values = column if isinstance(column, np.ndarray) else column.to_numpy(zero_copy_only=False)
+    return _SKIP if drop_empty and _all_nan(values) else values
+
+
+def _all_nan(values: np.ndarray[Any, Any]) -> bool:
+    return values.dtype.kind == "f" and len(values) > 0 and bool(np.isnan(values).all())
+
+
+def _pairs(
+    coded: tuple[np.ndarray[Any, Any], list[Any]],
+) -> tuple[np.ndarray[Any, Any], list[Any]]:
+    """The ``pair`` column's codes and names from the symbol's (one parse per symbol)."""
+    from mdkit.data.symbols import pair_of
+
+    codes, names = coded
+    return codes, [None if n is None else pair_of(str(n)) for n in names]
 
 
 def _take(column: Any, order: np.ndarray[Any, Any]) -> Any:
@@ -368,7 +386,7 @@ def _order(
         return None, keys
     order = np.argsort(keys[-1], kind="stable")
     ordered = _take_many(keys, order)
-    if len(keys) == 1 or _in_order(ordered):
+    if len(keys) == 1 or _ties_in_order(ordered):
         return order, ordered
     order = np.lexsort(keys)
     return order, [k[order] for k in keys]
@@ -388,30 +406,62 @@ def _in_order(keys: list[np.ndarray[Any, Any]]) -> bool:
     return True
 
 
+def _ties_in_order(keys: list[np.ndarray[Any, Any]]) -> bool:
+    """``_in_order`` for keys whose last is sorted: only its ties are compared."""
+    last = keys[-1]
+    at = np.flatnonzero(last[1:] == last[:-1])
+    for key in reversed(keys[:-1]):
+        if not len(at):
+            return True
+        after, before = key[at + 1], key[at]
+        if bool((after < before).any()):
+            return False
+        at = at[after == before]
+    return True
+
+
 def _text(
     column: Any, gather: Any, coded: tuple[np.ndarray[Any, Any], list[Any]] | None = None
 ) -> Any:
     """A string or dictionary Arrow column as the live frames' strings, its rows put in
     order by ``gather`` on the codes (strings are made once, for the rows in order);
-    ``coded``: the column's ``_dict`` if already made."""
+    ``coded``: the column's ``_dict`` if already made (``column`` may then be None)."""
     import pyarrow as pa
 
     codes, names = _dict(column) if coded is None else coded
-    picked = gather(codes)
     dtype = string_dtype()
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        if len(names) == 1 and names[0] is not None and not column.null_count:
-            # one value (one venue, one symbol): the buffers written, no gather
-            text = str(names[0]).encode()
-            n = len(picked)
-            offsets = np.arange(n + 1, dtype="int64") * len(text)
-            values = pa.LargeStringArray.from_buffers(
-                n, pa.py_buffer(offsets), pa.py_buffer(text * n)
-            )
-        else:
-            values = pa.array([*names, None], type=pa.large_string()).take(pa.array(picked))
+        if len(names) == 1 and names[0] is not None and not _has_null(column, codes, names):
+            # one value (one venue, one symbol): the same block of it over and over, no
+            # gather (Arrow arrays are immutable: the chunks share one buffer)
+            return pd.array(_repeated(str(names[0]), len(codes)), dtype=dtype)
+        picked = gather(codes)
+        values = pa.array([*names, None], type=pa.large_string()).take(pa.array(picked))
         return pd.array(values, dtype=dtype)
-    return strings(np.asarray([*names, None], dtype=object)[picked])
+    return strings(np.asarray([*names, None], dtype=object)[gather(codes)])
+
+
+def _has_null(column: Any, codes: np.ndarray[Any, Any], names: list[Any]) -> bool:
+    if column is not None:
+        return bool(column.null_count)
+    return bool((codes == len(names)).any())
+
+
+_BLOCK = 1 << 16
+
+
+def _repeated(text: str, n: int) -> Any:
+    """A chunked large-string Arrow array of ``n`` times ``text``."""
+    import pyarrow as pa
+
+    raw = text.encode()
+    size = min(n, _BLOCK)
+    offsets = np.arange(size + 1, dtype="int64") * len(raw)
+    block = pa.LargeStringArray.from_buffers(size, pa.py_buffer(offsets), pa.py_buffer(raw * size))
+    chunks = [block] * (n // size if size else 0)
+    if size and n % size:
+        chunks.append(block.slice(0, n % size))
+    return pa.chunked_array(chunks, type=pa.large_string())
 
 
 def _arrow_strings(column: Any) -> Any:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mdkit.store.decode import _gather_all, _order, _take_many, _unique_runs
+from mdkit.store.decode import _order, _take_many, _text, _unique_runs
 
 
 @settings(max_examples=200, deadline=None)
@@ -50,22 +52,23 @@ def test_unique_runs_never_misses_a_repeat(rows: list[tuple[int, int]], sort_run
         assert _unique_runs(group, ids)  # parts' runs: shown without hashing
 
 
-def test_number_columns_gathered_two_at_a_time_equal_numpys_gather() -> None:
+@pytest.mark.parametrize("n", [0, 1, 65_535, 65_536, 65_537, 200_000])
+def test_a_one_value_text_column_is_that_value_on_every_row(n: int) -> None:
+    # one venue (or symbol) read: repeated blocks of the value, no gather
     import pyarrow as pa
 
-    rng = np.random.default_rng(3)
-    n = 150_000
-    table = pa.table(
-        {
-            "price": pa.chunked_array([rng.random(n // 3) for _ in range(3)]),
-            "id": pa.chunked_array([rng.integers(0, 10**12, n // 3) for _ in range(3)]),
-        }
-    )
-    order = rng.permutation(n)
-    got = _gather_all(table, ["price", "id"], order)
-    assert set(got) == {"price", "id"}
-    for name in ("price", "id"):
-        assert np.array_equal(got[name], table[name].to_numpy()[order])
+    column = pa.chunked_array([pa.array(["cryptocom"] * n, pa.string()).dictionary_encode()])
+    got = _text(column, lambda codes: codes[::-1])
+    assert len(got) == n
+    assert list(pd.unique(got)) == (["cryptocom"] if n else [])
+    assert not got.isna().any()
+    # with a missing value, the rows are gathered as usual (the null keeps its place)
+    if n:
+        values = ["cryptocom"] * n
+        values[n // 2] = None
+        column = pa.chunked_array([pa.array(values, pa.string()).dictionary_encode()])
+        got = _text(column, lambda codes: codes)
+        assert got.isna().sum() == 1 and pd.isna(got[n // 2])
 
 
 def test_keys_taken_two_at_a_time_equal_numpys_gather() -> None:
