@@ -132,10 +132,12 @@ def throughput(rows: int, flushes: int) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def rss_mib() -> float:
+def rss_mib(field: str = "VmRSS") -> float:
+    """A memory figure of this process from /proc/self/status, MiB (``RssAnon``: heap
+    and anonymous maps; ``RssFile``: mapped files, the libraries' code among them)."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -165,7 +167,8 @@ def recorder(
             arrow = pa.total_allocated_bytes() / 2**20
             print(
                 f"{samples[-1][0]:6.0f} s  RSS {samples[-1][1]:7.1f} MiB  "
-                f"arrow {arrow:6.1f} MiB  {samples[-1][2]}",
+                f"(anon {rss_mib('RssAnon'):6.1f}, files {rss_mib('RssFile'):5.1f})  "
+                f"arrow {arrow:5.1f} MiB  {samples[-1][2]}",
                 flush=True,
             )
             if trace:
@@ -205,6 +208,12 @@ def recorder(
             f"RSS first fifth {np.mean(first):.1f} MiB, last fifth {np.mean(last):.1f} MiB, "
             f"max {max(s[1] for s in samples):.1f} MiB over {len(samples)} samples"
         )
+        tens = [
+            min(samples, key=lambda s: abs(s[0] - mark))[1]
+            for mark in range(600, int(minutes * 60) + 1, 600)
+        ]
+        if tens:
+            print("RSS at each 10 minutes: " + " -> ".join(f"{r:.1f}" for r in tens) + " MiB")
         n = sum(1 for _ in work.rglob("*.parquet"))
         print(f"parts on disk {n}")
     finally:

@@ -95,7 +95,7 @@ def _take_many(
 ) -> list[np.ndarray[Any, Any]]:
     """Numpy arrays put in ``order`` (numpy's gather; two at a time when large). The
     results are writable: pandas takes them without a copy."""
-    return _run_all([lambda a=a: a[order] for a in arrays], len(order))
+    return _run_all([partial(np.take, a, order) for a in arrays], len(order))
 
 
 def _plain_number(array: Any) -> bool:
@@ -105,9 +105,23 @@ def _plain_number(array: Any) -> bool:
     return bool(array.null_count == 0 and (pa.types.is_integer(kind) or pa.types.is_floating(kind)))
 
 
+_UTC = pd.DatetimeTZDtype("ns", "UTC")
+
+
 def _utc_index(ns: np.ndarray[Any, Any]) -> pd.DatetimeIndex:
-    """Nanoseconds (NaT's value for missing) as a UTC DatetimeIndex, without a copy."""
-    return pd.DatetimeIndex(ns.view("M8[ns]"), dtype=pd.DatetimeTZDtype("ns", "UTC"), copy=False)
+    """Nanoseconds (NaT's value for missing) as a UTC DatetimeIndex, without a copy.
+
+    pandas' public constructors localize naive values, which copies them even for UTC;
+    ``DatetimeArray._simple_new`` wraps them as they are (the public path otherwise).
+    """
+    values = ns.view("M8[ns]")
+    simple_new = getattr(pd.arrays.DatetimeArray, "_simple_new", None)
+    if simple_new is not None and values.flags.writeable:
+        try:
+            return pd.DatetimeIndex(simple_new(values, dtype=_UTC), copy=False)
+        except (TypeError, ValueError):  # pragma: no cover - another pandas
+            pass
+    return pd.DatetimeIndex(values, dtype=_UTC, copy=False)
 
 
 def _strings(array: Any) -> np.ndarray[Any, Any]:
@@ -203,7 +217,27 @@ def table_frame(
     else:
         keys = [local_ns]
     present = [k for k in keys if k is not None]
-    sorting, ordered = _order(present)
+    schema = t.STREAM_SCHEMAS.get(kind, {})
+    plain = [
+        n
+        for n in table.column_names
+        if n not in ("timestamp", "local_timestamp") and _plain_number(table[n])
+    ]
+    coded_sides = "side" in names and schema.get("side") != "str" and "side" not in plain
+    flat: dict[str, np.ndarray[Any, Any]] = {}
+
+    def prepare() -> None:
+        """What needs no row order (one numpy array per column, text codes), made
+        while the sort runs in the pool."""
+        for name in plain:
+            flat[name] = _numpy(table[name])
+        if coded_sides:
+            sides = TRADE_SIDES if kind == "trades" else BOOK_SIDES
+            flat["side"] = np.asarray(_cat(table["side"], list(sides)).codes)
+        if "symbol" in names:
+            dict_of("symbol")
+
+    sorting, ordered = _order(present, prepare)
     order: Any = slice(None) if sorting is None else sorting
     sorted_ns: dict[int, np.ndarray[Any, Any]] = {
         id(k): v for k, v in zip(present, ordered, strict=True)
@@ -224,13 +258,18 @@ def table_frame(
             taken[name] = table[name] if sorting is None else _take(table[name], sorting)
         return taken[name]
 
-    schema = t.STREAM_SCHEMAS.get(kind, {})
-    required = t._REQUIRED.get(kind, ())  # the live frames' rule for optional columns
+    required = t._REQUIRED.get(kind, ())
+
+    def _text_of(name: str) -> Any:
+        return _text(table[name], in_order, dict_of(name))
+
+    def _other_of(name: str, drop: bool) -> Any:
+        return _other(kind, name, col(name), drop)
+
+    # the live frames' rule for optional columns
     # Each output column is one task: the heavy parts (numpy's gathers, Arrow's takes,
     # string buffers) release the GIL, so two run at once.
-    tasks: list[tuple[str, Callable[[], Any]]] = [
-        ("venue", lambda: _text(table["venue"], in_order, dict_of("venue")))
-    ]
+    tasks: list[tuple[str, Callable[[], Any]]] = [("venue", lambda: _venue(table, in_order))]
     names = [n for n in table.column_names if n not in ("venue", "symbol", "date")]
     if "symbol" in table.column_names:
         # ``pair`` is pair_of(symbol), as live frames make it: from the symbol's codes
@@ -249,20 +288,20 @@ def table_frame(
         column = table[name]
         optional = name not in required and kind not in ("trades", "depth", "book")
         drop = optional and (columns is None or name not in columns) and name in schema
-        if _plain_number(column):
+        if name in plain:
             # numbers without nulls: numpy's gather straight into the frame's array
-            tasks.append((name, partial(_number, kind, name, in_order, column, drop)))
-        elif name == "side" and dtype != "str":
-            tasks.append((name, lambda column=column: _sides(kind, column, in_order)))
+            tasks.append((name, partial(_number, kind, name, in_order, flat[name], drop)))
+        elif name == "side" and coded_sides:
+            tasks.append((name, partial(_sides, kind, flat["side"], in_order)))
         elif name in ("symbol", "interval", "pair") or dtype == "str":
             # Open sets are strings in the contract (mdkit.data.frames), as in live frames.
             if dtype == "str" and name != "side":
                 if column.null_count == len(column) and name not in required and len(column):
                     if columns is None or name not in columns:
                         continue
-            tasks.append((name, lambda name=name: _text(table[name], in_order, dict_of(name))))
+            tasks.append((name, partial(_text_of, name)))
         else:
-            tasks.append((name, lambda name=name, drop=drop: _other(kind, name, col(name), drop)))
+            tasks.append((name, partial(_other_of, name, drop)))
     results = _run_all([task for _, task in tasks], len(when_ns))
     out: dict[str, Any] = {
         name: value for (name, _), value in zip(tasks, results, strict=True) if value is not _SKIP
@@ -306,22 +345,33 @@ _SKIP = object()  # a column left out (an optional column without a value)
 
 
 def _number(
-    kind: str, name: str, in_order: Callable[[Any], Any], column: Any, drop_empty: bool
+    kind: str, name: str, in_order: Callable[[Any], Any], values: Any, drop_empty: bool
 ) -> Any:
-    """A null-free number column in the read's row order (trade ids as ``Int64``)."""
-    values = in_order(_numpy(column))
+    """A null-free number column (numpy) in the read's row order (trade ids as ``Int64``)."""
+    values = in_order(values)
     if name == "id" and kind == "trades":
         mask = np.zeros(len(values), dtype=bool)
         return pd.arrays.IntegerArray(values.astype("int64", copy=False), mask)
     return _SKIP if drop_empty and _all_nan(values) else values
 
 
-def _sides(kind: str, column: Any, in_order: Callable[[Any], Any]) -> Any:
-    """Codes of the fixed sides, gathered: no strings made."""
-    sides = TRADE_SIDES if kind == "trades" else BOOK_SIDES
+def _sides(kind: str, codes: np.ndarray[Any, Any], in_order: Callable[[Any], Any]) -> Any:
+    """The sides from their codes (of the fixed sides), gathered: no strings made."""
     side_dtype = TRADE_SIDE_DTYPE if kind == "trades" else BOOK_SIDE_DTYPE
-    codes = in_order(np.asarray(_cat(column, list(sides)).codes))
-    return pd.Categorical.from_codes(codes, dtype=side_dtype, validate=False)
+    return pd.Categorical.from_codes(in_order(codes), dtype=side_dtype, validate=False)
+
+
+def _venue(table: Any, in_order: Callable[[Any], Any]) -> Any:
+    """The venue column: one venue (the usual read) without making its codes."""
+    import pyarrow as pa
+
+    column = table["venue"]
+    if pa.types.is_dictionary(column.type) and not column.null_count and column.num_chunks:
+        column = column.unify_dictionaries()
+        names = column.chunk(0).dictionary
+        if len(names) == 1 and string_dtype_is_arrow():
+            return pd.array(_repeated(str(names[0]), len(column)), dtype=string_dtype())
+    return _text(column, in_order)
 
 
 def _other(kind: str, name: str, column: Any, drop_empty: bool) -> Any:
@@ -373,7 +423,7 @@ def pa_indices(order: np.ndarray[Any, Any]) -> Any:
 
 
 def _order(
-    keys: list[np.ndarray[Any, Any]],
+    keys: list[np.ndarray[Any, Any]], prepare: Callable[[], None] | None = None
 ) -> tuple[np.ndarray[Any, Any] | None, list[np.ndarray[Any, Any]]]:
     """The row order ``np.lexsort(keys)`` gives (last key first), None if already in it;
     and the keys in that order (gathered once, reused by the caller).
@@ -383,8 +433,17 @@ def _order(
     where the first ties; a full lexsort only when that check fails.
     """
     if not keys or len(keys[0]) < 2 or _in_order(keys):
+        if prepare is not None:
+            prepare()
         return None, keys
-    order = np.argsort(keys[-1], kind="stable")
+    if prepare is None or len(keys[-1]) < 100_000:
+        order = np.argsort(keys[-1], kind="stable")
+        if prepare is not None:
+            prepare()
+    else:  # numpy's sort releases the GIL: ``prepare`` runs meanwhile
+        job = _pool().submit(np.argsort, keys[-1], kind="stable")
+        prepare()
+        order = job.result()
     ordered = _take_many(keys, order)
     if len(keys) == 1 or _ties_in_order(ordered):
         return order, ordered
@@ -445,6 +504,11 @@ def _has_null(column: Any, codes: np.ndarray[Any, Any], names: list[Any]) -> boo
     if column is not None:
         return bool(column.null_count)
     return bool((codes == len(names)).any())
+
+
+def string_dtype_is_arrow() -> bool:
+    dtype = string_dtype()
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
 
 
 _BLOCK = 1 << 16

@@ -288,11 +288,14 @@ def _read(
     if hi is not None:
         upper = ds.field(when) < pa.scalar(hi.value, pa.timestamp("ns", tz="UTC"))
         condition = upper if condition is None else condition & upper
-    names = [str(f.name) for f in schema if f.name != "date"]
+    # ``pair`` is made from the symbol (as live frames make it): not read
+    skip = {"date", "pair"} if kind in SYMBOL_KINDS else {"date"}
+    names = [str(f.name) for f in schema if f.name not in skip]
     if columns is not None:
-        unknown = [c for c in columns if c not in names]
+        known = [*names, "pair"] if "pair" in skip else names
+        unknown = [c for c in columns if c not in known]
         if unknown:
-            raise InvalidArgument(f"no column(s) {unknown} in {kind}; columns: {names}")
+            raise InvalidArgument(f"no column(s) {unknown} in {kind}; columns: {known}")
         # dedupe keys come along, and go after (see _dedupe_trades, _last_bar)
         keep = {when, "venue", "symbol", "local_timestamp", "id", "interval", *columns}
         names = [n for n in names if n in keep]

@@ -201,6 +201,11 @@ def test_reading_prunes_kinds_venues_and_days(tmp_path: Path) -> None:
     assert len(half) == 4 and half.index.min() == pd.Timestamp("2026-11-06 12:00", tz="UTC")
     cols = mdkit.read_parquet(tmp_path, "trades", venue="vb", columns=["price"])
     assert list(cols.columns) == ["venue", "symbol", "price", "local_timestamp"]
+    # ``pair`` comes from the symbol (not read from the parts), asked for or not
+    cols = mdkit.read_parquet(tmp_path, "trades", venue="vb", columns=["pair", "price"])
+    assert list(cols.columns) == ["venue", "symbol", "pair", "price", "local_timestamp"]
+    assert set(cols["pair"]) == {"AAA", "BBB"} and cols["pair"].dtype == back["pair"].dtype
+    assert list(back.columns[:3]) == ["venue", "symbol", "pair"]
     with pytest.raises(mdkit.InvalidArgument, match="kinds: trades"):
         mdkit.read_parquet(tmp_path, "trade")
 
