@@ -63,10 +63,46 @@ def _ns(array: Any) -> np.ndarray[Any, Any]:
 
 
 def _numpy(array: Any) -> np.ndarray[Any, Any]:
-    """A null-free numeric Arrow column as one numpy array (no copy for one chunk)."""
-    if hasattr(array, "chunks") and array.num_chunks == 1:
-        array = array.chunk(0)
+    """A null-free numeric Arrow column as one numpy array (no copy for one chunk: then
+    read-only)."""
+    if hasattr(array, "chunks"):
+        if array.num_chunks == 1:
+            array = array.chunk(0)
+        elif array.num_chunks > 1:
+            return _concat([c.to_numpy() for c in array.chunks])
     return np.asarray(array.to_numpy())
+
+
+def _empty(n: int, dtype: Any) -> np.ndarray[Any, Any]:
+    """A writable, uninitialised array in Arrow's memory pool.
+
+    A read makes several arrays of millions of rows: numpy takes each from fresh pages
+    (thousands of page faults per read), Arrow's pool reuses the pages of the last read.
+    """
+    import pyarrow as pa
+
+    kind = np.dtype(dtype)
+    return np.frombuffer(pa.allocate_buffer(max(1, n * kind.itemsize)), dtype=kind, count=n)
+
+
+def _concat(arrays: Sequence[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
+    out = _empty(sum(len(a) for a in arrays), arrays[0].dtype)
+    return np.concatenate(arrays, out=out)
+
+
+def _gather(values: np.ndarray[Any, Any], order: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``values[order]`` (a valid order: ``clip`` only skips numpy's buffered check),
+    written into Arrow's pool."""
+    return np.take(values, order, out=_empty(len(order), values.dtype), mode="clip")
+
+
+def _writable(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``values``, copied if read-only (a frame's columns take assignments)."""
+    if values.flags.writeable:
+        return values
+    out = _empty(len(values), values.dtype)
+    out[...] = values
+    return out
 
 
 _POOL: ThreadPoolExecutor | None = None
@@ -95,7 +131,7 @@ def _take_many(
 ) -> list[np.ndarray[Any, Any]]:
     """Numpy arrays put in ``order`` (numpy's gather; two at a time when large). The
     results are writable: pandas takes them without a copy."""
-    return _run_all([partial(np.take, a, order) for a in arrays], len(order))
+    return _run_all([partial(_gather, a, order) for a in arrays], len(order))
 
 
 def _plain_number(array: Any) -> bool:
@@ -143,8 +179,12 @@ def _cat(array: Any, categories: Sequence[str] | None = None, *, objects: bool =
     small = "int8" if len(categories) < 127 else "int64"  # pandas' own code width
     remap = np.array([position.get(n, -1) for n in names] + [-1], dtype=small)
     index = pd.Index(list(categories), dtype=object if objects else None)
+    if list(names) == list(categories[: len(names)]) and not (codes == len(names)).any():
+        mapped = codes.astype(small)  # the codes are the categories' own: no lookup
+    else:
+        mapped = np.take(remap, codes)
     # the codes are valid by construction (-1 or a position): no validation pass
-    return pd.Categorical.from_codes(remap[codes], categories=index, validate=False)
+    return pd.Categorical.from_codes(mapped, categories=index, validate=False)
 
 
 def _dict(array: Any) -> tuple[np.ndarray[Any, Any], list[Any]]:
@@ -163,7 +203,9 @@ def _dict(array: Any) -> tuple[np.ndarray[Any, Any], list[Any]]:
         if indices.null_count:
             indices = indices.fill_null(len(names))
         codes.append(indices.to_numpy())
-    return (np.concatenate(codes) if codes else np.empty(0, "int32")), names
+    if len(codes) == 1:
+        return codes[0], names
+    return (_concat(codes) if codes else np.empty(0, "int32")), names
 
 
 def table_frame(
@@ -235,7 +277,9 @@ def table_frame(
             sides = TRADE_SIDES if kind == "trades" else BOOK_SIDES
             flat["side"] = np.asarray(_cat(table["side"], list(sides)).codes)
         if "symbol" in names:
-            dict_of("symbol")
+            codes, values = dict_of("symbol")
+            if len(values) < 127 and codes.dtype != np.int8:  # gathered twice: small codes
+                dicts["symbol"] = codes.astype(np.int8), values
 
     sorting, ordered = _order(present, prepare)
     order: Any = slice(None) if sorting is None else sorting
@@ -248,7 +292,7 @@ def table_frame(
         if sorting is None:
             return values
         hit = sorted_ns.get(id(values))
-        return hit if hit is not None else values[sorting]
+        return hit if hit is not None else _gather(values, sorting)
 
     taken: dict[str, Any] = {}
 
@@ -277,7 +321,7 @@ def table_frame(
         dict_of("symbol")
     for name in names:
         if name == "local_timestamp" and local_ns is not None:
-            tasks.append((name, lambda: _utc_index(in_order(local_ns))))
+            tasks.append((name, lambda: _utc_index(_writable(in_order(local_ns)))))
             continue
         if name == "timestamp":
             continue
@@ -306,7 +350,7 @@ def table_frame(
     out: dict[str, Any] = {
         name: value for (name, _), value in zip(tasks, results, strict=True) if value is not _SKIP
     }
-    index = _utc_index(in_order(when_ns)).rename("timestamp")
+    index = _utc_index(_writable(in_order(when_ns))).rename("timestamp")
     df = new_frame(out, index, {})  # ``pair`` too, for older datasets
     if dedupe and venue is not None:
         group = np.asarray(venue, dtype="int64")
@@ -348,7 +392,7 @@ def _number(
     kind: str, name: str, in_order: Callable[[Any], Any], values: Any, drop_empty: bool
 ) -> Any:
     """A null-free number column (numpy) in the read's row order (trade ids as ``Int64``)."""
-    values = in_order(values)
+    values = _writable(in_order(values))
     if name == "id" and kind == "trades":
         mask = np.zeros(len(values), dtype=bool)
         return pd.arrays.IntegerArray(values.astype("int64", copy=False), mask)
