@@ -68,8 +68,13 @@ def test_part_schema_is_the_contract(data: Path) -> None:
     assert str(schema.field("side").type) == "dictionary<values=string, indices=int32, ordered=0>"
     assert schema.field("price").type == "double" and schema.field("id").type == "int64"
     assert "venue" not in schema.names and "symbol" not in schema.names  # in the path
-    meta = pq.ParquetFile(path).metadata
-    assert meta.row_group(0).column(0).compression == "LZ4"
+    meta = pq.ParquetFile(path).metadata.row_group(0)
+    by_name = {meta.column(i).path_in_schema: meta.column(i) for i in range(meta.num_columns)}
+    # times and ids delta-encoded and not compressed; numbers and text LZ4
+    for name in ("timestamp", "local_timestamp", "id"):
+        assert "DELTA_BINARY_PACKED" in by_name[name].encodings
+        assert by_name[name].compression == "UNCOMPRESSED"
+    assert by_name["price"].compression == "LZ4" and by_name["side"].compression == "LZ4"
     assert b"mdkit.attrs" in schema.metadata
 
 
