@@ -227,8 +227,13 @@ def table_frame(
         return _gaps(table, attrs)
     if kind == "raw":
         return _raw(table, attrs)
-    when_ns = _ns(table["timestamp"])
-    local_ns = _ns(table["local_timestamp"]) if "local_timestamp" in table.column_names else None
+    if "local_timestamp" in table.column_names:
+        when_ns, local_ns = _run_all(
+            [partial(_ns, table["timestamp"]), partial(_ns, table["local_timestamp"])],
+            table.num_rows,
+        )
+    else:
+        when_ns, local_ns = _ns(table["timestamp"]), None
     names = table.column_names
 
     def codes_of(name: str) -> Any:
@@ -539,9 +544,30 @@ def _text(
             # gather (Arrow arrays are immutable: the chunks share one buffer)
             return pd.array(_repeated(str(names[0]), len(codes)), dtype=dtype)
         picked = gather(codes)
-        values = pa.array([*names, None], type=pa.large_string()).take(pa.array(picked))
+        values = _same_width(names, picked, _has_null(column, codes, names))
+        if values is None:
+            values = pa.array([*names, None], type=pa.large_string()).take(pa.array(picked))
         return pd.array(values, dtype=dtype)
     return strings(np.asarray([*names, None], dtype=object)[gather(codes)])
+
+
+def _same_width(names: list[Any], picked: np.ndarray[Any, Any], nulls: bool) -> Any:
+    """Strings of one byte length (symbols, pairs) built by numpy: a gather of fixed-size
+    items and evenly spaced offsets, twice as fast as Arrow's take. None otherwise."""
+    import pyarrow as pa
+
+    raw = [n.encode() for n in names if n is not None]
+    if nulls or not raw or len(raw) != len(names) or len({len(r) for r in raw}) != 1:
+        return None
+    width, n = len(raw[0]), len(picked)
+    if not width:
+        return None
+    kind = np.dtype(f"u{width}") if width in (1, 2, 4, 8) else np.dtype(f"S{width}")
+    table = np.frombuffer(b"".join(raw), dtype=kind)
+    data = np.take(table, picked, out=_empty(n, kind), mode="clip")
+    offsets = _empty(n + 1, np.int64)
+    np.multiply(np.arange(n + 1, dtype=np.int64), width, out=offsets)
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def _has_null(column: Any, codes: np.ndarray[Any, Any], names: list[Any]) -> bool:

@@ -130,10 +130,10 @@ def _checked(
         except FileNotFoundError:
             return path, {}, "gone"
 
-    if len(files) > 8:
+    if len(files) > 8 and not root.local:  # an object store's latency: footers at once
         with ThreadPoolExecutor(max_workers=8) as pool:
             results = list(pool.map(one, files))
-    else:
+    else:  # a local footer reads in ~0.1 ms: fewer than starting threads costs
         results = [one(f) for f in files]
     good, metas = [], []
     for path, meta, problem in results:

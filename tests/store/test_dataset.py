@@ -279,3 +279,39 @@ def test_an_interrupted_compaction_is_finished_not_doubled(
 
 def test_every_kind_is_known() -> None:
     assert set(t.STREAM_KINDS) < set(KINDS) and {"raw", "gaps", "book"} < set(KINDS)
+
+
+@pytest.mark.parametrize("rows", [50, 150_000])
+def test_a_frame_read_back_takes_assignments(tmp_path: Path, rows: int) -> None:
+    """Every column of a read frame is writable, as a live frame's (no read-only Arrow
+    buffers): one part in order, and two symbols' parts merged into time order."""
+    rng = np.random.default_rng(5)
+    index = pd.DatetimeIndex(
+        pd.Timestamp("2026-11-02", tz="UTC")
+        + pd.to_timedelta(np.sort(rng.integers(0, 10**13, rows))),
+        name="timestamp",
+    )
+    symbols = ["aaa"] * rows if rows < 100 else list(rng.choice(["aaa", "bbb"], rows))
+    df = pd.DataFrame(
+        {
+            "venue": pd.Categorical(["va"] * rows),
+            "symbol": pd.Categorical(symbols),
+            "id": np.arange(rows, dtype="int64"),
+            "side": pd.Categorical(["buy"] * rows, categories=["buy", "sell"]),
+            "price": rng.random(rows),
+            "amount": rng.random(rows),
+            "local_timestamp": index + pd.Timedelta("1ms"),
+        },
+        index=index,
+    )
+    write_frame(tmp_path, "trades", df)
+    back = mdkit.read_parquet(tmp_path, "trades")
+    assert len(back) == rows
+    first = back.index[0]
+    back.loc[first, "price"] = -1.0
+    back.loc[first, "amount"] = -2.0
+    back.loc[first, "id"] = -3
+    back.loc[first, "local_timestamp"] = pd.Timestamp("2000-01-01", tz="UTC")
+    row = back.iloc[0]
+    assert (row["price"], row["amount"], row["id"]) == (-1.0, -2.0, -3)
+    assert row["local_timestamp"] == pd.Timestamp("2000-01-01", tz="UTC")

@@ -77,3 +77,29 @@ def test_keys_taken_two_at_a_time_equal_numpys_gather() -> None:
     order = rng.permutation(120_000)
     for key, got in zip(keys, _take_many(keys, order), strict=True):
         assert np.array_equal(got, key[order])
+
+
+_ASCII = st.characters(min_codepoint=97, max_codepoint=122)
+
+
+@st.composite
+def _names(draw: st.DrawFn) -> list[str]:
+    if draw(st.booleans()):  # one byte length: numpy's fixed-width path (1, 2, 4, 8 too)
+        width = draw(st.integers(1, 9))
+        text = st.text(_ASCII, min_size=width, max_size=width)
+        return draw(st.lists(text, min_size=1, max_size=5, unique=True))
+    return draw(st.lists(st.text(max_size=9), min_size=1, max_size=5, unique=True))
+
+
+@settings(max_examples=200, deadline=None)
+@given(names=_names(), picks=st.lists(st.integers(0, 5), min_size=0, max_size=40))
+def test_text_columns_equal_arrows_own_decoding(names: list[str], picks: list[int]) -> None:
+    # names of one byte length take numpy's fixed-width path; others Arrow's take
+    import pyarrow as pa
+
+    values = [names[p] if p < len(names) else None for p in picks]
+    column = pa.chunked_array([pa.array(values, pa.string()).dictionary_encode()])
+    order = np.argsort(np.arange(len(values)) % 3, kind="stable")  # a shuffle
+    got = _text(column, lambda codes: codes[order])
+    expected = [values[i] for i in order]
+    assert [None if pd.isna(v) else v for v in got] == expected
