@@ -286,7 +286,8 @@ def table_frame(
             if len(values) < 127 and codes.dtype != np.int8:  # gathered twice: small codes
                 dicts["symbol"] = codes.astype(np.int8), values
 
-    sorting, ordered = _order(present, prepare)
+    lengths = [len(c) for c in table["timestamp"].chunks]
+    sorting, ordered = _order(present, prepare, np.cumsum(lengths[:-1]).tolist())
     order: Any = slice(None) if sorting is None else sorting
     sorted_ns: dict[int, np.ndarray[Any, Any]] = {
         id(k): v for k, v in zip(present, ordered, strict=True)
@@ -472,14 +473,18 @@ def pa_indices(order: np.ndarray[Any, Any]) -> Any:
 
 
 def _order(
-    keys: list[np.ndarray[Any, Any]], prepare: Callable[[], None] | None = None
+    keys: list[np.ndarray[Any, Any]],
+    prepare: Callable[[], None] | None = None,
+    cuts: Sequence[int] = (),
 ) -> tuple[np.ndarray[Any, Any] | None, list[np.ndarray[Any, Any]]]:
     """The row order ``np.lexsort(keys)`` gives (last key first), None if already in it;
     and the keys in that order (gathered once, reused by the caller).
 
     Parts are written (and compacted) in that order, so a read is a few sorted runs:
     a stable sort on the first key merges them, and the other keys are checked only
-    where the first ties; a full lexsort only when that check fails.
+    where the first ties; a full lexsort only when that check fails. ``prepare`` runs
+    while the sort does (in the pool); ``cuts``: row positions where the parts' days
+    change, where the sort may be split in two.
     """
     if not keys or len(keys[0]) < 2 or _in_order(keys):
         if prepare is not None:
@@ -490,14 +495,41 @@ def _order(
         if prepare is not None:
             prepare()
     else:  # numpy's sort releases the GIL: ``prepare`` runs meanwhile
-        job = _pool().submit(np.argsort, keys[-1], kind="stable")
-        prepare()
-        order = job.result()
+        order = _argsort_around(keys[-1], prepare, cuts)
     ordered = _take_many(keys, order)
     if len(keys) == 1 or _ties_in_order(ordered):
         return order, ordered
     order = np.lexsort(keys)
     return order, [k[order] for k in keys]
+
+
+_DAY_NS = 86_400_000_000_000
+
+
+def _argsort_around(
+    key: np.ndarray[Any, Any], prepare: Callable[[], None], cuts: Sequence[int]
+) -> np.ndarray[Any, Any]:
+    """``np.argsort(key, kind="stable")`` in the pool while ``prepare`` runs here; in two
+    halves at once when a cut near the middle parts the days (every row before it sorts
+    before every row after it: checked, else one sort of the whole)."""
+    n = len(key)
+    split = 0
+    for cut in cuts:
+        if n // 8 < cut < n - n // 8 and key[cut - 1] // _DAY_NS < key[cut] // _DAY_NS:
+            if not split or abs(cut - n // 2) < abs(split - n // 2):
+                split = cut
+    if not split:
+        job = _pool().submit(np.argsort, key, kind="stable")
+        prepare()
+        return np.asarray(job.result())
+    first = _pool().submit(np.argsort, key[:split], kind="stable")
+    second = _pool().submit(np.argsort, key[split:], kind="stable")
+    prepare()
+    head, tail = first.result(), second.result()
+    if key[head[-1]] <= key[split + tail[0]]:  # stable: ties keep the parts' order
+        tail += split
+        return np.concatenate((head, tail))
+    return np.argsort(key, kind="stable")  # a late row: the days do not part
 
 
 def _in_order(keys: list[np.ndarray[Any, Any]]) -> bool:

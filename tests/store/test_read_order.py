@@ -103,3 +103,31 @@ def test_text_columns_equal_arrows_own_decoding(names: list[str], picks: list[in
     got = _text(column, lambda codes: codes[order])
     expected = [values[i] for i in order]
     assert [None if pd.isna(v) else v for v in got] == expected
+
+
+@pytest.mark.parametrize("crossing", [False, True])
+def test_a_sort_split_at_a_day_gives_lexsorts_order(crossing: bool) -> None:
+    # three days of 4 sorted runs each (parts), ties included; sorted in two halves at
+    # the day cut nearest the middle. ``crossing``: a part of day 0 holds a row of day 1,
+    # so the halves do not part: one sort of the whole instead.
+    rng = np.random.default_rng(6)
+    day = 86_400_000_000_000
+    runs, cuts, at = [], [], 0
+    for d in range(3):
+        for _ in range(4):
+            run = np.sort(rng.integers(d * day, (d + 1) * day, 40_000) // 1000 * 1000)
+            runs.append(run)
+            at += len(run)
+            cuts.append(at)
+    primary = np.concatenate(runs)
+    if crossing:  # day 0's first part ends in day 1 (a late row)
+        primary[40_000 - 1] = day + 10**12
+    secondary = rng.integers(0, 3, len(primary))
+    keys = [secondary, primary]
+    called = []
+    got, ordered = _order(keys, lambda: called.append(1), cuts[:-1])
+    expected = np.lexsort(keys)
+    assert called == [1]
+    assert got is not None and np.array_equal(got, expected)
+    for key, back in zip(keys, ordered, strict=True):
+        assert np.array_equal(back, key[expected])
