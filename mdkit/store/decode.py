@@ -6,6 +6,7 @@ Arrow tables read from a dataset become the frames a live capture gives
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -111,12 +112,22 @@ _POOL_LOCK = threading.Lock()
 
 def _pool() -> ThreadPoolExecutor:
     """Two worker threads kept for the reads' column work (numpy's gathers and Arrow's
-    kernels release the GIL); made once, not per read. A task never waits on another."""
+    kernels release the GIL); made once, not per read (again in a forked child, which
+    has none of its parent's threads). A task never waits on another."""
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
             _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mdkit-read")
         return _POOL
+
+
+def _forget_pool() -> None:
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _run_all(tasks: Sequence[Callable[[], Any]], rows: int) -> list[Any]:

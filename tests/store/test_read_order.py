@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -131,3 +133,38 @@ def test_a_sort_split_at_a_day_gives_lexsorts_order(crossing: bool) -> None:
     assert got is not None and np.array_equal(got, expected)
     for key, back in zip(keys, ordered, strict=True):
         assert np.array_equal(back, key[expected])
+
+
+def test_a_forked_child_reads_with_its_own_threads(tmp_path: Path) -> None:
+    # the parent's read started the pool's threads; a fork has none of them
+    import multiprocessing
+
+    import mdkit
+    from mdkit.store import write_frame
+
+    n = 120_000
+    index = pd.date_range("2026-11-02", periods=n, freq="1ms", tz="UTC", name="timestamp")
+    df = pd.DataFrame(
+        {
+            "venue": pd.Categorical(["va"] * n),
+            "symbol": pd.Categorical(np.where(np.arange(n) % 2, "aaa", "bbb")),
+            "id": np.arange(n, dtype="int64"),
+            "side": pd.Categorical(["buy"] * n, categories=["buy", "sell"]),
+            "price": np.ones(n),
+            "amount": np.ones(n),
+            "local_timestamp": index,
+        },
+        index=index,
+    )
+    write_frame(tmp_path, "trades", df)
+    assert len(mdkit.read_parquet(tmp_path, "trades")) == n  # the pool is running
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        rows = pool.apply_async(_rows, (str(tmp_path),)).get(timeout=60)
+    assert rows == n
+
+
+def _rows(path: str) -> int:
+    import mdkit
+
+    return len(mdkit.read_parquet(path, "trades"))
