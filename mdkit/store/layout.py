@@ -19,6 +19,7 @@ writer left is removed by the next compaction. On an object store a part is one 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -131,8 +132,6 @@ def arrow_schema(kind: str, df: pd.DataFrame | None = None) -> Any:
     """
     import pyarrow as pa
 
-    from mdkit.data import tables as t
-
     if kind == "book":
         assert df is not None
         fields = [pa.field("timestamp", pa.timestamp("ns", tz="UTC"))]
@@ -140,6 +139,16 @@ def arrow_schema(kind: str, df: pd.DataFrame | None = None) -> Any:
             pa.field(str(c), _arrow_type(df[c].dtype)) for c in df.columns if c not in _PARTS
         ]
         return pa.schema(fields)
+    return _kind_schema(kind)
+
+
+@functools.cache
+def _kind_schema(kind: str) -> Any:
+    """Every kind's schema but book's (made once: an empty live frame takes ~1 ms)."""
+    import pyarrow as pa
+
+    from mdkit.data import tables as t
+
     if kind == "raw":
         return pa.schema(
             [
