@@ -6,10 +6,7 @@ Arrow tables read from a dataset become the frames a live capture gives
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -27,6 +24,22 @@ from mdkit.data.frames import (
     string_dtype,
     strings,
 )
+from mdkit.store.arrays import categorical as _cat
+from mdkit.store.arrays import codes_and_names as _dict
+from mdkit.store.arrays import flat as _numpy
+from mdkit.store.arrays import gather as _gather
+from mdkit.store.arrays import nanoseconds as _ns
+from mdkit.store.arrays import plain_number as _plain_number
+from mdkit.store.arrays import repeated as _repeated
+from mdkit.store.arrays import run_all as _run_all
+from mdkit.store.arrays import string_dtype_is_arrow
+from mdkit.store.arrays import text_column as _text
+from mdkit.store.arrays import utc as _utc
+from mdkit.store.arrays import utc_index as _utc_index
+from mdkit.store.arrays import writable as _writable
+from mdkit.store.order import dedupe_trades as _dedupe_trades
+from mdkit.store.order import row_order as _order
+from mdkit.store.order import unique_runs as _unique_runs
 
 __all__ = ["empty_frame", "table_frame"]
 
@@ -46,177 +59,6 @@ def empty_frame(kind: str) -> pd.DataFrame:
         df = t.stream_frame(kind, t.empty_columns(kind), attrs={})
     df.insert(0, "venue", pd.Series(strings([]), index=df.index))
     return df
-
-
-def _utc(array: Any) -> pd.DatetimeIndex:
-    ns = np.asarray(array.cast("int64").fill_null(np.iinfo("int64").min), dtype="int64")
-    return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
-
-
-def _ns(array: Any) -> np.ndarray[Any, Any]:
-    """A timestamp column as int64 nanoseconds (null: NaT's value), one copy at most."""
-    import pyarrow as pa
-
-    ints = array.cast(pa.int64())
-    if ints.null_count:
-        ints = ints.fill_null(np.iinfo("int64").min)
-    return _numpy(ints)
-
-
-def _numpy(array: Any) -> np.ndarray[Any, Any]:
-    """A null-free numeric Arrow column as one numpy array (no copy for one chunk: then
-    read-only)."""
-    if hasattr(array, "chunks"):
-        if array.num_chunks == 1:
-            array = array.chunk(0)
-        elif array.num_chunks > 1:
-            return _concat([c.to_numpy() for c in array.chunks])
-    return np.asarray(array.to_numpy())
-
-
-def _empty(n: int, dtype: Any) -> np.ndarray[Any, Any]:
-    """A writable, uninitialised array in Arrow's memory pool.
-
-    A read makes several arrays of millions of rows: numpy takes each from fresh pages
-    (thousands of page faults per read), Arrow's pool reuses the pages of the last read.
-    """
-    import pyarrow as pa
-
-    kind = np.dtype(dtype)
-    return np.frombuffer(pa.allocate_buffer(max(1, n * kind.itemsize)), dtype=kind, count=n)
-
-
-def _concat(arrays: Sequence[np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
-    out = _empty(sum(len(a) for a in arrays), arrays[0].dtype)
-    return np.concatenate(arrays, out=out)
-
-
-def _gather(values: np.ndarray[Any, Any], order: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """``values[order]`` (a valid order: ``clip`` only skips numpy's buffered check),
-    written into Arrow's pool."""
-    return np.take(values, order, out=_empty(len(order), values.dtype), mode="clip")
-
-
-def _writable(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """``values``, copied if read-only (a frame's columns take assignments)."""
-    if values.flags.writeable:
-        return values
-    out = _empty(len(values), values.dtype)
-    out[...] = values
-    return out
-
-
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor:
-    """Two worker threads kept for the reads' column work (numpy's gathers and Arrow's
-    kernels release the GIL); made once, not per read (again in a forked child, which
-    has none of its parent's threads). A task never waits on another."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mdkit-read")
-        return _POOL
-
-
-def _forget_pool() -> None:
-    global _POOL, _POOL_LOCK
-    _POOL, _POOL_LOCK = None, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
-
-
-def _run_all(tasks: Sequence[Callable[[], Any]], rows: int) -> list[Any]:
-    """Results of ``tasks``, in the pool when the columns are large enough to gain."""
-    if len(tasks) < 2 or rows < 100_000:
-        return [task() for task in tasks]
-    return list(_pool().map(lambda task: task(), tasks))
-
-
-def _take_many(
-    arrays: Sequence[np.ndarray[Any, Any]], order: np.ndarray[Any, Any]
-) -> list[np.ndarray[Any, Any]]:
-    """Numpy arrays put in ``order`` (numpy's gather; two at a time when large). The
-    results are writable: pandas takes them without a copy."""
-    return _run_all([partial(_gather, a, order) for a in arrays], len(order))
-
-
-def _plain_number(array: Any) -> bool:
-    import pyarrow as pa
-
-    kind = array.type
-    return bool(array.null_count == 0 and (pa.types.is_integer(kind) or pa.types.is_floating(kind)))
-
-
-_UTC = pd.DatetimeTZDtype("ns", "UTC")
-
-
-def _utc_index(ns: np.ndarray[Any, Any]) -> pd.DatetimeIndex:
-    """Nanoseconds (NaT's value for missing) as a UTC DatetimeIndex, without a copy.
-
-    pandas' public constructors localize naive values, which copies them even for UTC;
-    ``DatetimeArray._simple_new`` wraps them as they are (the public path otherwise).
-    """
-    values = ns.view("M8[ns]")
-    simple_new = getattr(pd.arrays.DatetimeArray, "_simple_new", None)
-    if simple_new is not None and values.flags.writeable:
-        try:
-            return pd.DatetimeIndex(simple_new(values, dtype=_UTC), copy=False)
-        except (TypeError, ValueError):  # pragma: no cover - another pandas
-            pass
-    return pd.DatetimeIndex(values, dtype=_UTC, copy=False)
-
-
-def _strings(array: Any) -> np.ndarray[Any, Any]:
-    codes, names = _dict(array)
-    out = np.asarray(names + [None], dtype=object)
-    return np.asarray(out[codes], dtype=object)
-
-
-def _cat(array: Any, categories: Sequence[str] | None = None, *, objects: bool = False) -> Any:
-    """A string or dictionary column as a pandas Categorical, built from codes.
-
-    Categories: ``categories`` (fixed, e.g. the sides), else the sorted values
-    (object-dtype categories where the live frames have them, ``objects``).
-    """
-    codes, names = _dict(array)
-    if categories is None:
-        categories = sorted(n for n in names if n is not None)
-    position = {c: i for i, c in enumerate(categories)}
-    small = "int8" if len(categories) < 127 else "int64"  # pandas' own code width
-    remap = np.array([position.get(n, -1) for n in names] + [-1], dtype=small)
-    index = pd.Index(list(categories), dtype=object if objects else None)
-    if list(names) == list(categories[: len(names)]) and not (codes == len(names)).any():
-        mapped = codes.astype(small)  # the codes are the categories' own: no lookup
-    else:
-        mapped = np.take(remap, codes)
-    # the codes are valid by construction (-1 or a position): no validation pass
-    return pd.Categorical.from_codes(mapped, categories=index, validate=False)
-
-
-def _dict(array: Any) -> tuple[np.ndarray[Any, Any], list[Any]]:
-    """Codes (-1 → index of None, the last) and names of a string or dictionary column."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if not pa.types.is_dictionary(array.type):
-        array = pc.dictionary_encode(array.cast("string"))
-    array = array.unify_dictionaries() if hasattr(array, "unify_dictionaries") else array
-    chunks = array.chunks if hasattr(array, "chunks") else [array]
-    names = chunks[0].dictionary.cast("string").to_pylist() if chunks else []
-    codes = []
-    for chunk in chunks:
-        indices = chunk.indices
-        if indices.null_count:
-            indices = indices.fill_null(len(names))
-        codes.append(indices.to_numpy())
-    if len(codes) == 1:
-        return codes[0], names
-    return (_concat(codes) if codes else np.empty(0, "int32")), names
 
 
 def table_frame(
@@ -481,217 +323,6 @@ def pa_indices(order: np.ndarray[Any, Any]) -> Any:
     import pyarrow as pa
 
     return pa.array(order, type=pa.int64())
-
-
-def _order(
-    keys: list[np.ndarray[Any, Any]],
-    prepare: Callable[[], None] | None = None,
-    cuts: Sequence[int] = (),
-) -> tuple[np.ndarray[Any, Any] | None, list[np.ndarray[Any, Any]]]:
-    """The row order ``np.lexsort(keys)`` gives (last key first), None if already in it;
-    and the keys in that order (gathered once, reused by the caller).
-
-    Parts are written (and compacted) in that order, so a read is a few sorted runs:
-    a stable sort on the first key merges them, and the other keys are checked only
-    where the first ties; a full lexsort only when that check fails. ``prepare`` runs
-    while the sort does (in the pool); ``cuts``: row positions where the parts' days
-    change, where the sort may be split in two.
-    """
-    if not keys or len(keys[0]) < 2 or _in_order(keys):
-        if prepare is not None:
-            prepare()
-        return None, keys
-    if prepare is None or len(keys[-1]) < 100_000:
-        order = np.argsort(keys[-1], kind="stable")
-        if prepare is not None:
-            prepare()
-    else:  # numpy's sort releases the GIL: ``prepare`` runs meanwhile
-        order = _argsort_around(keys[-1], prepare, cuts)
-    ordered = _take_many(keys, order)
-    if len(keys) == 1 or _ties_in_order(ordered):
-        return order, ordered
-    order = np.lexsort(keys)
-    return order, [k[order] for k in keys]
-
-
-_DAY_NS = 86_400_000_000_000
-
-
-def _argsort_around(
-    key: np.ndarray[Any, Any], prepare: Callable[[], None], cuts: Sequence[int]
-) -> np.ndarray[Any, Any]:
-    """``np.argsort(key, kind="stable")`` in the pool while ``prepare`` runs here; in two
-    halves at once when a cut near the middle parts the days (every row before it sorts
-    before every row after it: checked, else one sort of the whole)."""
-    n = len(key)
-    split = 0
-    for cut in cuts:
-        if n // 8 < cut < n - n // 8 and key[cut - 1] // _DAY_NS < key[cut] // _DAY_NS:
-            if not split or abs(cut - n // 2) < abs(split - n // 2):
-                split = cut
-    if not split:
-        job = _pool().submit(np.argsort, key, kind="stable")
-        prepare()
-        return np.asarray(job.result())
-    first = _pool().submit(np.argsort, key[:split], kind="stable")
-    second = _pool().submit(np.argsort, key[split:], kind="stable")
-    prepare()
-    head, tail = first.result(), second.result()
-    if key[head[-1]] <= key[split + tail[0]]:  # stable: ties keep the parts' order
-        tail += split
-        return np.concatenate((head, tail))
-    return np.argsort(key, kind="stable")  # a late row: the days do not part
-
-
-def _in_order(keys: list[np.ndarray[Any, Any]]) -> bool:
-    tie: Any = None
-    for key in reversed(keys):
-        after, before = key[1:], key[:-1]
-        back = after < before
-        if (back if tie is None else back & tie).any():
-            return False
-        same = after == before
-        tie = same if tie is None else tie & same
-        if not tie.any():
-            return True
-    return True
-
-
-def _ties_in_order(keys: list[np.ndarray[Any, Any]]) -> bool:
-    """``_in_order`` for keys whose last is sorted: only its ties are compared."""
-    last = keys[-1]
-    at = np.flatnonzero(last[1:] == last[:-1])
-    for key in reversed(keys[:-1]):
-        if not len(at):
-            return True
-        after, before = key[at + 1], key[at]
-        if bool((after < before).any()):
-            return False
-        at = at[after == before]
-    return True
-
-
-def _text(
-    column: Any, gather: Any, coded: tuple[np.ndarray[Any, Any], list[Any]] | None = None
-) -> Any:
-    """A string or dictionary Arrow column as the live frames' strings, its rows put in
-    order by ``gather`` on the codes (strings are made once, for the rows in order);
-    ``coded``: the column's ``_dict`` if already made (``column`` may then be None)."""
-    import pyarrow as pa
-
-    codes, names = _dict(column) if coded is None else coded
-    dtype = string_dtype()
-    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        if len(names) == 1 and names[0] is not None and not _has_null(column, codes, names):
-            # one value (one venue, one symbol): the same block of it over and over, no
-            # gather (Arrow arrays are immutable: the chunks share one buffer)
-            return pd.array(_repeated(str(names[0]), len(codes)), dtype=dtype)
-        picked = gather(codes)
-        values = _same_width(names, picked, _has_null(column, codes, names))
-        if values is None:
-            values = pa.array([*names, None], type=pa.large_string()).take(pa.array(picked))
-        return pd.array(values, dtype=dtype)
-    return strings(np.asarray([*names, None], dtype=object)[gather(codes)])
-
-
-def _same_width(names: list[Any], picked: np.ndarray[Any, Any], nulls: bool) -> Any:
-    """Strings of one byte length (symbols, pairs) built by numpy: a gather of fixed-size
-    items and evenly spaced offsets, twice as fast as Arrow's take. None otherwise."""
-    import pyarrow as pa
-
-    raw = [n.encode() for n in names if n is not None]
-    if nulls or not raw or len(raw) != len(names) or len({len(r) for r in raw}) != 1:
-        return None
-    width, n = len(raw[0]), len(picked)
-    if not width:
-        return None
-    kind = np.dtype(f"u{width}") if width in (1, 2, 4, 8) else np.dtype(f"S{width}")
-    table = np.frombuffer(b"".join(raw), dtype=kind)
-    data = np.take(table, picked, out=_empty(n, kind), mode="clip")
-    offsets = _empty(n + 1, np.int64)
-    np.multiply(np.arange(n + 1, dtype=np.int64), width, out=offsets)
-    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
-
-
-def _has_null(column: Any, codes: np.ndarray[Any, Any], names: list[Any]) -> bool:
-    if column is not None:
-        return bool(column.null_count)
-    return bool((codes == len(names)).any())
-
-
-def string_dtype_is_arrow() -> bool:
-    dtype = string_dtype()
-    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
-
-
-_BLOCK = 1 << 16
-
-
-def _repeated(text: str, n: int) -> Any:
-    """A chunked large-string Arrow array of ``n`` times ``text``."""
-    import pyarrow as pa
-
-    raw = text.encode()
-    size = min(n, _BLOCK)
-    offsets = np.arange(size + 1, dtype="int64") * len(raw)
-    block = pa.LargeStringArray.from_buffers(size, pa.py_buffer(offsets), pa.py_buffer(raw * size))
-    chunks = [block] * (n // size if size else 0)
-    if size and n % size:
-        chunks.append(block.slice(0, n % size))
-    return pa.chunked_array(chunks, type=pa.large_string())
-
-
-def _arrow_strings(column: Any) -> Any:
-    """A string or dictionary Arrow column as the live frames' string array (fast path:
-    Arrow-backed strings straight from Arrow)."""
-    import pyarrow as pa
-
-    dtype = string_dtype()
-    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        return pd.array(column.cast(pa.large_string()), dtype=dtype)
-    return strings(_strings(column))
-
-
-def _unique_runs(group: np.ndarray[Any, Any], ids: np.ndarray[Any, Any]) -> bool:
-    """Whether no (group, id) pair repeats, shown without hashing when it can be.
-
-    The rows are cut into runs of one group with strictly increasing ids (a group's
-    trades in time order usually are one run); no pair repeats when the runs of each
-    group cover disjoint id ranges. False (hash instead) when that does not show
-    it: overlapping runs (there may be duplicates) or too many runs to be worth it.
-    """
-    n = len(ids)
-    if n < 2:
-        return True
-    cut = np.flatnonzero((group[1:] != group[:-1]) | (ids[1:] <= ids[:-1])) + 1
-    if len(cut) > max(64, n // 256):
-        return False
-    first = np.concatenate(([0], cut))
-    last = np.concatenate((cut, [n])) - 1
-    by = np.lexsort((ids[first], group[first]))
-    g, lo, hi = group[first][by], ids[first][by], ids[last][by]
-    # sorted by (group, first id): disjoint when each run starts past the previous end
-    return not bool(((g[1:] == g[:-1]) & (lo[1:] <= hi[:-1])).any())
-
-
-def _dedupe_trades(df: pd.DataFrame, group: np.ndarray[Any, Any]) -> pd.DataFrame:
-    """Keep the first of the trades with the same venue and symbol (``group`` codes) and id."""
-    ids = df["id"].array
-    has = ~np.asarray(ids.isna(), dtype=bool)
-    if not has.any():
-        return df
-    # One int64 key per (group, id): hashing one column is several times faster.
-    values = np.asarray(ids.to_numpy(dtype="int64", na_value=0))
-    groups = int(group.max(initial=0)) + 1
-    if groups == 1:
-        key = values
-    elif int(np.abs(values).max(initial=0)) < (2**62) // groups:
-        key = values * groups + group  # fits: no factorize pass
-    else:
-        id_codes, uniques = pd.factorize(values)
-        key = group.astype("int64") * max(1, len(uniques)) + id_codes
-    dup = pd.Series(key).duplicated(keep="first").to_numpy() & has
-    return df[~dup] if dup.any() else df
 
 
 def _last_bar(df: pd.DataFrame) -> pd.DataFrame:

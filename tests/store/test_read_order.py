@@ -10,7 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mdkit.store.decode import _order, _take_many, _text, _unique_runs
+from mdkit.store.arrays import take_many as _take_many
+from mdkit.store.arrays import text_column as _text
+from mdkit.store.order import row_order as _order
+from mdkit.store.order import unique_runs as _unique_runs
 
 
 @settings(max_examples=200, deadline=None)
