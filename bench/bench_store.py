@@ -29,6 +29,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -131,31 +132,58 @@ def throughput(rows: int, flushes: int) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def rss_mib() -> float:
+def rss_mib(field: str = "VmRSS") -> float:
+    """A memory figure of this process from /proc/self/status, MiB (``RssAnon``: heap
+    and anonymous maps; ``RssFile``: mapped files, the libraries' code among them)."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def recorder(minutes: float, rate: float) -> None:
+def recorder(
+    minutes: float, rate: float, rotate: str = "5min", every: float = 30.0, trace: int = 0
+) -> None:
+    import pyarrow as pa
+
     from mdkit.sandbox import Sandbox
 
     work = Path(tempfile.mkdtemp(prefix="bench_recorder_"))
     samples: list[tuple[float, float, str]] = []
     lines: list[str] = []
     stop = threading.Event()
-    every = min(30.0, minutes * 15)
+    every = min(every, minutes * 15)
+    if trace:
+        import tracemalloc
+
+        tracemalloc.start(trace)
+    snapshots: list[Any] = []
 
     def sample() -> None:
         t0 = time.monotonic()
         while not stop.wait(every):
             samples.append((time.monotonic() - t0, rss_mib(), lines[-1] if lines else ""))
+            arrow = pa.total_allocated_bytes() / 2**20
             print(
-                f"{samples[-1][0]:6.0f} s  RSS {samples[-1][1]:7.1f} MiB  {samples[-1][2]}",
+                f"{samples[-1][0]:6.0f} s  RSS {samples[-1][1]:7.1f} MiB  "
+                f"(anon {rss_mib('RssAnon'):6.1f}, files {rss_mib('RssFile'):5.1f})  "
+                f"arrow {arrow:5.1f} MiB  {samples[-1][2]}",
                 flush=True,
             )
+            if trace:
+                snap = tracemalloc.take_snapshot().filter_traces(
+                    [tracemalloc.Filter(False, tracemalloc.__file__)]
+                )
+                total = sum(s.size for s in snap.statistics("filename")) / 2**20
+                print(f"        python heap (tracemalloc) {total:.1f} MiB", flush=True)
+                if snapshots:
+                    for stat in snap.compare_to(snapshots[0], "traceback")[:8]:
+                        if stat.size_diff > 50_000 or stat.size_diff < -50_000:
+                            where = " <- ".join(str(f) for f in stat.traceback[-trace:][:4])
+                            print(f"        {stat.size_diff / 1024:+9.0f} KiB {where}")
+                elif samples[-1][0] >= 2 * every - 1:  # the baseline: after the first sample
+                    snapshots.append(snap)
 
     syms = ["btcusdt", "ethusdt", "ltcusdt", "crousdt"]
     try:
@@ -166,7 +194,7 @@ def recorder(minutes: float, rate: float) -> None:
                 work,
                 [("cryptocom", syms, ["trades", "book"])],
                 flush="5s",
-                rotate="5min",
+                rotate=rotate,
                 status_every=every,
                 seconds=minutes * 60,
                 on_status=lines.append,
@@ -180,6 +208,12 @@ def recorder(minutes: float, rate: float) -> None:
             f"RSS first fifth {np.mean(first):.1f} MiB, last fifth {np.mean(last):.1f} MiB, "
             f"max {max(s[1] for s in samples):.1f} MiB over {len(samples)} samples"
         )
+        tens = [
+            min(samples, key=lambda s: abs(s[0] - mark))[1]
+            for mark in range(600, int(minutes * 60) + 1, 600)
+        ]
+        if tens:
+            print("RSS at each 10 minutes: " + " -> ".join(f"{r:.1f}" for r in tens) + " MiB")
         n = sum(1 for _ in work.rglob("*.parquet"))
         print(f"parts on disk {n}")
     finally:
@@ -197,11 +231,18 @@ def main() -> None:
     p = sub.add_parser("recorder", parents=[quick])
     p.add_argument("--minutes", type=float, default=10)
     p.add_argument("--rate", type=float, default=50)
+    p.add_argument("--rotate", default="5min", help="rotation period (default 5min)")
+    p.add_argument("--every", type=float, default=30.0, help="seconds between samples")
+    p.add_argument(
+        "--trace", type=int, default=0, help="tracemalloc frames: print heap growth by traceback"
+    )
     args = parser.parse_args()
     if args.mode == "throughput":
         throughput(10_000 if args.quick else args.rows, 2 if args.quick else args.flushes)
     else:
-        recorder(0.05 if args.quick else args.minutes, args.rate)
+        recorder(
+            0.05 if args.quick else args.minutes, args.rate, args.rotate, args.every, args.trace
+        )
 
 
 if __name__ == "__main__":

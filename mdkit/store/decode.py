@@ -6,8 +6,8 @@ Arrow tables read from a dataset become the frames a live capture gives
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,22 @@ from mdkit.data.frames import (
     string_dtype,
     strings,
 )
+from mdkit.store.arrays import categorical as _cat
+from mdkit.store.arrays import codes_and_names as _dict
+from mdkit.store.arrays import flat as _numpy
+from mdkit.store.arrays import gather as _gather
+from mdkit.store.arrays import nanoseconds as _ns
+from mdkit.store.arrays import plain_number as _plain_number
+from mdkit.store.arrays import repeated as _repeated
+from mdkit.store.arrays import run_all as _run_all
+from mdkit.store.arrays import string_dtype_is_arrow
+from mdkit.store.arrays import text_column as _text
+from mdkit.store.arrays import utc as _utc
+from mdkit.store.arrays import utc_index as _utc_index
+from mdkit.store.arrays import writable as _writable
+from mdkit.store.order import dedupe_trades as _dedupe_trades
+from mdkit.store.order import row_order as _order
+from mdkit.store.order import unique_runs as _unique_runs
 
 __all__ = ["empty_frame", "table_frame"]
 
@@ -45,115 +61,6 @@ def empty_frame(kind: str) -> pd.DataFrame:
     return df
 
 
-def _utc(array: Any) -> pd.DatetimeIndex:
-    ns = np.asarray(array.cast("int64").fill_null(np.iinfo("int64").min), dtype="int64")
-    return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
-
-
-def _ns(array: Any) -> np.ndarray[Any, Any]:
-    """A timestamp column as int64 nanoseconds (null: NaT's value), one copy at most."""
-    import pyarrow as pa
-
-    ints = array.cast(pa.int64())
-    if ints.null_count:
-        ints = ints.fill_null(np.iinfo("int64").min)
-    return _numpy(ints)
-
-
-def _numpy(array: Any) -> np.ndarray[Any, Any]:
-    """A null-free numeric Arrow column as one numpy array (no copy for one chunk)."""
-    if hasattr(array, "chunks") and array.num_chunks == 1:
-        array = array.chunk(0)
-    return np.asarray(array.to_numpy())
-
-
-def _take_many(
-    arrays: Sequence[np.ndarray[Any, Any]], order: np.ndarray[Any, Any]
-) -> list[np.ndarray[Any, Any]]:
-    """Numpy arrays put in ``order``; large ones by Arrow's take two at a time."""
-    import pyarrow as pa
-
-    if len(arrays) < 2 or len(order) < 100_000:
-        return [a[order] for a in arrays]
-    indices = pa.array(order)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(lambda a: np.asarray(pa.array(a).take(indices).to_numpy()), arrays))
-
-
-def _gather_all(
-    table: Any, names: Sequence[str], order: np.ndarray[Any, Any]
-) -> dict[str, np.ndarray[Any, Any]]:
-    """Columns of null-free numbers put in ``order``, two at a time (Arrow's take runs
-    without the GIL; numpy's gather holds it)."""
-    import pyarrow as pa
-
-    if len(names) < 2 or len(order) < 100_000:
-        return {}
-    indices = pa.array(order)
-
-    def one(name: str) -> np.ndarray[Any, Any]:
-        column = table[name]
-        array = column.combine_chunks() if hasattr(column, "combine_chunks") else column
-        return np.asarray(array.take(indices).to_numpy())
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(names, pool.map(one, names), strict=True))
-
-
-def _plain_number(array: Any) -> bool:
-    import pyarrow as pa
-
-    kind = array.type
-    return bool(array.null_count == 0 and (pa.types.is_integer(kind) or pa.types.is_floating(kind)))
-
-
-def _utc_index(ns: np.ndarray[Any, Any]) -> pd.DatetimeIndex:
-    """Nanoseconds (NaT's value for missing) as a UTC DatetimeIndex, without a copy."""
-    return pd.DatetimeIndex(ns.view("M8[ns]"), dtype=pd.DatetimeTZDtype("ns", "UTC"), copy=False)
-
-
-def _strings(array: Any) -> np.ndarray[Any, Any]:
-    codes, names = _dict(array)
-    out = np.asarray(names + [None], dtype=object)
-    return np.asarray(out[codes], dtype=object)
-
-
-def _cat(array: Any, categories: Sequence[str] | None = None, *, objects: bool = False) -> Any:
-    """A string or dictionary column as a pandas Categorical, built from codes.
-
-    Categories: ``categories`` (fixed, e.g. the sides), else the sorted values
-    (object-dtype categories where the live frames have them, ``objects``).
-    """
-    codes, names = _dict(array)
-    if categories is None:
-        categories = sorted(n for n in names if n is not None)
-    position = {c: i for i, c in enumerate(categories)}
-    small = "int8" if len(categories) < 127 else "int64"  # pandas' own code width
-    remap = np.array([position.get(n, -1) for n in names] + [-1], dtype=small)
-    index = pd.Index(list(categories), dtype=object if objects else None)
-    # the codes are valid by construction (-1 or a position): no validation pass
-    return pd.Categorical.from_codes(remap[codes], categories=index, validate=False)
-
-
-def _dict(array: Any) -> tuple[np.ndarray[Any, Any], list[Any]]:
-    """Codes (-1 → index of None, the last) and names of a string or dictionary column."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if not pa.types.is_dictionary(array.type):
-        array = pc.dictionary_encode(array.cast("string"))
-    array = array.unify_dictionaries() if hasattr(array, "unify_dictionaries") else array
-    chunks = array.chunks if hasattr(array, "chunks") else [array]
-    names = chunks[0].dictionary.cast("string").to_pylist() if chunks else []
-    codes = []
-    for chunk in chunks:
-        indices = chunk.indices
-        if indices.null_count:
-            indices = indices.fill_null(len(names))
-        codes.append(indices.to_numpy())
-    return (np.concatenate(codes) if codes else np.empty(0, "int32")), names
-
-
 def table_frame(
     kind: str,
     table: Any,
@@ -173,8 +80,13 @@ def table_frame(
         return _gaps(table, attrs)
     if kind == "raw":
         return _raw(table, attrs)
-    when_ns = _ns(table["timestamp"])
-    local_ns = _ns(table["local_timestamp"]) if "local_timestamp" in table.column_names else None
+    if "local_timestamp" in table.column_names:
+        when_ns, local_ns = _run_all(
+            [partial(_ns, table["timestamp"]), partial(_ns, table["local_timestamp"])],
+            table.num_rows,
+        )
+    else:
+        when_ns, local_ns = _ns(table["timestamp"]), None
     names = table.column_names
 
     def codes_of(name: str) -> Any:
@@ -205,7 +117,30 @@ def table_frame(
     else:
         keys = [local_ns]
     present = [k for k in keys if k is not None]
-    sorting, ordered = _order(present)
+    schema = t.STREAM_SCHEMAS.get(kind, {})
+    plain = [
+        n
+        for n in table.column_names
+        if n not in ("timestamp", "local_timestamp") and _plain_number(table[n])
+    ]
+    coded_sides = "side" in names and schema.get("side") != "str" and "side" not in plain
+    flat: dict[str, np.ndarray[Any, Any]] = {}
+
+    def prepare() -> None:
+        """What needs no row order (one numpy array per column, text codes), made
+        while the sort runs in the pool."""
+        for name in plain:
+            flat[name] = _numpy(table[name])
+        if coded_sides:
+            sides = TRADE_SIDES if kind == "trades" else BOOK_SIDES
+            flat["side"] = np.asarray(_cat(table["side"], list(sides)).codes)
+        if "symbol" in names:
+            codes, values = dict_of("symbol")
+            if len(values) < 127 and codes.dtype != np.int8:  # gathered twice: small codes
+                dicts["symbol"] = codes.astype(np.int8), values
+
+    lengths = [len(c) for c in table["timestamp"].chunks]
+    sorting, ordered = _order(present, prepare, np.cumsum(lengths[:-1]).tolist())
     order: Any = slice(None) if sorting is None else sorting
     sorted_ns: dict[int, np.ndarray[Any, Any]] = {
         id(k): v for k, v in zip(present, ordered, strict=True)
@@ -216,20 +151,7 @@ def table_frame(
         if sorting is None:
             return values
         hit = sorted_ns.get(id(values))
-        return hit if hit is not None else values[sorting]
-
-    # Number columns gathered by Arrow's take (it releases the GIL) two at a time.
-    plain = [
-        n
-        for n in table.column_names
-        if n not in ("timestamp", "local_timestamp") and _plain_number(table[n])
-    ]
-    gathered = _gather_all(table, plain, sorting) if sorting is not None else {}
-
-    def numbers(name: str) -> np.ndarray[Any, Any]:
-        """A null-free number column in the read's row order."""
-        hit = gathered.get(name)
-        return hit if hit is not None else in_order(_numpy(table[name]))
+        return hit if hit is not None else _gather(values, sorting)
 
     taken: dict[str, Any] = {}
 
@@ -239,65 +161,55 @@ def table_frame(
             taken[name] = table[name] if sorting is None else _take(table[name], sorting)
         return taken[name]
 
-    out: dict[str, Any] = {"venue": _text(table["venue"], in_order, dict_of("venue"))}
-    schema = t.STREAM_SCHEMAS.get(kind, {})
-    required = t._REQUIRED.get(kind, ())  # the live frames' rule for optional columns
+    required = t._REQUIRED.get(kind, ())
+
+    def _text_of(name: str) -> Any:
+        return _text(table[name], in_order, dict_of(name))
+
+    def _other_of(name: str, drop: bool) -> Any:
+        return _other(kind, name, col(name), drop)
+
+    # the live frames' rule for optional columns
+    # Each output column is one task: the heavy parts (numpy's gathers, Arrow's takes,
+    # string buffers) release the GIL, so two run at once.
+    tasks: list[tuple[str, Callable[[], Any]]] = [("venue", lambda: _venue(table, in_order))]
     names = [n for n in table.column_names if n not in ("venue", "symbol", "date")]
     if "symbol" in table.column_names:
-        names.insert(0, "symbol")
+        # ``pair`` is pair_of(symbol), as live frames make it: from the symbol's codes
+        names = ["symbol", "pair", *(n for n in names if n != "pair")]
+        dict_of("symbol")
     for name in names:
         if name == "local_timestamp" and local_ns is not None:
-            out[name] = _utc_index(in_order(local_ns))
+            tasks.append((name, lambda: _utc_index(_writable(in_order(local_ns)))))
             continue
         if name == "timestamp":
             continue
+        if name == "pair" and "symbol" in table.column_names:
+            tasks.append((name, lambda: _text(None, in_order, _pairs(dict_of("symbol")))))
+            continue
         dtype = schema.get(name)
         column = table[name]
-        if _plain_number(column):
+        optional = name not in required and kind not in ("trades", "depth", "book")
+        drop = optional and (columns is None or name not in columns) and name in schema
+        if name in plain:
             # numbers without nulls: numpy's gather straight into the frame's array
-            values = column = numbers(name)
-            if name == "id" and kind == "trades":
-                mask = np.zeros(len(values), dtype=bool)
-                out[name] = pd.arrays.IntegerArray(values.astype("int64", copy=False), mask)
-                continue
-        elif name == "side" and dtype != "str":
-            # codes of the fixed sides, gathered: no strings made
-            sides = TRADE_SIDES if kind == "trades" else BOOK_SIDES
-            side_dtype = TRADE_SIDE_DTYPE if kind == "trades" else BOOK_SIDE_DTYPE
-            codes = in_order(np.asarray(_cat(column, list(sides)).codes))
-            out[name] = pd.Categorical.from_codes(codes, dtype=side_dtype, validate=False)
-            continue
+            tasks.append((name, partial(_number, kind, name, in_order, flat[name], drop)))
+        elif name == "side" and coded_sides:
+            tasks.append((name, partial(_sides, kind, flat["side"], in_order)))
         elif name in ("symbol", "interval", "pair") or dtype == "str":
             # Open sets are strings in the contract (mdkit.data.frames), as in live frames.
             if dtype == "str" and name != "side":
                 if column.null_count == len(column) and name not in required and len(column):
                     if columns is None or name not in columns:
                         continue
-            out[name] = _text(column, in_order, dict_of(name))
-            continue
+            tasks.append((name, partial(_text_of, name)))
         else:
-            column = col(name)
-        if name == "id" and kind == "trades":
-            # Always nullable Int64 (mdkit.data.frames.TRADE_ID_DTYPE), as live frames.
-            ids = column.cast("int64")
-            mask = np.asarray(ids.is_null(), dtype=bool)
-            values = np.asarray(ids.fill_null(0), dtype="int64")
-            out[name] = pd.arrays.IntegerArray(values, mask).astype(TRADE_ID_DTYPE)
-        else:
-            if not isinstance(column, np.ndarray):
-                values = column.to_numpy(zero_copy_only=False)
-            optional = name not in required and kind not in ("trades", "depth", "book")
-            if (
-                optional
-                and values.dtype.kind == "f"
-                and len(values)
-                and bool(np.isnan(values).all())
-                and (columns is None or name not in columns)
-                and name in schema
-            ):
-                continue
-            out[name] = values
-    index = _utc_index(in_order(when_ns)).rename("timestamp")
+            tasks.append((name, partial(_other_of, name, drop)))
+    results = _run_all([task for _, task in tasks], len(when_ns))
+    out: dict[str, Any] = {
+        name: value for (name, _), value in zip(tasks, results, strict=True) if value is not _SKIP
+    }
+    index = _utc_index(_writable(in_order(when_ns))).rename("timestamp")
     df = new_frame(out, index, {})  # ``pair`` too, for older datasets
     if dedupe and venue is not None:
         group = np.asarray(venue, dtype="int64")
@@ -317,7 +229,7 @@ def table_frame(
             df = _dedupe_trades(df, group)
         else:
             # each group's trades in time order: their ids usually rise (one run each)
-            ids = numbers("id")
+            ids = in_order(_numpy(id_column))
             if int(group.max(initial=0)) > 0:
                 small = group.astype("int16") if int(group.max()) < 2**15 else group
                 by = np.argsort(small, kind="stable")  # radix sort for 16-bit keys
@@ -330,6 +242,65 @@ def table_frame(
         df = _last_bar(df)
     df.attrs.update(attrs)
     return df
+
+
+_SKIP = object()  # a column left out (an optional column without a value)
+
+
+def _number(
+    kind: str, name: str, in_order: Callable[[Any], Any], values: Any, drop_empty: bool
+) -> Any:
+    """A null-free number column (numpy) in the read's row order (trade ids as ``Int64``)."""
+    values = _writable(in_order(values))
+    if name == "id" and kind == "trades":
+        mask = np.zeros(len(values), dtype=bool)
+        return pd.arrays.IntegerArray(values.astype("int64", copy=False), mask)
+    return _SKIP if drop_empty and _all_nan(values) else values
+
+
+def _sides(kind: str, codes: np.ndarray[Any, Any], in_order: Callable[[Any], Any]) -> Any:
+    """The sides from their codes (of the fixed sides), gathered: no strings made."""
+    side_dtype = TRADE_SIDE_DTYPE if kind == "trades" else BOOK_SIDE_DTYPE
+    return pd.Categorical.from_codes(in_order(codes), dtype=side_dtype, validate=False)
+
+
+def _venue(table: Any, in_order: Callable[[Any], Any]) -> Any:
+    """The venue column: one venue (the usual read) without making its codes."""
+    import pyarrow as pa
+
+    column = table["venue"]
+    if pa.types.is_dictionary(column.type) and not column.null_count and column.num_chunks:
+        column = column.unify_dictionaries()
+        names = column.chunk(0).dictionary
+        if len(names) == 1 and string_dtype_is_arrow():
+            return pd.array(_repeated(str(names[0]), len(column)), dtype=string_dtype())
+    return _text(column, in_order)
+
+
+def _other(kind: str, name: str, column: Any, drop_empty: bool) -> Any:
+    """Any other column, already in row order: nullable trade ids, numbers with nulls..."""
+    if name == "id" and kind == "trades":
+        # Always nullable Int64 (mdkit.data.frames.TRADE_ID_DTYPE), as live frames.
+        ids = column.cast("int64")
+        mask = np.asarray(ids.is_null(), dtype=bool)
+        values = np.asarray(ids.fill_null(0), dtype="int64")
+        return pd.arrays.IntegerArray(values, mask).astype(TRADE_ID_DTYPE)
+    values = column if isinstance(column, np.ndarray) else column.to_numpy(zero_copy_only=False)
+    return _SKIP if drop_empty and _all_nan(values) else values
+
+
+def _all_nan(values: np.ndarray[Any, Any]) -> bool:
+    return values.dtype.kind == "f" and len(values) > 0 and bool(np.isnan(values).all())
+
+
+def _pairs(
+    coded: tuple[np.ndarray[Any, Any], list[Any]],
+) -> tuple[np.ndarray[Any, Any], list[Any]]:
+    """The ``pair`` column's codes and names from the symbol's (one parse per symbol)."""
+    from mdkit.data.symbols import pair_of
+
+    codes, names = coded
+    return codes, [None if n is None else pair_of(str(n)) for n in names]
 
 
 def _take(column: Any, order: np.ndarray[Any, Any]) -> Any:
@@ -352,119 +323,6 @@ def pa_indices(order: np.ndarray[Any, Any]) -> Any:
     import pyarrow as pa
 
     return pa.array(order, type=pa.int64())
-
-
-def _order(
-    keys: list[np.ndarray[Any, Any]],
-) -> tuple[np.ndarray[Any, Any] | None, list[np.ndarray[Any, Any]]]:
-    """The row order ``np.lexsort(keys)`` gives (last key first), None if already in it;
-    and the keys in that order (gathered once, reused by the caller).
-
-    Parts are written (and compacted) in that order, so a read is a few sorted runs:
-    a stable sort on the first key merges them, and the other keys are checked only
-    where the first ties; a full lexsort only when that check fails.
-    """
-    if not keys or len(keys[0]) < 2 or _in_order(keys):
-        return None, keys
-    order = np.argsort(keys[-1], kind="stable")
-    ordered = _take_many(keys, order)
-    if len(keys) == 1 or _in_order(ordered):
-        return order, ordered
-    order = np.lexsort(keys)
-    return order, [k[order] for k in keys]
-
-
-def _in_order(keys: list[np.ndarray[Any, Any]]) -> bool:
-    tie: Any = None
-    for key in reversed(keys):
-        after, before = key[1:], key[:-1]
-        back = after < before
-        if (back if tie is None else back & tie).any():
-            return False
-        same = after == before
-        tie = same if tie is None else tie & same
-        if not tie.any():
-            return True
-    return True
-
-
-def _text(
-    column: Any, gather: Any, coded: tuple[np.ndarray[Any, Any], list[Any]] | None = None
-) -> Any:
-    """A string or dictionary Arrow column as the live frames' strings, its rows put in
-    order by ``gather`` on the codes (strings are made once, for the rows in order);
-    ``coded``: the column's ``_dict`` if already made."""
-    import pyarrow as pa
-
-    codes, names = _dict(column) if coded is None else coded
-    picked = gather(codes)
-    dtype = string_dtype()
-    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        if len(names) == 1 and names[0] is not None and not column.null_count:
-            # one value (one venue, one symbol): the buffers written, no gather
-            text = str(names[0]).encode()
-            n = len(picked)
-            offsets = np.arange(n + 1, dtype="int64") * len(text)
-            values = pa.LargeStringArray.from_buffers(
-                n, pa.py_buffer(offsets), pa.py_buffer(text * n)
-            )
-        else:
-            values = pa.array([*names, None], type=pa.large_string()).take(pa.array(picked))
-        return pd.array(values, dtype=dtype)
-    return strings(np.asarray([*names, None], dtype=object)[picked])
-
-
-def _arrow_strings(column: Any) -> Any:
-    """A string or dictionary Arrow column as the live frames' string array (fast path:
-    Arrow-backed strings straight from Arrow)."""
-    import pyarrow as pa
-
-    dtype = string_dtype()
-    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        return pd.array(column.cast(pa.large_string()), dtype=dtype)
-    return strings(_strings(column))
-
-
-def _unique_runs(group: np.ndarray[Any, Any], ids: np.ndarray[Any, Any]) -> bool:
-    """Whether no (group, id) pair repeats, shown without hashing when it can be.
-
-    The rows are cut into runs of one group with strictly increasing ids (a group's
-    trades in time order usually are one run); no pair repeats when the runs of each
-    group cover disjoint id ranges. False (hash instead) when that does not show
-    it: overlapping runs (there may be duplicates) or too many runs to be worth it.
-    """
-    n = len(ids)
-    if n < 2:
-        return True
-    cut = np.flatnonzero((group[1:] != group[:-1]) | (ids[1:] <= ids[:-1])) + 1
-    if len(cut) > max(64, n // 256):
-        return False
-    first = np.concatenate(([0], cut))
-    last = np.concatenate((cut, [n])) - 1
-    by = np.lexsort((ids[first], group[first]))
-    g, lo, hi = group[first][by], ids[first][by], ids[last][by]
-    # sorted by (group, first id): disjoint when each run starts past the previous end
-    return not bool(((g[1:] == g[:-1]) & (lo[1:] <= hi[:-1])).any())
-
-
-def _dedupe_trades(df: pd.DataFrame, group: np.ndarray[Any, Any]) -> pd.DataFrame:
-    """Keep the first of the trades with the same venue and symbol (``group`` codes) and id."""
-    ids = df["id"].array
-    has = ~np.asarray(ids.isna(), dtype=bool)
-    if not has.any():
-        return df
-    # One int64 key per (group, id): hashing one column is several times faster.
-    values = np.asarray(ids.to_numpy(dtype="int64", na_value=0))
-    groups = int(group.max(initial=0)) + 1
-    if groups == 1:
-        key = values
-    elif int(np.abs(values).max(initial=0)) < (2**62) // groups:
-        key = values * groups + group  # fits: no factorize pass
-    else:
-        id_codes, uniques = pd.factorize(values)
-        key = group.astype("int64") * max(1, len(uniques)) + id_codes
-    dup = pd.Series(key).duplicated(keep="first").to_numpy() & has
-    return df[~dup] if dup.any() else df
 
 
 def _last_bar(df: pd.DataFrame) -> pd.DataFrame:

@@ -19,6 +19,7 @@ writer left is removed by the next compaction. On an object store a part is one 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -61,6 +62,7 @@ ATTRS_KEY = b"mdkit.attrs"
 ROW_GROUP_ROWS = 1 << 20
 #: LZ4 (Parquet LZ4_RAW): the fastest codec to write and to read (zstd: ~30 % smaller
 #: parts, writes ~1.4x and scans ~1.5-2.5x slower on the bench; see bench/RESULTS.md).
+#: Integer and time columns are delta-encoded instead, uncompressed (see _write_table).
 COMPRESSION = "lz4"
 _HOST = socket.gethostname().split(".")[0] or "host"
 #: This host as part names carry it.
@@ -130,8 +132,6 @@ def arrow_schema(kind: str, df: pd.DataFrame | None = None) -> Any:
     """
     import pyarrow as pa
 
-    from mdkit.data import tables as t
-
     if kind == "book":
         assert df is not None
         fields = [pa.field("timestamp", pa.timestamp("ns", tz="UTC"))]
@@ -139,6 +139,16 @@ def arrow_schema(kind: str, df: pd.DataFrame | None = None) -> Any:
             pa.field(str(c), _arrow_type(df[c].dtype)) for c in df.columns if c not in _PARTS
         ]
         return pa.schema(fields)
+    return _kind_schema(kind)
+
+
+@functools.cache
+def _kind_schema(kind: str) -> Any:
+    """Every kind's schema but book's (made once: an empty live frame takes ~1 ms)."""
+    import pyarrow as pa
+
+    from mdkit.data import tables as t
+
     if kind == "raw":
         return pa.schema(
             [
@@ -284,13 +294,23 @@ def _write_table(pq: Any, table: Any, sink: Any) -> None:
         or pa.types.is_string(f.type)
         or pa.types.is_large_string(f.type)
     ]
+    # Times and ids: deltas, bit-packed (Parquet's DELTA_BINARY_PACKED), no codec on top.
+    # On 2M trades: parts 41 % smaller than LZ4 alone and scanned ~1.5x faster (LZ4 is
+    # then most of a scan); as fast to write. Numbers and the rest: LZ4.
+    delta = [
+        f.name
+        for f in table.schema
+        if pa.types.is_timestamp(f.type)
+        or (pa.types.is_integer(f.type) and f.type.bit_width in (32, 64))
+    ]
     pq.write_table(
         table,
         sink,
-        compression=COMPRESSION,
+        compression={f.name: "none" if f.name in delta else COMPRESSION for f in table.schema},
         row_group_size=ROW_GROUP_ROWS,
         write_statistics=True,
         use_dictionary=text,
+        column_encoding=dict.fromkeys(delta, "DELTA_BINARY_PACKED"),
     )
 
 

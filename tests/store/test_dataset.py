@@ -68,8 +68,13 @@ def test_part_schema_is_the_contract(data: Path) -> None:
     assert str(schema.field("side").type) == "dictionary<values=string, indices=int32, ordered=0>"
     assert schema.field("price").type == "double" and schema.field("id").type == "int64"
     assert "venue" not in schema.names and "symbol" not in schema.names  # in the path
-    meta = pq.ParquetFile(path).metadata
-    assert meta.row_group(0).column(0).compression == "LZ4"
+    meta = pq.ParquetFile(path).metadata.row_group(0)
+    by_name = {meta.column(i).path_in_schema: meta.column(i) for i in range(meta.num_columns)}
+    # times and ids delta-encoded and not compressed; numbers and text LZ4
+    for name in ("timestamp", "local_timestamp", "id"):
+        assert "DELTA_BINARY_PACKED" in by_name[name].encodings
+        assert by_name[name].compression == "UNCOMPRESSED"
+    assert by_name["price"].compression == "LZ4" and by_name["side"].compression == "LZ4"
     assert b"mdkit.attrs" in schema.metadata
 
 
@@ -201,6 +206,11 @@ def test_reading_prunes_kinds_venues_and_days(tmp_path: Path) -> None:
     assert len(half) == 4 and half.index.min() == pd.Timestamp("2026-11-06 12:00", tz="UTC")
     cols = mdkit.read_parquet(tmp_path, "trades", venue="vb", columns=["price"])
     assert list(cols.columns) == ["venue", "symbol", "price", "local_timestamp"]
+    # ``pair`` comes from the symbol (not read from the parts), asked for or not
+    cols = mdkit.read_parquet(tmp_path, "trades", venue="vb", columns=["pair", "price"])
+    assert list(cols.columns) == ["venue", "symbol", "pair", "price", "local_timestamp"]
+    assert set(cols["pair"]) == {"AAA", "BBB"} and cols["pair"].dtype == back["pair"].dtype
+    assert list(back.columns[:3]) == ["venue", "symbol", "pair"]
     with pytest.raises(mdkit.InvalidArgument, match="kinds: trades"):
         mdkit.read_parquet(tmp_path, "trade")
 
@@ -269,3 +279,39 @@ def test_an_interrupted_compaction_is_finished_not_doubled(
 
 def test_every_kind_is_known() -> None:
     assert set(t.STREAM_KINDS) < set(KINDS) and {"raw", "gaps", "book"} < set(KINDS)
+
+
+@pytest.mark.parametrize("rows", [50, 150_000])
+def test_a_frame_read_back_takes_assignments(tmp_path: Path, rows: int) -> None:
+    """Every column of a read frame is writable, as a live frame's (no read-only Arrow
+    buffers): one part in order, and two symbols' parts merged into time order."""
+    rng = np.random.default_rng(5)
+    index = pd.DatetimeIndex(
+        pd.Timestamp("2026-11-02", tz="UTC")
+        + pd.to_timedelta(np.sort(rng.integers(0, 10**13, rows))),
+        name="timestamp",
+    )
+    symbols = ["aaa"] * rows if rows < 100 else list(rng.choice(["aaa", "bbb"], rows))
+    df = pd.DataFrame(
+        {
+            "venue": pd.Categorical(["va"] * rows),
+            "symbol": pd.Categorical(symbols),
+            "id": np.arange(rows, dtype="int64"),
+            "side": pd.Categorical(["buy"] * rows, categories=["buy", "sell"]),
+            "price": rng.random(rows),
+            "amount": rng.random(rows),
+            "local_timestamp": index + pd.Timedelta("1ms"),
+        },
+        index=index,
+    )
+    write_frame(tmp_path, "trades", df)
+    back = mdkit.read_parquet(tmp_path, "trades")
+    assert len(back) == rows
+    first = back.index[0]
+    back.loc[first, "price"] = -1.0
+    back.loc[first, "amount"] = -2.0
+    back.loc[first, "id"] = -3
+    back.loc[first, "local_timestamp"] = pd.Timestamp("2000-01-01", tz="UTC")
+    row = back.iloc[0]
+    assert (row["price"], row["amount"], row["id"]) == (-1.0, -2.0, -3)
+    assert row["local_timestamp"] == pd.Timestamp("2000-01-01", tz="UTC")

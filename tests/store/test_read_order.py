@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mdkit.store.decode import _gather_all, _order, _take_many, _unique_runs
+from mdkit.store.arrays import take_many as _take_many
+from mdkit.store.arrays import text_column as _text
+from mdkit.store.order import row_order as _order
+from mdkit.store.order import unique_runs as _unique_runs
 
 
 @settings(max_examples=200, deadline=None)
@@ -50,22 +57,23 @@ def test_unique_runs_never_misses_a_repeat(rows: list[tuple[int, int]], sort_run
         assert _unique_runs(group, ids)  # parts' runs: shown without hashing
 
 
-def test_number_columns_gathered_two_at_a_time_equal_numpys_gather() -> None:
+@pytest.mark.parametrize("n", [0, 1, 65_535, 65_536, 65_537, 200_000])
+def test_a_one_value_text_column_is_that_value_on_every_row(n: int) -> None:
+    # one venue (or symbol) read: repeated blocks of the value, no gather
     import pyarrow as pa
 
-    rng = np.random.default_rng(3)
-    n = 150_000
-    table = pa.table(
-        {
-            "price": pa.chunked_array([rng.random(n // 3) for _ in range(3)]),
-            "id": pa.chunked_array([rng.integers(0, 10**12, n // 3) for _ in range(3)]),
-        }
-    )
-    order = rng.permutation(n)
-    got = _gather_all(table, ["price", "id"], order)
-    assert set(got) == {"price", "id"}
-    for name in ("price", "id"):
-        assert np.array_equal(got[name], table[name].to_numpy()[order])
+    column = pa.chunked_array([pa.array(["cryptocom"] * n, pa.string()).dictionary_encode()])
+    got = _text(column, lambda codes: codes[::-1])
+    assert len(got) == n
+    assert list(pd.unique(got)) == (["cryptocom"] if n else [])
+    assert not got.isna().any()
+    # with a missing value, the rows are gathered as usual (the null keeps its place)
+    if n:
+        values = ["cryptocom"] * n
+        values[n // 2] = None
+        column = pa.chunked_array([pa.array(values, pa.string()).dictionary_encode()])
+        got = _text(column, lambda codes: codes)
+        assert got.isna().sum() == 1 and pd.isna(got[n // 2])
 
 
 def test_keys_taken_two_at_a_time_equal_numpys_gather() -> None:
@@ -74,3 +82,92 @@ def test_keys_taken_two_at_a_time_equal_numpys_gather() -> None:
     order = rng.permutation(120_000)
     for key, got in zip(keys, _take_many(keys, order), strict=True):
         assert np.array_equal(got, key[order])
+
+
+_ASCII = st.characters(min_codepoint=97, max_codepoint=122)
+
+
+@st.composite
+def _names(draw: st.DrawFn) -> list[str]:
+    if draw(st.booleans()):  # one byte length: numpy's fixed-width path (1, 2, 4, 8 too)
+        width = draw(st.integers(1, 9))
+        text = st.text(_ASCII, min_size=width, max_size=width)
+        return draw(st.lists(text, min_size=1, max_size=5, unique=True))
+    return draw(st.lists(st.text(max_size=9), min_size=1, max_size=5, unique=True))
+
+
+@settings(max_examples=200, deadline=None)
+@given(names=_names(), picks=st.lists(st.integers(0, 5), min_size=0, max_size=40))
+def test_text_columns_equal_arrows_own_decoding(names: list[str], picks: list[int]) -> None:
+    # names of one byte length take numpy's fixed-width path; others Arrow's take
+    import pyarrow as pa
+
+    values = [names[p] if p < len(names) else None for p in picks]
+    column = pa.chunked_array([pa.array(values, pa.string()).dictionary_encode()])
+    order = np.argsort(np.arange(len(values)) % 3, kind="stable")  # a shuffle
+    got = _text(column, lambda codes: codes[order])
+    expected = [values[i] for i in order]
+    assert [None if pd.isna(v) else v for v in got] == expected
+
+
+@pytest.mark.parametrize("crossing", [False, True])
+def test_a_sort_split_at_a_day_gives_lexsorts_order(crossing: bool) -> None:
+    # three days of 4 sorted runs each (parts), ties included; sorted in two halves at
+    # the day cut nearest the middle. ``crossing``: a part of day 0 holds a row of day 1,
+    # so the halves do not part: one sort of the whole instead.
+    rng = np.random.default_rng(6)
+    day = 86_400_000_000_000
+    runs, cuts, at = [], [], 0
+    for d in range(3):
+        for _ in range(4):
+            run = np.sort(rng.integers(d * day, (d + 1) * day, 40_000) // 1000 * 1000)
+            runs.append(run)
+            at += len(run)
+            cuts.append(at)
+    primary = np.concatenate(runs)
+    if crossing:  # day 0's first part ends in day 1 (a late row)
+        primary[40_000 - 1] = day + 10**12
+    secondary = rng.integers(0, 3, len(primary))
+    keys = [secondary, primary]
+    called = []
+    got, ordered = _order(keys, lambda: called.append(1), cuts[:-1])
+    expected = np.lexsort(keys)
+    assert called == [1]
+    assert got is not None and np.array_equal(got, expected)
+    for key, back in zip(keys, ordered, strict=True):
+        assert np.array_equal(back, key[expected])
+
+
+def test_a_forked_child_reads_with_its_own_threads(tmp_path: Path) -> None:
+    # the parent's read started the pool's threads; a fork has none of them
+    import multiprocessing
+
+    import mdkit
+    from mdkit.store import write_frame
+
+    n = 120_000
+    index = pd.date_range("2026-11-02", periods=n, freq="1ms", tz="UTC", name="timestamp")
+    df = pd.DataFrame(
+        {
+            "venue": pd.Categorical(["va"] * n),
+            "symbol": pd.Categorical(np.where(np.arange(n) % 2, "aaa", "bbb")),
+            "id": np.arange(n, dtype="int64"),
+            "side": pd.Categorical(["buy"] * n, categories=["buy", "sell"]),
+            "price": np.ones(n),
+            "amount": np.ones(n),
+            "local_timestamp": index,
+        },
+        index=index,
+    )
+    write_frame(tmp_path, "trades", df)
+    assert len(mdkit.read_parquet(tmp_path, "trades")) == n  # the pool is running
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        rows = pool.apply_async(_rows, (str(tmp_path),)).get(timeout=60)
+    assert rows == n
+
+
+def _rows(path: str) -> int:
+    import mdkit
+
+    return len(mdkit.read_parquet(path, "trades"))
