@@ -82,7 +82,7 @@ class _Driver:
     def __init__(self, engine: Engine, link: Link) -> None:
         self.engine = engine
         self.core = engine.core
-        self.link = link
+        self._receive, self.link = engine.core.receive, link  # bound once (hot path)
         self.stream = link.stream
         self.url = link.stream.urls[link.endpoint]
         self.connection: Any = None
@@ -106,12 +106,11 @@ class _Driver:
     def on_message(self, payload: bytes, text: bool) -> None:
         link = self.link
         if link.session is None:
-            # A server that speaks first (iTick's greeting and auth) can deliver frames
-            # with the handshake answer, before connect() returns and the session
-            # exists: keep them for the session instead of losing them.
+            # A server that speaks first (iTick) can send frames with the handshake
+            # answer, before connect() makes the session: kept for the session.
             self.early.append((payload, text))
             return
-        actions = self.core.receive(link, payload, text, _time_ns())
+        actions = self._receive(link, payload, text, _time_ns())
         if actions:
             self.carry(actions)
 

@@ -29,9 +29,6 @@ Protocol: ``shared/protocols/bitget-v2-ws.txt`` ("Connection instructions", "Log
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import importlib
 import math
 import re
@@ -64,10 +61,12 @@ from mdkit.venues.bitget_wire import (  # public here too
     ERRORS,
     DecodeError,
     book_checksum,
+    build_login,
     decode_full_books,
     decode_push,
     decode_trades,
     full_book_rows,
+    login_sign,
     parse_symbols,
     trade_rows,
 )
@@ -128,8 +127,6 @@ LIMITS = Limits(
 )
 #: The server closes after ~2 min without a ping; the doc asks for one every 30 s.
 PING_SECONDS = 20.0
-#: doc "Login": the request path signed by every login.
-VERIFY_PATH = "/user/verify"
 
 _PRIVATE = {"orders": "orders", "fills": "fill", "balances": "account"}
 _SYMBOL = re.compile(r"^[A-Z0-9_]{2,40}$")
@@ -271,52 +268,6 @@ def build_requests(op: str, subscriptions: Sequence[Subscription]) -> list[str]:
     return out
 
 
-def login_sign(secret: str, timestamp: str) -> str:
-    """The login ``sign`` (doc "Login"): base64 HMAC-SHA256, or RSA-SHA256 for a PEM key.
-
-    ``timestamp + "GET" + "/user/verify"`` signed with the secret. A secret that is an
-    RSA private key (PEM) is signed with RSA PKCS#1 v1.5 SHA-256 (needs ``cryptography``,
-    the ``rsa`` extra).
-
-    Raises
-    ------
-    InvalidArgument
-        If the secret is an RSA key and ``cryptography`` is not installed, or the key
-        cannot be read (the key itself is never shown).
-    """
-    content = f"{timestamp}GET{VERIFY_PATH}".encode()
-    if "PRIVATE KEY-----" not in secret:
-        digest = hmac.new(secret.encode(), content, hashlib.sha256).digest()
-        return base64.b64encode(digest).decode()
-    try:
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import padding, rsa
-    except ImportError:
-        raise InvalidArgument(
-            f"{VENUE}: the secret is an RSA key; RSA login needs `pip install mdkit[rsa]`"
-        ) from None
-    try:
-        key = serialization.load_pem_private_key(secret.encode(), password=None)
-    except (ValueError, TypeError):
-        raise InvalidArgument(f"{VENUE}: the RSA secret key cannot be read") from None
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise InvalidArgument(f"{VENUE}: the secret key is not an RSA key")
-    signature = key.sign(content, padding.PKCS1v15(), hashes.SHA256())
-    return base64.b64encode(signature).decode()
-
-
-def build_login(api_key: str, passphrase: str, secret: str, now_ns: int) -> str:
-    """The login request with a fresh timestamp in **seconds** (doc "Login")."""
-    timestamp = str(now_ns // 1_000_000_000)
-    arg = {
-        "apiKey": api_key,
-        "passphrase": passphrase,
-        "timestamp": timestamp,
-        "sign": login_sign(secret, timestamp),
-    }
-    return _dumps({"op": "login", "args": [arg]})
-
-
 # -- the session ---------------------------------------------------------------------------
 class BitgetSession(Session):
     """One Bitget v2 connection, public or private: sans-I/O (see :mod:`mdkit.venues.base`).
@@ -359,6 +310,7 @@ class BitgetSession(Session):
         limit = LIMITS.subscribe_requests_per_hour or 1 << 30
         self._budget = SubscribeBudget.of(setup.counters.shared, slot, limit)
         self._shapes = wire.Shapes()
+        self._trade_due = self._shapes.trade.due
         self._now = 0
         self._guess: Any = None  # the whole-push decoder of the previous typed push
 
@@ -422,11 +374,30 @@ class BitgetSession(Session):
         if guess is not None:
             try:
                 push = guess(frame)
-                route = self.routes.get((push.arg.channel, push.arg.instId or push.arg.coin))
+                arg = push.arg
+                route = self.routes.get((arg.channel, arg.instId or arg.coin))
             except DecodeError:
                 route = None
             if route is not None and route.typed is guess:
-                return self._typed(route, push.action, push.data, frame, now_ns)
+                data = push.data
+                if route.full or route.seen or len(data) != 1 or push.action != "update":
+                    return self._typed(route, push.action, data, frame, now_ns)
+                # The common push, one trade (no backfill ids to skip): _typed and
+                # trade_rows inlined, the same drift checks, row and count.
+                item = data[0]
+                try:
+                    if self._trade_due():
+                        self._shapes.trade.check(self, _loads(frame)["data"][0], types=True)
+                    self._trades(timestamp=item.ts * _MS, local_timestamp=now_ns,
+                                 symbol=route.symbol, id=item.tradeId, side=item.side,
+                                 price=item.price, amount=item.size)  # fmt: skip
+                except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+                    raise ProtocolError(f"{VENUE}: cannot read {route.key} push: {exc!r}") from None
+                counters = self.counters  # Session.count, inlined
+                counters.data_messages += 1
+                per_channel = counters.per_channel
+                per_channel[route.key] = per_channel.get(route.key, 0) + 1
+                return NOTHING
         try:
             envelope = decode_push(frame)  # `data` stays raw JSON
         except DecodeError:

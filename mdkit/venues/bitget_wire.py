@@ -25,6 +25,9 @@ reference. The one leniency of the typed path: an integer field written ``"1e3"`
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from heapq import nlargest, nsmallest
@@ -35,7 +38,7 @@ import orjson
 
 from mdkit.data.tables import Tables
 from mdkit.data.wire import MS, NAN, loads, to_float
-from mdkit.errors import AuthError, MdkitError, ProtocolError, VenueError
+from mdkit.errors import AuthError, InvalidArgument, MdkitError, ProtocolError, VenueError
 from mdkit.venues.base import ServerError, Subscription, SymbolQuery
 from mdkit.venues.drift import Fields, Row
 
@@ -193,6 +196,57 @@ def server_error(msg: Mapping[str, Any]) -> ServerError:
     where = f" ({arg.get('channel')} {arg.get('instId', '')})" if isinstance(arg, dict) else ""
     text = f"{meaning}: {str(msg.get('msg', ''))[:200]}{where}"
     return ServerError(text, code=code or None, fatal=fatal, error=error)
+
+
+# -- login ------------------------------------------------------------------------------
+#: doc "Login": the request path signed by every login.
+VERIFY_PATH = "/user/verify"
+
+
+def login_sign(secret: str, timestamp: str) -> str:
+    """The login ``sign`` (doc "Login"): base64 HMAC-SHA256, or RSA-SHA256 for a PEM key.
+
+    ``timestamp + "GET" + "/user/verify"`` signed with the secret. A secret that is an
+    RSA private key (PEM) is signed with RSA PKCS#1 v1.5 SHA-256 (needs ``cryptography``,
+    the ``rsa`` extra).
+
+    Raises
+    ------
+    InvalidArgument
+        If the secret is an RSA key and ``cryptography`` is not installed, or the key
+        cannot be read (the key itself is never shown).
+    """
+    content = f"{timestamp}GET{VERIFY_PATH}".encode()
+    if "PRIVATE KEY-----" not in secret:
+        digest = hmac.new(secret.encode(), content, hashlib.sha256).digest()
+        return base64.b64encode(digest).decode()
+    try:
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    except ImportError:
+        raise InvalidArgument(
+            "bitget: the secret is an RSA key; RSA login needs `pip install mdkit[rsa]`"
+        ) from None
+    try:
+        key = serialization.load_pem_private_key(secret.encode(), password=None)
+    except (ValueError, TypeError):
+        raise InvalidArgument("bitget: the RSA secret key cannot be read") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise InvalidArgument("bitget: the secret key is not an RSA key")
+    signature = key.sign(content, padding.PKCS1v15(), hashes.SHA256())
+    return base64.b64encode(signature).decode()
+
+
+def build_login(api_key: str, passphrase: str, secret: str, now_ns: int) -> str:
+    """The login request with a fresh timestamp in **seconds** (doc "Login")."""
+    timestamp = str(now_ns // 1_000_000_000)
+    arg = {
+        "apiKey": api_key,
+        "passphrase": passphrase,
+        "timestamp": timestamp,
+        "sign": login_sign(secret, timestamp),
+    }
+    return orjson.dumps({"op": "login", "args": [arg]}).decode()
 
 
 # -- typed decoders ----------------------------------------------------------------------

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
+import orjson
 
 from mdkit.data.wire import MS
 from mdkit.venues.drift import Fields, Row
@@ -118,6 +119,12 @@ class Shapes:
         self.update = Fields("depth", BOOK_UPDATE_FIELDS)
         self.bids = Row("depth", LEVEL, "buys")
         self.asks = Row("depth", LEVEL, "asks")
+
+
+def clip(msg: Any, size: int = 300) -> str:
+    """``msg`` as JSON text, cut to ``size`` characters (an ellipsis marks a cut)."""
+    text = orjson.dumps(msg).decode()
+    return text if len(text) <= size else text[:size] + "…"
 
 
 def epoch_ms(value: Any, default: int) -> int:
