@@ -19,7 +19,7 @@ import hashlib
 import importlib
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import pandas as pd
 
@@ -29,11 +29,10 @@ from mdkit.account_transport import API, KEY_ENV, SECRET_ENV, VENUE, SignedTrans
 from mdkit.data.timeparse import parse_range
 from mdkit.errors import AuthError, InvalidArgument, NetworkError, TradingDisabled, VenueError
 from mdkit.venues.base import Credentials
+from mdkit.venues.rest_api import SignedApi
 
-if TYPE_CHECKING:  # the static types of the default venue's signed API
-    from mdkit.venues import cryptocom_user as user_api
-else:
-    user_api = importlib.import_module(API.signed)
+#: The default venue's signed user API (the module its REST description names).
+user_api = cast("SignedApi", importlib.import_module(API.signed))
 
 __all__ = ["Account", "OrderDetail"]
 

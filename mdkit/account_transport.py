@@ -14,14 +14,14 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from mdkit import config
 from mdkit.errors import AuthError, VenueError
 from mdkit.marketdata_history import show_progress
 from mdkit.venues import DEFAULT_VENUE, get_venue
 from mdkit.venues.base import Credentials
-from mdkit.venues.rest_api import Request, RestApi
+from mdkit.venues.rest_api import Request, RestApi, SignedApi
 
 if TYPE_CHECKING:
     from mdkit.engine.rest import Response
@@ -37,10 +37,8 @@ log = logging.getLogger("mdkit.account")
 VENUE = get_venue(DEFAULT_VENUE).key
 #: That venue's REST description (calls, envelope unwrapping, the signed API's module).
 API: RestApi = get_venue(VENUE).rest or RestApi(calls={}, unwrap=lambda body: None)
-if TYPE_CHECKING:  # the static types of the default venue's signed API
-    from mdkit.venues import cryptocom_user as user_api
-else:
-    user_api = importlib.import_module(API.signed)
+#: The default venue's signed user API (the module its REST description names).
+user_api = cast("SignedApi", importlib.import_module(API.signed))
 _MARKET_RATE = int(API.calls["tickers"].rate)
 _LEGACY_TICKERS = API.calls["tickers"].fallback or API.calls["tickers"]
 #: The environment variables holding the key and the secret.

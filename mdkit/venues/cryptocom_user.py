@@ -17,7 +17,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -533,3 +533,10 @@ def parse_order_detail(data: Any, symbol: str) -> tuple[pd.DataFrame, pd.DataFra
     fills = info.get("tradeList") or data.get("trade_list") or []
     source = "rest:/v1/showOrder"
     return parse_orders([info], symbol, source=source), parse_fills(fills, symbol, source=source)
+
+
+if TYPE_CHECKING:  # this module is the signed API the account speaks (checked by mypy)
+    from mdkit.venues import cryptocom_user as _this
+    from mdkit.venues.rest_api import SignedApi
+
+    _SIGNED_API: SignedApi = _this

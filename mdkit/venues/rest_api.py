@@ -20,17 +20,23 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from mdkit.errors import ProtocolError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mdkit.errors import VenueError
 
 __all__ = [
     "CALLS",
     "Request",
     "RestCall",
     "RestApi",
+    "SignedApi",
     "field",
     "floats",
     "epochs",
@@ -317,3 +323,56 @@ def levels(value: Any, name: str, what: str) -> np.ndarray:
             raise _fail(what, name, f"holds a level that is not [price, amount]: {_kind(level)}")
         out[i] = floats(level[:2], name, what)
     return out
+
+
+class SignedApi(Protocol):
+    """What :class:`mdkit.Account` needs of a venue's signed user API module.
+
+    :attr:`RestApi.signed` names the module; the account imports it by that name, so
+    no module outside ``venues/`` names the venue. The venue module states that it is
+    one (a typed assignment of itself that mypy checks).
+    """
+
+    USER_RATE_PER_SECOND: int
+    PAGE_SIZE: int
+    CANCEL_ENDPOINTS: dict[str, tuple[str, str]]
+
+    def signed(
+        self, params: Mapping[str, Any], api_key: str, secret: str, time_ms: int
+    ) -> dict[str, str]: ...
+    def is_time_error(self, exc: VenueError) -> bool: ...
+    def clip_range(
+        self, df: pd.DataFrame, column: str, start: pd.Timestamp | None, end: pd.Timestamp | None
+    ) -> pd.DataFrame: ...
+    def format_amount(self, value: Any, what: str = "amount") -> str: ...
+    def build_account(self) -> Request: ...
+    def build_create_order(
+        self, symbol: str, side: str, volume: str, *, order_type: int = 1, price: str | None = None
+    ) -> Request: ...
+    def build_show_order(self, symbol: str, order_id: int) -> Request: ...
+    def build_cancel_order(self, symbol: str, order_id: int, endpoint: str = "doc") -> Request: ...
+    def cancel_fallback(self, error_code: str | None, endpoint: str) -> str | None: ...
+    def build_cancel_all(self, symbol: str) -> Request: ...
+    def build_open_orders(self, symbol: str, page: int = 1, page_size: int = ...) -> Request: ...
+    def build_all_orders(
+        self,
+        symbol: str,
+        page: int = 1,
+        page_size: int = ...,
+        start: pd.Timestamp | None = None,
+        end: pd.Timestamp | None = None,
+    ) -> Request: ...
+    def build_my_trades(
+        self,
+        symbol: str,
+        page: int = 1,
+        page_size: int = ...,
+        start: pd.Timestamp | None = None,
+        end: pd.Timestamp | None = None,
+    ) -> Request: ...
+    def parse_balances(self, data: Any) -> pd.DataFrame: ...
+    def parse_order_id(self, data: Any) -> int: ...
+    def parse_page(self, data: Any) -> tuple[list[dict[str, Any]], int | None]: ...
+    def parse_orders(self, items: Any, symbol: str, *, source: str = ...) -> pd.DataFrame: ...
+    def parse_fills(self, items: Any, symbol: str, *, source: str = ...) -> pd.DataFrame: ...
+    def parse_order_detail(self, data: Any, symbol: str) -> tuple[pd.DataFrame, pd.DataFrame]: ...
