@@ -6,10 +6,13 @@ Each part runs as a fixed loop over bench_capture's frames under
 ``valgrind --tool=callgrind`` (``PYTHONHASHSEED=0``), twice (N/6 and N frames); the
 difference divided by the extra frames cancels start-up:
 
-- **driver**: ``_Driver.on_message`` (mdkit/engine/stream.py) over a core and session,
-  as picows calls it (the picows receive itself is not counted here);
+- **driver**: ``Driver.on_message`` (mdkit/engine/driver.py) over a core and session,
+  as picows calls it, the frames handed on in reads of :data:`READ` (``Driver.flush``;
+  the picows receive itself and the event loop are not counted here);
+- **reads**: ``Core.receive_many`` over reads of :data:`READ` frames, as the driver
+  calls it (runs of data pushes read by the session in one call);
 - **core**: ``Core.receive`` (counters, raw store, containment, max_messages) over the
-  session;
+  session, one frame at a time;
 - **session**: ``session.receive`` alone (decode, drift, rows appended);
 - **raw store**: ``RawStore.add`` alone;
 - **append**: the trade table's row writer alone, one row by name (text/gzip feeds).
@@ -33,7 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-PARTS = ("driver", "core", "session", "raw store", "append")
+PARTS = ("driver", "reads", "core", "session", "raw store", "append")
+#: Frames per read (bench_capture's paced feeder writes 50 frames a millisecond).
+READ = 50
 NOW = 1_788_000_000_000_000_000
 
 
@@ -64,14 +69,25 @@ def loop(feed: str, part: str, n: int) -> None:
     text = feed != "gzip"
     core, link = _core(feed)
     if part == "driver":
-        from mdkit.engine.stream import Engine, _Driver
+        from mdkit.engine.driver import Driver as _Driver
+        from mdkit.engine.stream import Engine
 
         engine = Engine(list(core.streams), seconds=None, raw_limit=None)
         engine.core = core
         driver = _Driver(engine, link)
-        on_message = driver.on_message
+        driver._due = True  # no event loop here: the bench flushes each read itself
+        on_message, flush = driver.on_message, driver.flush
         for i in range(n):
             on_message(frames[i % k], text)
+            if i % READ == READ - 1:
+                flush()
+        flush()
+    elif part == "reads":
+        receive_many = core.receive_many
+        for start in range(0, n, READ):
+            stop = min(n, start + READ)
+            reads = [frames[i % k] for i in range(start, stop)]
+            receive_many(link, reads, list(range(NOW + start, NOW + stop)), text)
     elif part == "core":
         receive = core.receive
         for i in range(n):

@@ -169,6 +169,13 @@ class _Column:
     def to_array(self, values: npt.ArrayLike) -> npt.NDArray[Any]:
         """Return many values as a 1-D array of the stored dtype, or raise a clear error."""
         if self.is_category:
+            if isinstance(values, list | tuple):  # known values: one dict lookup each
+                try:
+                    return np.fromiter(
+                        map(self.codes.__getitem__, values), _CODE_DTYPE, count=len(values)
+                    )
+                except (KeyError, TypeError):  # a new (or unhashable) value: below
+                    pass
             codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
             table = np.array([self.code_for(u) for u in uniques], dtype=_CODE_DTYPE)
             out: npt.NDArray[Any] = np.where(codes < 0, -1, table[codes] if len(table) else -1)
@@ -441,7 +448,8 @@ class ColumnBuffer:
         Raises
         ------
         ValueError
-            If names are missing or unknown, or the lengths differ.
+            If names are missing or unknown, the lengths differ, or a value is outside
+            its column's bounds (no row is stored then).
         TypeError
             If values do not fit their column (None or floats for an integer column).
         """
@@ -456,7 +464,19 @@ class ColumnBuffer:
         if any(len(a) != len(arrays[0]) for a in arrays):
             lengths = {c.name: len(a) for c, a in zip(self._columns, arrays, strict=True)}
             raise ValueError(f"extend() columns differ in length: {lengths}")
-        self._store.extend(arrays)
+        store = self._store
+        for index, column in enumerate(self._columns):  # the bounds append() checks
+            bound = store.bounds.get(column.name)
+            if bound is not None:
+                values = arrays[index]
+                if values.dtype.kind in "Mm":
+                    values = values.view(np.int64)
+                ok = (values >= bound[0]) & (values <= bound[1])
+                if values.dtype.kind == "i":
+                    ok |= values == _NAT  # no event time passes, as in append()
+                if not ok.all():
+                    store.out_of_bounds(index, values[np.argmin(ok)].item())
+        store.extend(arrays)
 
     def __len__(self) -> int:
         """Return the number of rows."""

@@ -7,8 +7,12 @@ calls and paged history. So replay equals live by construction.
 
 Follow a frame from socket to row here:
 
-1. the driver reads the receive time and calls ``core.receive(link, payload, text,
-   now_ns)`` (``link`` is one connection slot, :class:`Link`);
+1. the driver reads the receive time of each frame and, once the event loop has
+   delivered the read, calls ``core.receive_many(link, payloads, times, text)`` with its
+   frames (``link`` is one connection slot, :class:`Link`); a run of plain data pushes
+   is read by the session in one call, anything else frame by frame through
+   ``core.receive(link, payload, text, now_ns)`` — the same rows, raw frames and
+   stats either way (replay feeds runs of recorded frames the same way);
 2. the core makes the receive time strictly increasing, counts the frame, keeps it
    in the raw store (:class:`~mdkit.engine.raw.RawStore`), and hands it to the
    venue's session (:mod:`mdkit.venues`), which appends rows to the venue's tables;
@@ -30,15 +34,12 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
-import orjson
-
-from mdkit.data.tables import Tables
 from mdkit.data.wire import DEFAULT_MAX_FRAME
+from mdkit.engine.link import Link, VenuePart
 from mdkit.engine.plan import Stream
 from mdkit.engine.raw import DEFAULT_RAW_LIMIT, RawStore
 from mdkit.engine.records import (
@@ -56,11 +57,10 @@ from mdkit.engine.records import (
     StreamStats,
     Transmit,
 )
+from mdkit.engine.signatures import learn_signatures
 from mdkit.errors import MdkitError, ProtocolError, VenueError
 from mdkit.venues.base import (
     NOTHING,
-    Counters,
-    Credentials,
     Event,
     Gap,
     RateLimits,
@@ -71,7 +71,6 @@ from mdkit.venues.base import (
     Resubscribe,
     Send,
     ServerError,
-    Session,
     SessionSetup,
     Subscription,
 )
@@ -105,88 +104,7 @@ RESYNC_CAP = 30.0
 RESYNC_RESET = 60.0
 _HOUR_NS = 3600 * 10**9
 _REDACTED = "***"
-
-
-# -- state -------------------------------------------------------------------------------
-@dataclass
-class VenuePart:
-    """The tables and counters shared by every connection of one venue."""
-
-    stream: Stream
-    tables: Tables = field(default_factory=Tables)
-    counters: Counters = field(default_factory=Counters)
-
-
-class Link:
-    """One connection slot: its current session, and what outlives a reconnect.
-
-    Attributes
-    ----------
-    stream : Stream
-    endpoint : str
-    subscriptions : tuple of Subscription
-        This slot's share of the venue's subscriptions.
-    number : int
-        Connection number of the current connection (0 before the first).
-    slot : int
-        The slot's index among its venue's slots (creation order; replay maps a
-        recorded connection number back to its slot with it).
-    session : Session or None
-        The current connection's session.
-    """
-
-    __slots__ = (
-        "stream",
-        "part",
-        "counters",
-        "endpoint",
-        "subscriptions",
-        "number",
-        "slot",
-        "session",
-        "logged_in",
-        "last_ns",
-        "gap",
-        "resync_gaps",
-        "pending",
-        "attempts",
-        "budget",
-        "secrets",
-    )
-
-    def __init__(
-        self,
-        part: VenuePart,
-        endpoint: str,
-        subscriptions: tuple[Subscription, ...],
-        slot: int = 0,
-    ) -> None:
-        self.stream = part.stream
-        self.part = part
-        self.counters = part.counters
-        self.endpoint = endpoint
-        self.subscriptions = subscriptions
-        self.number = 0
-        self.slot = slot
-        self.session: Session | None = None
-        self.logged_in = False
-        self.last_ns = 0
-        #: The open gap of the last interruption, closed by the next data.
-        self.gap: GapRecord | None = None
-        self.resync_gaps: dict[Subscription, GapRecord] = {}
-        #: Subscriptions whose resubscribe is scheduled (:class:`Later`).
-        self.pending: set[Subscription] = set()
-        #: Subscription → (resyncs in a row, time of the last one).
-        self.attempts: dict[Subscription, tuple[int, int]] = {}
-        #: Send times (ns) of subscribe requests in the last hour, over reconnects.
-        self.budget: deque[int] = deque()
-        #: Values to redact from server texts (held redacted: repr shows names only).
-        self.secrets = Credentials(
-            {
-                **part.stream.credentials,
-                **{f"header {k}": v for k, v in part.stream.headers.items()},
-            }
-        )
+_int_lt = int.__lt__
 
 
 # -- the core ----------------------------------------------------------------------------
@@ -271,7 +189,7 @@ class Core:
             events = link.session.open(now_ns)
         except MdkitError as exc:  # e.g. credentials missing for a login
             return [self._fail(exc)]
-        self._learn_signatures(link, events)
+        learn_signatures(link, events)
         return self._act(link, events, now_ns)
 
     def closed(
@@ -335,6 +253,68 @@ class Core:
         if events:
             return self._act(link, events, now_ns)
         return NO_ACTIONS
+
+    def receive_many(
+        self, link: Link, payloads: list[bytes], times: list[int], text: bool
+    ) -> Sequence[Action]:
+        """The frames of one read of ``link``'s connection, in arrival order (receive
+        times ``times``): the same rows, raw frames, stats and actions as
+        :meth:`receive` on each in turn.
+
+        The session reads runs of plain data pushes in one call (:meth:`Session.receive_many
+        <mdkit.venues.base.Session.receive_many>`); those frames are counted and kept in
+        raw together, every other frame goes through :meth:`receive`.
+        """
+        n = len(payloads)
+        session = link.session
+        runs = (
+            n > 1  # a lone frame costs less through receive()
+            and session is not None
+            and times[0] > self.last_ns
+            and self.data_total + n < self.limit  # the limit is checked frame by frame
+            and all(map(_int_lt, times, islice(times, 1, None)))  # strictly increasing
+        )
+        out: list[Action] = []
+        receive = self.receive
+        i = 0
+        while i < n:
+            if runs and n - i > 1:
+                done = self._run(link, payloads, times, i, text)
+                if done:
+                    i += done
+                    continue
+            actions = receive(link, payloads[i], text, times[i])
+            if actions:
+                out += actions
+            i += 1
+        return out
+
+    def _run(
+        self, link: Link, payloads: list[bytes], times: list[int], start: int, text: bool
+    ) -> int:
+        """Let the session read a run of data pushes from ``start``; count and keep them."""
+        counters = link.counters
+        before = counters.data_messages
+        try:
+            done = link.session.receive_many(payloads, times, start)  # type: ignore[union-attr]
+        except Exception:  # noqa: BLE001 - a session bug: the frames go one by one
+            log.exception("%s: receive_many failed; frames read one by one", link.stream.venue.key)
+            return 0
+        if done:
+            end = start + done
+            head = payloads if start == 0 and end == len(payloads) else payloads[start:end]
+            self.last_ns = link.last_ns = times[end - 1]
+            size = sum(map(len, head))
+            stats = self.stats
+            stats.messages += done
+            stats.bytes += size
+            self.raw.add_many(head, times[start:end], size, link.number, text)
+            gap = link.gap
+            if gap is not None:
+                gap.end_ns = times[start]
+                link.gap = None
+            self.data_total += counters.data_messages - before
+        return done
 
     def timer(self, link: Link, now_ns: int) -> Sequence[Action]:
         """The session's keepalives and anything else due."""
@@ -528,23 +508,6 @@ class Core:
                 text = text.replace(secret, _REDACTED)
         return text
 
-    def _learn_signatures(self, link: Link, events: Sequence[Event]) -> None:
-        """Note the signatures a login sends, so an echo of them is redacted too."""
-        for event in events:
-            if type(event) is not Send or not link.stream.credentials:
-                continue
-            try:
-                body = orjson.loads(event.message)
-            except orjson.JSONDecodeError:
-                continue
-            known = link.secrets.secrets()
-            n = len(link.secrets)
-            found = {
-                f"signed {n + i}": v for i, v in enumerate(_signed_values(body)) if v not in known
-            }
-            if found:
-                link.secrets = Credentials({**link.secrets, **found})
-
     def finish(self, ended_ns: int) -> None:
         """Close every open gap at the end of the capture."""
         self.stats.ended_ns = ended_ns
@@ -568,19 +531,3 @@ class Core:
         gaps = self.stats.gaps
         self.stats.gaps = [g for g in gaps if g.end_ns is None]
         return rows, raw, [g for g in gaps if g.end_ns is not None]
-
-
-def _signed_values(body: Any, depth: int = 0) -> Iterable[str]:
-    """String values under keys that name a signature or credential, in a login message."""
-    if depth > 6:
-        return
-    if isinstance(body, Mapping):
-        for key, value in body.items():
-            name = str(key).lower()
-            if isinstance(value, str) and len(value) >= 8 and ("sign" in name or "key" in name):
-                yield value
-            elif isinstance(value, Mapping | list):
-                yield from _signed_values(value, depth + 1)
-    elif isinstance(body, list):
-        for item in body:
-            yield from _signed_values(item, depth + 1)

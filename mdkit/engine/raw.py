@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from array import array
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -115,6 +116,32 @@ class RawStore:
             self._changes.append((index, connection, text))
         self._last = (local_ns, connection, text)
         return -1
+
+    def add_many(
+        self,
+        payloads: Sequence[bytes],
+        times: Sequence[int],
+        size: int,
+        connection: int,
+        text: bool,
+    ) -> None:
+        """Keep the frames of one read (``size``: their payload bytes) as :meth:`add` would
+        one by one; two list extends when they fit under the limit."""
+        held = self._held + size
+        if held > self._cap:
+            for payload, local_ns in zip(payloads, times, strict=True):
+                self.add(payload, local_ns, connection, text)
+            return
+        self._held = held
+        row = self._kept
+        self._kept = row + len(payloads)
+        self._parts += payloads
+        self._times += times
+        if connection != self._k_conn or text is not self._k_text:
+            self._k_conn, self._k_text = connection, text
+            self._k_changes.append((row, connection, text))
+        if len(self._parts) > _JOIN_MASK:
+            self._join()
 
     def _keep(self, payload: bytes, local_ns: int, connection: int, text: bool) -> int:
         """Keep one frame whatever the limit (a frame not understood)."""

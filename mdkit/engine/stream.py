@@ -29,27 +29,17 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from mdkit.data.wire import DEFAULT_MAX_FRAME
 from mdkit.engine.core import (
-    Action,
-    Answer,
     Core,
-    Drop,
-    Fail,
-    Finish,
-    Later,
-    Link,
-    LoggedIn,
-    Pace,
     StreamStats,
-    Transmit,
     VenuePart,
 )
+from mdkit.engine.driver import HEALTHY_SECONDS, Driver
 from mdkit.engine.plan import Plan, Stream, check_options, shard
 from mdkit.engine.raw import DEFAULT_RAW_LIMIT, RawStore
-from mdkit.errors import AuthError, MdkitError, NetworkError
+from mdkit.errors import MdkitError, NetworkError
 from mdkit.venues.base import Reply, Session, Venue
 
 __all__ = [
@@ -65,249 +55,7 @@ __all__ = [
 log = logging.getLogger("mdkit.engine.stream")
 _time_ns = time.time_ns
 
-#: A connection that lived this long resets the reconnect backoff.
-HEALTHY_SECONDS = 10.0
-#: Consecutive failed connection attempts, with no connection ever made, before giving up.
-MAX_CONNECT_FAILURES = 5
-#: Share of a venue's message rate the pacer uses (the venue counts arrivals, we departures).
-PACE_MARGIN = 0.8
-#: Seconds a login may take before the connection is redone.
-LOGIN_TIMEOUT = 10.0
 _TICK = 0.25
-
-
-class _Driver:
-    """One connection slot of a live capture: connects, feeds the core, reconnects."""
-
-    def __init__(self, engine: Engine, link: Link) -> None:
-        self.engine = engine
-        self.core = engine.core
-        self._receive, self.link = engine.core.receive, link  # bound once (hot path)
-        self.stream = link.stream
-        self.url = link.stream.urls[link.endpoint]
-        self.connection: Any = None
-        self.ready = asyncio.Event()
-        self.closed_reason: str | None = None
-        self.opened_ns = 0
-        self.opened = 0.0
-        self.next_timer = 0.0
-        self.login_deadline: float | None = None
-        self.requests: dict[str, asyncio.Future[Reply]] = {}
-        rate = link.stream.venue.limits.messages_per_second
-        self.interval = 1.0 / (rate * PACE_MARGIN) if rate else 0.0
-        self.outbox: deque[str | bytes] = deque()
-        self.next_send = 0.0
-        self.pump_handle: asyncio.TimerHandle | None = None
-        self.ever_connected = False
-        self.early: list[tuple[bytes, bool]] = []
-        self.task: asyncio.Task[None] | None = None
-
-    # -- receiving (hot path) -------------------------------------------------------------
-    def on_message(self, payload: bytes, text: bool) -> None:
-        link = self.link
-        if link.session is None:
-            # A server that speaks first (iTick) can send frames with the handshake
-            # answer, before connect() makes the session: kept for the session.
-            self.early.append((payload, text))
-            return
-        actions = self._receive(link, payload, text, _time_ns())
-        if actions:
-            self.carry(actions)
-
-    def carry(self, actions: Sequence[Action]) -> None:
-        """Carry out the core's actions."""
-        engine = self.engine
-        for action in actions:
-            if type(action) is Transmit:
-                self.send(action.message, action.urgent)
-            elif type(action) is LoggedIn:
-                self.login_deadline = None
-                self.ready.set()
-            elif type(action) is Later:
-                engine.loop.call_later(action.delay, self.resubscribe, action, self.link.number)
-            elif type(action) is Drop:
-                self.drop(action.reason, abort=action.abort)
-            elif type(action) is Fail:
-                engine.fail(action.error)
-            elif type(action) is Answer:
-                future = self.requests.pop(action.reply.request_id, None)
-                if future is not None and not future.done():
-                    future.set_result(action.reply)
-            elif type(action) is Finish:
-                engine.stop(action.reason)
-            elif type(action) is Pace:
-                self.interval = max(self.interval, action.interval)
-
-    def resubscribe(self, later: Later, number: int) -> None:
-        if self.connection is None or self.link.number != number or self.engine.stopping:
-            return
-        actions = self.core.resubscribe(self.link, later.subscriptions, _time_ns())
-        if actions:
-            self.carry(actions)
-
-    # -- sending --------------------------------------------------------------------------
-    def send(self, message: str | bytes, urgent: bool = False) -> None:
-        """Queue one message; the pacer sends it at the venue's rate."""
-        if urgent:
-            self.outbox.appendleft(message)
-        else:
-            self.outbox.append(message)
-        if self.pump_handle is None:
-            self.pump()
-
-    def pump(self) -> None:
-        self.pump_handle = None
-        connection = self.connection
-        if connection is None:
-            return
-        outbox = self.outbox
-        now = time.monotonic()
-        while outbox:
-            if self.interval and now < self.next_send:
-                self.pump_handle = self.engine.loop.call_later(self.next_send - now, self.pump)
-                return
-            connection.send(outbox.popleft())
-            if self.interval:
-                self.next_send = max(now, self.next_send) + self.interval
-
-    # -- lifecycle ------------------------------------------------------------------------
-    def drop(self, reason: str, *, abort: bool = True) -> None:
-        if self.connection is None:
-            return
-        if abort:
-            self.connection.abort(reason)
-        else:
-            self.connection.close(reason)
-
-    def on_closed(self, reason: str) -> None:
-        self.closed_reason = reason
-
-    async def open(self, listener: Any) -> Any:
-        """Open one connection; a handshake cut short by the end of the capture says so."""
-        from mdkit.engine import transport
-
-        started = time.monotonic()
-        try:
-            return await transport.connect(
-                self.url, listener, headers=self.stream.headers, timeout=self.engine.open_timeout
-            )
-        except asyncio.CancelledError:
-            host = urlsplit(self.url).netloc or self.url
-            self.engine.last_error = (
-                f"could not connect to {host}: the WebSocket handshake was not answered "
-                f"within {time.monotonic() - started:.1f} s (the capture ended first)"
-            )
-            raise
-
-    async def run(self) -> None:
-        """Connect, run the session, reconnect, until the engine stops."""
-        from mdkit.engine import transport
-
-        engine = self.engine
-        core = self.core
-        link = self.link
-        venue = self.stream.venue
-        attempt = 0
-        failures = 0
-        while not engine.stopping:
-            listener = transport.Listener(self.on_message, self.on_closed)
-            self.closed_reason = None
-            self.early = []
-            try:
-                connection = await self.open(listener)
-            except AuthError as exc:  # credentials refused at the handshake: no retry
-                engine.fail(exc)
-                return
-            except NetworkError as exc:
-                failures += 1
-                engine.stats.connect_failures += 1
-                engine.last_error = core.redact(link, str(exc))
-                log.info("%s: %s", venue.key, engine.last_error)
-                if not self.ever_connected and failures >= MAX_CONNECT_FAILURES:
-                    return
-                await self.sleep_backoff(failures)
-                continue
-            failures = 0
-            if engine.stopping:
-                connection.close("stopped")
-                return
-            self.ever_connected = True
-            if engine.stats.connections >= len(engine.links):
-                engine.stats.reconnects += 1
-                engine.note_reconnect()
-            self.opened = time.monotonic()
-            self.connection = connection
-            self.ready.clear()
-            self.outbox.clear()
-            self.next_send = 0.0
-            self.login_deadline = self.opened + LOGIN_TIMEOUT
-            self.opened_ns = _time_ns()
-            actions = core.connect(link, self.opened_ns)
-            link.last_ns = self.opened_ns
-            self.next_timer = self.opened + (link.session.timer_interval if link.session else 5.0)
-            self.carry(actions)
-            if engine.error is not None:
-                connection.close("stopped")
-                return
-            early, self.early = self.early, []
-            for payload, text in early:  # frames that came with the handshake answer
-                self.on_message(payload, text)
-            await connection.wait_closed()
-            lived = time.monotonic() - self.opened
-            self.connection = None
-            reason = self.closed_reason or "closed"
-            self.carry(
-                core.closed(link, reason, listener.close_code, _time_ns(), stopping=engine.stopping)
-            )
-            if self.pump_handle is not None:
-                self.pump_handle.cancel()
-                self.pump_handle = None
-            for future in self.requests.values():
-                if not future.done():
-                    future.set_exception(
-                        NetworkError(f"{venue.key}: connection closed before the reply")
-                    )
-            self.requests.clear()
-            if engine.stopping:
-                return
-            log.info(
-                "%s: connection %d ended (%s); reconnecting",
-                venue.key,
-                link.number,
-                core.redact(link, reason),
-            )
-            attempt = 0 if lived >= HEALTHY_SECONDS else attempt + 1
-            await self.sleep_backoff(max(1, attempt))
-
-    async def sleep_backoff(self, attempt: int) -> None:
-        first, cap = self.engine.backoff
-        delay = min(cap, first * 2 ** max(0, attempt - 1))
-        await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-
-    def tick(self, now: float) -> None:
-        """Silence watchdog, login deadline and the session's timer (every ``_TICK`` s)."""
-        link = self.link
-        session = link.session
-        if session is None or self.connection is None:
-            return
-        idle = (_time_ns() - link.last_ns) / 1e9
-        if idle > self.engine.silence_for(self.stream.venue, session):
-            reason = (
-                f"silence: nothing received {idle:.1f} s after connecting"
-                if link.last_ns == self.opened_ns
-                else f"silence: no frame for {idle:.1f} s"
-            )
-            log.info("%s: %s; dropping connection %d", self.stream.venue.key, reason, link.number)
-            self.drop(reason)
-            return
-        if self.login_deadline is not None and now > self.login_deadline:
-            self.drop(f"login not answered within {LOGIN_TIMEOUT:g} s")
-            return
-        if now >= self.next_timer:
-            self.next_timer = now + session.timer_interval
-            actions = self.core.timer(link, _time_ns())
-            if actions:
-                self.carry(actions)
 
 
 class Engine:
@@ -347,11 +95,11 @@ class Engine:
         self.silence_timeout = silence_timeout
         self.backoff = backoff
         self.open_timeout = open_timeout
-        self.links: list[_Driver] = []
+        self.links: list[Driver] = []
         for stream in self.streams:
             for endpoint, subs in shard(stream):
                 link = self.core.link(stream.venue.key, endpoint, subs)
-                self.links.append(_Driver(self, link))
+                self.links.append(Driver(self, link))
         #: No subscriptions at all: a request/response engine (mdkit.request, history).
         self._requests_only = not any(s.subscriptions for s in self.streams)
         self.last_error: str | None = None
@@ -488,6 +236,8 @@ class Engine:
             raise NetworkError(self.last_error or "could not connect")
 
     def _finish(self) -> None:
+        for link in self.links:
+            link.flush()  # a read still waiting to be handled
         stats = self.stats
         self.core.finish(time.time_ns())
         stats.interrupted = self.stop_reason == "interrupted"
@@ -548,7 +298,7 @@ class Engine:
         self.stats.worst_reconnect_rate = max(self.stats.worst_reconnect_rate, rate)
 
     # -- request/response ---------------------------------------------------------------
-    async def ready(self, timeout: float) -> _Driver:
+    async def ready(self, timeout: float) -> Driver:
         """Wait (no polling) until the first connection is logged in; return it.
 
         Raises

@@ -202,6 +202,22 @@ def replay_frames(
     shards = {stream.venue.key: shard(stream) for stream in stream_list}
     links: dict[tuple[str, int], Link] = {}
     last: dict[tuple[str, int], Link] = {}  # (venue, slot) -> its latest connection
+    # Runs of frames of one connection and kind go to the core together, as a live read
+    # does (Core.receive_many): the same rows either way.
+    run: list[bytes] = []
+    run_times: list[int] = []
+    run_link: Link | None = None
+    run_text = True
+
+    def flush() -> bool:
+        """Hand the run to the core; True if a fatal server error ended the capture here."""
+        if run_link is None or not run:
+            return False
+        actions = core.receive_many(run_link, run[:], run_times[:], run_text)
+        run.clear()
+        run_times.clear()
+        return core.error is not None and any(type(a) is Fail for a in actions)
+
     for key_venue, number, text, payload, now in zip(
         frames["venue"].astype(str).tolist(),
         frames["connection"].tolist(),
@@ -211,6 +227,8 @@ def replay_frames(
         strict=True,
     ):
         link = links.get((key_venue, number))
+        if (link is None or link is not run_link or text is not run_text) and flush():
+            break  # a fatal server error ended the live capture here too
         if link is None:
             # A new recorded connection: the previous one of its slot ended just before.
             slot = slot_of.get(number, -1)
@@ -234,9 +252,11 @@ def replay_frames(
             links[(key_venue, number)] = last[(key_venue, slot)] = link
             # What the session asks at connect (login, subscribe) is not sent: no socket.
             core.connect(link, now, number=number)
-        actions = core.receive(link, payload, text, now)
-        if core.error is not None and any(type(a) is Fail for a in actions):
-            break  # a fatal server error ended the live capture here too
+        run_link, run_text = link, text
+        run.append(payload)
+        run_times.append(now)
+    else:
+        flush()
     core.finish(ended_ns)
     stats.outcome = "replayed"
     return core

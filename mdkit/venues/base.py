@@ -448,6 +448,19 @@ class Session:
         """
         raise NotImplementedError
 
+    def receive_many(self, frames: Sequence[bytes], times: Sequence[int], start: int) -> int:
+        """Read the frames of one read from ``frames[start]`` on (receive times ``times``)
+        as plain data pushes, in one go where the venue's decoders can: return how many
+        frames from ``start`` were read.
+
+        Each frame read here gives exactly the rows, counters and drift reports that
+        :meth:`receive` gives it, and no event. The first frame not read (a control
+        frame, another kind, anything odd) goes to :meth:`receive`, then the call is made
+        again for the frames after it. Never raises for a frame: a frame it cannot read
+        is left unread. Default: 0 (every frame through :meth:`receive`).
+        """
+        return 0
+
     def timer(self, now_ns: int) -> Sequence[Event]:
         """Keepalives and anything else due."""
         return NOTHING

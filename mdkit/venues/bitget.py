@@ -33,6 +33,7 @@ import importlib
 import math
 import re
 from collections.abc import Mapping, Sequence
+from itertools import islice
 from typing import Any
 
 from mdkit.data.wire import MS as _MS
@@ -64,6 +65,7 @@ from mdkit.venues.bitget_wire import (  # public here too
     build_login,
     decode_full_books,
     decode_push,
+    decode_trade_push,
     decode_trades,
     full_book_rows,
     login_sign,
@@ -379,25 +381,7 @@ class BitgetSession(Session):
             except DecodeError:
                 route = None
             if route is not None and route.typed is guess:
-                data = push.data
-                if route.full or route.seen or len(data) != 1 or push.action != "update":
-                    return self._typed(route, push.action, data, frame, now_ns)
-                # The common push, one trade (no backfill ids to skip): _typed and
-                # trade_rows inlined, the same drift checks, row and count.
-                item = data[0]
-                try:
-                    if self._trade_due():
-                        self._shapes.trade.check(self, _loads(frame)["data"][0], types=True)
-                    self._trades(timestamp=item.ts * _MS, local_timestamp=now_ns,
-                                 symbol=route.symbol, id=item.tradeId, side=item.side,
-                                 price=item.price, amount=item.size)  # fmt: skip
-                except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-                    raise ProtocolError(f"{VENUE}: cannot read {route.key} push: {exc!r}") from None
-                counters = self.counters  # Session.count, inlined
-                counters.data_messages += 1
-                per_channel = counters.per_channel
-                per_channel[route.key] = per_channel.get(route.key, 0) + 1
-                return NOTHING
+                return self._typed(route, push.action, push.data, frame, now_ns)
         try:
             envelope = decode_push(frame)  # `data` stays raw JSON
         except DecodeError:
@@ -421,6 +405,52 @@ class BitgetSession(Session):
             return self._general(frame, now_ns)
         self._guess = route.typed
         return self._typed(route, envelope.action, items, frame, now_ns)
+
+    def receive_many(self, frames: Sequence[bytes], times: Sequence[int], start: int) -> int:
+        """Read a run of one-trade ``update`` pushes (see :meth:`Session.receive_many
+        <mdkit.venues.base.Session.receive_many>`): each frame's own typed decode, row,
+        count and drift sampling as :meth:`receive` gives them, without its per-frame
+        dispatch. Frames are decoded one by one: joined into one JSON document, a frame
+        that is not one whole value could pass for part of its neighbour."""
+        decode = self._guess
+        if decode is not decode_trade_push:  # this connection's pushes are not trades
+            return 0
+        routes, write, per_channel = self.routes, self._trades, self.counters.per_channel
+        last: Any = None  # the arg of the run's route (pushes mostly repeat one)
+        route: Any = None
+        run = done = 0
+        for frame, now_ns in zip(islice(frames, start, None), islice(times, start, None)):  # noqa: B905
+            try:
+                push = decode(frame)
+            except DecodeError:
+                break
+            data, arg = push.data, push.arg
+            if len(data) != 1 or push.action != "update":
+                break
+            if arg != last:
+                found = routes.get((arg.channel, arg.instId or arg.coin))
+                if found is None or found.typed is not decode or found.seen:
+                    break
+                if run:
+                    per_channel[route.key] = per_channel.get(route.key, 0) + run
+                last, route, run = arg, found, 0
+            item = data[0]
+            try:  # a row refused (out of bounds, odd side) is left to receive() to report
+                write(timestamp=item.ts * _MS, local_timestamp=now_ns, symbol=route.symbol,
+                      id=item.tradeId, side=item.side, price=item.price,
+                      amount=item.size)  # fmt: skip
+            except (TypeError, ValueError, OverflowError):
+                break
+            run += 1
+            done += 1
+        if done:
+            per_channel[route.key] = per_channel.get(route.key, 0) + run
+            self.counters.data_messages += done
+            self._now = times[start + done - 1]
+            trade = self._shapes.trade  # the frames receive() would check (after the rows)
+            for i in trade.due_many(done):
+                trade.check(self, _loads(frames[start + i])["data"][0], types=True)
+        return done
 
     def _typed(
         self, route: wire.Route, action: str, items: Any, frame: bytes, now_ns: int

@@ -101,6 +101,12 @@ class Fields:
         self._frames = frames + 1
         return not frames % TYPE_EVERY
 
+    def due_many(self, n: int) -> range:
+        """Offsets among the next ``n`` frames that :meth:`due` would pick, one call each."""
+        frames = self._frames
+        self._frames = frames + n
+        return range(-frames % TYPE_EVERY, n, TYPE_EVERY)
+
     def check(self, session: _Reports, item: Any, *, types: bool = False) -> None:
         """Report how ``item`` (a decoded JSON object) differs from the known shape.
 
