@@ -233,3 +233,33 @@ def test_closed_category_and_bounds_refuse_a_row_whole() -> None:
     cols = buf.columns()
     assert len(buf) == 2 and cols["t"].tolist() == [5, 6]
     assert list(cols["side"].categories) == ["buy", "sell"]
+
+
+def test_extend_checks_the_bounds_append_checks_and_stores_nothing_then() -> None:
+    nat = -(2**63)
+    buf = ColumnBuffer(
+        {"timestamp": "int64", "side": pd.CategoricalDtype(["buy", "sell"]), "price": "float64"},
+        bounds={"timestamp": (0, 10**19), "price": (-1e308, 1e308)},
+        closed=("side",),
+    )
+    buf.extend({"timestamp": [1, nat], "side": ["buy", "sell"], "price": [1.5, 2.5]})
+    for bad in (
+        {"timestamp": [2, -5], "side": ["buy", "buy"], "price": [1.0, 1.0]},
+        {"timestamp": [2, 3], "side": ["buy", "buy"], "price": [1.0, float("inf")]},
+        {"timestamp": [2, 3], "side": ["buy", "buy"], "price": [float("nan"), 1.0]},
+        {"timestamp": [2, 3], "side": ["buy", "flat"], "price": [1.0, 1.0]},
+    ):
+        with pytest.raises(ValueError) as caught:
+            buf.extend(bad)
+        with pytest.raises(ValueError) as one:  # the row writer says the same
+            for row in zip(*bad.values(), strict=True):
+                buf.append(**dict(zip(bad, row, strict=True)))
+        assert str(caught.value).split(":")[0] == str(one.value).split(":")[0]
+    columns = buf.columns()
+    assert columns["timestamp"].tolist()[:2] == [1, nat]
+    assert len(buf) == 2 + 3  # the good first rows of the appends above, none of extend's
+    open_buf = ColumnBuffer({"sym": "category"})
+    open_buf.extend({"sym": ["BTCUSDT", "BTCUSDT"]})
+    open_buf.extend({"sym": ["BTCUSDT", "ETHUSDT", None]})  # a new value: the general path
+    syms = open_buf.columns()["sym"]
+    assert syms[:4].tolist() == ["BTCUSDT"] * 3 + ["ETHUSDT"] and pd.isna(syms[4])
