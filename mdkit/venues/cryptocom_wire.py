@@ -1,4 +1,5 @@
-"""Crypto.com v1 push frames: typed trade decoding, item shapes and trade rows — sans-I/O.
+"""Crypto.com v1 frames: typed trade decoding, item shapes, trade rows, the frame decoder
+and the subscribe/pong messages — sans-I/O.
 
 The receive side of :class:`~mdkit.venues.cryptocom_ws.CryptocomSession` that pays per
 message. A trade push is read by one prebuilt ``msgspec.json.Decoder`` in lax mode
@@ -20,14 +21,20 @@ an integer field written ``"1e3"`` or ``"1.0"`` is read as its value.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import orjson
 
-from mdkit.data.wire import MS
+from mdkit.data.wire import MS, dumps, inflate
+from mdkit.errors import ProtocolError
+from mdkit.venues.cryptocom import VENUE
 from mdkit.venues.drift import Fields, Row
+
+if TYPE_CHECKING:
+    from mdkit.venues.base import Subscription
 
 __all__ = [
     "BOOK_FIELDS",
@@ -45,6 +52,11 @@ __all__ = [
     "Trade",
     "TradePush",
     "TradeTick",
+    "build_pong",
+    "build_req_review",
+    "build_subscribe",
+    "build_unsubscribe",
+    "decode",
     "decode_trade_push",
     "epoch_ms",
     "side_of",
@@ -174,3 +186,47 @@ def trade_rows(
                symbol=symbol, id=-1 if tid is None else int(tid), side=side,
                price=float(item["price"]), amount=float(item["vol"]))  # fmt: skip
     return len(items)
+
+
+def build_pong(value: Any) -> str:
+    """``{"pong": n}`` with exactly the ping's n (ms or s, number or string kept as is)."""
+    return dumps({"pong": value})
+
+
+def decode(frame: bytes | str) -> Any:
+    """Decode one received frame: gzip binary (the norm), plain binary or text JSON.
+
+    Raises
+    ------
+    ProtocolError
+        If the frame is neither gzip nor JSON.
+    """
+    try:
+        if isinstance(frame, str):
+            return orjson.loads(frame)
+        if frame[:2] == b"\x1f\x8b":
+            frame = inflate(frame, 31)
+        return orjson.loads(frame)
+    except (zlib.error, orjson.JSONDecodeError) as exc:
+        raise ProtocolError(f"{VENUE}: frame is neither gzip JSON nor JSON: {exc}") from None
+
+
+def build_subscribe(subscriptions: Sequence[Subscription]) -> list[str]:
+    """``{"event":"sub","params":{"channel":...,"cb_id":...}}`` for each subscription."""
+    return [
+        dumps({"event": "sub", "params": {"channel": s.channel, "cb_id": s.symbol, **s.options}})
+        for s in subscriptions
+    ]
+
+
+def build_unsubscribe(subscriptions: Sequence[Subscription]) -> list[str]:
+    """``{"event":"unsub",...}`` for each subscription."""
+    return [
+        dumps({"event": "unsub", "params": {"channel": s.channel, "cb_id": s.symbol}})
+        for s in subscriptions
+    ]
+
+
+def build_req_review() -> str:
+    """Every market's ticker (``review``); values come back as strings."""
+    return dumps({"event": "req", "params": {"channel": "review"}})

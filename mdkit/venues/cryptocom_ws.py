@@ -27,8 +27,8 @@ Real-server quirks handled here (``NOTES.md``, Crypto.com v1 WebSocket):
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Callable, Mapping, Sequence
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -61,7 +61,17 @@ from mdkit.venues.base import (
     parse_channel,
 )
 from mdkit.venues.cryptocom import REST_URL, VENUE, WS_URL
-from mdkit.venues.cryptocom_wire import BOOK_SIDES, DecodeError, decode_trade_push, trade_rows
+from mdkit.venues.cryptocom_wire import (
+    BOOK_SIDES,
+    DecodeError,
+    build_pong,
+    build_req_review,
+    build_subscribe,
+    build_unsubscribe,
+    decode,
+    decode_trade_push,
+    trade_rows,
+)
 from mdkit.venues.cryptocom_wire import clip as _clip
 from mdkit.venues.cryptocom_wire import epoch_ms as _ms
 
@@ -200,22 +210,6 @@ def _compact(symbol: str) -> str:
     return compact
 
 
-def build_subscribe(subscriptions: Sequence[Subscription]) -> list[str]:
-    """``{"event":"sub","params":{"channel":...,"cb_id":...}}`` for each subscription."""
-    return [
-        _dumps({"event": "sub", "params": {"channel": s.channel, "cb_id": s.symbol, **s.options}})
-        for s in subscriptions
-    ]
-
-
-def build_unsubscribe(subscriptions: Sequence[Subscription]) -> list[str]:
-    """``{"event":"unsub",...}`` for each subscription."""
-    return [
-        _dumps({"event": "unsub", "params": {"channel": s.channel, "cb_id": s.symbol}})
-        for s in subscriptions
-    ]
-
-
 def build_req_klines(
     symbol: str,
     interval: Interval,
@@ -263,34 +257,6 @@ def build_req_trades(symbol: str, top: int = TRADES_TOP) -> str:
         raise ValueError(f"top must be within 1..{TRADES_TOP}, not {top}")
     channel = channel_name("trades", symbol)
     return _dumps({"event": "req", "params": {"channel": channel, "cb_id": symbol, "top": top}})
-
-
-def build_req_review() -> str:
-    """Every market's ticker (``review``); values come back as strings."""
-    return _dumps({"event": "req", "params": {"channel": "review"}})
-
-
-def build_pong(value: Any) -> str:
-    """``{"pong": n}`` with exactly the ping's n (ms or s, number or string kept as is)."""
-    return _dumps({"pong": value})
-
-
-def decode(frame: bytes | str) -> Any:
-    """Decode one received frame: gzip binary (the norm), plain binary or text JSON.
-
-    Raises
-    ------
-    ProtocolError
-        If the frame is neither gzip nor JSON.
-    """
-    try:
-        if isinstance(frame, str):
-            return orjson.loads(frame)
-        if frame[:2] == b"\x1f\x8b":
-            frame = _inflate(frame, 31)
-        return orjson.loads(frame)
-    except (zlib.error, orjson.JSONDecodeError) as exc:
-        raise ProtocolError(f"{VENUE}: frame is neither gzip JSON nor JSON: {exc}") from None
 
 
 class CryptocomSession(Session):
@@ -404,6 +370,43 @@ class CryptocomSession(Session):
                 counters.per_channel[key] = counters.per_channel.get(key, 0) + 1
                 return NOTHING
         return self._general(text, now_ns)
+
+    def receive_many(self, frames: Sequence[bytes], times: Sequence[int], start: int) -> int:
+        """Read a run of one-trade pushes (see :meth:`Session.receive_many
+        <mdkit.venues.base.Session.receive_many>`): each frame inflated and decoded on its
+        own, its row, count and drift sampling as :meth:`receive` gives them."""
+        routes, write, limit = self._trade_routes, self._trade_append, self.setup.max_frame
+        per_channel, done, texts = self.counters.per_channel, 0, list[bytes]()
+        for frame, now_ns in zip(islice(frames, start, None), islice(times, start, None)):  # noqa: B905
+            try:
+                text = _inflate(frame, 31, limit) if frame[:2] == b"\x1f\x8b" else frame
+                push = decode_trade_push(text)
+            except (DecodeError, ProtocolError):  # not a trade push, or a bomb: receive()
+                break
+            route = routes.get(push.channel)
+            items = push.tick.data
+            if route is None or len(items) != 1:  # a failed row must not leave others behind
+                break
+            item, (symbol, key) = items[0], route
+            ts, tid = item.ts, item.id
+            try:  # the frame's ts is read whether used or not, as receive() reads it
+                default = _ms(push.ts, now_ns // _MS)
+                write(timestamp=(default if ts is None else ts) * _MS,
+                      local_timestamp=now_ns, symbol=symbol, id=-1 if tid is None else tid,
+                      side=wire.SIDES.get(item.side) or wire.side_of(item.side),
+                      price=item.price, amount=item.vol)  # fmt: skip
+            except (TypeError, ValueError, OverflowError):  # receive() reports it
+                break
+            per_channel[key] = per_channel.get(key, 0) + 1
+            texts.append(text)
+            done += 1
+        if done:
+            self.counters.data_messages += done
+            trade = self._shapes.trade  # the frames receive() would check (after the rows)
+            for i in trade.due_many(done):
+                for item in _loads(texts[i])["tick"]["data"]:
+                    trade.check(self, item, types=True)
+        return done
 
     def _general(self, text: bytes, now_ns: int) -> Sequence[Event]:
         """Any frame (inflated), read with orjson: the reference reader."""
