@@ -178,7 +178,7 @@ def rows_writer(store: Any, each: Sequence[str], doc: str | None = None) -> Call
         else:
             packed.append(name)
     source = (
-        f"def write(self, *, {', '.join(fixed)}, rows):\n"
+        f"def write(self, *, {''.join(f'{name}, ' for name in fixed)}rows):\n"
         + "".join(head)
         + "    _pack = self.pack_into\n"
         f"    for {', '.join(each)}, in rows:\n"

@@ -263,3 +263,10 @@ def test_extend_checks_the_bounds_append_checks_and_stores_nothing_then() -> Non
     open_buf.extend({"sym": ["BTCUSDT", "ETHUSDT", None]})  # a new value: the general path
     syms = open_buf.columns()["sym"]
     assert syms[:4].tolist() == ["BTCUSDT"] * 3 + ["ETHUSDT"] and pd.isna(syms[4])
+
+
+def test_a_writer_of_every_column_shares_none() -> None:
+    buf = ColumnBuffer({"id": "int64", "side": "category", "price": "float64"}, by_name=True)
+    write = buf.writer("id", "side", "price")  # nothing shared: was a SyntaxError
+    write(rows=[(1, "buy", 1.5), (2, "sell", "2.5")])
+    assert buf.columns()["price"].tolist() == [1.5, 2.5]
