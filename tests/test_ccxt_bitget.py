@@ -283,7 +283,8 @@ def test_cryptofeed_reads_sandbox_trades(sb: Sandbox) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    assert out["count"] == 40 and len(out["kept"]) == 40
+    # cryptofeed may hand over a trade or two more before its stop takes effect
+    assert out["count"] >= 40 and len(out["kept"]) == 40
     stamps = [int(row[1]) for row in out["kept"]]
     truth = sb.bitget.view.trades("BTCUSDT", min(stamps), max(stamps) + 1)
     by_id = {
