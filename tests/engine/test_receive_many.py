@@ -12,6 +12,7 @@ Crypto.com gzip frames (its one-trade pushes are read in runs too).
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 from typing import Any
@@ -100,6 +101,12 @@ def _cdc_trade(i: int, symbol: str = "btcusdt", push: Any = None, **item: Any) -
     return gzip.compress(json.dumps(push).encode(), mtime=0)
 
 
+@functools.cache
+def _bomb() -> bytes:
+    """A trade push behind 16 MiB of blanks: past the inflate bound, ~16 KiB on the wire."""
+    return gzip.compress(b" " * (2**24) + json.dumps(CDC_PUSH).encode(), mtime=0)
+
+
 def _cdc_frame(kind: str, i: int) -> bytes:
     if kind == "multi":
         push = json.loads(json.dumps(CDC_PUSH))
@@ -122,7 +129,7 @@ def _cdc_frame(kind: str, i: int) -> bytes:
                 {**CDC_PUSH, "ts": "soon", "channel": "market_btcusdt_trade_ticker"}
             ).encode()
         ),
-        "bomb": lambda: gzip.compress(b" " * (2**24) + json.dumps(CDC_PUSH).encode()),
+        "bomb": _bomb,
         "ping": lambda: gzip.compress(json.dumps({"ping": T0 + i}).encode()),
         "ack": lambda: gzip.compress(b'{"event_rep":"subed","channel":"x","status":"ok"}'),
         "garbage": lambda: b"\x1f\x8b not gzip",
