@@ -247,3 +247,30 @@ def test_cli_help_examples_chain_record_then_replay(tmp_path: Path) -> None:
         again = run_cli(*replay[1:], env=env, cwd=tmp_path)
         assert again.returncode == 0, again.stderr
     assert mdkit.read_parquet(tmp_path / "replayed", "trades").shape[0] > 0
+
+
+@pytest.mark.parametrize("chosen", [None, "jemalloc"])
+def test_record_allocates_from_arrows_system_pool_unless_one_is_chosen(
+    chosen: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # mimalloc (Arrow's default in the wheels) kept freed pages and the recorder's RSS
+    # took steps that stayed (bench/RESULTS.md): record() allocates from the system pool
+    # while it runs, gives the previous default back after, and leaves a chosen pool be.
+    import pyarrow as pa
+
+    if chosen is not None:
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", chosen)
+    before = pa.default_memory_pool().backend_name
+    during: list[str] = []
+    with Sandbox(ws_options={"rate": 4}) as sb, trading(sb, "cryptocom", ["btcusdt"]):
+        summary = mdkit.record(
+            tmp_path,
+            ("cryptocom", ["btcusdt"], ["trades"]),
+            flush="0.3s",
+            status_every="0.3s",
+            seconds=1.5,
+            on_status=lambda line: during.append(pa.default_memory_pool().backend_name),
+        )
+    assert summary["rows"]["trades"] > 0 and during
+    assert set(during) == ({before} if chosen else {"system"})
+    assert pa.default_memory_pool().backend_name == before
