@@ -15,9 +15,10 @@ locally or on an object store. A start also finishes merges a crash interrupted 
 recorder's venues' recent partitions. Ctrl-C and SIGTERM stop it cleanly, everything
 received flushed.
 
-Memory: while recording, Arrow allocates from its *system* pool (glibc ``malloc``), not
-its default (mimalloc in the wheels), unless ``ARROW_DEFAULT_MEMORY_POOL`` names a pool;
-the previous default comes back when the last running recorder returns. Measured
+Memory: while recording, Arrow allocates from its *system* pool (glibc ``malloc``, its
+arenas capped at two), not its default (mimalloc in the wheels), unless
+``ARROW_DEFAULT_MEMORY_POOL`` names a pool; the previous default (and glibc's arena cap)
+comes back when the last running recorder returns. Measured
 (``python bench/bench_store.py recorder``, the sandbox in another process, bench/RESULTS.md
 "Recorder memory, the recorder alone"): on mimalloc, the recorder's RSS took steps of
 +16 to +43 MiB that stayed, all of them in mimalloc's arena while Arrow held 0 bytes and
@@ -100,6 +101,8 @@ def _release_memory() -> None:
         libc.malloc_trim(0)
 
 
+_M_ARENA_MAX = -8  # glibc's malloc.h
+_ARENAS = 2
 _POOL_LOCK = threading.Lock()
 _POOL_USERS = 0
 _POOL_BEFORE: Any = None
@@ -109,9 +112,12 @@ _POOL_BEFORE: Any = None
 def _system_pool() -> Iterator[None]:
     """Arrow's system pool as the default while recording (see the module's docstring).
 
-    Not when ``ARROW_DEFAULT_MEMORY_POOL`` names a pool (the user's choice). Counted, so
-    that recorders running at once in threads restore the previous default only when the
-    last one returns; buffers keep the pool they came from, so a switch frees nothing twice.
+    With it, glibc's arenas are capped at two (``mallopt(M_ARENA_MAX, 2)``; each thread
+    that mallocs may otherwise get its own, and the write, merge and Arrow threads each
+    kept freed memory in theirs). Neither when ``ARROW_DEFAULT_MEMORY_POOL`` names a pool
+    (the user's choice). Counted, so that recorders running at once in threads restore
+    the previous default only when the last one returns; buffers keep the pool they came
+    from, so a switch frees nothing twice.
     """
     global _POOL_USERS, _POOL_BEFORE
     import pyarrow as pa
@@ -119,10 +125,13 @@ def _system_pool() -> Iterator[None]:
     if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         yield
         return
+    libc = _glibc()
     with _POOL_LOCK:
         if _POOL_USERS == 0:
             _POOL_BEFORE = pa.default_memory_pool()
             pa.set_memory_pool(pa.system_memory_pool())
+            if libc is not None:
+                libc.mallopt(_M_ARENA_MAX, _ARENAS)
         _POOL_USERS += 1
     try:
         yield
@@ -132,6 +141,8 @@ def _system_pool() -> Iterator[None]:
             if _POOL_USERS == 0:
                 pa.set_memory_pool(_POOL_BEFORE)
                 _POOL_BEFORE = None
+                if libc is not None:  # glibc's own default: 8 arenas per core
+                    libc.mallopt(_M_ARENA_MAX, 8 * (os.cpu_count() or 1))
 
 
 @functools.cache
