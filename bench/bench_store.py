@@ -211,7 +211,7 @@ def recorder(
     os.environ.update(ours.recv())
     print(
         f"recorder pid {os.getpid()}, sandbox pid {server.pid}; "
-        f"arrow pool {pa.default_memory_pool().backend_name}, "
+        f"arrow pool before recording {pa.default_memory_pool().backend_name}, "
         f"MALLOC_ARENA_MAX={os.environ.get('MALLOC_ARENA_MAX', '-')}",
         flush=True,
     )
@@ -224,7 +224,8 @@ def recorder(
             print(
                 f"{samples[-1][0]:6.0f} s  RSS {samples[-1][1]:7.1f} MiB  "
                 f"(anon {rss_mib('RssAnon'):6.1f}, files {rss_mib('RssFile'):5.1f})  "
-                f"arrow {arrow:5.1f} MiB  threads {len(os.listdir('/proc/self/task'))}  "
+                f"arrow {pa.default_memory_pool().backend_name} {arrow:5.1f} MiB  "
+                f"threads {len(os.listdir('/proc/self/task'))}  "
                 f"{glibc_heap()}  "
                 f"[sandbox {rss_mib(pid=server.pid or 0):6.1f}]  {samples[-1][2]}",
                 flush=True,
