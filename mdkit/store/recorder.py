@@ -15,16 +15,18 @@ locally or on an object store. A start also finishes merges a crash interrupted 
 recorder's venues' recent partitions. Ctrl-C and SIGTERM stop it cleanly, everything
 received flushed.
 
-Memory: while recording, Arrow allocates from its *system* pool (glibc ``malloc``, its
-arenas capped at two), not its default (mimalloc in the wheels), unless
-``ARROW_DEFAULT_MEMORY_POOL`` names a pool; the previous default (and glibc's arena cap)
-comes back when the last running recorder returns. Measured
-(``python bench/bench_store.py recorder``, the sandbox in another process, bench/RESULTS.md
-"Recorder memory, the recorder alone"): on mimalloc, the recorder's RSS took steps of
-+16 to +43 MiB that stayed, all of them in mimalloc's arena while Arrow held 0 bytes and
-after ``release_unused()`` (mimalloc's ``mi_collect``, which works on the calling
-thread's heap, not the write and merge threads'); on the system pool, with
-``malloc_trim`` after every flush and rotation, it stays flat.
+Memory: while recording, pyarrow allocates from Arrow's *system* pool (glibc ``malloc``),
+not its default (mimalloc in the wheels), and glibc's arenas are capped at two; the
+previous default and glibc's cap come back when the last running recorder returns. A
+pool named by ``ARROW_DEFAULT_MEMORY_POOL`` other than ``system`` is left alone. Arrow's
+C++ default pool is fixed when pyarrow loads, and the Parquet encoder allocates from it,
+so for a recorder's memory to stay flat over hours start the process with
+``ARROW_DEFAULT_MEMORY_POOL=system`` (a long-running recorder's own process). Measured
+with ``python bench/bench_store.py recorder`` (the sandbox in another process;
+bench/RESULTS.md, "Recorder memory, the recorder alone"): on mimalloc the recorder's RSS
+took steps that stayed (+30 MiB within a minute at 10x the trade rate), in mimalloc's
+arena (``/proc/<pid>/smaps``) while Arrow held 0 bytes and after ``release_unused()``;
+with the system pool from the start and two arenas it stayed within 1 MiB.
 """
 
 from __future__ import annotations
@@ -110,25 +112,33 @@ _POOL_BEFORE: Any = None
 
 @contextlib.contextmanager
 def _system_pool() -> Iterator[None]:
-    """Arrow's system pool as the default while recording (see the module's docstring).
+    """Arrow's system pool as pyarrow's default while recording, glibc's arenas capped.
 
-    With it, glibc's arenas are capped at two (``mallopt(M_ARENA_MAX, 2)``; each thread
-    that mallocs may otherwise get its own, and the write, merge and Arrow threads each
-    kept freed memory in theirs). Neither when ``ARROW_DEFAULT_MEMORY_POOL`` names a pool
-    (the user's choice). Counted, so that recorders running at once in threads restore
-    the previous default only when the last one returns; buffers keep the pool they came
-    from, so a switch frees nothing twice.
+    See the module's docstring. The arena cap (``mallopt(M_ARENA_MAX, 2)``: each thread
+    that mallocs may otherwise get an arena of its own, keeping what it freed) applies
+    whenever Arrow allocates from glibc here: the pool switched to, or
+    ``ARROW_DEFAULT_MEMORY_POOL=system``. Another pool named there is left alone.
+    Counted, so that recorders running at once in threads restore the previous default
+    (and glibc's arena default) only when the last one returns; buffers keep the pool
+    they came from, so a switch frees nothing twice.
     """
     global _POOL_USERS, _POOL_BEFORE
     import pyarrow as pa
 
-    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+    chosen = os.environ.get("ARROW_DEFAULT_MEMORY_POOL", "")
+    if chosen and chosen != "system":
         yield
         return
     libc = _glibc()
     with _POOL_LOCK:
         if _POOL_USERS == 0:
             _POOL_BEFORE = pa.default_memory_pool()
+            if _POOL_BEFORE.backend_name == "mimalloc" and not chosen:
+                log.info(
+                    "Arrow's C++ default pool is mimalloc in this process (Parquet encoding "
+                    "allocates there); for a recorder's memory to stay flat over hours, "
+                    "start Python with ARROW_DEFAULT_MEMORY_POOL=system"
+                )
             pa.set_memory_pool(pa.system_memory_pool())
             if libc is not None:
                 libc.mallopt(_M_ARENA_MAX, _ARENAS)

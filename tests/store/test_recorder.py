@@ -249,7 +249,7 @@ def test_cli_help_examples_chain_record_then_replay(tmp_path: Path) -> None:
     assert mdkit.read_parquet(tmp_path / "replayed", "trades").shape[0] > 0
 
 
-@pytest.mark.parametrize("chosen", [None, "jemalloc"])
+@pytest.mark.parametrize("chosen", [None, "jemalloc", "system"])
 def test_record_allocates_from_arrows_system_pool_unless_one_is_chosen(
     chosen: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -272,5 +272,5 @@ def test_record_allocates_from_arrows_system_pool_unless_one_is_chosen(
             on_status=lambda line: during.append(pa.default_memory_pool().backend_name),
         )
     assert summary["rows"]["trades"] > 0 and during
-    assert set(during) == ({before} if chosen else {"system"})
+    assert set(during) == ({before} if chosen == "jemalloc" else {"system"})
     assert pa.default_memory_pool().backend_name == before
