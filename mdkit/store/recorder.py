@@ -15,18 +15,17 @@ locally or on an object store. A start also finishes merges a crash interrupted 
 recorder's venues' recent partitions. Ctrl-C and SIGTERM stop it cleanly, everything
 received flushed.
 
-Memory: while recording, pyarrow allocates from Arrow's *system* pool (glibc ``malloc``),
-not its default (mimalloc in the wheels), and glibc's arenas are capped at two; the
-previous default and glibc's cap come back when the last running recorder returns. A
-pool named by ``ARROW_DEFAULT_MEMORY_POOL`` other than ``system`` is left alone. Arrow's
-C++ default pool is fixed when pyarrow loads, and the Parquet encoder allocates from it,
-so for a recorder's memory to stay flat over hours start the process with
-``ARROW_DEFAULT_MEMORY_POOL=system`` (a long-running recorder's own process). Measured
-with ``python bench/bench_store.py recorder`` (the sandbox in another process;
-bench/RESULTS.md, "Recorder memory, the recorder alone"): on mimalloc the recorder's RSS
-took steps that stayed (+30 MiB within a minute at 10x the trade rate), in mimalloc's
-arena (``/proc/<pid>/smaps``) while Arrow held 0 bytes and after ``release_unused()``;
-with the system pool from the start and two arenas it stayed within 1 MiB.
+Memory: Arrow's default pool in the wheels (mimalloc) keeps pages that the write and
+merge threads freed, and a recorder's RSS takes steps that stay (+30 MiB within a
+minute at 10x the trade rate, all in mimalloc's arena by ``/proc/<pid>/smaps``, while
+Arrow held 0 bytes, after ``release_unused()``). Arrow's C++ default pool is chosen when
+pyarrow loads and the Parquet encoder allocates from it (``pyarrow.set_memory_pool``
+later does not reach it: measured, the steps stayed), so a long-running recorder's
+process should start with ``ARROW_DEFAULT_MEMORY_POOL=system``. With that, the recorder
+caps glibc's arenas at two while it runs (``mallopt``; glibc's default comes back after)
+and trims after every flush and rotation; without it, it says so in the log.
+Measured with ``python bench/bench_store.py recorder`` (the sandbox in another process;
+bench/RESULTS.md, "Recorder memory, the recorder alone").
 """
 
 from __future__ import annotations
@@ -105,54 +104,41 @@ def _release_memory() -> None:
 
 _M_ARENA_MAX = -8  # glibc's malloc.h
 _ARENAS = 2
-_POOL_LOCK = threading.Lock()
-_POOL_USERS = 0
-_POOL_BEFORE: Any = None
+_CAP_LOCK = threading.Lock()
+_CAP_USERS = 0
 
 
 @contextlib.contextmanager
-def _system_pool() -> Iterator[None]:
-    """Arrow's system pool as pyarrow's default while recording, glibc's arenas capped.
+def _arena_cap() -> Iterator[None]:
+    """glibc's arenas capped at two while recording, when Arrow allocates from glibc.
 
-    See the module's docstring. The arena cap (``mallopt(M_ARENA_MAX, 2)``: each thread
-    that mallocs may otherwise get an arena of its own, keeping what it freed) applies
-    whenever Arrow allocates from glibc here: the pool switched to, or
-    ``ARROW_DEFAULT_MEMORY_POOL=system``. Another pool named there is left alone.
-    Counted, so that recorders running at once in threads restore the previous default
-    (and glibc's arena default) only when the last one returns; buffers keep the pool
-    they came from, so a switch frees nothing twice.
+    See the module's docstring. Only with ``ARROW_DEFAULT_MEMORY_POOL=system`` (Arrow's
+    C++ default pool is chosen when pyarrow loads; the Parquet encoder allocates from
+    it): each thread that mallocs may otherwise get an arena of its own and keep there
+    what it freed. Otherwise an info line says how to get flat memory. Counted,
+    so that recorders running at once in threads give glibc its default back (8 arenas
+    per core) only when the last one returns.
     """
-    global _POOL_USERS, _POOL_BEFORE
-    import pyarrow as pa
-
-    chosen = os.environ.get("ARROW_DEFAULT_MEMORY_POOL", "")
-    if chosen and chosen != "system":
+    global _CAP_USERS
+    libc = _glibc()
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL") != "system" or libc is None:
+        log.info(
+            "for a recorder's memory to stay flat over hours, start its process with "
+            "ARROW_DEFAULT_MEMORY_POOL=system (Arrow's default pool keeps freed pages)"
+        )
         yield
         return
-    libc = _glibc()
-    with _POOL_LOCK:
-        if _POOL_USERS == 0:
-            _POOL_BEFORE = pa.default_memory_pool()
-            if _POOL_BEFORE.backend_name == "mimalloc" and not chosen:
-                log.info(
-                    "Arrow's C++ default pool is mimalloc in this process (Parquet encoding "
-                    "allocates there); for a recorder's memory to stay flat over hours, "
-                    "start Python with ARROW_DEFAULT_MEMORY_POOL=system"
-                )
-            pa.set_memory_pool(pa.system_memory_pool())
-            if libc is not None:
-                libc.mallopt(_M_ARENA_MAX, _ARENAS)
-        _POOL_USERS += 1
+    with _CAP_LOCK:
+        if _CAP_USERS == 0:
+            libc.mallopt(_M_ARENA_MAX, _ARENAS)
+        _CAP_USERS += 1
     try:
         yield
     finally:
-        with _POOL_LOCK:
-            _POOL_USERS -= 1
-            if _POOL_USERS == 0:
-                pa.set_memory_pool(_POOL_BEFORE)
-                _POOL_BEFORE = None
-                if libc is not None:  # glibc's own default: 8 arenas per core
-                    libc.mallopt(_M_ARENA_MAX, 8 * (os.cpu_count() or 1))
+        with _CAP_LOCK:
+            _CAP_USERS -= 1
+            if _CAP_USERS == 0:
+                libc.mallopt(_M_ARENA_MAX, 8 * (os.cpu_count() or 1))
 
 
 @functools.cache
@@ -425,8 +411,9 @@ def record(
         As :func:`mdkit.capture` takes several venues; one tuple for one venue.
     flush : str, float or int
         Write what arrived every this long (``"5s"``, seconds) or, as an int, once
-        this many rows are held. Memory stays bounded by one flush window (while it
-        runs, Arrow's default pool is its system pool: see :mod:`mdkit.store.recorder`).
+        this many rows are held. Memory stays bounded by one flush window; for RSS
+        flat over hours, start the process with ``ARROW_DEFAULT_MEMORY_POOL=system``
+        (see :mod:`mdkit.store.recorder`).
     rotate : str, float or None
         Merge the parts written in each period into one per partition.
     status_every : str, float or None
@@ -500,7 +487,7 @@ def record(
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, lambda *_: engine.stop("terminated"))
     try:
-        with _system_pool():
+        with _arena_cap():
             runner.run(
                 recorder.run(flush_s, flush_rows, rotate_s, status_s),
                 on_interrupt=lambda: engine.stop("interrupted"),
