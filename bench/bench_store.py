@@ -13,10 +13,12 @@ against ``pd.read_parquet(file)`` of one file holding the same rows. Each pair o
 mdkit and pandas runs in turn, 5 times (a load swing hits both); best of 5, rows/s;
 ratios within one run.
 
-recorder: a sandbox feeding R trades/s per symbol on 4 symbols (trades + book),
-recorded with ``flush="5s"``, ``rotate="5min"`` for M minutes; the process RSS
-(``/proc/self/status`` VmRSS) sampled every 30 s (4 times in all on runs under 2 min).
-Memory must stay flat.
+recorder: a sandbox feeding R trades/s per symbol on 4 symbols (trades + book), in its
+own process (spawned), recorded here with ``flush="5s"``, ``rotate="5min"`` for M
+minutes; this process's RSS (``/proc/self/status`` VmRSS, RssAnon, RssFile: the
+recorder's alone; the sandbox's beside it in brackets) sampled every 30 s (4 times in
+all on runs under 2 min). Memory must stay flat. Allocator variants are set by the
+environment of the run (``MALLOC_ARENA_MAX``, ``ARROW_DEFAULT_MEMORY_POOL``...).
 """
 
 from __future__ import annotations
@@ -132,22 +134,63 @@ def throughput(rows: int, flushes: int) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def rss_mib(field: str = "VmRSS") -> float:
-    """A memory figure of this process from /proc/self/status, MiB (``RssAnon``: heap
+def rss_mib(field: str = "VmRSS", pid: int | str = "self") -> float:
+    """A memory figure of a process from /proc/<pid>/status, MiB (``RssAnon``: heap
     and anonymous maps; ``RssFile``: mapped files, the libraries' code among them)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) / 1024
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return float("nan")
+
+
+def glibc_heap() -> str:
+    """glibc malloc's own figures (``mallinfo2``, every arena), MiB: in use, free but
+    kept, mmapped blocks; empty where the C library is not glibc."""
+    import ctypes
+
+    class Mallinfo2(ctypes.Structure):
+        _fields_ = [
+            (name, ctypes.c_size_t)
+            for name in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks "
+            "fordblks keepcost".split()
+        ]
+
+    try:
+        fn = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return ""
+    fn.restype = Mallinfo2
+    m = fn()
+    return (
+        f"glibc used {m.uordblks / 2**20:5.1f} free {m.fordblks / 2**20:5.1f} "
+        f"mmap {m.hblkhd / 2**20:5.1f}"
+    )
+
+
+def serve_sandbox(rate: float, conn: Any) -> None:
+    """The sandbox, in its own process: send its ``MDKIT_*`` variables, serve until told."""
+    from mdkit.sandbox import Sandbox
+
+    sb = Sandbox(trades_per_second=rate, set_env=False).start()
+    try:
+        conn.send(sb.env)
+        conn.recv()  # anything (or the parent gone: EOFError) stops it
+    except EOFError:
+        pass
+    finally:
+        sb.stop()
 
 
 def recorder(
     minutes: float, rate: float, rotate: str = "5min", every: float = 30.0, trace: int = 0
 ) -> None:
-    import pyarrow as pa
+    import multiprocessing
 
-    from mdkit.sandbox import Sandbox
+    import pyarrow as pa
 
     work = Path(tempfile.mkdtemp(prefix="bench_recorder_"))
     samples: list[tuple[float, float, str]] = []
@@ -159,6 +202,19 @@ def recorder(
 
         tracemalloc.start(trace)
     snapshots: list[Any] = []
+    # The sandbox runs in its own process (spawned: none of this one's state), so the
+    # RSS sampled below is the recorder's alone.
+    ctx = multiprocessing.get_context("spawn")
+    ours, theirs = ctx.Pipe()
+    server = ctx.Process(target=serve_sandbox, args=(rate, theirs), daemon=True)
+    server.start()
+    os.environ.update(ours.recv())
+    print(
+        f"recorder pid {os.getpid()}, sandbox pid {server.pid}; "
+        f"arrow pool before recording {pa.default_memory_pool().backend_name}, "
+        f"MALLOC_ARENA_MAX={os.environ.get('MALLOC_ARENA_MAX', '-')}",
+        flush=True,
+    )
 
     def sample() -> None:
         t0 = time.monotonic()
@@ -168,7 +224,10 @@ def recorder(
             print(
                 f"{samples[-1][0]:6.0f} s  RSS {samples[-1][1]:7.1f} MiB  "
                 f"(anon {rss_mib('RssAnon'):6.1f}, files {rss_mib('RssFile'):5.1f})  "
-                f"arrow {arrow:5.1f} MiB  {samples[-1][2]}",
+                f"arrow {pa.default_memory_pool().backend_name} {arrow:5.1f} MiB  "
+                f"threads {len(os.listdir('/proc/self/task'))}  "
+                f"{glibc_heap()}  "
+                f"[sandbox {rss_mib(pid=server.pid or 0):6.1f}]  {samples[-1][2]}",
                 flush=True,
             )
             if trace:
@@ -187,36 +246,43 @@ def recorder(
 
     syms = ["btcusdt", "ethusdt", "ltcusdt", "crousdt"]
     try:
-        with Sandbox(trades_per_second=rate):
-            thread = threading.Thread(target=sample, daemon=True)
-            thread.start()
-            summary = mdkit.record(
-                work,
-                [("cryptocom", syms, ["trades", "book"])],
-                flush="5s",
-                rotate=rotate,
-                status_every=every,
-                seconds=minutes * 60,
-                on_status=lines.append,
-            )
-            stop.set()
+        thread = threading.Thread(target=sample, daemon=True)
+        thread.start()
+        summary = mdkit.record(
+            work,
+            [("cryptocom", syms, ["trades", "book"])],
+            flush="5s",
+            rotate=rotate,
+            status_every=every,
+            seconds=minutes * 60,
+            on_status=lines.append,
+        )
+        stop.set()
         samples.append((minutes * 60, rss_mib(), lines[-1] if lines else ""))  # at the end
         first = [s[1] for s in samples[: max(1, len(samples) // 5)]]
         last = [s[1] for s in samples[-max(1, len(samples) // 5) :]]
         print(f"summary {summary}")
         print(
-            f"RSS first fifth {np.mean(first):.1f} MiB, last fifth {np.mean(last):.1f} MiB, "
-            f"max {max(s[1] for s in samples):.1f} MiB over {len(samples)} samples"
+            f"recorder RSS first fifth {np.mean(first):.1f} MiB, last fifth "
+            f"{np.mean(last):.1f} MiB, max {max(s[1] for s in samples):.1f} MiB over "
+            f"{len(samples)} samples"
         )
         tens = [
             min(samples, key=lambda s: abs(s[0] - mark))[1]
             for mark in range(600, int(minutes * 60) + 1, 600)
         ]
         if tens:
-            print("RSS at each 10 minutes: " + " -> ".join(f"{r:.1f}" for r in tens) + " MiB")
+            print(
+                "recorder RSS at each 10 minutes: " + " -> ".join(f"{r:.1f}" for r in tens) + " MiB"
+            )
         n = sum(1 for _ in work.rglob("*.parquet"))
         print(f"parts on disk {n}")
     finally:
+        stop.set()
+        ours.send("stop")
+        server.join(10)
+        if server.is_alive():  # pragma: no cover
+            server.kill()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -14,11 +14,24 @@ window includes the rows lost with the process). Several recorders may share a d
 locally or on an object store. A start also finishes merges a crash interrupted in the
 recorder's venues' recent partitions. Ctrl-C and SIGTERM stop it cleanly, everything
 received flushed.
+
+Memory: Arrow's default pool in the wheels (mimalloc) keeps pages that the write and
+merge threads freed, and a recorder's RSS takes steps that stay (+30 MiB within a
+minute at 10x the trade rate, all in mimalloc's arena by ``/proc/<pid>/smaps``, while
+Arrow held 0 bytes, after ``release_unused()``). Arrow's C++ default pool is chosen when
+pyarrow loads and the Parquet encoder allocates from it (``pyarrow.set_memory_pool``
+later does not reach it: measured, the steps stayed), so a long-running recorder's
+process should start with ``ARROW_DEFAULT_MEMORY_POOL=system``. With that, the recorder
+caps glibc's arenas at two while it runs (``mallopt``; glibc's default comes back after)
+and trims after every flush and rotation; without it, it says so in the log.
+Measured with ``python bench/bench_store.py recorder`` (the sandbox in another process;
+bench/RESULTS.md, "Recorder memory, the recorder alone").
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import logging
@@ -27,7 +40,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pandas as pd
@@ -87,6 +100,45 @@ def _release_memory() -> None:
     libc = _glibc()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+_M_ARENA_MAX = -8  # glibc's malloc.h
+_ARENAS = 2
+_CAP_LOCK = threading.Lock()
+_CAP_USERS = 0
+
+
+@contextlib.contextmanager
+def _arena_cap() -> Iterator[None]:
+    """glibc's arenas capped at two while recording, when Arrow allocates from glibc.
+
+    See the module's docstring. Only with ``ARROW_DEFAULT_MEMORY_POOL=system`` (Arrow's
+    C++ default pool is chosen when pyarrow loads; the Parquet encoder allocates from
+    it): each thread that mallocs may otherwise get an arena of its own and keep there
+    what it freed. Otherwise an info line says how to get flat memory. Counted,
+    so that recorders running at once in threads give glibc its default back (8 arenas
+    per core) only when the last one returns.
+    """
+    global _CAP_USERS
+    libc = _glibc()
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL") != "system" or libc is None:
+        log.info(
+            "for a recorder's memory to stay flat over hours, start its process with "
+            "ARROW_DEFAULT_MEMORY_POOL=system (Arrow's default pool keeps freed pages)"
+        )
+        yield
+        return
+    with _CAP_LOCK:
+        if _CAP_USERS == 0:
+            libc.mallopt(_M_ARENA_MAX, _ARENAS)
+        _CAP_USERS += 1
+    try:
+        yield
+    finally:
+        with _CAP_LOCK:
+            _CAP_USERS -= 1
+            if _CAP_USERS == 0:
+                libc.mallopt(_M_ARENA_MAX, 8 * (os.cpu_count() or 1))
 
 
 @functools.cache
@@ -359,7 +411,9 @@ def record(
         As :func:`mdkit.capture` takes several venues; one tuple for one venue.
     flush : str, float or int
         Write what arrived every this long (``"5s"``, seconds) or, as an int, once
-        this many rows are held. Memory stays bounded by one flush window.
+        this many rows are held. Memory stays bounded by one flush window; for RSS
+        flat over hours, start the process with ``ARROW_DEFAULT_MEMORY_POOL=system``
+        (see :mod:`mdkit.store.recorder`).
     rotate : str, float or None
         Merge the parts written in each period into one per partition.
     status_every : str, float or None
@@ -433,10 +487,11 @@ def record(
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, lambda *_: engine.stop("terminated"))
     try:
-        runner.run(
-            recorder.run(flush_s, flush_rows, rotate_s, status_s),
-            on_interrupt=lambda: engine.stop("interrupted"),
-        )
+        with _arena_cap():
+            runner.run(
+                recorder.run(flush_s, flush_rows, rotate_s, status_s),
+                on_interrupt=lambda: engine.stop("interrupted"),
+            )
     finally:
         for claim in recorder.claims.values():
             claim.release()

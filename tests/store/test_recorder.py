@@ -247,3 +247,27 @@ def test_cli_help_examples_chain_record_then_replay(tmp_path: Path) -> None:
         again = run_cli(*replay[1:], env=env, cwd=tmp_path)
         assert again.returncode == 0, again.stderr
     assert mdkit.read_parquet(tmp_path / "replayed", "trades").shape[0] > 0
+
+
+@pytest.mark.parametrize("pool", [None, "system"])
+def test_record_says_how_to_keep_memory_flat_unless_the_system_pool_is_chosen(
+    pool: str | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # On Arrow's default pool (mimalloc) a recorder's RSS took steps that stayed
+    # (bench/RESULTS.md); only ARROW_DEFAULT_MEMORY_POOL=system at process start keeps
+    # it flat: record() says so, and with it caps glibc's arenas while it runs.
+    if pool is None:
+        monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    else:
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", pool)
+    caplog.set_level("INFO", logger="mdkit.store.recorder")
+    with Sandbox(ws_options={"rate": 4}) as sb, trading(sb, "cryptocom", ["btcusdt"]):
+        summary = mdkit.record(
+            tmp_path, ("cryptocom", ["btcusdt"], ["trades"]), flush="0.3s", seconds=1.0
+        )
+    assert summary["rows"]["trades"] > 0
+    hints = [r for r in caplog.records if "ARROW_DEFAULT_MEMORY_POOL=system" in r.getMessage()]
+    assert len(hints) == (1 if pool is None else 0)
