@@ -15,14 +15,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["main"]
 
 
 def _show(title: str, df: pd.DataFrame, rows: int = 8) -> None:
+    import pandas as pd
+
     print(f"\n== {title}  ({len(df)} rows; columns: {', '.join(map(str, df.columns))})")
     with pd.option_context("display.width", 120, "display.max_columns", 12):
         print(df.head(rows).to_string())
@@ -331,6 +334,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from mdkit.errors import InvalidArgument, MdkitError
 
     args = _parser().parse_args(argv)
+    if args.command == "record":
+        # A recorder's memory stays flat over hours on Arrow's system pool (see
+        # mdkit.store.recorder); Arrow picks its default pool when pyarrow loads, which
+        # is why this module imports pandas (and so pyarrow) only below this line.
+        os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "capture": _capture,

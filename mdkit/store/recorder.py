@@ -21,7 +21,8 @@ minute at 10x the trade rate, all in mimalloc's arena by ``/proc/<pid>/smaps``, 
 Arrow held 0 bytes, after ``release_unused()``). Arrow's C++ default pool is chosen when
 pyarrow loads and the Parquet encoder allocates from it (``pyarrow.set_memory_pool``
 later does not reach it: measured, the steps stayed), so a long-running recorder's
-process should start with ``ARROW_DEFAULT_MEMORY_POOL=system``. With that, the recorder
+process should start with ``ARROW_DEFAULT_MEMORY_POOL=system`` (``mdkit record`` sets it
+for its own process unless the environment names a pool). With that, the recorder
 caps glibc's arenas at two while it runs (``mallopt``; glibc's default comes back after)
 and trims after every flush and rotation; without it, it says so in the log.
 Measured with ``python bench/bench_store.py recorder`` (the sandbox in another process;
