@@ -443,8 +443,9 @@ class BitgetSession(Session):
                 break
             run += 1
             done += 1
-        if done:
+        if run:  # (a route found for a frame then left unread counts nothing)
             per_channel[route.key] = per_channel.get(route.key, 0) + run
+        if done:
             self.counters.data_messages += done
             self._now = times[start + done - 1]
             trade = self._shapes.trade  # the frames receive() would check (after the rows)

@@ -203,7 +203,7 @@ def _run(frames: list[bytes], reads: list[int] | None, venue: str = "bitget") ->
 
 
 @pytest.mark.parametrize("venue", sorted(BUILD))
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(data=st.data())
 def test_a_read_at_once_equals_its_frames_one_by_one(venue: str, data: st.DataObject) -> None:
     build, pool = BUILD[venue]
@@ -227,6 +227,14 @@ def test_a_long_run_of_trades_is_read_in_one_call_with_drift_sampled_the_same(ve
     assert batched["counters"][0] == len(frames)
     kind, field = ("trade", "price") if venue == "bitget" else ("trade_ticker", "ds")
     assert (venue, kind, field, "type number") in batched["counters"][2]
+
+
+def test_a_frame_of_another_route_left_unread_counts_nothing() -> None:
+    """Found by the test above: two ETH pushes, then a BTC push whose row is refused."""
+    frames = [_frame(kind, i) for i, kind in enumerate(["eth", "eth", "inf"])]
+    batched = _run(frames, [3])
+    assert batched == _run(frames, None)
+    assert batched["counters"][1] == {"trades ETHUSDT": 2}
 
 
 def test_the_snapshots_backfill_is_skipped_in_a_run_as_one_by_one() -> None:
