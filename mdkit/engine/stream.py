@@ -5,13 +5,14 @@ planned subscriptions, URLs and credentials). Everything about frames (rows,
 gaps, stats, containment, resync budgets, redaction) happens in
 :mod:`mdkit.engine.core`; this module only does the I/O around it:
 
-- shards each venue's subscriptions over connections (:func:`~mdkit.engine.plan.shard`);
+- shards each venue's subscriptions over connections (:func:`~mdkit.engine.plan.shard`),
+  one :class:`~mdkit.engine.driver.Driver` per connection slot;
 - opens each connection (:mod:`mdkit.engine.transport`), asks the core for the
   session's login, and sends every :class:`~mdkit.engine.core.Transmit` through a
   per-connection pacer at the venue's message rate (keepalives first);
-- reads the receive time of every frame and hands it to :meth:`Core.receive
-  <mdkit.engine.core.Core.receive>`, then carries out the actions it returns
-  (send, resubscribe later, drop, fail, reply, finish);
+- reads the receive time of every frame and hands the frames of each read to
+  :meth:`Core.receive_many <mdkit.engine.core.Core.receive_many>`, then carries out
+  the actions it returns (send, resubscribe later, drop, fail, reply, finish);
 - watches for silence and the login deadline, calls the session's timer;
 - reconnects after any close with capped, jittered exponential backoff that resets
   only after a connection stayed healthy for :data:`HEALTHY_SECONDS`.
