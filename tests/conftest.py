@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -92,6 +93,18 @@ class Clock:
 
     def __call__(self) -> float:
         return self.t
+
+
+def _sigint_as_at_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+#: ``subprocess.Popen`` arguments for a child that Ctrl-C (SIGINT) stops as at a terminal.
+#: A shell without job control starts a background command (``make test &``) with SIGINT
+#: ignored, every child inherits that, and Python then installs no KeyboardInterrupt
+#: handler: a test that sends SIGINT would wait for nothing (this is what made two CLI
+#: tests time out in one background run).
+INTERRUPTIBLE: dict[str, Any] = {"preexec_fn": _sigint_as_at_a_terminal}
 
 
 def wait_for(condition: Callable[[], Any], seconds: float = 10.0, what: str = "") -> Any:

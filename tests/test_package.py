@@ -9,6 +9,7 @@ import sys
 import time
 
 import mdkit
+from tests.conftest import INTERRUPTIBLE
 
 
 def test_public_names_are_exported() -> None:
@@ -95,7 +96,8 @@ def test_sandbox_command_serves_until_interrupted() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"},
+        **INTERRUPTIBLE,
     )
     try:
         assert proc.stdout is not None
@@ -111,7 +113,11 @@ def test_sandbox_command_serves_until_interrupted() -> None:
         assert url is not None and url.endswith("/cryptocom")
         assert len(mdkit.symbols(url=url)) == 8
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
+        try:
+            assert proc.wait(timeout=10) == 0
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # faulthandler: every thread's stack on stderr
+            raise AssertionError(f"no exit 10 s after SIGINT:\n{proc.communicate(10)[1]}")
     finally:
         if proc.poll() is None:
             proc.kill()

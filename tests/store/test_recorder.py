@@ -17,6 +17,7 @@ import pytest
 
 import mdkit
 from mdkit.sandbox import Sandbox
+from tests.conftest import INTERRUPTIBLE
 from mdkit.sandbox.replay import ReplayServer
 from mdkit.venues import get_venue, venue_keys
 from tests.conftest import trading
@@ -204,9 +205,10 @@ def test_cli_capture_replay_compact_and_record_interrupted(tmp_path: Path) -> No
                 "--status-every",
                 "0.5s",
             ],
-            env=rec_env,
+            env={**rec_env, "PYTHONFAULTHANDLER": "1"},
             stderr=subprocess.PIPE,
             text=True,
+            **INTERRUPTIBLE,
         )
         lines: list[str] = []
         reader = threading.Thread(
@@ -220,7 +222,11 @@ def test_cli_capture_replay_compact_and_record_interrupted(tmp_path: Path) -> No
         ):
             time.sleep(0.1)
         proc.send_signal(signal.SIGINT)
-        proc.wait(30)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # faulthandler: every thread's stack on stderr
+            proc.wait(10)
         reader.join(10)
         err = "".join(lines)
     assert proc.returncode == 130, err
