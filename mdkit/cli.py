@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import shlex
+import signal
 import sys
 import threading
 import time
@@ -39,7 +40,7 @@ def demo(seed: int = 7) -> int:
 
 
 def sandbox(host: str, port: int, seed: int, ws_port: int = 0) -> int:
-    """Run the sandbox until Ctrl-C, printing its variables as ``export`` lines.
+    """Run the sandbox until Ctrl-C or ``kill``, printing its variables as ``export`` lines.
 
     Everything else it prints is a shell comment, so the output can be pasted into
     (or ``eval``-ed by) a shell as it is.
@@ -51,13 +52,20 @@ def sandbox(host: str, port: int, seed: int, ws_port: int = 0) -> int:
     print("# Point mdkit at it (paste these lines into your shell):")
     for name, value in sb.env.items():
         print(f"export {name}={shlex.quote(value)}")
+    stop = threading.Event()
+    # `kill <pid>` (SIGTERM) stops it as cleanly as Ctrl-C; a shell without job control
+    # starts a background command with SIGINT ignored, so there only `kill` works.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        print(f"# SIGINT is ignored here (a background job): kill {os.getpid()} stops it.")
     print("# Ctrl-C stops it.")
     sys.stdout.flush()
     try:
-        threading.Event().wait()
+        stop.wait()
     except KeyboardInterrupt:
-        print("# stopping")
+        pass
     finally:
+        print("# stopping")
         sb.stop()
     return 0
 

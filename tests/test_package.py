@@ -117,7 +117,33 @@ def test_sandbox_command_serves_until_interrupted() -> None:
             assert proc.wait(timeout=10) == 0
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGABRT)  # faulthandler: every thread's stack on stderr
-            raise AssertionError(f"no exit 10 s after SIGINT:\n{proc.communicate(10)[1]}")
+            raise AssertionError(
+                f"no exit 10 s after SIGINT:\n{proc.communicate(timeout=10)[1]}"
+            ) from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_sandbox_command_stops_on_kill_even_with_sigint_ignored() -> None:
+    # A script's `mdkit sandbox &` runs with SIGINT ignored: it says so, and `kill` stops it.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mdkit", "sandbox"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline()]
+        while "# Ctrl-C stops it." not in lines[-1] and lines[-1]:
+            lines.append(proc.stdout.readline())
+        assert f"# SIGINT is ignored here (a background job): kill {proc.pid} stops it.\n" in lines
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert proc.communicate(timeout=10)[0] == "# stopping\n"
     finally:
         if proc.poll() is None:
             proc.kill()

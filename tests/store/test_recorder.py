@@ -17,10 +17,9 @@ import pytest
 
 import mdkit
 from mdkit.sandbox import Sandbox
-from tests.conftest import INTERRUPTIBLE
 from mdkit.sandbox.replay import ReplayServer
 from mdkit.venues import get_venue, venue_keys
-from tests.conftest import trading
+from tests.conftest import INTERRUPTIBLE, trading
 
 
 def test_record_flushes_and_a_restart_is_a_gap(tmp_path: Path) -> None:
