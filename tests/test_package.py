@@ -7,9 +7,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import mdkit
-from tests.conftest import INTERRUPTIBLE
 
 
 def test_public_names_are_exported() -> None:
@@ -90,28 +92,38 @@ def test_demo_runs_against_the_sandbox() -> None:
     assert "('price'" not in out.stdout and "('amount'" not in out.stdout  # no tuple headers
 
 
-def test_sandbox_command_serves_until_interrupted() -> None:
+@contextmanager
+def sandbox_command(sigint: Any) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """``python -m mdkit sandbox`` started with SIGINT set to ``sigint``, and its banner
+    (every line up to "# Ctrl-C stops it."); killed at the end if still running."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "mdkit", "sandbox"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"},
-        **INTERRUPTIBLE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
     )
     try:
         assert proc.stdout is not None
-        url = None
         lines: list[str] = []
         deadline = time.monotonic() + 30
         while "# Ctrl-C stops it." not in lines and time.monotonic() < deadline:
             lines.append(proc.stdout.readline().rstrip("\n"))
-            if lines[-1].startswith("export MDKIT_CRYPTOCOM_REST_URL="):
-                url = lines[-1].split("=", 1)[1]
+        yield proc, lines
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_sandbox_command_serves_until_interrupted() -> None:
+    # SIGINT as at a terminal: a background run of the suite starts children with it ignored
+    with sandbox_command(signal.SIG_DFL) as (proc, lines):
         # a shell can eval it as it is: comments and export lines only
         assert all(line.startswith(("# ", "export MDKIT_")) for line in lines), lines
-        assert url is not None and url.endswith("/cryptocom")
-        assert len(mdkit.symbols(url=url)) == 8
+        url = next(x for x in lines if x.startswith("export MDKIT_CRYPTOCOM_REST_URL="))
+        assert url.endswith("/cryptocom")
+        assert len(mdkit.symbols(url=url.split("=", 1)[1])) == 8
         proc.send_signal(signal.SIGINT)
         try:
             assert proc.wait(timeout=10) == 0
@@ -120,30 +132,12 @@ def test_sandbox_command_serves_until_interrupted() -> None:
             raise AssertionError(
                 f"no exit 10 s after SIGINT:\n{proc.communicate(timeout=10)[1]}"
             ) from None
-    finally:
-        if proc.poll() is None:
-            proc.kill()
 
 
 def test_sandbox_command_stops_on_kill_even_with_sigint_ignored() -> None:
     # A script's `mdkit sandbox &` runs with SIGINT ignored: it says so, and `kill` stops it.
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mdkit", "sandbox"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
-    try:
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline()]
-        while "# Ctrl-C stops it." not in lines[-1] and lines[-1]:
-            lines.append(proc.stdout.readline())
-        assert f"# SIGINT is ignored here (a background job): kill {proc.pid} stops it.\n" in lines
+    with sandbox_command(signal.SIG_IGN) as (proc, lines):
+        assert f"# SIGINT is ignored here (a background job): kill {proc.pid} stops it." in lines
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
         assert proc.communicate(timeout=10)[0] == "# stopping\n"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
