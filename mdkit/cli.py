@@ -57,8 +57,9 @@ def sandbox(host: str, port: int, seed: int, ws_port: int = 0) -> int:
     # starts a background command with SIGINT ignored, so there only `kill` works.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        print(f"# SIGINT is ignored here (a background job): kill {os.getpid()} stops it.")
-    print("# Ctrl-C stops it.")
+        print(f"# kill {os.getpid()} stops it (SIGINT is ignored in this background job).")
+    else:
+        print(f"# Ctrl-C or kill {os.getpid()} stops it.")
     sys.stdout.flush()
     try:
         stop.wait()
