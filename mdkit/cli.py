@@ -1,7 +1,7 @@
 """The ``mdkit`` command: market data, captures and datasets from a shell.
 
-Exit codes: 0 done, 1 error, 2 bad usage or arguments, 130 interrupted (Ctrl-C;
-what arrived is saved first). Errors print on one line; ``--debug`` shows the
+Exit codes: 0 done, 1 error, 2 bad usage or arguments, 130 interrupted (Ctrl-C or
+``kill``; what arrived is saved first). Errors print on one line; ``--debug`` shows the
 traceback.
 """
 
@@ -149,6 +149,11 @@ def _timed(engine: Any, seconds: float | None, progress: bool) -> bool:
     )
     start = time.monotonic()
     interrupted = False
+
+    def terminate(*_: Any) -> None:  # `kill` ends it as Ctrl-C does: what arrived is saved
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminate)
     try:
         while not future.done():
             try:
@@ -162,6 +167,7 @@ def _timed(engine: Any, seconds: float | None, progress: bool) -> bool:
         engine.stop("interrupted")
         future.exception(timeout=15)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         bar.close()
     error = future.exception()
     if error is not None and not interrupted:
@@ -260,7 +266,8 @@ _EPILOG = """examples:
   mdkit replay data/ --out replayed/
   mdkit compact data/
 
-exit codes: 0 done, 1 error, 2 bad usage, 130 interrupted (output saved first)"""
+exit codes: 0 done, 1 error, 2 bad usage, 130 interrupted by Ctrl-C or kill (output saved
+first)"""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -302,7 +309,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     out(p)
 
-    p = sub.add_parser("record", help="record streams into a dataset until Ctrl-C")
+    p = sub.add_parser("record", help="record streams into a dataset until Ctrl-C or kill")
     p.add_argument("directory")
     p.add_argument("--venue", required=True)
     p.add_argument("--symbols", required=True, help="comma-separated")
@@ -328,7 +335,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--venue", action="append", help="venue key (repeat; default: every venue)")
     p.add_argument("--seconds", type=float, default=5.0, help="listening time per venue")
 
-    p = sub.add_parser("sandbox", help="serve every venue locally until Ctrl-C")
+    p = sub.add_parser("sandbox", help="serve every venue locally until Ctrl-C or kill")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="HTTP port, every venue (0 = any)")
     p.add_argument("--ws-port", type=int, default=0, help="WebSocket port (0 = any)")

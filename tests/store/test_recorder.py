@@ -19,7 +19,7 @@ import mdkit
 from mdkit.sandbox import Sandbox
 from mdkit.sandbox.replay import ReplayServer
 from mdkit.venues import get_venue, venue_keys
-from tests.conftest import INTERRUPTIBLE, trading
+from tests.conftest import INTERRUPTIBLE, trading, wait_for
 
 
 def test_record_flushes_and_a_restart_is_a_gap(tmp_path: Path) -> None:
@@ -158,6 +158,41 @@ def test_cli_help_version_and_usage_errors() -> None:
     assert run_cli("nosuchcommand").returncode == 2
     debug = run_cli("--debug", "capture", "nowhere", "--symbols", "x")
     assert "Traceback" in debug.stderr
+
+
+def test_cli_capture_stopped_by_kill_saves_what_arrived(tmp_path: Path) -> None:
+    # A script's `mdkit capture ... &` runs with SIGINT ignored: `kill` (SIGTERM) ends it
+    # as Ctrl-C does, saving what arrived, here at least Bitget's subscribe backfill.
+    with Sandbox(set_env=False) as sb:
+        out = tmp_path / "trades.parquet"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mdkit", "capture", "bitget", "--symbols", "BTCUSDT",
+             "--channels", "trades", "-q", "--out", str(out)],
+            env={**os.environ, **sb.env, "PYTHONFAULTHANDLER": "1"},
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )  # fmt: skip
+        try:
+
+            def backfill_sent() -> bool:  # subscribed, and every queued frame on the socket
+                states = [(c.state.get("bitget"), c.queued) for c in sb.ws.connections()]
+                return any(state is not None and state.subs and not q for state, q in states)
+
+            wait_for(backfill_sent, 30, "the capture's subscription and its backfill sent")
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGABRT)  # faulthandler: every thread's stack on stderr
+            err = proc.communicate(timeout=10)[1]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 130, err
+    trades = pd.read_parquet(out)
+    assert f"{len(trades):,} rows -> {out}" in err
+    assert len(trades) > 0 and set(trades["symbol"]) == {"BTCUSDT"}
 
 
 def test_cli_capture_replay_compact_and_record_interrupted(tmp_path: Path) -> None:
