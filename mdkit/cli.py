@@ -113,7 +113,9 @@ def _precision(df: pd.DataFrame) -> dict[str, float]:
     return {str(k): float(v) for k, v in listed["price_precision"].items() if v == v}
 
 
-def _save_capture(cap: Any, out: str | None, raw: bool) -> None:
+def _save_capture(cap: Any, out: str | None, raw: bool, asked: Sequence[str] = ()) -> None:
+    """Print or save a capture; ``asked``: the kinds subscribed (an empty capture of one
+    kind still writes its table, empty, to a single-table ``out``)."""
     if out is None:
         print(cap)
         return
@@ -122,7 +124,7 @@ def _save_capture(cap: Any, out: str | None, raw: bool) -> None:
         parts = cap.to_parquet(out, raw=raw)
         print(f"{len(parts)} part(s) added to the dataset {out}", file=sys.stderr)
         return
-    kinds = cap.frames()
+    kinds = cap.frames() or list(dict.fromkeys(asked))
     if len(kinds) != 1:
         raise _Usage(
             f"--out {out!r} holds one table, this capture has {len(kinds)} "
@@ -177,6 +179,7 @@ def _timed(engine: Any, seconds: float | None, progress: bool) -> bool:
 
 def _capture(args: argparse.Namespace) -> int:
     from mdkit.capture import Capture
+    from mdkit.data.tables import STREAM_KINDS
     from mdkit.engine.plan import plan
     from mdkit.engine.stream import Engine
 
@@ -185,7 +188,11 @@ def _capture(args: argparse.Namespace) -> int:
     checked = plan(args.venue, symbols, channels, args.seconds, None, args.url, None, {})
     engine = Engine.from_plan(checked)
     interrupted = _timed(engine, args.seconds, not args.quiet)
-    _save_capture(Capture(engine), args.out, args.raw)
+    kinds = (
+        "depth" if s.kind == "book" else s.kind for p in checked.streams for s in p.subscriptions
+    )
+    asked = [kind for kind in kinds if kind in STREAM_KINDS]  # book rows are depth rows
+    _save_capture(Capture(engine), args.out, args.raw, asked)
     return 130 if interrupted else 0
 
 

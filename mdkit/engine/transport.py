@@ -33,7 +33,7 @@ from picows import (
 
 from mdkit.errors import AuthError, NetworkError
 
-__all__ = ["Connection", "Listener", "connect"]
+__all__ = ["CLOSE_TIMEOUT", "Connection", "Listener", "connect"]
 
 _TEXT = WSMsgType.TEXT
 _BINARY = WSMsgType.BINARY
@@ -42,6 +42,8 @@ _CLOSE = WSMsgType.CLOSE
 #: Largest message accepted on the wire, 8 MiB (a full book of a busy venue fits many
 #: times over); a compressed frame is further capped at ``max_frame`` once inflated.
 MAX_MESSAGE = 2**23
+#: Seconds a clean close waits for the server's close frame before dropping the socket.
+CLOSE_TIMEOUT = 2.0
 
 
 class Listener(WSListener):
@@ -61,6 +63,10 @@ class Listener(WSListener):
         self._parts: list[bytes] = []
         self._size = 0
         self._text = False
+        #: A close frame was sent or answered: no other is sent, and one from the server
+        #: ends the handshake.
+        self.closing = False
+        self._close_timer: asyncio.TimerHandle | None = None
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         kind = frame.msg_type
@@ -82,7 +88,10 @@ class Listener(WSListener):
             elif frame.fin:
                 payload, self._parts = b"".join(self._parts), []
                 self.on_message(payload, self._text)
+        elif kind is _CLOSE and self.closing:  # the server answers our close: done
+            transport.disconnect()
         elif kind is _CLOSE:
+            self.closing = True
             code = frame.get_close_code()
             value: Any = getattr(code, "value", code)
             self.close_code = int(value)
@@ -96,6 +105,9 @@ class Listener(WSListener):
             transport.disconnect()
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
         self.on_closed(self.close_reason or "connection lost (no close frame)")
 
 
@@ -116,11 +128,22 @@ class Connection:
             self._transport.send(_BINARY, message)
 
     def close(self, reason: str | None = None) -> None:
-        """Close cleanly (code 1000) and drop the socket; safe to call twice."""
-        if reason and self.listener.close_reason is None:
-            self.listener.close_reason = reason
+        """Close cleanly (code 1000); safe to call twice.
+
+        As RFC 6455 (section 7.1.2) has it, the connection reads on until the server's
+        close frame answers: the frames the server sent before it saw ours are handed
+        on like any other, never dropped with the socket. A server that does not answer
+        within :data:`CLOSE_TIMEOUT` seconds is disconnected.
+        """
+        listener = self.listener
+        if reason and listener.close_reason is None:
+            listener.close_reason = reason
+        if listener.closing:
+            return
+        listener.closing = True
         self._transport.send_close(WSCloseCode.OK)
-        self._transport.disconnect()
+        loop = asyncio.get_running_loop()
+        listener._close_timer = loop.call_later(CLOSE_TIMEOUT, self._transport.disconnect)
 
     def abort(self, reason: str) -> None:
         """Drop the socket at once (a dead or misbehaving server)."""

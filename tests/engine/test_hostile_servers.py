@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -162,3 +163,98 @@ def test_a_handshake_answer_quoting_the_token_is_redacted(
             mdkit.capture("itick", "BTCUSDT", "trades", seconds=3, url=url, token=TOKEN)
     assert "401" in str(caught.value)
     assert TOKEN not in str(caught.value) and TOKEN not in caplog.text
+
+
+def _ws_frame(opcode: int, payload: bytes) -> bytes:
+    assert len(payload) < 126
+    return bytes((0x80 | opcode, len(payload))) + payload
+
+
+async def _read_client_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readexactly(2)
+    size = head[1] & 0x7F
+    if size == 126:
+        size = int.from_bytes(await reader.readexactly(2), "big")
+    mask = await reader.readexactly(4)  # client frames are masked
+    data = await reader.readexactly(size)
+    return head[0] & 0x0F, bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+
+async def _upgrade(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answer a WebSocket upgrade request (RFC 6455 section 4.2.2)."""
+    import base64
+    import hashlib
+
+    request = (await reader.readuntil(b"\r\n\r\n")).decode()
+    key = re.search(r"(?i)sec-websocket-key: *(\S+)", request)
+    assert key is not None
+    accept = base64.b64encode(
+        hashlib.sha1((key.group(1) + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()
+    ).decode()
+    writer.write(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + f"Sec-WebSocket-Accept: {accept}\r\n\r\n".encode()
+    )
+
+
+async def _answers_close_late(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Accepts the upgrade; once the client's close frame comes, sends three data frames
+    (as a server does that sent them before it read the close), then its close."""
+    await _upgrade(reader, writer)
+    while (await _read_client_frame(reader))[0] != 0x8:
+        pass
+    for i in range(3):
+        writer.write(_ws_frame(0x1, f'{{"late": {i}}}'.encode()))
+    writer.write(_ws_frame(0x8, (1000).to_bytes(2, "big")))
+    await writer.drain()
+    AFTER_CLOSE.append(await reader.read())  # what the client sent after its close frame
+    writer.close()
+
+
+#: Bytes the client sent after its close frame, per connection of ``_answers_close_late``.
+AFTER_CLOSE: list[bytes] = []
+
+
+async def _never_answers_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await _upgrade(reader, writer)
+    await reader.read()  # reads the close frame, answers nothing, until the client drops
+
+
+def close_and_wait(url: str, closes: int = 1) -> tuple[list[bytes], list[str], float]:
+    """Connect with mdkit's transport, close cleanly; the frames, the end reasons and the
+    seconds from the close to the end."""
+    from mdkit.engine import transport
+
+    got: list[bytes] = []
+    ended: list[str] = []
+
+    async def run() -> float:
+        listener = transport.Listener(lambda payload, text: got.append(payload), ended.append)
+        connection = await transport.connect(url, listener)
+        start = time.monotonic()
+        for _ in range(closes):
+            connection.close("stopped")
+        await asyncio.wait_for(connection.wait_closed(), 10)
+        return time.monotonic() - start
+
+    return got, ended, asyncio.run(run())
+
+
+def test_a_close_the_server_never_answers_ends_after_the_close_timeout() -> None:
+    from mdkit.engine.transport import CLOSE_TIMEOUT
+
+    with tcp_server(_never_answers_close) as url:
+        got, ended, took = close_and_wait(url)
+    assert got == [] and ended == ["stopped"]
+    assert CLOSE_TIMEOUT <= took < CLOSE_TIMEOUT + 3
+
+
+def test_a_clean_close_keeps_the_frames_the_server_sent_before_its_answer() -> None:
+    # RFC 6455 7.1.2: after its close frame the client reads on until the server's close
+    # answers; frames in flight at the end of a capture are handed on, not dropped.
+    AFTER_CLOSE.clear()
+    with tcp_server(_answers_close_late) as url:
+        got, ended, took = close_and_wait(url, closes=2)
+    assert got == [b'{"late": 0}', b'{"late": 1}', b'{"late": 2}']
+    assert ended == ["stopped"]
+    assert AFTER_CLOSE == [b""]  # closed twice: one close frame (picows refuses a second too)

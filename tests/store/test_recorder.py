@@ -3,6 +3,7 @@ the replay server, the command line."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -160,6 +161,21 @@ def test_cli_help_version_and_usage_errors() -> None:
     assert "Traceback" in debug.stderr
 
 
+def test_cli_capture_that_got_nothing_writes_its_empty_table(tmp_path: Path) -> None:
+    # A silent server: the one table asked for is written, empty, with its columns (it was
+    # a usage error: "this capture has 0 ()"), and the log says why it is empty.
+    with Sandbox(set_env=False) as sb:
+        sb.bitget.inject("silence", seconds=30)  # every frame of the next connection
+        out = tmp_path / "trades.parquet"
+        env = {**os.environ, **sb.env}
+        done = run_cli("capture", "bitget", "--symbols", "BTCUSDT", "--channels", "trades",
+                       "--seconds", "1", "-q", "--out", str(out), env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "received no data" in done.stderr and f"0 rows -> {out}" in done.stderr
+    empty = pd.read_parquet(out)
+    assert len(empty) == 0 and {"symbol", "id", "side", "price", "amount"} <= set(empty.columns)
+
+
 def test_cli_capture_stopped_by_kill_saves_what_arrived(tmp_path: Path) -> None:
     # A script's `mdkit capture ... &` runs with SIGINT ignored: `kill` (SIGTERM) ends it
     # as Ctrl-C does, saving what arrived, here at least Bitget's subscribe backfill.
@@ -175,9 +191,13 @@ def test_cli_capture_stopped_by_kill_saves_what_arrived(tmp_path: Path) -> None:
         )  # fmt: skip
         try:
 
-            def backfill_sent() -> bool:  # subscribed, and every queued frame on the socket
+            async def sent() -> bool:  # on the sandbox's loop: a subscribe answered whole
                 states = [(c.state.get("bitget"), c.queued) for c in sb.ws.connections()]
                 return any(state is not None and state.subs and not q for state, q in states)
+
+            def backfill_sent() -> bool:  # subscribed, and the backfill handed to the socket
+                assert sb.ws.loop is not None
+                return asyncio.run_coroutine_threadsafe(sent(), sb.ws.loop).result(10)
 
             wait_for(backfill_sent, 30, "the capture's subscription and its backfill sent")
             proc.send_signal(signal.SIGTERM)
