@@ -7,6 +7,7 @@ prints its report.
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -48,3 +49,16 @@ def test_profile_capture_cprofile_runs() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "session parse" in done.stdout and "engine" in done.stdout
+
+
+def test_recorder_drift_sampler_runs() -> None:
+    # bench/recorder_drift.py (the recorder's glibc in-use bytes after each flush) is not a
+    # bench_*.py script either: a few seconds of recording, its per-minute line printed.
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "recorder_drift.py"), "--minutes", "0.1", "--flush", "1s",
+         "--rotate", "4s"],
+        capture_output=True, text=True, timeout=90, cwd=BENCH.parent,
+        env={**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "system"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "min   0: glibc in use (median)" in done.stdout and "rotation at" in done.stdout
