@@ -58,7 +58,7 @@ class Listener(WSListener):
         self.on_message = on_message
         self.on_closed = on_closed
         self.close_reason: str | None = None
-        #: The server's close code (None: no close frame came).
+        #: The server's close code (None: no close frame came, or it answered ours).
         self.close_code: int | None = None
         self._parts: list[bytes] = []
         self._size = 0
