@@ -460,7 +460,8 @@ def capture(
         Time box; reaching it is a success. None: until ``max_messages`` or interrupt
         (then ``max_messages`` is required).
     max_messages : int, optional
-        Stop after this many data messages.
+        Stop after this many data messages (those already on their way when it stops
+        are kept too, so a capture may hold a few more).
     url : str, optional
         The public WebSocket URL of a one-venue capture; default
         ``MDKIT_<VENUE>_WS_URL``, else the venue's.
