@@ -24,6 +24,7 @@ environment of the run (``MALLOC_ARENA_MAX``, ``ARROW_DEFAULT_MEMORY_POOL``...).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import sys
@@ -147,9 +148,8 @@ def rss_mib(field: str = "VmRSS", pid: int | str = "self") -> float:
     return float("nan")
 
 
-def glibc_heap() -> str:
-    """glibc malloc's own figures (``mallinfo2``, every arena), MiB: in use, free but
-    kept, mmapped blocks; empty where the C library is not glibc."""
+@functools.cache
+def _mallinfo2_fn() -> Any:
     import ctypes
 
     class Mallinfo2(ctypes.Structure):
@@ -162,9 +162,25 @@ def glibc_heap() -> str:
     try:
         fn = ctypes.CDLL("libc.so.6").mallinfo2
     except (OSError, AttributeError):
-        return ""
+        return None
     fn.restype = Mallinfo2
-    m = fn()
+    return fn
+
+
+def mallinfo2() -> Any:
+    """glibc malloc's own figures (``mallinfo2``, every arena: ``uordblks`` in use,
+    ``fordblks`` free but kept, ``hblkhd`` mmapped, bytes); None where the C library is
+    not glibc."""
+    fn = _mallinfo2_fn()
+    return None if fn is None else fn()
+
+
+def glibc_heap() -> str:
+    """glibc malloc's figures in MiB: in use, free but kept, mmapped blocks; empty where
+    the C library is not glibc."""
+    m = mallinfo2()
+    if m is None:
+        return ""
     return (
         f"glibc used {m.uordblks / 2**20:5.1f} free {m.fordblks / 2**20:5.1f} "
         f"mmap {m.hblkhd / 2**20:5.1f}"

@@ -15,7 +15,6 @@ minute and the slope after the first two minutes.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import gc
 import multiprocessing
 import os
@@ -31,18 +30,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_store import serve_sandbox  # noqa: E402
+from bench_store import mallinfo2, serve_sandbox  # noqa: E402
 
 import mdkit  # noqa: E402
 from mdkit.store import recorder as rec  # noqa: E402
-
-
-class _Mallinfo2(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_size_t)
-        for name in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks "
-        "fordblks keepcost".split()
-    ]
 
 
 def main() -> None:
@@ -52,8 +43,6 @@ def main() -> None:
     parser.add_argument("--flush", default="1s")
     parser.add_argument("--rotate", default="1min")
     args = parser.parse_args()
-    libc = ctypes.CDLL("libc.so.6")
-    libc.mallinfo2.restype = _Mallinfo2
     t0 = time.monotonic()
     samples: list[tuple[float, int, int, int]] = []
     write, rotate = rec._Recorder.write, rec._Recorder.rotate
@@ -62,7 +51,7 @@ def main() -> None:
         samples.append(
             (
                 time.monotonic() - t0,
-                libc.mallinfo2().uordblks,
+                mallinfo2().uordblks,
                 sys.getallocatedblocks(),
                 len(gc.get_objects()),
             )
