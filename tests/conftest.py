@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -95,16 +96,34 @@ class Clock:
         return self.t
 
 
-def _sigint_as_at_a_terminal() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+def with_sigint(disposition: Any) -> dict[str, Any]:
+    """``subprocess.Popen`` arguments starting the child with SIGINT set to ``disposition``.
+
+    A shell without job control starts a background command (``make test &``) with SIGINT
+    ignored, every child inherits that, and Python then installs no KeyboardInterrupt
+    handler: a test that sends SIGINT would wait for nothing (this is what made two CLI
+    tests time out in one background run). ``SIG_DFL`` is a terminal's Ctrl-C; ``SIG_IGN``
+    a script's background job.
+    """
+    return {"preexec_fn": lambda: signal.signal(signal.SIGINT, disposition)}
 
 
-#: ``subprocess.Popen`` arguments for a child that Ctrl-C (SIGINT) stops as at a terminal.
-#: A shell without job control starts a background command (``make test &``) with SIGINT
-#: ignored, every child inherits that, and Python then installs no KeyboardInterrupt
-#: handler: a test that sends SIGINT would wait for nothing (this is what made two CLI
-#: tests time out in one background run).
-INTERRUPTIBLE: dict[str, Any] = {"preexec_fn": _sigint_as_at_a_terminal}
+#: A child that Ctrl-C (SIGINT) stops as at a terminal.
+INTERRUPTIBLE: dict[str, Any] = with_sigint(signal.SIG_DFL)
+
+
+def wait_or_dump(proc: subprocess.Popen[Any], seconds: float) -> int | None:
+    """Wait ``seconds`` for ``proc`` to exit; if it has not, SIGABRT it (with
+    ``PYTHONFAULTHANDLER`` set, every thread's stack goes to its stderr) and wait 10 s
+    more. Returns its exit code (None if it is still running)."""
+    try:
+        return proc.wait(seconds)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+    try:
+        return proc.wait(10)
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def wait_for(condition: Callable[[], Any], seconds: float = 10.0, what: str = "") -> Any:

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import mdkit
+from tests.conftest import wait_or_dump, with_sigint
 
 
 def test_public_names_are_exported() -> None:
@@ -102,7 +103,7 @@ def sandbox_command(sigint: Any) -> Iterator[tuple[subprocess.Popen[str], list[s
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"},
-        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
+        **with_sigint(sigint),
     )
     try:
         assert proc.stdout is not None
@@ -126,13 +127,10 @@ def test_sandbox_command_serves_until_interrupted() -> None:
         assert url.endswith("/cryptocom")
         assert len(mdkit.symbols(url=url.split("=", 1)[1])) == 8
         proc.send_signal(signal.SIGINT)
-        try:
-            assert proc.wait(timeout=10) == 0
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGABRT)  # faulthandler: every thread's stack on stderr
+        if wait_or_dump(proc, 10) != 0:
             raise AssertionError(
-                f"no exit 10 s after SIGINT:\n{proc.communicate(timeout=10)[1]}"
-            ) from None
+                f"no clean exit 10 s after SIGINT:\n{proc.communicate(timeout=10)[1]}"
+            )
 
 
 def test_sandbox_command_stops_on_kill_even_with_sigint_ignored() -> None:

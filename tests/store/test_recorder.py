@@ -20,7 +20,7 @@ import mdkit
 from mdkit.sandbox import Sandbox
 from mdkit.sandbox.replay import ReplayServer
 from mdkit.venues import get_venue, venue_keys
-from tests.conftest import INTERRUPTIBLE, trading, wait_for
+from tests.conftest import INTERRUPTIBLE, trading, wait_for, wait_or_dump, with_sigint
 
 
 def test_record_flushes_and_a_restart_is_a_gap(tmp_path: Path) -> None:
@@ -187,7 +187,7 @@ def test_cli_capture_stopped_by_kill_saves_what_arrived(tmp_path: Path) -> None:
             env={**os.environ, **sb.env, "PYTHONFAULTHANDLER": "1"},
             stderr=subprocess.PIPE,
             text=True,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+            **with_sigint(signal.SIG_IGN),
         )  # fmt: skip
         try:
 
@@ -201,10 +201,7 @@ def test_cli_capture_stopped_by_kill_saves_what_arrived(tmp_path: Path) -> None:
 
             wait_for(backfill_sent, 30, "the capture's subscription and its backfill sent")
             proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.send_signal(signal.SIGABRT)  # faulthandler: every thread's stack on stderr
+            wait_or_dump(proc, 30)
             err = proc.communicate(timeout=10)[1]
         finally:
             if proc.poll() is None:
@@ -276,11 +273,7 @@ def test_cli_capture_replay_compact_and_record_interrupted(tmp_path: Path) -> No
         ):
             time.sleep(0.1)
         proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGABRT)  # faulthandler: every thread's stack on stderr
-            proc.wait(10)
+        wait_or_dump(proc, 30)
         reader.join(10)
         err = "".join(lines)
     assert proc.returncode == 130, err
