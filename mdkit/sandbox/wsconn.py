@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed, InvalidState
+from websockets.protocol import State
 
 if TYPE_CHECKING:
     from mdkit.sandbox.wshost import VenueServer, WsHost
@@ -111,6 +112,16 @@ class Conn:
         async for message in self._ws:
             self.last_received = time.monotonic()
             yield message
+
+    @property
+    def open(self) -> bool:
+        """Neither side has begun closing: the connection can still take a frame or a fault.
+
+        ``closed`` turns true only once the TCP connection is gone, which a client can put
+        off after the close handshake; a fault meant for "the live connection" goes to the
+        next one instead of a connection on its way out.
+        """
+        return not self.closed and self._closing is None and self._ws.state is State.OPEN
 
     @property
     def queued(self) -> int:

@@ -171,9 +171,10 @@ class VenueServer:
     ) -> None:
         """Inject a fault; thread-safe (SANDBOX_HOST.md "Shared fault kinds").
 
-        WebSocket kinds hit every live connection of this venue (or the next one if
-        none is open); ``http_*`` kinds are queued on the HTTP host for this venue's
-        next ``times`` (or ``count``) requests, to ``path`` if given.
+        WebSocket kinds hit every open connection of this venue, one that neither side
+        has begun to close (or the next one if none is open); ``http_*`` kinds are
+        queued on the HTTP host for this venue's next ``times`` (or ``count``)
+        requests, to ``path`` if given.
 
         Parameters
         ----------
@@ -221,7 +222,7 @@ class VenueServer:
             self.host.loop.call_soon_threadsafe(self._pending.clear)
 
     def _inject(self, kind: str, seconds: float, count: int) -> None:
-        live = [c for c in self.connections if not c.closed]
+        live = [c for c in self.connections if c.open]
         if not live:
             self._pending.append((kind, seconds, count))
         for conn in live:

@@ -319,6 +319,65 @@ def test_venue_kinds_go_to_on_fault_and_pending_faults_wait(hosted: Hosted) -> N
     assert hosted.echo.faults == [(hosted.echo.conns[0].id, "reset", 3)]
 
 
+def test_a_closing_connection_leaves_its_faults_to_the_next(hosted: Hosted) -> None:
+    # The server has begun closing the first connection ("close"); the "malformed" that
+    # follows is for the connection the client opens next, not for the one going away.
+    async def go() -> list[Any]:
+        async with connect(hosted.echo.url()) as ws:
+            await recv_until(ws, lambda m: m == "push 1")
+            hosted.echo.inject("close")
+            hosted.echo.inject("malformed")
+            with pytest.raises(ConnectionClosed):
+                await recv_until(ws, lambda m: False)
+        async with connect(hosted.echo.url()) as ws:
+            return await recv_until(ws, lambda m: m == "push 1")
+
+    assert run(go())[0] == "{not json"
+
+
+async def half_closed(url: str) -> asyncio.StreamWriter:
+    """A client that has sent its close and read the server's answer, but keeps its TCP
+    connection open (as a client between the close handshake and its disconnect)."""
+    from websockets.client import ClientProtocol
+    from websockets.protocol import State
+    from websockets.uri import parse_uri
+
+    uri = parse_uri(url)
+    protocol = ClientProtocol(uri)
+    reader, writer = await asyncio.open_connection(uri.host, uri.port)
+
+    async def exchange(done: Callable[[], bool]) -> None:
+        for data in protocol.data_to_send():
+            writer.write(data)
+        while not done():
+            data = await reader.read(65536)
+            if data:
+                protocol.receive_data(data)
+            else:
+                protocol.receive_eof()
+
+    protocol.send_request(protocol.connect())
+    await exchange(lambda: protocol.state is not State.CONNECTING)
+    protocol.send_close(1000)
+    await exchange(lambda: protocol.close_rcvd is not None)
+    return writer
+
+
+def test_a_connection_in_its_close_handshake_leaves_faults_to_the_next(hosted: Hosted) -> None:
+    async def go() -> list[Any]:
+        writer = await half_closed(hosted.echo.url())
+        try:
+            (conn,) = hosted.echo.connections  # answered our close, waits for our FIN
+            assert not conn.closed
+            hosted.echo.inject("malformed")
+            async with connect(hosted.echo.url()) as ws:
+                return await recv_until(ws, lambda m: m == "push 1")
+        finally:
+            writer.close()
+
+    assert run(go())[0] == "{not json"
+
+
 def test_bad_kinds_and_counts_are_refused(hosted: Hosted) -> None:
     with pytest.raises(
         ValueError, match="valid: drop, close, kick, malformed, silence, gap, reset"
