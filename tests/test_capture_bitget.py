@@ -49,7 +49,7 @@ def subscribed(box: Sandbox, channel: str, n: int = 1) -> Callable[[], bool]:
         return any(
             sum(s.channel == channel for s in c.state["bitget"].subs.values()) >= n
             for c in list(box.bitget.connections)
-            if "bitget" in c.state
+            if "bitget" in c.state and c.open
         )
 
     return check

@@ -139,7 +139,7 @@ def test_kicked_by_another_connection_stops_with_a_clear_error(sb: Sandbox) -> N
     def intruder() -> None:
         # Wait until the capture's connection is live, then take over its token.
         deadline = time.monotonic() + 10 * FACTOR
-        while not sb.itick.connections and time.monotonic() < deadline:
+        while not any(c.open for c in sb.itick.connections) and time.monotonic() < deadline:
             time.sleep(0.02)
         time.sleep(0.5 * FACTOR)
         with connect(sb.itick.url(), additional_headers={"token": DEMO_TOKEN}) as ws:
@@ -163,7 +163,7 @@ def test_kicked_by_another_connection_stops_with_a_clear_error(sb: Sandbox) -> N
 def test_other_disconnects_reconnect(sb: Sandbox, kind: str) -> None:
     def inject() -> None:
         deadline = time.monotonic() + 10 * FACTOR
-        while not sb.itick.connections and time.monotonic() < deadline:
+        while not any(c.open for c in sb.itick.connections) and time.monotonic() < deadline:
             time.sleep(0.02)
         time.sleep(0.5 * FACTOR)
         sb.itick.inject(kind)

@@ -32,9 +32,15 @@ def sb() -> Iterator[Sandbox]:
         yield box
 
 
+def serving(sb: Sandbox) -> bool:
+    """An open connection has subscribed (not the last capture's, on its way out)."""
+    return any(c.state.get("richamster") and c.open for c in sb.richamster.connections)
+
+
 def orders_subscribed(sb: Sandbox, pair: str) -> bool:
     return any(
-        ("user_orders", pair) in c.state.get("richamster", {}) for c in sb.richamster.connections
+        ("user_orders", pair) in c.state.get("richamster", {}) and c.open
+        for c in sb.richamster.connections
     )
 
 
@@ -182,7 +188,7 @@ def test_bad_arguments_before_connecting(sb: Sandbox) -> None:
 @pytest.mark.parametrize("kind", ["drop", "kick"])
 def test_disconnect_faults_reconnect_and_keep_data(sb: Sandbox, kind: str) -> None:
     def fault() -> None:
-        wait_for(lambda: any(c.state.get("richamster") for c in sb.richamster.connections))
+        wait_for(lambda: serving(sb))
         time.sleep(0.3)
         sb.richamster.inject(kind)
 
@@ -201,7 +207,7 @@ def test_disconnect_faults_reconnect_and_keep_data(sb: Sandbox, kind: str) -> No
 
 def test_malformed_frame_is_counted_and_the_capture_goes_on(sb: Sandbox) -> None:
     def fault() -> None:
-        wait_for(lambda: any(c.state.get("richamster") for c in sb.richamster.connections))
+        wait_for(lambda: serving(sb))
         sb.richamster.inject("malformed")
 
     thread = threading.Thread(target=fault, daemon=True)

@@ -89,7 +89,7 @@ def test_a_book_whose_checksum_is_always_wrong_resyncs_at_a_bounded_rate() -> No
             )
             deadline = time.monotonic() + 5
             # The fault goes to a subscribed connection (queued ones reach none yet).
-            while not any("bitget" in c.state for c in box.bitget.connections):
+            while not any("bitget" in c.state and c.open for c in box.bitget.connections):
                 assert time.monotonic() < deadline and not task.done()
                 await asyncio.sleep(0.02)
             box.bitget.inject("checksum", count=100_000)
