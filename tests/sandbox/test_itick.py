@@ -6,6 +6,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -43,11 +44,12 @@ def until(ws: ClientConnection, check: Any, timeout: float = WAIT) -> Any:
             return msg
 
 
-def open_authed(sb: Sandbox, path: str = "") -> ClientConnection:
-    ws = connect(sb.itick.url(path), additional_headers={"token": DEMO_TOKEN})
-    assert recv(ws) == {"code": 1, "msg": "Connected Successfully"}
-    assert recv(ws) == {"code": 1, "resAc": "auth", "msg": "authenticated"}
-    return ws
+@contextmanager
+def open_authed(sb: Sandbox, path: str = "") -> Iterator[ClientConnection]:
+    with connect(sb.itick.url(path), additional_headers={"token": DEMO_TOKEN}) as ws:
+        assert recv(ws) == {"code": 1, "msg": "Connected Successfully"}
+        assert recv(ws) == {"code": 1, "resAc": "auth", "msg": "authenticated"}
+        yield ws
 
 
 def test_missing_token_header_refused_at_handshake(sb: Sandbox) -> None:
@@ -150,17 +152,15 @@ def test_subscription_limit(sb: Sandbox) -> None:
 
 def test_second_connection_kicks_the_first(sb: Sandbox) -> None:
     before = sb.itick.kicked
-    first = open_authed(sb)
-    second = open_authed(sb)
-    with pytest.raises(ConnectionClosed) as info:
-        while True:
-            first.recv(timeout=WAIT)
-    assert info.value.rcvd is not None and info.value.rcvd.code == 4000
-    assert "kicked" in info.value.rcvd.reason
-    second.send(json.dumps({"ac": "ping", "params": "1"}))
-    assert until(second, lambda m: m.get("resAc") == "pong")["data"]["params"] == "1"
-    assert sb.itick.kicked == before + 1
-    second.close()
+    with open_authed(sb) as first, open_authed(sb) as second:
+        with pytest.raises(ConnectionClosed) as info:
+            while True:
+                first.recv(timeout=WAIT)
+        assert info.value.rcvd is not None and info.value.rcvd.code == 4000
+        assert "kicked" in info.value.rcvd.reason
+        second.send(json.dumps({"ac": "ping", "params": "1"}))
+        assert until(second, lambda m: m.get("resAc") == "pong")["data"]["params"] == "1"
+        assert sb.itick.kicked == before + 1
 
 
 def test_idle_client_is_closed() -> None:
