@@ -1,6 +1,6 @@
 """Shared fixtures: the sandbox on port 0 (real sockets) and the recorded samples.
 
-Parallel runs (``make test``: pytest-xdist ``-n 2``): each worker is its own process
+Parallel runs (``make test``: pytest-xdist ``-n 3``): each worker is its own process
 with its own session sandbox on its own ports and its own ``MDKIT_*`` environment. A
 module's tests stay on one worker (module fixtures such as a shared capture run once),
 notebook tests by the notebook run they share; the slowest groups go first.
@@ -76,7 +76,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook (the test extra installs it)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """``make test`` (``-n 2``): hand out whole groups (:func:`scope`), slowest first."""
+    """``make test`` (``-n 3``): hand out whole groups (:func:`scope`), slowest first."""
     from xdist.scheduler import LoadScopeScheduling
 
     class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
