@@ -90,14 +90,21 @@ def per_flush(in_use: np.ndarray[Any, Any], skip: int) -> float:
 
 def live(args: argparse.Namespace) -> None:
     t0 = time.monotonic()
-    samples: list[tuple[float, int, int, int, int]] = []  # time, glibc, blocks, gc, flush?
+    samples: list[tuple[float, int, int, int, int, int]] = []  # time, glibc, blocks, gc,
+    # flush?, held
     collect, write, rotate = rec._Recorder.collect, rec._Recorder.write, rec._Recorder.rotate
 
-    def sample(flush: int) -> None:
+    def sample(flush: int, engine: Any = None, frames: Any = ()) -> None:
         m = mallinfo2()
+        # Bytes the sample cannot help counting: the rows the engine took in while this
+        # flush was written, and this flush's frames (still referenced by the caller).
+        held = 0
+        if engine is not None:  # as the recorder's status line counts them
+            held = sum(p.tables.nbytes for p in engine.parts.values()) + engine.raw.nbytes
+        held += sum(int(df.memory_usage(index=True).sum()) for _, df, _ in frames)
         samples.append(
             (time.monotonic() - t0, m.uordblks, sys.getallocatedblocks(), len(gc.get_objects()))
-            + (flush,)
+            + (flush, held)
         )
 
     def collect_step(self: Any, extra_gaps: Any = ()) -> list[Any]:
@@ -108,7 +115,7 @@ def live(args: argparse.Namespace) -> None:
 
     def write_then_sample(self: Any, frames: list[Any]) -> None:
         write(self, [] if args.step == "build" else frames)
-        sample(1)
+        sample(1, self.engine, frames)
 
     def rotate_then_sample(self: Any) -> None:
         rotate(self)
@@ -132,6 +139,8 @@ def live(args: argparse.Namespace) -> None:
                 f"min {minute:3d}: glibc in use (median) {np.median(sel[:, 1]) / 2**20:7.3f} MiB"
                 f"  python blocks {np.median(sel[:, 2]):9.0f}"
                 f"  gc objects {np.median(sel[:, 3]):8.0f}"
+                f"  held {np.median(sel[:, 5]) / 2**20:6.3f} MiB"
+                f"  in use - held {np.median(sel[:, 1] - sel[:, 5]) / 2**20:7.3f} MiB"
                 f"  samples {len(sel)}"
             )
     warm = arr[arr[:, 0] >= 120]
@@ -141,7 +150,8 @@ def live(args: argparse.Namespace) -> None:
         skip = int((flushes[:, 0] < 120).sum())
         print(
             f"glibc in use after 2 min: {per_h:+.3f} MiB/h over {len(warm)} samples, "
-            f"{per_flush(flushes[:, 1], skip):+.0f} B per flush"
+            f"{per_flush(flushes[:, 1], skip):+.0f} B per flush; "
+            f"less the held rows and frames {per_flush(flushes[:, 1] - flushes[:, 5], skip):+.0f}"
         )
 
 
