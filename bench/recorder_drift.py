@@ -8,8 +8,10 @@ The recorder of ``bench_store.py recorder`` (the sandbox in its own spawned proc
 Crypto.com, 4 symbols, trades + book), with glibc's ``mallinfo2`` in-use bytes, Python's
 allocated blocks and the count of gc-tracked objects sampled in the recorder's own
 worker thread right after each flush is written and trimmed (and after each rotation),
-so no flush window's rows are in the figures. ``--flush 1s --rotate 1min`` gives an
-hour's flushes and rotations of the default run in 12 minutes. Prints medians per
+so no flush window's rows are in the figures (``held``: the rows the engine took in
+meanwhile and the flush's frames, still referenced, by their own byte counts).
+``--flush 1s --rotate 1min`` gives an hour's flushes and rotations of the default run
+in 12 minutes. Prints medians per
 minute, the slope after the first two minutes (MiB/h) and the same per flush (bytes).
 ``GLIBC_TUNABLES=glibc.malloc.tcache_count=0`` takes glibc's per-thread caches (counted
 as in use; bounded) out of the figures.
