@@ -62,3 +62,16 @@ def test_recorder_drift_sampler_runs() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "min   0: glibc in use (median)" in done.stdout and "rotation at" in done.stdout
+
+
+def test_recorder_drift_offline_write_step_runs() -> None:
+    # Its --step write: frames kept from a few seconds of recording, then the recorder's
+    # own write and rotate on them with no engine (the writer split from frame building).
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "recorder_drift.py"), "--minutes", "0.1", "--flush", "1s",
+         "--step", "write", "--flushes", "12", "--rotate-flushes", "5"],
+        capture_output=True, text=True, timeout=90, cwd=BENCH.parent,
+        env={**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "system"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "step write: 12 flushes" in done.stdout and "after each rotation" in done.stdout
